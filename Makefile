@@ -1,0 +1,183 @@
+# Smart grid blockchain simulator.
+#
+#   make            build everything into build/ (binaries in bin/)
+#   make test       unit tests, fuzz-corpus replay, integration tests
+#   make sanitize   unit tests and corpus replay under ASan + UBSan
+#   make fuzz       libFuzzer targets (clang); make fuzz-run FUZZ_SECONDS=N
+#   make bench      benchmarks (never part of the tests)
+#   make run        the default simulation
+#
+# SANITIZE=address,undefined builds into build-san/ instead of build/.
+
+CC ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+PKG_CONFIG ?= pkg-config
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+
+ifdef SANITIZE
+B := build-san
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B := build
+SAN_FLAGS :=
+endif
+
+PKGS := libuv libsodium libcrypto sqlite3
+MYSQL_PKG := $(shell $(PKG_CONFIG) --exists libmariadb 2>/dev/null && echo libmariadb || \
+               ($(PKG_CONFIG) --exists mysqlclient 2>/dev/null && echo mysqlclient))
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(MYSQL_PKG) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) $(MYSQL_PKG) 2>/dev/null)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+OPT ?= -O2
+CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -MMD -MP -pthread \
+               -I. $(PKG_CFLAGS) $(SAN_FLAGS)
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+
+PROTO_SRC := $(wildcard proto/*.c)
+COMMON_SRC := $(wildcard common/*.c)
+KERNEL_SRC := $(wildcard kernels/*.c)
+CUDA_SRC := $(wildcard kernels/*.cu)
+LIB_SRC := $(PROTO_SRC) $(COMMON_SRC) $(KERNEL_SRC)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+
+ifneq ($(NVCC),)
+ifneq ($(CUDA_SRC),)
+HAVE_CUDA := 1
+CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_OBJ := $(CUDA_SRC:%.cu=$(B)/%.cu.o)
+CFLAGS_BASE += -DSG_HAVE_CUDA=1
+LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart
+NVCC_FLAGS ?= -O3 -std=c++17 -I. -Xcompiler -Wall,-Wextra \
+              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+              -gencode arch=compute_90,code=compute_90
+endif
+endif
+CFLAGS := $(CFLAGS_BASE) $(CFLAGS_EXTRA)
+
+LIB := $(B)/libsg.a
+BINS := bin/sgnode bin/sgoperator bin/launcher
+NODE_SRC := $(wildcard node/*.c)
+OPERATOR_SRC := $(wildcard operator/*.c)
+LAUNCHER_SRC := $(wildcard launcher/*.c)
+
+UNIT_SRC := $(wildcard tests/unit/check_*.c)
+UNIT_SUITES := $(patsubst tests/unit/check_%.c,%,$(UNIT_SRC))
+UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o) $(B)/tests/unit/run.o $(B)/tests/unit/testutil.o
+UNIT_BIN := $(B)/tests/unit_tests
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/tests/replay_%)
+FUZZ_SECONDS ?= 20
+
+.PHONY: all test test-unit test-replay test-integration sanitize fuzz fuzz-run \
+        bench run deps clean cuda-notice
+
+all: cuda-notice $(LIB) $(if $(NODE_SRC),bin/sgnode) $(if $(OPERATOR_SRC),bin/sgoperator) \
+     $(if $(LAUNCHER_SRC),bin/launcher)
+
+cuda-notice:
+ifeq ($(HAVE_CUDA),)
+	@echo "notice: nvcc not found; building without the CUDA kernel (CPU mining only)"
+endif
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ) $(CUDA_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+bin/sgnode: $(NODE_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/sgoperator: $(OPERATOR_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/launcher: $(LAUNCHER_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The Check runner calls <module>_suite() for every tests/unit/check_<module>.c.
+$(B)/tests/unit/suites.h: $(UNIT_SRC)
+	@mkdir -p $(dir $@)
+	@printf '%s\n' $(UNIT_SUITES:%='SUITE(%)') > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+
+$(B)/tests/unit/run.o: tests/unit/run.c $(B)/tests/unit/suites.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -I$(B)/tests/unit -c $< -o $@
+
+$(B)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+
+$(UNIT_BIN): $(UNIT_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+# Each fuzz target also links with a plain main that replays its corpus, so
+# the corpus runs as an ordinary test without clang or libFuzzer.
+$(B)/tests/replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay_main.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+test-unit: all $(UNIT_BIN)
+	SG_TEST_BIN=$(CURDIR)/bin $(UNIT_BIN)
+
+test-replay: $(REPLAY_BINS)
+	@for t in $(FUZZ_NAMES); do \
+	    $(B)/tests/replay_$$t tests/fuzz/corpus/$$t || exit 1; done
+
+test-integration: all
+	@bash tests/integration/run.sh
+
+test: test-unit test-replay test-integration
+
+sanitize:
+	$(MAKE) SANITIZE=address,undefined test-unit test-replay
+
+# libFuzzer builds: the library again with clang and the fuzzer's coverage.
+FZ := build-fuzz
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -I. $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined
+$(FZ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FZ)/fuzz_%: $(FZ)/tests/fuzz/fuzz_%.o $(PROTO_SRC:%.c=$(FZ)/%.o) $(COMMON_SRC:%.c=$(FZ)/%.o) $(KERNEL_SRC:%.c=$(FZ)/%.o)
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+fuzz: $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
+
+fuzz-run: fuzz
+	@for t in $(FUZZ_NAMES); do \
+	    mkdir -p $(FZ)/corpus/$$t; \
+	    echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
+	    $(FZ)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	        $(FZ)/corpus/$$t tests/fuzz/corpus/$$t >$(FZ)/$$t.log 2>&1 || \
+	        { tail -n 40 $(FZ)/$$t.log; exit 1; }; \
+	    tail -n 1 $(FZ)/$$t.log; done
+
+bench: all
+	@bash scripts/bench.sh
+
+run: all
+	./bin/launcher
+
+deps:
+	@bash scripts/install-deps
+
+clean:
+	rm -rf build build-san build-fuzz bin
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

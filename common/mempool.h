@@ -1,0 +1,43 @@
+/*
+ * mempool.h - transactions waiting for a block.
+ *
+ * Per account, transactions are held in nonce order; a block template takes
+ * each account's run of consecutive nonces starting at its ledger nonce.
+ * Bounded by count and bytes (adds beyond them fail with SG_EFULL).  The
+ * pool owns copies of what it holds.  Signatures are checked on add, so the
+ * template builder need not check them again.
+ */
+#ifndef SG_MEMPOOL_H
+#define SG_MEMPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ledger.h"
+
+#define MEMPOOL_NONCE_WINDOW 256  /* nonces accepted ahead of the ledger */
+
+typedef struct mempool mempool;
+
+int mempool_new(mempool **out, size_t max_txs, size_t max_bytes);
+void mempool_free(mempool *mp);
+/* Checks signature (chain_id), nonce not below the account's and within the
+ * window, no duplicate txid or (account, nonce).  Coinbase is refused. */
+int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                const ledger *tip, const uint8_t chain_id[32]);
+int mempool_has(const mempool *mp, const uint8_t txid[32]);
+const proto_tx *mempool_get(const mempool *mp, const uint8_t txid[32]);
+void mempool_remove(mempool *mp, const uint8_t txid[32]);
+/* Drops what the new tip state makes impossible (nonce already used). */
+void mempool_prune(mempool *mp, const ledger *tip);
+size_t mempool_count(const mempool *mp);
+size_t mempool_bytes(const mempool *mp);
+/* Picks up to max_txs transactions that apply in sequence on `tip` at
+ * `height` (tried with ledger_apply_tx and rolled back, so tip is unchanged
+ * on return).  *out is an array of deep copies the caller frees with
+ * proto_tx_free each and free(). */
+int mempool_select(mempool *mp, ledger *tip, uint64_t height, size_t max_txs,
+                   size_t max_bytes, proto_tx **out, size_t *n);
+/* Iterates txids in unspecified order (for inventory to a new peer). */
+int mempool_next(const mempool *mp, size_t *iter, const uint8_t **txid);
+
+#endif

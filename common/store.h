@@ -1,0 +1,39 @@
+/*
+ * store.h - append-only block store: data_dir/blocks.dat.
+ *
+ * Record: magic "SGB1" (4), u32 LE payload length, first 4 bytes of the
+ * payload's sha256d, payload (a block's wire encoding).  store_append
+ * returns only after fsync, so a block it wrote survives a crash.  On open,
+ * every intact record is replayed in order; a torn or corrupt tail (crash
+ * mid-write) is cut off with ftruncate and reported, never fatal.
+ */
+#ifndef SG_STORE_H
+#define SG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_RECORD_MAX (4u * 1024 * 1024)
+
+typedef struct store store;
+
+/* Called once per stored block during open; offset identifies the record
+ * for store_read.  A non-zero return stops the replay and is returned. */
+typedef int (*store_replay_cb)(void *ctx, uint64_t offset,
+                               const uint8_t *bytes, size_t len);
+
+typedef struct {
+    uint64_t records;        /* intact records replayed */
+    uint64_t dropped_bytes;  /* torn tail cut off (0 if clean) */
+    uint64_t dropped_at;     /* file offset where the cut was made */
+} store_report;
+
+/* Creates data_dir if missing. */
+int store_open(store **out, const char *data_dir, store_replay_cb cb,
+               void *ctx, store_report *rep);
+int store_append(store *s, const uint8_t *bytes, size_t len, uint64_t *offset);
+/* Reads one record back; *out is freed with free(). */
+int store_read(store *s, uint64_t offset, uint8_t **out, size_t *len);
+void store_close(store *s);
+
+#endif
