@@ -113,7 +113,7 @@ bin/launcher: $(LAUNCHER_SRC:%.c=$(B)/%.o) $(LIB)
 # The Check runner calls <module>_suite() for every tests/unit/check_<module>.c.
 $(B)/tests/unit/suites.h: $(UNIT_SRC)
 	@mkdir -p $(dir $@)
-	@printf '%s\n' $(UNIT_SUITES:%='SUITE(%)') > $@.tmp
+	@printf 'SUITE(%s)\n' $(UNIT_SUITES) > $@.tmp
 	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
 
 $(B)/tests/unit/run.o: tests/unit/run.c $(B)/tests/unit/suites.h
@@ -142,10 +142,14 @@ test-replay: $(REPLAY_BINS)
 test-integration: all
 	@bash tests/integration/run.sh
 
-test: test-unit test-replay test-integration
+# test and run first install what is missing, then re-enter make so the
+# pkg-config flags are read with the packages present.
+test: deps
+	@$(MAKE) --no-print-directory test-unit test-replay test-integration
+	@echo "make test: all suites passed"
 
-sanitize:
-	$(MAKE) SANITIZE=address,undefined test-unit test-replay
+sanitize: deps
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined test-unit test-replay
 
 # libFuzzer builds: the library again with clang and the fuzzer's coverage.
 FZ := build-fuzz
@@ -171,7 +175,8 @@ fuzz-run: fuzz
 bench: all
 	@bash scripts/bench.sh
 
-run: all
+run: deps
+	@$(MAKE) --no-print-directory all
 	./bin/launcher
 
 deps:

@@ -88,12 +88,20 @@ typedef struct {
     uint32_t connected;           /* blocks put on it (incl. adopted orphans) */
 } chain_result;
 
-/* Loads the store (if data_dir), replays it, and reports what it found. */
+/* Loads the store (if data_dir), replays it through the same rules (the
+ * future-time rule aside), and reports what it found.  The callbacks fire
+ * during the replay too. */
 int chain_open(chain **out, const chain_config *cfg, chain_load_report *rep);
 void chain_free(chain *c);
 
 /* rc 0 with res->outcome, or a negative rule violation (the sender
- * misbehaved).  `now` is unix seconds for the future-time rule. */
+ * misbehaved).  `now` is unix seconds for the future-time rule.  A block
+ * already known to be invalid gives SG_EINVALID again.  A block
+ * found invalid only while connecting its branch is kept in the index as
+ * CHAIN_ENTRY_INVALID (with its descendants) and its rule is returned; res
+ * still counts any tip movement.  SG_ENOMEM / SG_EIO are local failures,
+ * not the sender's.  Callbacks fire from inside this call and must not
+ * call back into the chain's mutating functions. */
 int chain_submit_block(chain *c, const uint8_t *bytes, size_t len,
                        uint64_t now, chain_result *res);
 /* Into the mempool against the tip state. */
@@ -101,11 +109,14 @@ int chain_submit_tx(chain *c, const proto_tx *tx, uint8_t txid[32]);
 
 const chain_entry *chain_tip(const chain *c);
 const chain_entry *chain_genesis(const chain *c);
+/* Any indexed block, invalid ones included (check status); NULL if none. */
 const chain_entry *chain_lookup(const chain *c, const uint8_t hash[32]);
 /* Block at height on the active chain, or NULL. */
 const chain_entry *chain_at_height(const chain *c, uint32_t height);
 /* Count of indexed valid blocks not on the active chain. */
 uint64_t chain_stale_count(const chain *c);
+/* Blocks waiting in the orphan pool for their parent (<= CHAIN_ORPHAN_MAX). */
+size_t chain_orphan_count(const chain *c);
 const uint8_t *chain_id(const chain *c);
 
 /* Wire bytes of a stored block; *out freed with free(). */

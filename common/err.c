@@ -34,6 +34,7 @@ const char *sg_strerror(int err)
     case SG_ECANCELED: return "canceled";
     case SG_EUNSUPPORTED: return "not supported by this build or machine";
     case SG_EDB: return "database error";
+    case SG_ELOCKED: return "data directory is in use by another process";
     }
     return "unknown error";
 }

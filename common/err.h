@@ -41,6 +41,7 @@ enum sg_err {
     SG_ECANCELED = -28,  /* work stopped on request */
     SG_EUNSUPPORTED = -29, /* feature absent from this build or machine */
     SG_EDB = -30,        /* database refused or failed */
+    SG_ELOCKED = -31,    /* data directory held by another process */
 };
 
 /* A static, human-readable description; never NULL. */

@@ -27,14 +27,19 @@ int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
 int mempool_has(const mempool *mp, const uint8_t txid[32]);
 const proto_tx *mempool_get(const mempool *mp, const uint8_t txid[32]);
 void mempool_remove(mempool *mp, const uint8_t txid[32]);
-/* Drops what the new tip state makes impossible (nonce already used). */
+/* Drops what the new tip state makes impossible: nonce already used, or an
+ * offer, bid or settlement for a market interval already settled. */
 void mempool_prune(mempool *mp, const ledger *tip);
 size_t mempool_count(const mempool *mp);
 size_t mempool_bytes(const mempool *mp);
-/* Picks up to max_txs transactions that apply in sequence on `tip` at
- * `height` (tried with ledger_apply_tx and rolled back, so tip is unchanged
- * on return).  *out is an array of deep copies the caller frees with
- * proto_tx_free each and free(). */
+/* Picks up to max_txs transactions (max_bytes of encodings) that apply in
+ * sequence on `tip` at `height` (tried with ledger_apply_tx and rolled
+ * back, so tip is unchanged on return).  Deterministic: transactions are
+ * tried in arrival order, each account's run of consecutive nonces taken
+ * as soon as its first applies, with a few passes so one that another
+ * account's transaction enables still gets in.  *out is an array of deep
+ * copies the caller frees with proto_tx_free each and free(); NULL when
+ * *n is 0. */
 int mempool_select(mempool *mp, ledger *tip, uint64_t height, size_t max_txs,
                    size_t max_bytes, proto_tx **out, size_t *n);
 /* Iterates txids in unspecified order (for inventory to a new peer). */

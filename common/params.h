@@ -12,6 +12,7 @@
 #ifndef SG_PARAMS_H
 #define SG_PARAMS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "../proto/block.h"
 
@@ -45,8 +46,14 @@ typedef struct {
 
 void params_init_defaults(chain_params *p);
 void params_free(chain_params *p);
-/* On a parse error returns SG_EINVAL and sets *bad_line (1-based). */
+/* On a parse error returns SG_EINVAL and sets *bad_line (1-based; for a
+ * missing required key, the line count + 1).  p needs no initialisation; on
+ * return (success or not) it may be passed to params_free.  Other errors:
+ * SG_EIO (cannot read), SG_ETOOBIG (file over 32 MiB), SG_ENOMEM; *bad_line
+ * is then 0.  bad_line may be NULL. */
 int params_load(const char *path, chain_params *p, int *bad_line);
+/* The same parser on text in memory (len bytes, no NUL needed). */
+int params_parse(const char *text, size_t len, chain_params *p, int *bad_line);
 int params_save(const char *path, const chain_params *p);
 /* Builds the genesis block (no transactions, nonce 0, no PoW required). */
 void params_genesis_header(const chain_params *p, proto_header *h);

@@ -28,7 +28,8 @@ typedef struct {
     uint64_t dropped_at;     /* file offset where the cut was made */
 } store_report;
 
-/* Creates data_dir if missing. */
+/* Creates data_dir if missing.  Holds an exclusive lock on blocks.dat until
+ * store_close: a second store_open on the same directory gets SG_ELOCKED. */
 int store_open(store **out, const char *data_dir, store_replay_cb cb,
                void *ctx, store_report *rep);
 int store_append(store *s, const uint8_t *bytes, size_t len, uint64_t *offset);

@@ -47,6 +47,10 @@ const uint8_t *proto_get_view(proto_rd *rd, size_t n);
  * NUL; out must hold max + 1 bytes and is NUL-terminated. */
 void proto_get_str(proto_rd *rd, char *out, size_t max);
 size_t proto_rd_left(const proto_rd *rd);
+/* Vets a list count just read, before the caller allocates for it: sets and
+ * returns SG_ETOOBIG if n > max, SG_ETRUNC if n items of at least min_item
+ * bytes each cannot fit in what is left; else returns rd->err (0). */
+int proto_rd_count(proto_rd *rd, uint32_t n, uint32_t max, size_t min_item);
 /* 0 if no error and every byte consumed; SG_ETRAILING if bytes remain. */
 int proto_rd_finish(const proto_rd *rd);
 
@@ -58,8 +62,15 @@ void proto_put_u64(proto_wr *wr, uint64_t v);
 void proto_put_bytes(proto_wr *wr, const void *p, size_t n);
 /* u16 length then the bytes of a NUL-terminated string. */
 void proto_put_str(proto_wr *wr, const char *s);
+/* The same, but SG_ETOOBIG if s is longer than max; reads at most max + 1
+ * bytes of s, so a fixed char[max + 1] field need not be terminated. */
+void proto_put_str_max(proto_wr *wr, const char *s, size_t max);
 uint8_t *proto_wr_take(proto_wr *wr, size_t *len);
 void proto_wr_free(proto_wr *wr);
+/* Ends an encoding: on wr->err frees the buffer, sets *out = NULL, *len = 0
+ * and returns the error; else hands the buffer over (never NULL, even when
+ * empty) and returns 0. */
+int proto_wr_done(proto_wr *wr, uint8_t **out, size_t *len);
 
 /* Fixed-width little-endian helpers for code that works on raw arrays. */
 static inline void proto_le32_put(uint8_t *p, uint32_t v)

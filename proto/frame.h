@@ -8,9 +8,13 @@
  *
  * The deframer knows nothing of sockets: feed it bytes in any split and it
  * calls back once per whole frame.  The payload pointer passed to the
- * callback is valid only during the callback.  A callback returning non-zero
- * stops delivery and proto_deframer_feed returns that value.  After a framing
- * error the deframer stays failed (the connection is to be dropped).
+ * callback is valid only during the callback; it points into the fed bytes
+ * when a whole frame lay there (no copy), else into the deframer's own
+ * buffer.  A callback returning non-zero stops delivery and
+ * proto_deframer_feed returns that value; the unread rest of the input is
+ * dropped, so like a framing error it is sticky: every later feed returns it
+ * (the connection is to be dropped).  The callback must not free or feed the
+ * deframer it is called from.
  * Memory held is bounded by the largest frame accepted (max_frame).
  */
 #ifndef PROTO_FRAME_H

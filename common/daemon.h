@@ -1,0 +1,97 @@
+/*
+ * daemon.h - the runtime shared by sgnode and sgoperator: options, key
+ * files, genesis, the libuv loop, signals, mining control, statistics and
+ * the control channel, plus the tool subcommands (keygen, cluster-key,
+ * genesis, ctl) that set up and drive a cluster without the launcher.
+ *
+ * Process behaviour (the edge of the program, so the only place that turns
+ * error codes into words and exit statuses):
+ *   exit 0   clean shutdown (SIGTERM, SIGINT or a control SHUTDOWN)
+ *   exit 1   a runtime failure (cannot bind, data directory locked, ...)
+ *   exit 2   bad usage: one line naming the option and what was expected
+ * Signals: SIGTERM/SIGINT shut down (miners joined, peers closed, chain
+ * closed; every stored block was already fsynced); SIGHUP reopens the log
+ * file; SIGUSR1 stops mining and SIGUSR2 starts it again (tests use this to
+ * let a cluster settle; both are idempotent, unlike a toggle).
+ *
+ * Key files: the identity is 128 hex digits (a libsodium Ed25519 secret
+ * key, seed then public key) and a newline, created with mode 0600 when
+ * missing; the cluster key is 64 hex digits and a newline and is never
+ * created implicitly (sgnode cluster-key makes one).
+ */
+#ifndef SG_DAEMON_H
+#define SG_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Advertised in HELLO.role and shown in stats. */
+enum daemon_role {
+    DAEMON_ROLE_PROSUMER = 1,
+    DAEMON_ROLE_CONSUMER = 2,
+    DAEMON_ROLE_OPERATOR = 3,
+};
+
+#define DAEMON_MAX_PEERS 256          /* --peer options */
+#define DAEMON_LAG_TICK_MS 100        /* loop-lag probe period */
+#define DAEMON_LAG_WINDOW 100         /* probes kept: 10 s */
+#define DAEMON_TX_REBUILD_MS 500      /* new txs refresh the template this often */
+#define DAEMON_TEMPLATE_TXS 4000      /* transactions per mined block at most */
+#define DAEMON_DEFAULT_LISTEN ":7700"
+
+typedef struct {
+    const char *prog;                 /* "sgnode" / "sgoperator" for messages */
+    int role;                         /* enum daemon_role */
+    const char *listen;               /* NULL: do not listen */
+    const char *peers[DAEMON_MAX_PEERS];
+    size_t n_peers;
+    const char *data_dir;
+    const char *key_path;             /* NULL: DATA_DIR/identity.key */
+    const char *cluster_key_path;
+    const char *genesis_path;
+    const char *log_path;             /* NULL: stderr */
+    int log_level;
+    const char *name;                 /* NULL: role and key prefix */
+    unsigned mining_threads;
+    const char *impl;                 /* "auto" or a kern_impl name */
+    int use_gpu;
+    int no_mine;
+    uint32_t reconnect_max_ms;        /* 0: net's default */
+    uint32_t ban_secs;                /* 0: net's default */
+    uint32_t stall_ms;                /* 0: relay's default */
+} daemon_opts;
+
+/* Entry point of both daemons.  role 0 (sgnode) takes --role; sgoperator
+ * passes DAEMON_ROLE_OPERATOR.  Returns the process exit status. */
+int daemon_main(int argc, char **argv, int role);
+
+/* Parses daemon options (argv[0] is skipped).  On a usage error returns
+ * SG_EINVAL with a one-line message in err ("--listen expects HOST:PORT,
+ * got 'abc'").  Strings point into argv. */
+int daemon_parse_opts(daemon_opts *o, const char *prog, int fixed_role,
+                      int argc, char **argv, char *err, size_t errcap);
+
+/* "prosumer", "consumer", "operator"; "?" otherwise. */
+const char *daemon_role_name(int role);
+
+/* Reads the identity key, or creates it (mode 0600, parent directory must
+ * exist) when the file does not exist.  *created says which.  0, SG_EIO
+ * (errno set) or SG_EINVAL (malformed file, or a public half that does not
+ * match the seed). */
+int daemon_identity_load(const char *path, uint8_t sk[64], uint8_t pk[32],
+                         int *created);
+/* Writes a fresh identity key; SG_EIO if the file exists already. */
+int daemon_identity_create(const char *path, uint8_t sk[64], uint8_t pk[32]);
+/* Reads a cluster key file.  0, SG_EIO or SG_EINVAL. */
+int daemon_cluster_key_load(const char *path, uint8_t key[32]);
+/* Writes a fresh random cluster key (mode 0600); SG_EIO if it exists. */
+int daemon_cluster_key_create(const char *path, uint8_t key[32]);
+
+/* The tool subcommands; argv[0] is the subcommand's name.  Each returns an
+ * exit status and prints its own messages. */
+int daemon_tool_keygen(const char *prog, int argc, char **argv);
+int daemon_tool_cluster_key(const char *prog, int argc, char **argv);
+int daemon_tool_genesis(const char *prog, int argc, char **argv);
+int daemon_tool_ctl(const char *prog, int argc, char **argv);
+
+#endif
