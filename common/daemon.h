@@ -56,6 +56,7 @@ typedef struct {
     const char *impl;                 /* "auto" or a kern_impl name */
     int use_gpu;
     int no_mine;
+    int no_discover;                  /* dial only --peer addresses */
     uint32_t reconnect_max_ms;        /* 0: net's default */
     uint32_t ban_secs;                /* 0: net's default */
     uint32_t stall_ms;                /* 0: relay's default */

@@ -226,12 +226,15 @@ int daemon_parse_opts(daemon_opts *o, const char *prog, int fixed_role,
         }
         memcpy(name, a, nlen);
         name[nlen] = '\0';
-        if (strcmp(name, "--use-gpu") == 0 || strcmp(name, "--no-mine") == 0) {
+        int *flag = strcmp(name, "--use-gpu") == 0 ? &o->use_gpu
+                  : strcmp(name, "--no-mine") == 0 ? &o->no_mine
+                  : strcmp(name, "--no-discover") == 0 ? &o->no_discover : NULL;
+        if (flag) {
             if (eq) {
                 snprintf(err, errcap, "%s takes no value", name);
                 return SG_EINVAL;
             }
-            *(name[2] == 'u' ? &o->use_gpu : &o->no_mine) = 1;
+            *flag = 1;
             continue;
         }
         if (!is_valued(name)) {

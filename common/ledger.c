@@ -7,6 +7,7 @@
 #include "err.h"
 #include "hash.h"
 #include "hmap.h"
+#include "market.h"
 #include "tx.h"
 
 #define LEDGER_NONE UINT64_MAX   /* last_settled before any settlement */
@@ -641,6 +642,24 @@ static int expire_orders(ledger *l, ledger_undo *j, uint64_t interval)
     return rc;
 }
 
+/* "Clearing rule respected": the fills must be exactly what the market rule
+ * gives on the orders they name (check_fill has made sure each exists). */
+static int settle_follows_rule(const ledger *l, const proto_tx *tx)
+{
+    const chain_params *p = l->params;
+    uint32_t n = tx->u.settle.n_fills;
+    ledger_order *named = NULL;
+    int rc;
+
+    if (n > 0 && (named = malloc(n * sizeof *named)) == NULL)
+        return SG_ENOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        named[i] = *(const ledger_order *)hmap_get(&l->orders, tx->u.settle.fills[i].order);
+    rc = market_verify(p->market_rule, named, n, p->retail_price, p->feed_in_price, tx);
+    free(named);
+    return rc;
+}
+
 static int apply_settlement(ledger *l, ledger_undo *j, const proto_tx *tx)
 {
     const chain_params *p = l->params;
@@ -658,6 +677,8 @@ static int apply_settlement(ledger *l, ledger_undo *j, const proto_tx *tx)
             return rc;
     if (s.sold != s.bought)
         return SG_ESETTLE;
+    if ((rc = settle_follows_rule(l, tx)) < 0)
+        return rc;
     /* The grid takes what buyers pay and funds what sellers get. */
     if (__builtin_add_overflow(grid_balance, s.pay, &grid_balance))
         return SG_EINVALID;

@@ -17,14 +17,20 @@
  *    overdraws.
  *  - settlement: signed by the operator, interval > last settled; each fill
  *    names a distinct open order of that interval, traded + grid == the
- *    order's energy; an offer trades at >= its price, a bid at <= its price;
+ *    order's energy; an offer trades at >= its price, a bid at <= its price,
+ *    and every trade price lies within [feed_in, retail];
  *    under the uniform rule every trade is at clearing_price; traded energy
- *    sold == traded energy bought.  Buyers pay traded at trade price plus
+ *    sold == traded energy bought; and the fills and clearing_price are
+ *    exactly what market_clear (market.h) gives on the orders named, so
+ *    the clearing rule itself is enforced.  Buyers pay traded at trade price plus
  *    grid energy at retail out of their reservation (the rest is released);
  *    sellers get traded at trade price plus grid energy at feed-in; the grid
  *    account takes the difference and must not go negative.  Open orders of
  *    the interval that the settlement does not name expire: reservations
- *    are released, nothing trades.  Afterwards the interval is closed.
+ *    are released, nothing trades.  Afterwards the interval is closed; so
+ *    are earlier intervals never settled, whose orders could no longer be
+ *    settled and expire the same way (else their reservations stayed
+ *    locked for ever).
  *
  * Every apply either succeeds or leaves the state exactly as it was.
  * Successful applies append to a ledger_undo journal; ledger_undo_apply
@@ -89,13 +95,14 @@ size_t ledger_undo_size(const ledger_undo *u);
 
 /* Applies one transaction at block height `height`.  check_sig = 0 skips the
  * Ed25519 check for a tx already verified (mempool).  On error returns the
- * rule broken and changes nothing. */
+ * rule broken and changes nothing.  txid is trusted (an order's id); NULL
+ * computes it.  u may be NULL when no undo is wanted. */
 int ledger_apply_tx(ledger *l, const proto_tx *tx, const uint8_t txid[32],
                     uint64_t height, int check_sig, ledger_undo *u);
 /* Applies a whole block's transactions (coinbase placement included); on
  * error rolls back what it applied and returns the first rule broken.
- * txids[i] is the id of b->txs[i]; sig_checked[i] non-zero skips that
- * signature check (NULL: check all). */
+ * txids[i] is the id of b->txs[i] (NULL: computed); sig_checked[i]
+ * non-zero skips that signature check (NULL: check all). */
 int ledger_apply_block(ledger *l, const proto_block *b, const uint8_t (*txids)[32],
                        const uint8_t *sig_checked, uint64_t height, ledger_undo *u);
 /* Rolls back every change recorded in u, newest first, and empties u. */

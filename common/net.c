@@ -69,7 +69,7 @@ struct net_peer {
     uint64_t started_ms, ready_ms, last_recv_ms;
     uint64_t next_ping_ms, ping_sent_ms, ping_rtt_ms, ping_nonce;
     int ping_outstanding;
-    size_t send_queued;
+    size_t send_queued;           /* bytes of writes not yet completed */
     uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
     unsigned turn_msgs;           /* messages in the current read turn */
     uint8_t *backlog;             /* read but not yet fed (budget spent) */
@@ -638,6 +638,14 @@ static void on_write(uv_write_t *req, int status)
     }
 }
 
+/* Bytes libuv holds for the socket because the kernel would not take them:
+ * what a slow reader makes pile up (unlike send_queued, it does not count
+ * writes that went through but whose callbacks are still to run). */
+static size_t unsent(const net_peer *p)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&p->tcp);
+}
+
 /* The session's output: queue one frame for writing; the frame lives until
  * on_write. */
 static int on_sec_out(void *ctx, uint8_t *frame, size_t len)
@@ -651,7 +659,7 @@ static int on_sec_out(void *ctx, uint8_t *frame, size_t len)
         free(frame);
         return SG_ECLOSED;
     }
-    if (p->send_queued + len > p->n->cfg.send_buf_max) {
+    if (unsent(p) + len > p->n->cfg.send_buf_max) {
         free(frame);
         peer_close(p, LOG_LEVEL_WARN, "send buffer over its limit (peer too slow)");
         return SG_EFULL;
@@ -680,6 +688,7 @@ static int on_sec_out(void *ctx, uint8_t *frame, size_t len)
 int net_send(net_peer *p, uint8_t type, const void *payload, size_t len)
 {
     int rc;
+    assert(p != NULL && (payload != NULL || len == 0));
     if (p->state != NET_CONN_READY)
         return SG_ECLOSED;
     if (len > p->n->cfg.max_frame)
@@ -1188,7 +1197,8 @@ static void dial_more(net *n)
             return;
         if (a->conn != NULL || a->self || a->next_try_ms > now)
             continue;
-        if (!a->persistent && n->n_outbound >= n->cfg.outbound_target)
+        if (!a->persistent && (n->cfg.no_discovery ||
+                               n->n_outbound >= n->cfg.outbound_target))
             continue;
         if (is_own_listen(n, &a->sa)) {
             a->self = 1;
@@ -1358,7 +1368,7 @@ static void stream_line(net *n, const log_item *it)
     for (net_peer *p = n->peers; p != NULL; p = p->next)
         if (p->state == NET_CONN_READY && p->link == PROTO_LINK_CONTROL &&
             it->level >= p->log_level &&
-            p->send_queued < NET_CONTROL_LOG_BACKLOG)
+            unsent(p) < NET_CONTROL_LOG_BACKLOG)
             net_send(p, PROTO_MSG_LOG_LINE, buf, len);
     free(buf);
 }
@@ -1496,6 +1506,7 @@ int net_start(net *n)
     if (n->cfg.log_stream != NULL)
         log_set_hook(n->cfg.log_stream, LOG_LEVEL_OFF, on_log_line, n);
     uv_timer_start(&n->tick, on_tick, NET_TICK_MS, NET_TICK_MS);
+    n->last_getaddr_ms = now_ms(n);   /* READY links ask first anyway */
     n->started = 1;
     dial_more(n);
     return 0;
@@ -1515,6 +1526,7 @@ void net_close(net *n, void (*cb)(void *arg), void *arg)
 {
     net_peer *next;
 
+    assert(n != NULL);
     if (n->closing)
         return;
     if (n->cfg.log_stream != NULL && n->started)
@@ -1606,7 +1618,7 @@ void net_peer_get_info(const net_peer *p, net_peer_info *out)
     out->bytes_out = p->bytes_out;
     out->msgs_in = p->msgs_in;
     out->msgs_out = p->msgs_out;
-    out->send_queued = p->send_queued;
+    out->send_queued = unsent(p);
 }
 
 const uint8_t *net_peer_identity(const net_peer *p)

@@ -127,8 +127,10 @@ typedef struct {
     uint8_t role;                  /* advertised in HELLO */
     const char *name;              /* advertised in HELLO, <= PROTO_NAME_MAX */
     logger *log;                   /* net's own messages; may be NULL */
-    /* If set, net takes this logger's hook and serves LOG_SUB on control
-     * links itself, streaming lines to subscribers at their level. */
+    /* If set, net takes this logger's hook (so one net per logger) and
+     * serves LOG_SUB on control links itself, streaming each new line to
+     * subscribers at or above their level; lines may come from any thread
+     * and are sent from the loop's thread. */
     logger *log_stream;
 
     void *ctx;                     /* passed to every callback */
@@ -148,6 +150,10 @@ typedef struct {
     uint32_t ban_secs;
     uint32_t send_buf_max;
     uint32_t max_frame;            /* <= NET_FRAME_MAX */
+    /* Non-zero: dial only the configured (bootstrap, net_add_peer) peers,
+     * never addresses learned by gossip, so the topology is exactly the
+     * one given (experiments, partition tests). */
+    uint8_t no_discovery;
 } net_config;
 
 typedef struct {
@@ -163,7 +169,7 @@ typedef struct {
     uint64_t ping_rtt_ms;          /* last round trip, 0 if none yet */
     uint64_t bytes_in, bytes_out;
     uint64_t msgs_in, msgs_out;
-    size_t send_queued;            /* bytes not yet written */
+    size_t send_queued;            /* bytes the kernel has not taken yet */
 } net_peer_info;
 
 /* Copies the config (strings included) and prepares the loop's handles.

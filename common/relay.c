@@ -12,10 +12,13 @@
 #include "hmap.h"
 #include "tx.h"
 
-/* Hashes a peer is known to have: a set with first-in first-out eviction,
- * so memory stays bounded however much the peer announces. */
+/* Hashes a peer is known to have, each with how we know (KNOWN_* bits):
+ * a set with first-in first-out eviction, so memory stays bounded however
+ * much the peer announces. */
+enum { KNOWN_SENT = 1, KNOWN_THEIRS = 2 };
+
 typedef struct {
-    hmap set;
+    hmap set;                         /* hash -> (void *)flags */
     uint8_t (*ring)[32];              /* RELAY_KNOWN_MAX slots */
     size_t head, count;
 } known_set;
@@ -27,7 +30,7 @@ typedef struct {
 
 typedef struct relay_peer {
     net_peer *np;
-    known_set known;
+    known_set known;                  /* what it announced or we sent it */
     flight flights[RELAY_BLOCKS_IN_FLIGHT];
     size_t n_flights;
     uint8_t (*fetch)[32];             /* queued block hashes to request */
@@ -66,15 +69,23 @@ static void known_free(known_set *k)
     k->ring = NULL;
 }
 
-static int known_has(const known_set *k, const uint8_t h[32])
+static unsigned known_flags(const known_set *k, const uint8_t h[32])
 {
-    return hmap_get(&k->set, h) != NULL;
+    return (unsigned)(uintptr_t)hmap_get(&k->set, h);
 }
 
-static void known_add(known_set *k, const uint8_t h[32])
+static int known_has(const known_set *k, const uint8_t h[32])
 {
-    if (known_has(k, h))
+    return known_flags(k, h) != 0;
+}
+
+static void known_mark(known_set *k, const uint8_t h[32], unsigned flags)
+{
+    unsigned old = known_flags(k, h);
+    if (old) {
+        hmap_put(&k->set, h, (void *)(uintptr_t)(old | flags));
         return;
+    }
     if (k->count == RELAY_KNOWN_MAX) {
         hmap_del(&k->set, k->ring[k->head]);
         k->head = (k->head + 1) % RELAY_KNOWN_MAX;
@@ -82,17 +93,28 @@ static void known_add(known_set *k, const uint8_t h[32])
     }
     /* On ENOMEM the hash is simply not remembered: at worst we announce
      * it again, which the peer ignores. */
-    if (hmap_put(&k->set, h, (void *)1) != 0)
+    if (hmap_put(&k->set, h, (void *)(uintptr_t)flags) != 0)
         return;
     memcpy(k->ring[(k->head + k->count) % RELAY_KNOWN_MAX], h, 32);
     k->count++;
 }
 
+static void known_add(known_set *k, const uint8_t h[32])
+{
+    known_mark(k, h, KNOWN_SENT);
+}
+
 /* ---- per-peer state ------------------------------------------------------ */
+
 
 static relay_peer *peer_of(net_peer *p)
 {
     return net_peer_data(p);
+}
+
+static void mark_theirs(relay_peer *rp, const uint8_t h[32])
+{
+    known_mark(&rp->known, h, KNOWN_THEIRS);
 }
 
 static void rpeer_free(relay_peer *rp)
@@ -310,13 +332,14 @@ static void on_ready(relay *r, net_peer *p)
 {
     relay_peer *rp = calloc(1, sizeof *rp);
     if (!rp || known_init(&rp->known) != 0) {
-        free(rp);
+        if (rp)
+            rpeer_free(rp);
         net_disconnect(p, "out of memory for peer state");
         return;
     }
     rp->np = p;
     net_peer_set_data(p, rp);
-    log_info(r->cfg.log, "peer %s (%s) ready, %s", net_peer_name(p), net_peer_addr(p),
+    log_debug(r->cfg.log, "relay: peer %s (%s) ready, %s", net_peer_name(p), net_peer_addr(p),
              net_peer_is_inbound(p) ? "inbound" : "outbound");
     send_getblocks(r, rp);
     announce_mempool(r, rp);
@@ -348,7 +371,7 @@ static void on_closed(relay *r, net_peer *p)
         if (block_wanted(r, h))
             reissue(r, rp, h);
     }
-    log_info(r->cfg.log, "peer %s (%s) gone", net_peer_name(p), net_peer_addr(p));
+    log_debug(r->cfg.log, "relay: peer %s (%s) gone", net_peer_name(p), net_peer_addr(p));
     rpeer_free(rp);
 }
 
@@ -379,7 +402,7 @@ static void on_inv(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         goto out;
     for (uint32_t i = 0; i < inv.n; i++) {
         const proto_inv_item *it = &inv.items[i];
-        known_add(&rp->known, it->hash);
+        mark_theirs(rp, it->hash);
         if (it->kind == PROTO_INV_TX) {
             if (!mempool_has(chain_mempool(r->cfg.chain), it->hash))
                 want[n_want++] = *it;
@@ -393,7 +416,12 @@ static void on_inv(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
             goto out;
         }
     }
-    if (n_blocks >= RELAY_SYNC_BATCH && last_block) {
+    /* Announcements carry one tip; several block hashes at once are an
+     * answer to GETBLOCKS, so once its last block is in, ask again: the
+     * next answer is empty when we have everything.  (Counting on a full
+     * batch alone would stall when the peer left out hashes we had
+     * announced to it.) */
+    if (n_blocks > 1 && last_block) {
         memcpy(rp->batch_last, last_block, 32);
         rp->batch_pending = 1;
         /* Everything in the batch already known: go on at once. */
@@ -525,8 +553,10 @@ static void on_getblocks(relay *r, relay_peer *rp, uint8_t type,
         uint32_t k = 0;
         if (!items)
             goto out;
+        /* An explicit request gets what we announced before, too; only
+         * what the peer itself announced is left out. */
         for (size_t i = 0; i < n; i++) {
-            if (known_has(&rp->known, hashes[i]))
+            if (known_flags(&rp->known, hashes[i]) & KNOWN_THEIRS)
                 continue;
             items[k].kind = PROTO_INV_BLOCK;
             memcpy(items[k].hash, hashes[i], 32);
@@ -590,7 +620,7 @@ static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         /* res.hash is set once the block decoded; a block that did not
          * decode has no hash worth tracking. */
         if (!hash_is_zero(res.hash)) {
-            known_add(&rp->known, res.hash);
+            mark_theirs(rp, res.hash);
             flight_done(r, res.hash);
         }
     }
@@ -628,7 +658,7 @@ static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         return;
     }
     if (tx_id(&tx, txid) == 0)
-        known_add(&rp->known, txid);
+        mark_theirs(rp, txid);
     rc = chain_submit_tx(r->cfg.chain, &tx, txid);
     proto_tx_free(&tx);
     if (rc == 0) {
@@ -679,13 +709,17 @@ void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
 
 void relay_tick(relay *r, uint64_t now_ms)
 {
-    (void)now_ms;
-    uint64_t now = mono_ms();
+    uint64_t now = now_ms;
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         if (!rp)
             continue;
         for (size_t i = 0; i < rp->n_flights;) {
+            /* It came some other way (an orphan adopted, say). */
+            if (chain_lookup(r->cfg.chain, rp->flights[i].hash)) {
+                flight_remove_at(r, rp, i);
+                continue;
+            }
             if (now - rp->flights[i].since_ms < r->cfg.stall_ms) {
                 i++;
                 continue;

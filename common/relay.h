@@ -12,8 +12,9 @@
  * locator; the answer is an INV of up to RELAY_SYNC_BATCH block hashes after
  * the fork point.  Announced blocks we lack go into that peer's fetch queue
  * and are requested at most RELAY_BLOCKS_IN_FLIGHT at a time per peer, and
- * never from two peers at once.  When a full batch was announced, reaching
- * its last block asks for the next batch with a fresh locator.  A request
+ * never from two peers at once.  When an answer listed several blocks,
+ * reaching its last one asks for more with a fresh locator (an empty
+ * answer ends the sync).  A request
  * unanswered for stall_ms is taken back from that peer and re-issued to
  * another one.  A block whose parent is unknown (the chain holds it as an
  * orphan) makes us send GETBLOCKS to its sender, at most once per
@@ -89,7 +90,8 @@ void relay_free(relay *r);
 void relay_peer_event(relay *r, net_peer *p, enum net_event ev);
 void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
                     const uint8_t *payload, size_t len);
-/* Stall detection and deferred GETBLOCKS; call every few hundred ms. */
+/* Stall detection and deferred GETBLOCKS; call every few hundred ms with
+ * uv_hrtime() / 1000000 (the clock request times are taken from). */
 void relay_tick(relay *r, uint64_t now_ms);
 
 /* A block made here (mined): submitted to the chain and announced if it

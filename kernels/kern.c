@@ -103,17 +103,21 @@ kern_impl kern_impl_best(void)
     return KERN_IMPL_GENERIC;
 }
 
-/* Nonces per scanner call, and so the cancel-polling interval: a few ms of
- * work for each implementation on one core, to keep the 10 ms stop bound. */
+/* Nonces per scanner call, and so the cancel-polling interval: about 2 ms
+ * of one core's work for each implementation (avx512 ~35 M/s, shani ~20,
+ * avx2 ~10, generic ~2, openssl ~1.5 on the Zen 5 of docs/BENCHMARKS.md),
+ * well inside the 10 ms stop bound even on slower machines. */
 static uint32_t kern_chunk(kern_impl impl)
 {
     switch (impl) {
-    case KERN_IMPL_OPENSSL:
-        return 1u << 12;
-    case KERN_IMPL_GENERIC:
+    case KERN_IMPL_AVX512:
+        return 1u << 16;
+    case KERN_IMPL_SHANI:
+        return 1u << 15;
+    case KERN_IMPL_AVX2:
         return 1u << 14;
     default:
-        return 1u << 16;
+        return 1u << 12;
     }
 }
 

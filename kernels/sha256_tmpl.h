@@ -34,24 +34,32 @@
 #define KT_K(i) KT_C(KERN_K(i))
 #endif
 
-/* Round i, kw = K[i] + W[i]. */
+/*
+ * Round i, kw = K[i] + W[i].  The sums are ordered for latency, not for the
+ * fewest adds: the new e is ((d + h + kw) + Ch(e,f,g)) + S1(e), three
+ * dependent steps after e (S1 is two), because on wide-vector hardware
+ * where each step costs two cycles (Zen 5) that chain, not the op count,
+ * bounds the speed.  The textbook d + T1 is five steps.  A compiler that
+ * reassociates adds may undo this (kern_avx512.c turns that off for GCC).
+ */
 #define KT_RND(i, kw)                                                          \
     do {                                                                       \
-        KT_V kt_t1 = KT_ADD(KT_ADD(KT_X(i, 7), (kw)),                          \
-                            KT_ADD(KT_S1(KT_X(i, 4)),                          \
-                                   KT_CH(KT_X(i, 4), KT_X(i, 5), KT_X(i, 6)))); \
-        KT_X(i, 3) = KT_ADD(KT_X(i, 3), kt_t1);                                \
-        KT_X(i, 7) = KT_ADD(kt_t1, KT_ADD(KT_S0(KT_X(i, 0)),                   \
-                                          KT_MAJ(KT_X(i, 0), KT_X(i, 1), KT_X(i, 2)))); \
+        KT_V kt_hk = KT_ADD(KT_X(i, 7), (kw));                                 \
+        KT_V kt_ch = KT_CH(KT_X(i, 4), KT_X(i, 5), KT_X(i, 6));                \
+        KT_V kt_s1 = KT_S1(KT_X(i, 4));                                        \
+        KT_V kt_t1 = KT_ADD(KT_ADD(kt_hk, kt_ch), kt_s1);                      \
+        KT_X(i, 3) = KT_ADD(KT_ADD(KT_ADD(KT_X(i, 3), kt_hk), kt_ch), kt_s1);  \
+        KT_X(i, 7) = KT_ADD(KT_ADD(kt_t1, KT_MAJ(KT_X(i, 0), KT_X(i, 1), KT_X(i, 2))), \
+                            KT_S0(KT_X(i, 0)));                                \
     } while (0)
 
 /* Round i computing only the new e. */
 #define KT_RNDE(i, kw)                                                         \
     do {                                                                       \
-        KT_V kt_t1 = KT_ADD(KT_ADD(KT_X(i, 7), (kw)),                          \
-                            KT_ADD(KT_S1(KT_X(i, 4)),                          \
-                                   KT_CH(KT_X(i, 4), KT_X(i, 5), KT_X(i, 6)))); \
-        KT_X(i, 3) = KT_ADD(KT_X(i, 3), kt_t1);                                \
+        KT_V kt_hk = KT_ADD(KT_X(i, 7), (kw));                                 \
+        KT_X(i, 3) = KT_ADD(KT_ADD(KT_ADD(KT_X(i, 3), kt_hk),                  \
+                                   KT_CH(KT_X(i, 4), KT_X(i, 5), KT_X(i, 6))),  \
+                            KT_S1(KT_X(i, 4)));                                \
     } while (0)
 
 /* Round i with a message word that varies (w) or a constant K + W (c). */

@@ -43,8 +43,9 @@ uint64_t proto_get_u64(proto_rd *rd);
 void proto_get_bytes(proto_rd *rd, void *out, size_t n);
 /* Points into the reader's buffer without copying; NULL on error. */
 const uint8_t *proto_get_view(proto_rd *rd, size_t n);
-/* u16 length then bytes; rejects length > max (SG_ETOOBIG) and embedded
- * NUL; out must hold max + 1 bytes and is NUL-terminated. */
+/* u16 length then bytes; rejects length > max (SG_ETOOBIG, judged from the
+ * length alone) and embedded NUL (SG_EINVAL); out must hold max + 1 bytes
+ * and is NUL-terminated ("" on error). */
 void proto_get_str(proto_rd *rd, char *out, size_t max);
 size_t proto_rd_left(const proto_rd *rd);
 /* Vets a list count just read, before the caller allocates for it: sets and

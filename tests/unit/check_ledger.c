@@ -8,6 +8,7 @@
 
 #include "common/err.h"
 #include "common/ledger.h"
+#include "common/market.h"
 #include "common/params.h"
 #include "common/tx.h"
 #include "testutil.h"
@@ -173,6 +174,20 @@ static proto_tx mk_settle(const ctx *c, uint64_t nonce, uint64_t interval, uint6
 static void txid(const proto_tx *tx, uint8_t id[32])
 {
     ck_assert_int_eq(tx_id(tx, id), 0);
+}
+
+/* The ledger's view of an order tx, for clearing it before it is applied. */
+static ledger_order order_of(const proto_tx *tx)
+{
+    ledger_order o;
+    memset(&o, 0, sizeof o);
+    txid(tx, o.id);
+    memcpy(o.owner, tx->from, 32);
+    o.kind = tx->kind;
+    o.interval = tx->u.order.interval;
+    o.energy_wh = tx->u.order.energy_wh;
+    o.price = tx->u.order.price;
+    return o;
 }
 
 static int apply(ctx *c, const proto_tx *tx)
@@ -412,8 +427,10 @@ END_TEST
  *   C bids 500 Wh at <= 300000 (left out of the settlement: expires)
  * plus C's offer for interval 4 (never settled: lapses when 5 settles) and
  * S1's offer for interval 6 (stays open).
- * Clearing at 130000: S1 sells all 2500 (1500 to B1, 1000 to B2), S2's
- * 1000 go to the grid at feed-in, B2 takes its other 1500 from the grid at
+ * Uniform clearing (market.h) of the four named orders: B1 takes 1500 of
+ * S1's, B2 the other 1000; B2 (160000) does not reach S2 (170000).  The
+ * marginal pair is S1/B2, so P = (100000 + 160000) / 2 = 130000.  S2's 1000
+ * go to the grid at feed-in, B2 takes its other 1500 from the grid at
  * retail. */
 
 static void build_book(ctx *c, proto_tx book[BOOK_N])
@@ -491,6 +508,15 @@ static void edit_unbalanced(proto_fill *f, int which)
     f[F_B2].grid_wh += 100;        /* order energy still matches */
 }
 static void edit_unknown(proto_fill *f, int which) { f[which].order[7] ^= 0x40; }
+static void edit_realloc(proto_fill *f, int which)
+{
+    (void)which;
+    f[F_S1].traded_wh = 1500;
+    f[F_S1].grid_wh = 1000;
+    f[F_B2].traded_wh = 0;
+    f[F_B2].trade_price = 0;
+    f[F_B2].grid_wh = 2500;
+}
 
 START_TEST(test_settlement_valid)
 {
@@ -573,6 +599,18 @@ START_TEST(test_settlement_forgeries)
     forge(&c, book, F_B1, 130000, SG_ESETTLE, "unknown order", edit_unknown);
     /* The clearing price field itself is checked against the fills. */
     forge(&c, book, 0, 131000, SG_ESETTLE, "clearing price mismatch", edit_none);
+    /* Uniform prices inside every limit, conserving, but not the rule's. */
+    forge(&c, book, 120000, 120000, SG_ESETTLE, "another uniform price", edit_all_prices);
+    forge(&c, book, 150000, 150000, SG_ESETTLE, "another uniform price", edit_all_prices);
+    /* Another allocation that conserves energy and money and respects every
+     * limit: S1 sells only to B1, B2 buys all from the grid. */
+    forge(&c, book, 0, 130000, SG_ESETTLE, "another allocation", edit_realloc);
+    /* Naming C's bid (500 Wh at <= 300000) but starving it. */
+    valid_fills(book, f);
+    memcpy(extra, f, sizeof f);
+    extra[N_FILLS] = mk_fill(&book[C_BID], 0, 0, 500);
+    tx = mk_settle(&c, 0, BOOK_INTERVAL, 130000, extra, N_FILLS + 1);
+    expect_rejected(&c, &tx, SG_ESETTLE, "named bid starved");
 
     /* Naming an order of another interval (S1's interval-6 offer). */
     valid_fills(book, f);
@@ -641,23 +679,32 @@ START_TEST(test_settlement_pay_as_bid)
     build_book(&c, book);
     uint64_t before = money(&c);
 
-    /* Buyers pay their bid, the seller gets its ask; the grid keeps the
-     * spread.  Limits still bind: B2 above its 160000 is refused. */
+    /* Each pair trades at the bid's price: S1 sells 1500 to B1 at 200000
+     * and 1000 to B2 at 160000, so its one fill carries the weighted
+     * average 184000, which is also the clearing price (market.h).  Limits
+     * still bind: B2 above its 160000 is refused. */
     valid_fills(book, f);
-    f[F_S1].trade_price = 100000;
+    f[F_S1].trade_price = 184000;
     f[F_B1].trade_price = 200000;
     f[F_B2].trade_price = 161000;
-    tx = mk_settle(&c, 0, BOOK_INTERVAL, 0, f, N_FILLS);
+    tx = mk_settle(&c, 0, BOOK_INTERVAL, 184000, f, N_FILLS);
     expect_rejected(&c, &tx, SG_ESETTLE, "pay-as-bid above the bid");
     f[F_B2].trade_price = 160000;
+    /* The seller at its own ask conserves money too, but is not the rule. */
+    f[F_S1].trade_price = 100000;
+    tx = mk_settle(&c, 0, BOOK_INTERVAL, 184000, f, N_FILLS);
+    expect_rejected(&c, &tx, SG_ESETTLE, "seller paid its ask");
+    f[F_S1].trade_price = 184000;
     tx = mk_settle(&c, 0, BOOK_INTERVAL, 0, f, N_FILLS);
+    expect_rejected(&c, &tx, SG_ESETTLE, "clearing price not the average");
+    tx = mk_settle(&c, 0, BOOK_INTERVAL, 184000, f, N_FILLS);
     ck_assert_int_eq(apply(&c, &tx), 0);
     proto_tx_free(&tx);
-    /* S1 250000; S2 80000; B1 300000; B2 160000 + 450000 = 610000. */
-    ck_assert_uint_eq(acct(&c, &c.s1)->balance, START_BALANCE + 250000);
+    /* S1 460000; S2 80000; B1 300000; B2 160000 + 450000 = 610000. */
+    ck_assert_uint_eq(acct(&c, &c.s1)->balance, START_BALANCE + 460000);
     ck_assert_uint_eq(acct(&c, &c.b1)->balance, START_BALANCE - 300000);
     ck_assert_uint_eq(acct(&c, &c.b2)->balance, START_BALANCE - 610000);
-    ck_assert_uint_eq(acct(&c, &c.op)->balance, OP_BALANCE + 910000 - 330000);
+    ck_assert_uint_eq(acct(&c, &c.op)->balance, OP_BALANCE + 910000 - 540000);
     ck_assert_uint_eq(money(&c), before);
     ctx_free(&c);
 }
@@ -926,12 +973,10 @@ START_TEST(test_money_conservation)
     uint64_t m0 = money(&c);
 
     /* Twenty blocks of random transfers and orders, one interval each,
-     * settled with whatever trades the book allows at mid prices. */
+     * settled by the real mid-market clearing (market.h). */
     for (uint64_t h = 1; h <= 20; h++) {
         txlist t;
         proto_tx orders[5];
-        proto_fill f[5];
-        uint32_t nf = 0;
         t.n = 0;
         push(&t, mk_coinbase(&c, h, people[h % 5]->pk));
         for (int i = 0; i < 5; i++) {
@@ -944,20 +989,15 @@ START_TEST(test_money_conservation)
         for (int i = 0; i < 5; i++)
             push(&t, mk_transfer(&c, people[i], nonces[i]++, people[(i + 1) % 5]->pk,
                                  1 + tu_rand(&seed) % 100000));
-        /* Seller i trades with buyer i+2 when prices cross, else both go to
-         * the grid; the fifth (a buyer) is left out and expires. */
-        for (int i = 0; i < 2; i++) {
-            const proto_tx *s = &orders[i], *bd = &orders[i + 2];
-            uint64_t q = 0, mid = 0;
-            if (s->u.order.price <= bd->u.order.price) {
-                q = s->u.order.energy_wh < bd->u.order.energy_wh ? s->u.order.energy_wh
-                                                                  : bd->u.order.energy_wh;
-                mid = (s->u.order.price + bd->u.order.price) / 2;
-            }
-            f[nf++] = mk_fill(s, q, mid, s->u.order.energy_wh - q);
-            f[nf++] = mk_fill(bd, q, mid, bd->u.order.energy_wh - q);
-        }
-        push(&t, mk_settle(&c, op_nonce++, h, 0, f, nf));
+        /* The first four orders are cleared by the real market; the fifth
+         * (a buyer) is left out and expires. */
+        ledger_order named[4];
+        for (int i = 0; i < 4; i++)
+            named[i] = order_of(&orders[i]);
+        proto_tx st;
+        ck_assert_int_eq(market_settlement_build(&c.p, h, op_nonce++, named, 4, &st, NULL), 0);
+        sign(&c, &st, &c.op);
+        push(&t, st);
         proto_block b = as_block(&t);
         ck_assert_int_eq(ledger_apply_block(c.l, &b, (const uint8_t (*)[32])t.ids, NULL, h, NULL), 0);
         ck_assert_uint_eq(money(&c), m0 + h * c.p.block_reward);

@@ -1,0 +1,8 @@
+/* sgoperator: the grid operator's full node; its identity must be the
+ * genesis operator key (market clearing arrives with the market issue). */
+#include "common/daemon.h"
+
+int main(int argc, char **argv)
+{
+    return daemon_main(argc, argv, DAEMON_ROLE_OPERATOR);
+}

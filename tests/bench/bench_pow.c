@@ -1,0 +1,144 @@
+/*
+ * bench_pow - nonce search speed of every available kernel.
+ *
+ * Each measurement searches the whole nonce space for an unreachable target
+ * (zero) and is cancelled after a fixed time; the rate is the nonces the
+ * search reports having hashed over the time until it returned, and the time
+ * from the cancel request to the return is the stop latency (design bound:
+ * 10 ms).  Rates are given at 1 thread and at one thread per online CPU, and
+ * as a ratio to the naive OpenSSL loop measured in the same run.  The cuda
+ * line appears only where a device is usable.
+ *
+ * usage: bench_pow [SECONDS]   (per measurement; default 2)
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "kernels/kern.h"
+
+typedef struct {
+    double mrate;       /* million nonces per second */
+    double stop_ms;     /* cancel request -> search returned */
+    int rc;
+} bench_run;
+
+typedef struct {
+    kern_impl impl;
+    unsigned threads;
+    kern_job job;
+    atomic_int cancel;
+    kern_result res;
+    int rc;
+    struct timespec done;
+} bench_search;
+
+static double bench_secs(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void *bench_thread(void *arg)
+{
+    bench_search *s = arg;
+
+    s->rc = kern_search_mt(s->impl, &s->job, s->threads, &s->cancel, &s->res);
+    clock_gettime(CLOCK_MONOTONIC, &s->done);
+    return NULL;
+}
+
+static bench_run bench_one(kern_impl impl, unsigned threads, double seconds)
+{
+    bench_search s;
+    bench_run r = {0, 0, 0};
+    struct timespec t0, stop, nap;
+    pthread_t t;
+
+    memset(&s, 0, sizeof s);
+    s.impl = impl;
+    s.threads = threads;
+    for (size_t i = 0; i < sizeof s.job.header; i++)
+        s.job.header[i] = (uint8_t)(i * 37 + 11);
+    s.job.count = UINT64_C(1) << 32;  /* target stays zero: never met */
+    atomic_init(&s.cancel, 0);
+    nap.tv_sec = (time_t)seconds;
+    nap.tv_nsec = (long)((seconds - (double)nap.tv_sec) * 1e9);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (pthread_create(&t, NULL, bench_thread, &s) != 0) {
+        r.rc = SG_ENOMEM;
+        return r;
+    }
+    nanosleep(&nap, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &stop);
+    atomic_store(&s.cancel, 1);
+    pthread_join(t, NULL);
+    r.rc = s.rc == SG_ECANCELED ? 0 : s.rc;
+    r.mrate = (double)s.res.tried / bench_secs(&t0, &s.done) / 1e6;
+    r.stop_ms = bench_secs(&stop, &s.done) * 1e3;
+    return r;
+}
+
+static void bench_row(kern_impl impl, unsigned threads, double seconds, double base)
+{
+    bench_run r = bench_one(impl, threads, seconds);
+
+    if (r.rc != 0) {
+        printf("| %-7s | %7u | failed: %s |\n", kern_impl_name(impl), threads, sg_strerror(r.rc));
+        return;
+    }
+    printf("| %-7s | %7u | %10.2f | %10.2f | %9.1f | %7.2f |\n", kern_impl_name(impl), threads,
+           r.mrate, r.mrate / threads, base > 0 ? r.mrate / base : 1.0, r.stop_ms);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    double seconds = argc > 1 ? atof(argv[1]) : 2.0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned all = ncpu > 0 ? (unsigned)ncpu : 1;
+    static const kern_impl cpu[] = {KERN_IMPL_AVX512, KERN_IMPL_SHANI, KERN_IMPL_AVX2,
+                                    KERN_IMPL_GENERIC};
+    bench_run base1, baseall;
+
+    if (seconds <= 0 || seconds > 600) {
+        fprintf(stderr, "usage: bench_pow [SECONDS]  (per measurement, 0 < SECONDS <= 600)\n");
+        return 2;
+    }
+    printf("PoW nonce search: sha256d over an 80-byte header, %.1f s per measurement, "
+           "%u online CPUs; best CPU kernel here: %s\n\n", seconds, all,
+           kern_impl_name(kern_impl_best()));
+    printf("| impl    | threads | M nonces/s | per thread | x openssl | stop ms |\n");
+    printf("|---------|---------|------------|------------|-----------|---------|\n");
+
+    /* The baseline first, at both thread counts, so every ratio compares
+     * like with like. */
+    base1 = bench_one(KERN_IMPL_OPENSSL, 1, seconds);
+    baseall = all > 1 ? bench_one(KERN_IMPL_OPENSSL, all, seconds) : base1;
+    printf("| %-7s | %7u | %10.2f | %10.2f | %9.1f | %7.2f |\n", "openssl", 1u, base1.mrate,
+           base1.mrate, 1.0, base1.stop_ms);
+    if (all > 1)
+        printf("| %-7s | %7u | %10.2f | %10.2f | %9.1f | %7.2f |\n", "openssl", all,
+               baseall.mrate, baseall.mrate / all, 1.0, baseall.stop_ms);
+
+    for (size_t i = 0; i < sizeof cpu / sizeof cpu[0]; i++) {
+        if (!kern_impl_available(cpu[i])) {
+            printf("| %-7s | - | not available on this CPU |\n", kern_impl_name(cpu[i]));
+            continue;
+        }
+        bench_row(cpu[i], 1, seconds, base1.mrate);
+        if (all > 1)
+            bench_row(cpu[i], all, seconds, baseall.mrate);
+    }
+    if (kern_impl_available(KERN_IMPL_CUDA))
+        bench_row(KERN_IMPL_CUDA, 1, seconds, baseall.mrate);
+    else
+        printf("\n(no cuda line: no usable CUDA device, or a build without nvcc)\n");
+    printf("\nx openssl: against the openssl row with the same thread count "
+           "(cuda: against all CPUs). stop ms: cancel request to return.\n");
+    return 0;
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The daemons as command-line programs: usage errors (exit 2, one line
+# naming the option), the tool subcommands, stats over the control channel,
+# live log streaming, SIGHUP log reopening, the data-directory lock, and
+# shutdown by control request (exit 0).
+. "$(dirname "$0")/lib.sh"
+sg_setup
+
+expect_usage() {   # expect_usage "MESSAGE" ARGS...
+    local want=$1 out rc; shift
+    out=$("$SGNODE" "$@" 2>&1); rc=$?
+    [[ $rc -eq 2 ]] || sg_fail "sgnode $* exited $rc, expected 2 ($out)"
+    [[ "$out" == "$want" ]] || sg_fail "sgnode $*: expected '$want', got '$out'"
+}
+expect_usage "sgnode: --listen expects HOST:PORT (or 'none'), got 'abc'" --listen abc
+expect_usage "sgnode: --role expects prosumer or consumer, got 'boss'" --role boss
+expect_usage "sgnode: unknown option '--frobnicate' (see --help)" --frobnicate
+expect_usage "sgnode: --role is required (prosumer or consumer)" --data-dir x
+"$SGNODE" --help | grep -q -- '--cluster-key' || sg_fail "--help does not list the options"
+
+sg_cluster 6 n1
+out=$("$SGNODE" --role prosumer --genesis "$SG_T/genesis.txt" --data-dir "$SG_T/x" \
+      --cluster-key "$SG_T/missing.key" 2>&1); rc=$?
+[[ $rc -eq 2 && "$out" == *"cluster-key --out FILE"* ]] ||
+    sg_fail "a missing cluster key: exit $rc, '$out'"
+out=$("$SGOPERATOR" --genesis "$SG_T/genesis.txt" --data-dir "$SG_T/x" \
+      --cluster-key "$SG_T/cluster.key" --key "$SG_T/keys/n1.key" 2>&1); rc=$?
+[[ $rc -eq 2 && "$out" == *"but the genesis operator key is"* ]] ||
+    sg_fail "operator with a node's key: exit $rc, '$out'"
+# A fresh identity is created with mode 0600 when --key names no file.
+sg_start n1 prosumer --no-mine --key "$SG_T/new.key"
+sg_wait_for 30 "n1 answers stats" eval '[[ -n "$(sg_stat n1 height)" ]]'
+[[ "$(stat -c %a "$SG_T/new.key")" == 600 ]] || sg_fail "new identity key is not mode 0600"
+
+stats=$(sg_stats n1)
+for k in name role height tip chainwork peers mempool_txs mempool_bytes stale_blocks \
+         hashrate loop_lag_ms_max loop_lag_ms_avg balance reserved nonce sold_wh bought_wh \
+         grid_import_wh grid_export_wh blocks_mined uptime_ms bans pubkey state_hash; do
+    grep -q "^$k=" <<<"$stats" || sg_fail "stats lack '$k'"
+done
+sg_assert_eq "$(sg_stat n1 role)" prosumer "role"
+sg_assert_eq "$(sg_stat n1 mining)" 0 "mining flag under --no-mine"
+
+# A second daemon on the same data directory is refused.
+out=$("$SGNODE" --role consumer --genesis "$SG_T/genesis.txt" --data-dir "$SG_T/n1.data" \
+      --cluster-key "$SG_T/cluster.key" --listen 127.0.0.1:0 --key "$SG_T/other.key" 2>&1); rc=$?
+[[ $rc -eq 1 ]] || sg_fail "a second daemon on n1's data dir exited $rc, expected 1"
+[[ "$out" == *"in use by another process"* ]] || sg_fail "no clear message for the locked data dir: $out"
+
+# Live log: lines logged after subscribing arrive on the stream.
+"$SGNODE" ctl --connect "$(sg_addr n1)" --cluster-key "$SG_T/cluster.key" \
+    --genesis "$SG_T/genesis.txt" log --level info >"$SG_T/stream.txt" 2>&1 &
+stream=$!
+sleep 1
+sg_signal n1 USR2                                 # "mining started"
+sg_wait_for 30 "the streamed log shows mining starting" grep -q 'mining started' "$SG_T/stream.txt"
+sg_signal n1 USR1
+kill "$stream" 2>/dev/null; wait "$stream" 2>/dev/null
+
+# SIGHUP reopens the log file (after logrotate renamed it).
+mv "$SG_T/n1.log" "$SG_T/n1.log.1"
+sg_signal n1 HUP
+sg_wait_for 30 "a fresh n1.log after SIGHUP" grep -q 'log file reopened' "$SG_T/n1.log"
+
+# --use-gpu mines with CUDA where a device exists, else says so once and
+# uses the best CPU implementation.
+sg_start n2 consumer --use-gpu
+sg_wait_for 30 "n2 answers stats" eval '[[ -n "$(sg_stat n2 impl)" ]]'
+impl=$(sg_stat n2 impl)
+if [[ "$impl" != cuda ]]; then
+    sg_grep_log n2 'WARN .*--use-gpu: no usable CUDA device.*mining on the CPU' ||
+        sg_fail "--use-gpu fell back to $impl without a warning"
+fi
+sg_stop n2
+
+# Shutdown by control request: exit status 0.
+"$SGNODE" ctl --connect "$(sg_addr n1)" --cluster-key "$SG_T/cluster.key" \
+    --genesis "$SG_T/genesis.txt" shutdown || sg_fail "ctl shutdown failed"
+pid=${SG_PID[n1]}
+wait "$pid"; rc=$?
+unset "SG_PID[n1]"
+sg_assert_eq "$rc" 0 "exit status after a control shutdown"
+grep -q 'shutdown requested by control client' "$SG_T/n1.log" || sg_fail "no shutdown line in the log"
+sg_log "pass"

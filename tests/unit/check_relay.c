@@ -1,0 +1,395 @@
+/* Inventory gossip and block sync between in-process nodes: chains, nets
+ * and relays on one libuv loop over real loopback sockets
+ * (common/relay.h). */
+#define _GNU_SOURCE
+#include <check.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "common/chain.h"
+#include "common/err.h"
+#include "common/net.h"
+#include "common/params.h"
+#include "common/pow.h"
+#include "common/relay.h"
+#include "common/tx.h"
+
+#define MAX_NODES 3
+
+typedef struct node {
+    chain *c;
+    net *n;
+    relay *r;
+    char name[16];
+    uint64_t block_inv_items;    /* block hashes announced to this node */
+    int silent;                  /* drops GETDATA: a peer that stalls */
+    int closed;
+} node;
+
+typedef struct {
+    uv_loop_t loop;
+    uv_timer_t poll;
+    chain_params params;
+    uint8_t cluster_key[32];
+    uint8_t alloc_sk[64], alloc_pk[32];
+    uint32_t stall_ms;
+    node nodes[MAX_NODES];
+    int n_nodes;
+    int (*cond)(void *);
+    void *cond_arg;
+    uint64_t deadline_ms;
+    int met;
+} world;
+
+static uint64_t mono_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
+
+static void on_peer(void *ctx, net_peer *p, enum net_event ev)
+{
+    relay_peer_event(((node *)ctx)->r, p, ev);
+}
+
+static void on_msg(void *ctx, net_peer *p, uint8_t type, const uint8_t *pl, size_t len)
+{
+    node *nd = ctx;
+    if (type == PROTO_MSG_INV) {
+        proto_inv inv;
+        if (proto_inv_decode(pl, len, &inv) == 0) {
+            for (uint32_t i = 0; i < inv.n; i++)
+                if (inv.items[i].kind == PROTO_INV_BLOCK)
+                    nd->block_inv_items++;
+            proto_inv_free(&inv);
+        }
+    }
+    if (nd->silent && type == PROTO_MSG_GETDATA)
+        return;
+    relay_peer_msg(nd->r, p, type, pl, len);
+}
+
+static void world_init(world *w)
+{
+    memset(w, 0, sizeof *w);
+    ck_assert_int_ge(sodium_init(), 0);
+    ck_assert_int_eq(uv_loop_init(&w->loop), 0);
+    uv_timer_init(&w->loop, &w->poll);
+    w->poll.data = w;
+    randombytes_buf(w->cluster_key, 32);
+    crypto_sign_keypair(w->alloc_pk, w->alloc_sk);
+    params_init_defaults(&w->params);
+    w->params.genesis_time = (uint64_t)time(NULL) - 3600;
+    ck_assert_int_eq(pow_difficulty_to_bits(1, &w->params.bits), 0);
+    w->params.allocs = calloc(1, sizeof *w->params.allocs);
+    ck_assert_ptr_nonnull(w->params.allocs);
+    memcpy(w->params.allocs[0].pubkey, w->alloc_pk, 32);
+    w->params.allocs[0].balance = 1000000000;
+    w->params.n_allocs = 1;
+}
+
+/* Starts a node listening on an ephemeral port, dialing `peer` if >= 0. */
+static node *world_add(world *w, int peer)
+{
+    node *nd = &w->nodes[w->n_nodes];
+    chain_config cc = { .params = &w->params };
+    chain_load_report rep;
+    net_config nc;
+    char boot[32];
+    const char *boots[1] = { boot };
+
+    snprintf(nd->name, sizeof nd->name, "n%d", w->n_nodes);
+    ck_assert_int_eq(chain_open(&nd->c, &cc, &rep), 0);
+    memset(&nc, 0, sizeof nc);
+    nc.listen = "127.0.0.1:0";
+    crypto_sign_keypair(nc.identity_pk, nc.identity_sk);
+    memcpy(nc.cluster_key, w->cluster_key, 32);
+    memcpy(nc.chain_id, chain_id(nd->c), 32);
+    nc.role = 1;
+    nc.name = nd->name;
+    nc.ctx = nd;
+    nc.on_peer = on_peer;
+    nc.on_msg = on_msg;
+    nc.backoff_max_ms = 1000;
+    if (peer >= 0) {
+        snprintf(boot, sizeof boot, "127.0.0.1:%u", net_listen_port(w->nodes[peer].n));
+        nc.bootstrap = boots;
+        nc.n_bootstrap = 1;
+    }
+    ck_assert_int_eq(net_new(&nd->n, &w->loop, &nc), 0);
+    relay_config rc = { .chain = nd->c, .net = nd->n, .stall_ms = w->stall_ms };
+    ck_assert_int_eq(relay_new(&nd->r, &rc), 0);
+    ck_assert_int_eq(net_start(nd->n), 0);
+    w->n_nodes++;
+    return nd;
+}
+
+static void on_poll(uv_timer_t *t)
+{
+    world *w = t->data;
+    for (int i = 0; i < w->n_nodes; i++)
+        relay_tick(w->nodes[i].r, mono_ms());
+    if (w->cond(w->cond_arg)) {
+        w->met = 1;
+        uv_stop(&w->loop);
+    } else if (mono_ms() > w->deadline_ms) {
+        uv_stop(&w->loop);
+    }
+}
+
+/* Runs the loop until cond holds (1) or ms pass (0). */
+static int run_until(world *w, int (*cond)(void *), void *arg, uint64_t ms)
+{
+    w->cond = cond;
+    w->cond_arg = arg;
+    w->met = 0;
+    w->deadline_ms = mono_ms() + ms;
+    uv_timer_start(&w->poll, on_poll, 20, 20);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_timer_stop(&w->poll);
+    return w->met;
+}
+
+static void on_net_closed(void *arg)
+{
+    ((node *)arg)->closed = 1;
+}
+
+static void world_free(world *w)
+{
+    for (int i = 0; i < w->n_nodes; i++)
+        net_close(w->nodes[i].n, on_net_closed, &w->nodes[i]);
+    uv_close((uv_handle_t *)&w->poll, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < w->n_nodes; i++) {
+        ck_assert_int_eq(w->nodes[i].closed, 1);
+        relay_free(w->nodes[i].r);
+        chain_free(w->nodes[i].c);
+    }
+    ck_assert_int_eq(uv_loop_close(&w->loop), 0);
+    params_free(&w->params);
+}
+
+/* Mines one block on nd's tip and submits it through its relay. */
+static void mine_one(node *nd, uint8_t tag)
+{
+    proto_block b;
+    uint8_t miner[32], *bytes;
+    size_t len;
+    chain_result res;
+
+    memset(miner, tag, 32);
+    ck_assert_int_eq(chain_template(nd->c, miner, (uint64_t)time(NULL), 100, &b), 0);
+    ck_assert_int_eq(pow_search_simple(&b.header, 1u << 24), 0);
+    ck_assert_int_eq(proto_block_encode(&b, &bytes, &len), 0);
+    proto_block_free(&b);
+    ck_assert_int_eq(relay_submit_block(nd->r, bytes, len, &res), 0);
+    ck_assert_int_eq(res.outcome, CHAIN_NEW_TIP);
+    free(bytes);
+}
+
+typedef struct { node *a, *b; } pair;
+
+static int same_tip(void *arg)
+{
+    pair *p = arg;
+    return memcmp(chain_tip(p->a->c)->hash, chain_tip(p->b->c)->hash, 32) == 0;
+}
+
+static int linked(void *arg)
+{
+    pair *p = arg;
+    return net_peer_count(p->a->n) >= 1 && net_peer_count(p->b->n) >= 1;
+}
+
+/* More than two GETBLOCKS batches: the sync must ask again after each full
+ * batch, and only ever keep RELAY_BLOCKS_IN_FLIGHT requests per peer. */
+START_TEST(test_sync_in_batches)
+{
+    world w;
+    world_init(&w);
+    node *a = world_add(&w, -1);
+    for (int i = 0; i < 2 * RELAY_SYNC_BATCH + 37; i++)
+        mine_one(a, 1);
+    ck_assert_uint_eq(chain_tip(a->c)->height, 2 * RELAY_SYNC_BATCH + 37);
+    node *b = world_add(&w, 0);
+    pair p = { a, b };
+    ck_assert_int_eq(run_until(&w, same_tip, &p, 60000), 1);
+
+    relay_stats st;
+    relay_get_stats(b->r, &st);
+    ck_assert_uint_eq(st.blocks_in, 2 * RELAY_SYNC_BATCH + 37);
+    ck_assert_uint_eq(st.blocks_requested, 2 * RELAY_SYNC_BATCH + 37);
+    ck_assert_uint_eq(st.in_flight, 0);
+    ck_assert_uint_eq(st.misbehaved, 0);
+    /* Nothing b received was announced back to a. */
+    ck_assert_uint_eq(a->block_inv_items, 0);
+    world_free(&w);
+}
+END_TEST
+
+/* A new block travels by INV -> GETDATA -> BLOCK, across a middle node,
+ * and is never announced back to where it came from. */
+START_TEST(test_new_block_gossip)
+{
+    world w;
+    world_init(&w);
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    node *c = world_add(&w, 1);
+    pair ab = { a, b }, bc = { b, c }, ac = { a, c };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    ck_assert_int_eq(run_until(&w, linked, &bc, 20000), 1);
+    for (int i = 0; i < 5; i++) {
+        mine_one(a, 2);
+        ck_assert_int_eq(run_until(&w, same_tip, &ac, 20000), 1);
+    }
+    mine_one(c, 3);
+    ck_assert_int_eq(run_until(&w, same_tip, &ac, 20000), 1);
+    ck_assert_uint_eq(chain_tip(b->c)->height, 6);
+    relay_stats sa, sc;
+    relay_get_stats(a->r, &sa);
+    relay_get_stats(c->r, &sc);
+    /* a only ever received c's block, c only a's five. */
+    ck_assert_uint_eq(sa.blocks_in, 1);
+    ck_assert_uint_eq(sc.blocks_in, 5);
+    world_free(&w);
+}
+END_TEST
+
+static void make_transfer(world *w, node *nd, uint64_t nonce, proto_tx *tx)
+{
+    memset(tx, 0, sizeof *tx);
+    tx->version = PROTO_TX_VERSION;
+    tx->kind = PROTO_TX_TRANSFER;
+    memcpy(tx->from, w->alloc_pk, 32);
+    tx->nonce = nonce;
+    memset(tx->u.pay.to, 0x42, 32);
+    tx->u.pay.amount = 1000;
+    ck_assert_int_eq(tx_sign(tx, w->alloc_sk, chain_id(nd->c)), 0);
+}
+
+static void send_tx(node *from, const proto_tx *tx)
+{
+    uint8_t *bytes;
+    size_t len;
+    ck_assert_int_eq(proto_tx_encode(tx, &bytes, &len), 0);
+    net_peer *p = net_peer_first(from->n);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(net_send(p, PROTO_MSG_TX, bytes, len), 0);
+    free(bytes);
+}
+
+typedef struct { node *nd; size_t want; } pool_want;
+
+static int pool_has(void *arg)
+{
+    pool_want *pw = arg;
+    return mempool_count(chain_mempool(pw->nd->c)) >= pw->want;
+}
+
+static int peers_zero(void *arg)
+{
+    return net_peer_count(((node *)arg)->n) == 0;
+}
+
+/* Transactions: a valid one is relayed; a stateful refusal (nonce far
+ * ahead) is not the sender's fault; a bad signature gets it dropped. */
+START_TEST(test_tx_relay_and_misbehaviour)
+{
+    world w;
+    proto_tx tx;
+    uint8_t txid[32];
+    world_init(&w);
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    pair ab = { a, b };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+
+    make_transfer(&w, a, 0, &tx);
+    ck_assert_int_eq(relay_submit_tx(a->r, &tx, txid), 0);
+    pool_want pw = { b, 1 };
+    ck_assert_int_eq(run_until(&w, pool_has, &pw, 20000), 1);
+    ck_assert_int_eq(mempool_has(chain_mempool(b->c), txid), 1);
+
+    make_transfer(&w, b, MEMPOOL_NONCE_WINDOW + 50, &tx);
+    send_tx(b, &tx);
+    run_until(&w, peers_zero, a, 1000);
+    ck_assert_uint_eq(net_peer_count(a->n), 1);
+    relay_stats st;
+    relay_get_stats(a->r, &st);
+    ck_assert_uint_eq(st.misbehaved, 0);
+
+    make_transfer(&w, b, 1, &tx);
+    tx.sig[10] ^= 1;
+    send_tx(b, &tx);
+    ck_assert_int_eq(run_until(&w, peers_zero, a, 20000), 1);
+    relay_get_stats(a->r, &st);
+    ck_assert_uint_eq(st.misbehaved, 1);
+    ck_assert_uint_ge(net_ban_count(a->n), 1);
+    world_free(&w);
+}
+END_TEST
+
+static int has_flights(void *arg)
+{
+    relay_stats st;
+    relay_get_stats(((node *)arg)->r, &st);
+    return st.in_flight == RELAY_BLOCKS_IN_FLIGHT;
+}
+
+static int no_flights(void *arg)
+{
+    relay_stats st;
+    relay_get_stats(((node *)arg)->r, &st);
+    return st.in_flight == 0;
+}
+
+/* Requests a peer leaves unanswered go to another peer after the stall
+ * time. */
+START_TEST(test_stall_reissue)
+{
+    world w;
+    char addr[32];
+    world_init(&w);
+    w.stall_ms = 800;
+    node *s = world_add(&w, -1);
+    node *a = world_add(&w, -1);
+    for (int i = 0; i < 20; i++)
+        mine_one(s, 4);
+    /* a gets the same blocks, so both can serve them. */
+    pair sa = { s, a };
+    net_add_peer(a->n, (snprintf(addr, sizeof addr, "127.0.0.1:%u",
+                                 net_listen_port(s->n)), addr));
+    ck_assert_int_eq(run_until(&w, same_tip, &sa, 30000), 1);
+    s->silent = 1;
+    node *c = world_add(&w, 0);     /* knows only s at first */
+    ck_assert_int_eq(run_until(&w, has_flights, c, 20000), 1);
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", net_listen_port(a->n));
+    ck_assert_int_eq(net_add_peer(c->n, addr), 0);
+    pair ca = { c, a };
+    ck_assert_int_eq(run_until(&w, same_tip, &ca, 30000), 1);
+    ck_assert_int_eq(run_until(&w, no_flights, c, 30000), 1);
+    relay_stats st;
+    relay_get_stats(c->r, &st);
+    ck_assert_uint_ge(st.stalls, 1);
+    ck_assert_uint_eq(chain_tip(c->c)->height, 20);
+    world_free(&w);
+}
+END_TEST
+
+Suite *relay_suite(void)
+{
+    Suite *s = suite_create("relay");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_sync_in_batches);
+    tcase_add_test(tc, test_new_block_gossip);
+    tcase_add_test(tc, test_tx_relay_and_misbehaviour);
+    tcase_add_test(tc, test_stall_reissue);
+    suite_add_tcase(s, tc);
+    return s;
+}
