@@ -209,4 +209,8 @@ deps:
 clean:
 	rm -rf build build-san build-fuzz bin
 
+# Objects made on the way to a target are kept: rebuilding them every run
+# (fuzz and replay builds) would waste minutes.
+.SECONDARY:
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

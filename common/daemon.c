@@ -584,11 +584,10 @@ static int start_runtime(daemon *d)
     }
     rc = net_start(d->net);
     if (rc != 0) {
-        log_error(d->log, "cannot listen on %s: %s", d->o.listen ? d->o.listen : "-",
-                  sg_strerror(rc));
+        /* net logged the cause; the terminal gets a pointer to it. */
         if (d->o.log_path)
-            fprintf(stderr, "%s: cannot listen on %s: %s (see %s)\n", d->o.prog,
-                    d->o.listen ? d->o.listen : "-", sg_strerror(rc), d->o.log_path);
+            fprintf(stderr, "%s: cannot listen on %s (the reason is in %s)\n", d->o.prog,
+                    d->o.listen ? d->o.listen : "-", d->o.log_path);
         return rc;
     }
     uv_timer_init(&d->loop, &d->timer);

@@ -424,9 +424,16 @@ static void on_inv(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
     if (n_blocks > 1 && last_block) {
         memcpy(rp->batch_last, last_block, 32);
         rp->batch_pending = 1;
-        /* Everything in the batch already known: go on at once. */
-        if (chain_lookup(r->cfg.chain, last_block))
-            batch_check(r, rp, last_block);
+        /* Everything in the batch already on our chain: go on at once
+         * (our locator has moved past it).  Known blocks off our chain
+         * (a branch with no more work than ours) end the exchange, or two
+         * peers at a tie would ask each other for ever. */
+        const chain_entry *e = chain_lookup(r->cfg.chain, last_block);
+        if (e) {
+            rp->batch_pending = 0;
+            if (e->active)
+                send_getblocks(r, rp);
+        }
     }
     send_inv_items(rp->np, PROTO_MSG_GETDATA, want, n_want);
     pump(r, rp);

@@ -9,6 +9,7 @@
  *   KT_FN, KT_ATTR     the function's name and qualifiers
  *   KT_C(x)            a uint32_t broadcast to every lane
  *   KT_ADD, KT_S0, KT_S1, KT_s0, KT_s1, KT_CH, KT_MAJ   the SHA-256 operations
+ *   KT_SHORT_CHAIN     optionally, to group each round's adds for latency
  * and gets
  *   KT_ATTR KT_V KT_FN(const kern_prep *p, KT_V w3);
  * which returns, per lane, word 7 of sha256d(header with nonce) where the
@@ -35,32 +36,53 @@
 #endif
 
 /*
- * Round i, kw = K[i] + W[i].  The sums are ordered for latency, not for the
- * fewest adds: the new e is ((d + h + kw) + Ch(e,f,g)) + S1(e), three
- * dependent steps after e (S1 is two), because on wide-vector hardware
- * where each step costs two cycles (Zen 5) that chain, not the op count,
- * bounds the speed.  The textbook d + T1 is five steps.  A compiler that
- * reassociates adds may undo this (kern_avx512.c turns that off for GCC).
+ * Round i, kw = K[i] + W[i].  Two groupings of the same sums.  The textbook
+ * one, T1 = (h + kw) + (S1(e) + Ch(e,f,g)), e' = d + T1, needs the fewest
+ * adds.  With KT_SHORT_CHAIN, and u = (h + kw) + Ch(e,f,g),
+ *     e' = (d + u) + S1(e)          a' = ((u + Maj(a,b,c)) + S0(a)) + S1(e)
+ * costs one more add but puts four dependent steps between e and e' instead
+ * of five (S1 is two).  Where a vector op takes two cycles (512-bit ops on
+ * Zen 5) that chain sets the speed: +20% for AVX-512 there, while AVX2 and
+ * scalar code, bound by op count, lose 5-10%.  (Three steps are possible
+ * with two more adds; measured no faster.)  A compiler that reassociates
+ * adds can undo the grouping; kern_avx512.c stops GCC from doing so.
  */
+#ifdef KT_SHORT_CHAIN
 #define KT_RND(i, kw)                                                          \
     do {                                                                       \
-        KT_V kt_hk = KT_ADD(KT_X(i, 7), (kw));                                 \
-        KT_V kt_ch = KT_CH(KT_X(i, 4), KT_X(i, 5), KT_X(i, 6));                \
+        KT_V kt_u = KT_ADD(KT_ADD(KT_X(i, 7), (kw)),                           \
+                           KT_CH(KT_X(i, 4), KT_X(i, 5), KT_X(i, 6)));         \
         KT_V kt_s1 = KT_S1(KT_X(i, 4));                                        \
-        KT_V kt_t1 = KT_ADD(KT_ADD(kt_hk, kt_ch), kt_s1);                      \
-        KT_X(i, 3) = KT_ADD(KT_ADD(KT_ADD(KT_X(i, 3), kt_hk), kt_ch), kt_s1);  \
-        KT_X(i, 7) = KT_ADD(KT_ADD(kt_t1, KT_MAJ(KT_X(i, 0), KT_X(i, 1), KT_X(i, 2))), \
-                            KT_S0(KT_X(i, 0)));                                \
+        KT_X(i, 7) = KT_ADD(KT_ADD(KT_ADD(kt_u, KT_MAJ(KT_X(i, 0), KT_X(i, 1), KT_X(i, 2))), \
+                                   KT_S0(KT_X(i, 0))),                         \
+                            kt_s1);                                            \
+        KT_X(i, 3) = KT_ADD(KT_ADD(KT_X(i, 3), kt_u), kt_s1);                  \
     } while (0)
-
-/* Round i computing only the new e. */
 #define KT_RNDE(i, kw)                                                         \
     do {                                                                       \
-        KT_V kt_hk = KT_ADD(KT_X(i, 7), (kw));                                 \
-        KT_X(i, 3) = KT_ADD(KT_ADD(KT_ADD(KT_X(i, 3), kt_hk),                  \
-                                   KT_CH(KT_X(i, 4), KT_X(i, 5), KT_X(i, 6))),  \
-                            KT_S1(KT_X(i, 4)));                                \
+        KT_V kt_u = KT_ADD(KT_ADD(KT_X(i, 7), (kw)),                           \
+                           KT_CH(KT_X(i, 4), KT_X(i, 5), KT_X(i, 6)));         \
+        KT_X(i, 3) = KT_ADD(KT_ADD(KT_X(i, 3), kt_u), KT_S1(KT_X(i, 4)));      \
     } while (0)
+#else
+#define KT_RND(i, kw)                                                          \
+    do {                                                                       \
+        KT_V kt_t1 = KT_ADD(KT_ADD(KT_X(i, 7), (kw)),                          \
+                            KT_ADD(KT_S1(KT_X(i, 4)),                          \
+                                   KT_CH(KT_X(i, 4), KT_X(i, 5), KT_X(i, 6)))); \
+        KT_X(i, 3) = KT_ADD(KT_X(i, 3), kt_t1);                                \
+        KT_X(i, 7) = KT_ADD(kt_t1, KT_ADD(KT_S0(KT_X(i, 0)),                   \
+                                          KT_MAJ(KT_X(i, 0), KT_X(i, 1), KT_X(i, 2)))); \
+    } while (0)
+/* Round i computing only the new e (for rounds whose new a nobody reads). */
+#define KT_RNDE(i, kw)                                                         \
+    do {                                                                       \
+        KT_V kt_t1 = KT_ADD(KT_ADD(KT_X(i, 7), (kw)),                          \
+                            KT_ADD(KT_S1(KT_X(i, 4)),                          \
+                                   KT_CH(KT_X(i, 4), KT_X(i, 5), KT_X(i, 6)))); \
+        KT_X(i, 3) = KT_ADD(KT_X(i, 3), kt_t1);                                \
+    } while (0)
+#endif
 
 /* Round i with a message word that varies (w) or a constant K + W (c). */
 #define KT_RW(i, w) KT_RND(i, KT_ADD(KT_K(i), (w)))
@@ -345,3 +367,4 @@ KT_ATTR KT_V KT_FN(const kern_prep *p, KT_V w3)
 #undef KT_s1
 #undef KT_CH
 #undef KT_MAJ
+#undef KT_SHORT_CHAIN

@@ -86,7 +86,8 @@ static void assert_stream_seen(const stream *st, const seen *s, size_t upto)
         ck_assert_uint_eq(s->type[i], st->type[i]);
         ck_assert_uint_eq(s->len[i], st->plen[i]);
         if (st->plen[i] > 0)
-            ck_assert_mem_eq(s->payload[i], st->bytes + st->off[i], st->plen[i]);
+            ck_assert_mem_eq(s->payload[i], st->bytes + st->off[i],
+                             st->plen[i]);
     }
 }
 

@@ -26,6 +26,7 @@ typedef struct node {
     relay *r;
     char name[16];
     uint64_t block_inv_items;    /* block hashes announced to this node */
+    uint64_t getblocks;          /* GETBLOCKS received */
     int silent;                  /* drops GETDATA: a peer that stalls */
     int closed;
 } node;
@@ -67,6 +68,8 @@ static void on_msg(void *ctx, net_peer *p, uint8_t type, const uint8_t *pl, size
             proto_inv_free(&inv);
         }
     }
+    if (type == PROTO_MSG_GETBLOCKS)
+        nd->getblocks++;
     if (nd->silent && type == PROTO_MSG_GETDATA)
         return;
     relay_peer_msg(nd->r, p, type, pl, len);
@@ -381,6 +384,47 @@ START_TEST(test_stall_reissue)
 }
 END_TEST
 
+static int never(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+/* Two branches of equal work, each two blocks deep: the nodes exchange
+ * them, each keeps its own tip (ties keep the first seen), and the sync
+ * exchange ends instead of asking back and forth for ever. */
+START_TEST(test_tie_settles)
+{
+    world w;
+    char addr[32];
+    world_init(&w);
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, -1);
+    mine_one(a, 5);
+    mine_one(a, 5);
+    mine_one(b, 6);
+    mine_one(b, 6);
+    uint8_t tip_a[32], tip_b[32];
+    memcpy(tip_a, chain_tip(a->c)->hash, 32);
+    memcpy(tip_b, chain_tip(b->c)->hash, 32);
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", net_listen_port(a->n));
+    ck_assert_int_eq(net_add_peer(b->n, addr), 0);
+    pair ab = { a, b };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    run_until(&w, never, NULL, 2000);
+    ck_assert_ptr_nonnull(chain_lookup(a->c, tip_b));
+    ck_assert_ptr_nonnull(chain_lookup(b->c, tip_a));
+    ck_assert_mem_eq(chain_tip(a->c)->hash, tip_a, 32);
+    ck_assert_mem_eq(chain_tip(b->c)->hash, tip_b, 32);
+    ck_assert_uint_le(a->getblocks, 4);
+    ck_assert_uint_le(b->getblocks, 4);
+    /* One more block on a's branch settles it everywhere. */
+    mine_one(a, 5);
+    ck_assert_int_eq(run_until(&w, same_tip, &ab, 20000), 1);
+    world_free(&w);
+}
+END_TEST
+
 Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
@@ -390,6 +434,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_new_block_gossip);
     tcase_add_test(tc, test_tx_relay_and_misbehaviour);
     tcase_add_test(tc, test_stall_reissue);
+    tcase_add_test(tc, test_tie_settles);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,208 @@
+/*
+ * db.h - the run's SQL store: SQLite by default, MySQL/MariaDB with a host.
+ *
+ * One db per launcher.  Rows are queued by the db_put_* functions (each row
+ * is copied, so the caller's struct may be reused at once; nothing touches
+ * the network) and written by db_flush in one transaction, batched into
+ * multi-row INSERTs that upsert on the table's key, so a row sent twice
+ * (after an outage, or a node re-reporting a block) is stored once.
+ *
+ * Threads: every function is safe to call from any thread.  The queue has
+ * its own lock, held only to copy rows in or out, so a db_put_* never waits
+ * on a db_flush that is talking to a slow server.  db_flush calls are
+ * serialised among themselves.  With cfg.flush_thread set, db_open starts a
+ * worker thread that calls db_flush every flush_ms; the launcher's loop then
+ * never blocks on the database.  Without it the caller runs db_flush (e.g.
+ * once a second from its loop, or on uv_queue_work).
+ *
+ * Outages: a failing flush keeps every row, marks the db down and returns
+ * SG_EDB; later flushes retry (reconnect) no more often than once a second
+ * and return at once in between.  A connect to a dead server gives up after
+ * DB_CONNECT_TIMEOUT_S.  Above DB_MEM_ROWS queued rows, further rows go to
+ * the spill file (cfg.spill_path; one text line per row); while it holds
+ * rows, new rows go there too, and it is read back in order once the rows
+ * in memory are written.  Rows of one table are therefore written in the
+ * order they were put (what upserts need), and none is lost; db_close leaves
+ * the spill file in place (and says so) if the server is still down, and
+ * db_open picks up a spill file left by an earlier process.
+ *
+ * Money is in micro-units, prices in micro-units per kWh, energy in Wh,
+ * times in Unix milliseconds unless named _s.  Strings are NUL-terminated
+ * and truncated to their buffer; hashes, txids and public keys are lowercase
+ * hex.  Schema: docs/SCHEMA.md.
+ */
+#ifndef SG_DB_H
+#define SG_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DB_MEM_ROWS 100000       /* queued rows kept in memory before spilling */
+#define DB_CONNECT_TIMEOUT_S 2   /* MySQL connect/read/write timeout */
+#define DB_RETRY_MS 1000         /* least time between reconnect attempts */
+#define DB_BATCH_ROWS 500        /* rows per multi-row INSERT statement */
+#define DB_ERR_MAX 512           /* enough for any message db writes in err */
+#define DB_PARAMS_MAX 65536      /* longest db_run.params accepted */
+
+#define DB_RUNID_MAX 40
+#define DB_NAME_MAX 64
+#define DB_HEX_MAX 65            /* 64 hex digits + NUL */
+#define DB_WORD_MAX 16           /* role, kind, side, market rule */
+
+typedef struct db db;
+
+typedef struct {
+    const char *sqlite_path;   /* used when host is NULL or "" */
+    const char *host;          /* MySQL/MariaDB server; NULL or "" = SQLite */
+    unsigned port;             /* 0 = 3306 */
+    const char *user;          /* NULL = "root" */
+    const char *password;      /* NULL = "" */
+    const char *name;          /* database; NULL = "smartgrid"; created if missing */
+    const char *spill_path;    /* NULL = "<sqlite_path or ./db>.spill" */
+    int flush_thread;          /* 1: a worker thread flushes every flush_ms */
+    unsigned flush_ms;         /* 0 = 1000 */
+} db_config;
+
+/* One row per run; every other row names its run_id. */
+typedef struct {
+    char run_id[DB_RUNID_MAX];  /* e.g. "20261125-013000-ab12" */
+    int64_t started_at_s;
+    int64_t ended_at_s;         /* 0 while running; re-put at the end */
+    const char *params;         /* all options as JSON text; copied; may be NULL */
+    int64_t seed;
+    int64_t prosumers, consumers, operators;
+    int64_t difficulty;
+    int64_t duration_s;
+    int64_t tick_ms;
+    char market_rule[DB_WORD_MAX];
+    int64_t use_gpu;
+    int64_t hosts;              /* machines the nodes were spread over */
+} db_run;
+
+/* Upserted: the latest values win. */
+typedef struct {
+    char run_id[DB_RUNID_MAX];
+    char name[DB_NAME_MAX];     /* "p1", "c3", "op" */
+    char role[DB_WORD_MAX];     /* "prosumer", "consumer", "operator" */
+    char pubkey[DB_HEX_MAX];
+    char host[DB_NAME_MAX];
+    int64_t port;
+    int64_t balance, reserved;
+    int64_t sold_wh, bought_wh;
+    int64_t grid_import_wh, grid_export_wh;
+    int64_t produced_wh, consumed_wh;
+    int64_t height;
+    int64_t updated_ms;
+} db_node;
+
+/* Key (run_id, hash).  A re-put updates stale (a reorg can flip it) and
+ * keeps the earliest first_seen_ms with its seen_by. */
+typedef struct {
+    char run_id[DB_RUNID_MAX];
+    char hash[DB_HEX_MAX];
+    int64_t height;
+    char prev_hash[DB_HEX_MAX];
+    char miner[DB_HEX_MAX];     /* coinbase recipient pubkey */
+    int64_t time_s;             /* header time */
+    int64_t n_txs;
+    int64_t bits, nonce;
+    int64_t first_seen_ms;
+    char seen_by[DB_NAME_MAX];  /* node that reported it first */
+    int64_t stale;              /* 1: not on the best chain */
+} db_block;
+
+/* Key (run_id, txid).  A re-put updates block_hash (reorg: "" = back in
+ * the mempool) and keeps the earliest first_seen_ms. */
+typedef struct {
+    char run_id[DB_RUNID_MAX];
+    char txid[DB_HEX_MAX];
+    char block_hash[DB_HEX_MAX]; /* "" = not in a best-chain block */
+    char kind[DB_WORD_MAX];      /* coinbase transfer offer bid settlement */
+    char from_pk[DB_HEX_MAX];    /* "" for coinbase */
+    char to_pk[DB_HEX_MAX];      /* "" when the kind has none */
+    int64_t nonce;
+    int64_t amount;              /* coinbase, transfer */
+    int64_t interval;            /* offer, bid, settlement */
+    int64_t energy_wh;           /* offer, bid */
+    int64_t price;               /* offer/bid limit; settlement clearing */
+    int64_t first_seen_ms;
+} db_tx;
+
+/* One fill of a settlement.  Key (run_id, settle_txid, order_txid). */
+typedef struct {
+    char run_id[DB_RUNID_MAX];
+    int64_t interval;
+    char settle_txid[DB_HEX_MAX];
+    char order_txid[DB_HEX_MAX];
+    char node_pk[DB_HEX_MAX];
+    char node_name[DB_NAME_MAX];
+    char side[DB_WORD_MAX];      /* "buy" or "sell" */
+    int64_t traded_wh;
+    int64_t trade_price;
+    int64_t grid_wh;
+    int64_t amount;              /* money moved for this fill */
+} db_trade;
+
+/* One cleared market interval.  Key (run_id, interval). */
+typedef struct {
+    char run_id[DB_RUNID_MAX];
+    int64_t interval;
+    int64_t clearing_price;
+    int64_t traded_wh;
+    int64_t grid_import_wh, grid_export_wh;
+    int64_t matched_orders;
+    char settle_txid[DB_HEX_MAX];
+    char block_hash[DB_HEX_MAX]; /* "" until included */
+} db_interval;
+
+/* Per node per sample (table simulation_stats).  Key (run_id, node, t_ms). */
+typedef struct {
+    char run_id[DB_RUNID_MAX];
+    char node[DB_NAME_MAX];
+    int64_t t_ms;
+    int64_t height;
+    int64_t peers;
+    int64_t hashrate;            /* hashes per second */
+    int64_t mempool;
+    int64_t stale;               /* stale blocks seen so far */
+    int64_t orphans;
+    int64_t balance;
+    int64_t loop_lag_ms;
+} db_stat;
+
+/* Connects (or opens the file), creates the database and tables if
+ * missing.  On failure returns SG_EDB (or SG_ENOMEM/SG_EINVAL) with one line
+ * in err naming the problem and the fix, e.g. "MySQL at 127.0.0.1:3306
+ * refused user 'root': Access denied ...; check --db-user and --db-password
+ * / --db-password-file / MYSQL_PWD"; *out is then NULL.  err may be NULL. */
+int db_open(db **out, const db_config *cfg, char *err, size_t errlen);
+
+/* Stops the flush thread, flushes what it can (one attempt, ignoring the
+ * retry delay), closes.  Returns 0 if nothing was left behind, else SG_EDB
+ * with a line in err saying how many rows stay in which spill file.  The
+ * rows never written are lost only from this process: the spill file keeps
+ * them.  NULL is a no-op. */
+int db_close(db *d, char *err, size_t errlen);
+
+/* Queue a copy of the row: 0, SG_EINVAL (empty run_id or key), SG_ETOOBIG
+ * (params over DB_PARAMS_MAX), SG_ENOMEM, or SG_EIO if the row had to
+ * spill and the spill file failed. */
+int db_put_run(db *d, const db_run *r);
+int db_put_node(db *d, const db_node *r);
+int db_put_block(db *d, const db_block *r);
+int db_put_tx(db *d, const db_tx *r);
+int db_put_trade(db *d, const db_trade *r);
+int db_put_interval(db *d, const db_interval *r);
+int db_put_stat(db *d, const db_stat *r);
+
+/* Writes queued rows (spill file first).  0 when the queue is empty,
+ * SG_EDB (message in err, may be NULL) when the server failed or is
+ * still inside its retry delay; the rows stay queued. */
+int db_flush(db *d, char *err, size_t errlen);
+
+size_t db_backlog(db *d);        /* rows waiting, memory + spill file */
+int db_is_up(db *d);             /* 1 unless the last write attempt failed */
+const char *db_backend(db *d);   /* "sqlite" or "mysql" */
+uint64_t db_written(db *d);      /* rows written since open */
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * fleet.h - the daemons of one run: their files, processes and latest
+ * statistics.
+ *
+ * A fleet owns its node array.  Children are started with fork/exec in
+ * their own process group (a Ctrl-C in the terminal reaches only the
+ * launcher, which then stops them in order) and with PR_SET_PDEATHSIG =
+ * SIGTERM, so a launcher killed outright still takes its daemons down.
+ * Statistics come over the control channel (ctl.h), one blocking request
+ * per node with a short timeout.
+ */
+#ifndef LAUNCHER_FLEET_H
+#define LAUNCHER_FLEET_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../common/ctl.h"
+
+#define FLEET_BACKOFF_MIN_MS 500
+#define FLEET_BACKOFF_MAX_MS 30000
+#define FLEET_STABLE_MS 30000        /* a daemon up this long earns a fresh backoff */
+#define FLEET_CTL_TIMEOUT_MS 1500
+
+typedef struct {
+    int64_t height, peers, hashrate, balance, reserved;
+    int64_t sold_wh, bought_wh, grid_import_wh, grid_export_wh;
+    int64_t stale, orphans, mempool, lag_ms, mining, blocks_mined;
+    char tip[65];
+} fleet_stats;
+
+typedef struct {
+    char name[32];
+    int role;                        /* enum daemon_role */
+    uint16_t port;
+    uint8_t pk[32];
+    char key_path[PATH_MAX];
+    char data_dir[PATH_MAX];
+    char log_path[PATH_MAX];
+    char out_path[PATH_MAX];         /* the daemon's stdout and stderr */
+    pid_t pid;                       /* 0: not running */
+    int64_t started_ms;
+    int64_t restart_at_ms;           /* 0: no restart pending */
+    uint32_t backoff_ms;
+    uint32_t restarts;
+    int last_status;                 /* wait status of the last exit */
+    ctl *c;
+    int64_t ctl_retry_ms;
+    int have_stats;
+    int64_t stats_ms;
+    fleet_stats st;
+} fleet_node;
+
+typedef struct {
+    fleet_node *nodes;               /* owned; nodes[0] is the operator */
+    size_t n;
+    char sgnode[PATH_MAX], sgoperator[PATH_MAX];
+    char cluster_key_path[PATH_MAX], genesis_path[PATH_MAX];
+    uint8_t cluster_key[32], chain_id[32];
+    const char *log_level;
+    unsigned mining_threads;
+    int use_gpu;
+} fleet;
+
+/* Starts node i (argv built from the fleet's paths).  0 or SG_EIO. */
+int fleet_spawn(fleet *f, size_t i, int64_t now_ms);
+/* Reaps exited children without blocking.  For each one that exited, calls
+ * cb (may be NULL).  Returns how many exited. */
+typedef void (*fleet_exit_cb)(void *ctx, fleet_node *n);
+int fleet_reap(fleet *f, fleet_exit_cb cb, void *ctx);
+/* Sends sig to every running daemon. */
+void fleet_signal_all(fleet *f, int sig);
+/* SIGTERM, wait up to grace_ms, then SIGKILL; reaps everything.  Returns
+ * how many needed SIGKILL. */
+int fleet_stop_all(fleet *f, int grace_ms);
+/* Fetches stats from node i; connects when needed.  0 or an SG_E* code
+ * (the connection is dropped and retried no sooner than a second later). */
+int fleet_poll_stats(fleet *f, size_t i, int64_t now_ms);
+void fleet_close_ctl(fleet *f);
+/* Connects a control client to node i (for attach). */
+int fleet_connect(const fleet *f, size_t i, ctl **out, int timeout_ms);
+
+int64_t fleet_now_ms(void);          /* CLOCK_MONOTONIC */
+int64_t fleet_wall_ms(void);         /* CLOCK_REALTIME */
+
+#endif

@@ -1,0 +1,541 @@
+/*
+ * ingest.c - block stores to database rows; see ingest.h.
+ */
+#include "ingest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/err.h"
+#include "../common/hash.h"
+#include "../common/hmap.h"
+#include "../common/ledger.h"
+#include "../common/store.h"
+#include "../common/tx.h"
+
+#define REC_HDR 12                  /* magic, length, checksum */
+
+typedef struct iblock {
+    uint8_t hash[32];
+    struct iblock *parent;
+    uint32_t height;
+    uint64_t seq;                   /* launcher's arrival order: ties */
+    int on_best;
+    db_block row;
+    uint32_t n_txs;
+    db_tx *txs;                     /* rows, block_hash filled when on best */
+    uint8_t (*txids)[32];
+    uint32_t n_ivs;
+    db_interval *ivs;               /* settlements of this block */
+} iblock;
+
+typedef struct {
+    const iblock *in_best;          /* best-chain block holding it, or NULL */
+} itx;
+
+typedef struct {
+    uint8_t owner[32];
+    uint8_t kind;
+} iorder;
+
+typedef struct {
+    char name[DB_NAME_MAX];
+    uint8_t pk[32];
+    char path[PATH_MAX];
+    int fd;
+    uint64_t off;
+    int broken;                     /* a corrupt record: stop reading it */
+} isource;
+
+struct ingest {
+    const chain_params *params;
+    db *db;
+    char run_id[DB_RUNID_MAX];
+    hmap blocks, txs, orders, names;
+    iblock *genesis, *best;
+    uint64_t seq;
+    isource *src;
+    size_t n_src;
+    ingest_stats st;
+    int put_err;
+    int genesis_put;
+};
+
+static const char *const kind_names[] = { "coinbase", "transfer", "offer", "bid", "settlement" };
+
+static void put(ingest *g, int rc)
+{
+    if (rc != 0 && g->put_err == 0)
+        g->put_err = rc;
+}
+
+/* Without a database the index still runs (tests, `status`). */
+#define PUT(g, fn, row) put((g), (g)->db ? fn((g)->db, (row)) : 0)
+
+static void iblock_free(iblock *b)
+{
+    if (!b)
+        return;
+    free(b->txs);
+    free(b->txids);
+    free(b->ivs);
+    free(b);
+}
+
+static void header_hash(const proto_header *h, uint8_t out[32])
+{
+    uint8_t raw[PROTO_HEADER_SIZE];
+    proto_header_encode(h, raw);
+    hash_sha256d(raw, sizeof raw, out);
+}
+
+int ingest_new(ingest **out, const chain_params *params, db *d, const char *run_id)
+{
+    ingest *g = calloc(1, sizeof *g);
+    iblock *gen = calloc(1, sizeof *gen);
+    if (!g || !gen)
+        goto fail;
+    g->params = params;
+    g->db = d;
+    snprintf(g->run_id, sizeof g->run_id, "%s", run_id);
+    hmap_init(&g->blocks);
+    hmap_init(&g->txs);
+    hmap_init(&g->orders);
+    hmap_init(&g->names);
+    proto_header h;
+    params_genesis_header(params, &h);
+    header_hash(&h, gen->hash);
+    gen->on_best = 1;
+    gen->seq = g->seq++;
+    snprintf(gen->row.run_id, sizeof gen->row.run_id, "%s", run_id);
+    hash_to_hex_display(gen->hash, gen->row.hash);
+    hash_to_hex_display(h.prev, gen->row.prev_hash);
+    gen->row.time_s = h.time;
+    gen->row.bits = h.bits;
+    gen->row.nonce = h.nonce;
+    snprintf(gen->row.seen_by, sizeof gen->row.seen_by, "genesis");
+    if (hmap_put(&g->blocks, gen->hash, gen) != 0)
+        goto fail;
+    g->genesis = g->best = gen;
+    g->st.blocks = 1;
+    *out = g;
+    return 0;
+fail:
+    if (g)
+        hmap_free(&g->blocks);
+    free(gen);
+    free(g);
+    return SG_ENOMEM;
+}
+
+void ingest_free(ingest *g)
+{
+    if (!g)
+        return;
+    size_t it = 0;
+    const uint8_t *k;
+    void *v;
+    while (hmap_next(&g->blocks, &it, &k, &v))
+        iblock_free(v);
+    for (it = 0; hmap_next(&g->txs, &it, &k, &v);)
+        free(v);
+    for (it = 0; hmap_next(&g->orders, &it, &k, &v);)
+        free(v);
+    hmap_free(&g->blocks);
+    hmap_free(&g->txs);
+    hmap_free(&g->orders);
+    hmap_free(&g->names);
+    for (size_t i = 0; i < g->n_src; i++)
+        if (g->src[i].fd >= 0)
+            close(g->src[i].fd);
+    free(g->src);
+    free(g);
+}
+
+int ingest_add_node(ingest *g, const char *name, const uint8_t pubkey[32],
+                    const char *data_dir)
+{
+    /* Sources are never removed, and names points into this array, so it
+     * is sized once, generously, instead of moving under the map. */
+    if (!g->src) {
+        g->src = calloc(LAUNCHER_INGEST_MAX_NODES, sizeof *g->src);
+        if (!g->src)
+            return SG_ENOMEM;
+    }
+    if (g->n_src == LAUNCHER_INGEST_MAX_NODES)
+        return SG_EFULL;
+    isource *s = &g->src[g->n_src];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    memcpy(s->pk, pubkey, 32);
+    if ((size_t)snprintf(s->path, sizeof s->path, "%s/blocks.dat", data_dir) >= sizeof s->path)
+        return SG_EINVAL;
+    s->fd = -1;
+    if (hmap_put(&g->names, pubkey, s) != 0)
+        return SG_ENOMEM;
+    g->n_src++;
+    return 0;
+}
+
+/* ---- best chain ---------------------------------------------------------- */
+
+static void put_block_rows(ingest *g, iblock *b)
+{
+    b->row.stale = !b->on_best;
+    PUT(g, db_put_block, &b->row);
+    for (uint32_t i = 0; i < b->n_txs; i++) {
+        itx *t = hmap_get(&g->txs, b->txids[i]);
+        if (b->on_best) {
+            t->in_best = b;
+            memcpy(b->txs[i].block_hash, b->row.hash, DB_HEX_MAX);
+        } else if (t->in_best == b || t->in_best == NULL) {
+            t->in_best = NULL;
+            b->txs[i].block_hash[0] = '\0';
+        } else {
+            continue;              /* stays with the best block holding it */
+        }
+        PUT(g, db_put_tx, &b->txs[i]);
+    }
+    for (uint32_t i = 0; i < b->n_ivs; i++) {
+        if (b->on_best)
+            memcpy(b->ivs[i].block_hash, b->row.hash, DB_HEX_MAX);
+        else
+            b->ivs[i].block_hash[0] = '\0';
+        PUT(g, db_put_interval, &b->ivs[i]);
+    }
+}
+
+static void count_best(ingest *g, const iblock *b, int sign)
+{
+    g->st.stale -= (uint64_t)sign;
+    g->st.txs += (uint64_t)(sign * (int64_t)b->n_txs);
+    for (uint32_t i = 0; i < b->n_ivs; i++) {
+        const db_interval *iv = &b->ivs[i];
+        g->st.intervals += (uint64_t)sign;
+        g->st.traded_wh += (uint64_t)(sign * iv->traded_wh);
+        g->st.grid_import_wh += (uint64_t)(sign * iv->grid_import_wh);
+        g->st.grid_export_wh += (uint64_t)(sign * iv->grid_export_wh);
+        if (sign > 0)
+            g->st.last_price = (uint64_t)iv->clearing_price;
+    }
+}
+
+/* Moves the best tip to nb: blocks leaving the best chain are re-put as
+ * stale first, then the new branch from the fork up, so a transaction in
+ * both ends up naming its new block. */
+static int switch_best(ingest *g, iblock *nb)
+{
+    iblock *a = g->best, *b = nb;
+    size_t n = 0, cap = 0;
+    iblock **join = NULL;
+    /* Both descend from the genesis, so the walk meets at the fork. */
+    while (a != b) {
+        if (a->height >= b->height) {
+            a->on_best = 0;
+            count_best(g, a, -1);
+            put_block_rows(g, a);
+            a = a->parent;
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            iblock **nj = realloc(join, cap * sizeof *nj);
+            if (!nj) {
+                free(join);
+                return SG_ENOMEM;
+            }
+            join = nj;
+        }
+        join[n++] = b;
+        b = b->parent;
+    }
+    while (n > 0) {
+        iblock *j = join[--n];
+        j->on_best = 1;
+        count_best(g, j, +1);
+        put_block_rows(g, j);
+    }
+    free(join);
+    g->best = nb;
+    g->st.best_height = nb->height;
+    return 1;
+}
+
+/* ---- rows from a block --------------------------------------------------- */
+
+static void fill_tx_row(ingest *g, db_tx *r, const proto_tx *tx, const uint8_t id[32],
+                        int64_t now_ms)
+{
+    memset(r, 0, sizeof *r);
+    memcpy(r->run_id, g->run_id, sizeof r->run_id);
+    hash_to_hex_display(id, r->txid);
+    snprintf(r->kind, sizeof r->kind, "%s", tx->kind < 5 ? kind_names[tx->kind] : "?");
+    if (tx->kind != PROTO_TX_COINBASE)
+        hash_hex(tx->from, 32, r->from_pk);
+    r->nonce = (int64_t)tx->nonce;
+    r->first_seen_ms = now_ms;
+    switch (tx->kind) {
+    case PROTO_TX_COINBASE:
+    case PROTO_TX_TRANSFER:
+        hash_hex(tx->u.pay.to, 32, r->to_pk);
+        r->amount = (int64_t)tx->u.pay.amount;
+        break;
+    case PROTO_TX_OFFER:
+    case PROTO_TX_BID:
+        r->interval = (int64_t)tx->u.order.interval;
+        r->energy_wh = (int64_t)tx->u.order.energy_wh;
+        r->price = (int64_t)tx->u.order.price;
+        break;
+    case PROTO_TX_SETTLEMENT:
+        r->interval = (int64_t)tx->u.settle.interval;
+        r->price = (int64_t)tx->u.settle.clearing_price;
+        break;
+    }
+}
+
+/* One trade row per fill, and the interval's totals into iv. */
+static void settlement_rows(ingest *g, const proto_tx *tx, const char *txid_hex,
+                            db_interval *iv)
+{
+    memset(iv, 0, sizeof *iv);
+    memcpy(iv->run_id, g->run_id, sizeof iv->run_id);
+    iv->interval = (int64_t)tx->u.settle.interval;
+    iv->clearing_price = (int64_t)tx->u.settle.clearing_price;
+    memcpy(iv->settle_txid, txid_hex, DB_HEX_MAX);
+    for (uint32_t i = 0; i < tx->u.settle.n_fills; i++) {
+        const proto_fill *f = &tx->u.settle.fills[i];
+        const iorder *o = hmap_get(&g->orders, f->order);
+        db_trade t;
+        uint64_t c1 = 0, c2 = 0;
+        memset(&t, 0, sizeof t);
+        memcpy(t.run_id, g->run_id, sizeof t.run_id);
+        t.interval = iv->interval;
+        memcpy(t.settle_txid, txid_hex, DB_HEX_MAX);
+        hash_to_hex_display(f->order, t.order_txid);
+        int buy = o && o->kind == PROTO_TX_BID;
+        if (o) {
+            const isource *s = hmap_get(&g->names, o->owner);
+            hash_hex(o->owner, 32, t.node_pk);
+            snprintf(t.node_name, sizeof t.node_name, "%s", s ? s->name : "");
+        }
+        snprintf(t.side, sizeof t.side, "%s", buy ? "buy" : "sell");
+        t.traded_wh = (int64_t)f->traded_wh;
+        t.trade_price = (int64_t)f->trade_price;
+        t.grid_wh = (int64_t)f->grid_wh;
+        if (ledger_cost(f->traded_wh, f->trade_price, &c1) != 0 ||
+            ledger_cost(f->grid_wh, buy ? g->params->retail_price
+                                        : g->params->feed_in_price, &c2) != 0)
+            c1 = c2 = 0;
+        t.amount = (int64_t)(c1 + c2);
+        PUT(g, db_put_trade, &t);
+        if (buy)
+            iv->grid_import_wh += (int64_t)f->grid_wh;
+        else {
+            iv->grid_export_wh += (int64_t)f->grid_wh;
+            iv->traded_wh += (int64_t)f->traded_wh;
+        }
+        if (f->traded_wh > 0)
+            iv->matched_orders++;
+    }
+}
+
+static int index_txs(ingest *g, iblock *b, const proto_block *pb, int64_t now_ms)
+{
+    b->txs = calloc(pb->n_txs ? pb->n_txs : 1, sizeof *b->txs);
+    b->txids = calloc(pb->n_txs ? pb->n_txs : 1, sizeof *b->txids);
+    if (!b->txs || !b->txids)
+        return SG_ENOMEM;
+    for (uint32_t i = 0; i < pb->n_txs; i++) {
+        const proto_tx *tx = &pb->txs[i];
+        if (tx->kind == PROTO_TX_SETTLEMENT)
+            b->n_ivs++;
+    }
+    if (b->n_ivs && !(b->ivs = calloc(b->n_ivs, sizeof *b->ivs)))
+        return SG_ENOMEM;
+    uint32_t iv = 0;
+    for (uint32_t i = 0; i < pb->n_txs; i++) {
+        const proto_tx *tx = &pb->txs[i];
+        if (tx_id(tx, b->txids[i]) != 0)
+            return SG_EINVAL;
+        fill_tx_row(g, &b->txs[i], tx, b->txids[i], now_ms);
+        b->n_txs++;
+        if (!hmap_get(&g->txs, b->txids[i])) {
+            itx *t = calloc(1, sizeof *t);
+            if (!t || hmap_put(&g->txs, b->txids[i], t) != 0) {
+                free(t);
+                return SG_ENOMEM;
+            }
+        }
+        if ((tx->kind == PROTO_TX_OFFER || tx->kind == PROTO_TX_BID) &&
+            !hmap_get(&g->orders, b->txids[i])) {
+            iorder *o = malloc(sizeof *o);
+            if (!o || hmap_put(&g->orders, b->txids[i], o) != 0) {
+                free(o);
+                return SG_ENOMEM;
+            }
+            memcpy(o->owner, tx->from, 32);
+            o->kind = tx->kind;
+        }
+        if (tx->kind == PROTO_TX_SETTLEMENT)
+            settlement_rows(g, tx, b->txs[i].txid, &b->ivs[iv++]);
+    }
+    return 0;
+}
+
+/* A decoded block from source s.  Known blocks are skipped; a block whose
+ * parent the launcher has not seen (cannot happen with stores, which hold
+ * parents first) counts as a bad record. */
+static int add_block(ingest *g, const isource *s, const proto_block *pb, int64_t now_ms)
+{
+    uint8_t h[32];
+    header_hash(&pb->header, h);
+    if (hmap_get(&g->blocks, h))
+        return 0;
+    iblock *parent = hmap_get(&g->blocks, pb->header.prev);
+    if (!parent) {
+        g->st.bad_records++;
+        return 0;
+    }
+    iblock *b = calloc(1, sizeof *b);
+    if (!b)
+        return SG_ENOMEM;
+    memcpy(b->hash, h, 32);
+    b->parent = parent;
+    b->height = parent->height + 1;
+    b->seq = g->seq++;
+    db_block *r = &b->row;
+    memcpy(r->run_id, g->run_id, sizeof r->run_id);
+    hash_to_hex_display(h, r->hash);
+    r->height = b->height;
+    memcpy(r->prev_hash, parent->row.hash, DB_HEX_MAX);
+    if (pb->n_txs > 0 && pb->txs[0].kind == PROTO_TX_COINBASE)
+        hash_hex(pb->txs[0].u.pay.to, 32, r->miner);
+    r->time_s = pb->header.time;
+    r->n_txs = pb->n_txs;
+    r->bits = pb->header.bits;
+    r->nonce = pb->header.nonce;
+    r->first_seen_ms = now_ms;
+    snprintf(r->seen_by, sizeof r->seen_by, "%s", s->name);
+    int rc = index_txs(g, b, pb, now_ms);
+    if (rc == 0)
+        rc = hmap_put(&g->blocks, h, b);
+    if (rc != 0) {
+        iblock_free(b);
+        return rc;
+    }
+    g->st.blocks++;
+    g->st.stale++;                 /* until it joins the best chain */
+    if (b->height > g->best->height)
+        return switch_best(g, b);
+    put_block_rows(g, b);
+    return 1;
+}
+
+/* ---- reading the stores -------------------------------------------------- */
+
+/* Reads one complete record at s->off into *buf.  1 read, 0 nothing new
+ * yet, negative on corruption. */
+static int read_record(isource *s, uint8_t **buf, size_t *len)
+{
+    uint8_t hdr[REC_HDR], sum[32];
+    ssize_t n = pread(s->fd, hdr, REC_HDR, (off_t)s->off);
+    if (n < REC_HDR)
+        return 0;
+    if (memcmp(hdr, "SGB1", 4) != 0)
+        return SG_ECORRUPT;
+    uint32_t plen = (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 |
+                    (uint32_t)hdr[7] << 24;
+    if (plen == 0 || plen > STORE_RECORD_MAX)
+        return SG_ECORRUPT;
+    uint8_t *p = malloc(plen);
+    if (!p)
+        return SG_ENOMEM;
+    n = pread(s->fd, p, plen, (off_t)(s->off + REC_HDR));
+    if (n < (ssize_t)plen) {
+        free(p);
+        return 0;                  /* still being written */
+    }
+    hash_sha256d(p, plen, sum);
+    if (memcmp(sum, hdr + 8, 4) != 0) {
+        free(p);
+        return 0;                  /* torn tail: the daemon cuts and rewrites it */
+    }
+    *buf = p;
+    *len = plen;
+    s->off += REC_HDR + plen;
+    return 1;
+}
+
+static int poll_source(ingest *g, isource *s, int64_t now_ms, size_t max, int *added)
+{
+    if (s->broken)
+        return 0;
+    if (s->fd < 0) {
+        s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+        if (s->fd < 0)
+            return 0;              /* the daemon has not created it yet */
+    }
+    for (size_t i = 0; i < max; i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int rc = read_record(s, &buf, &len);
+        if (rc == 0)
+            return 0;
+        if (rc == SG_ENOMEM)
+            return rc;
+        if (rc < 0) {
+            s->broken = 1;
+            g->st.bad_records++;
+            return 0;
+        }
+        proto_block pb;
+        rc = proto_block_decode(buf, len, &pb);
+        free(buf);
+        if (rc != 0) {
+            g->st.bad_records++;
+            continue;
+        }
+        rc = add_block(g, s, &pb, now_ms);
+        proto_block_free(&pb);
+        if (rc < 0)
+            return rc;
+        *added += rc;
+    }
+    return 0;
+}
+
+int ingest_poll(ingest *g, int64_t now_ms, size_t max_records)
+{
+    int added = 0;
+    if (!g->genesis_put) {
+        g->genesis->row.first_seen_ms = now_ms;
+        put_block_rows(g, g->genesis);
+        g->genesis_put = 1;
+    }
+    for (size_t i = 0; i < g->n_src; i++) {
+        int rc = poll_source(g, &g->src[i], now_ms, max_records, &added);
+        if (rc < 0)
+            return rc;
+    }
+    if (g->put_err) {
+        int rc = g->put_err;
+        g->put_err = 0;
+        return rc;
+    }
+    return added;
+}
+
+void ingest_get_stats(const ingest *g, ingest_stats *st)
+{
+    *st = g->st;
+}
+
+void ingest_best_tip(const ingest *g, char hex[65])
+{
+    memcpy(hex, g->best->row.hash, 65);
+}

@@ -1,0 +1,60 @@
+/*
+ * ingest.h - follows every node's block store and turns what it finds into
+ * database rows: blocks (stale or on the best chain), transactions, trades
+ * and market intervals.
+ *
+ * Each node's data_dir/blocks.dat (store.h) is append-only and written
+ * before a block is announced, so reading it from a remembered offset once
+ * a second gives every block of every node's view, soon after it exists,
+ * without any control message.  Records are read only when complete and
+ * their checksum matches; a record still being written is retried on the
+ * next poll.  The files are opened read-only and never locked.
+ *
+ * The launcher's own index over all views picks the best chain by most
+ * work (fixed bits: the greatest height; ties go to the block seen first)
+ * and re-puts the rows whose best-chain membership changes, so the
+ * database follows reorganisations.  Single-threaded.
+ */
+#ifndef LAUNCHER_INGEST_H
+#define LAUNCHER_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/db.h"
+#include "../common/params.h"
+
+#define LAUNCHER_INGEST_MAX_NODES 1024
+
+typedef struct ingest ingest;
+
+typedef struct {
+    uint64_t blocks;             /* distinct blocks seen */
+    uint64_t stale;              /* of those, not on the best chain */
+    uint64_t best_height;
+    uint64_t txs;                /* transactions in best-chain blocks */
+    uint64_t intervals;          /* settlements on the best chain */
+    uint64_t last_price;         /* clearing price of the newest one */
+    uint64_t traded_wh, grid_import_wh, grid_export_wh;
+    uint64_t bad_records;        /* records that did not decode */
+} ingest_stats;
+
+/* params must outlive the ingest; d may be NULL (index only). */
+int ingest_new(ingest **out, const chain_params *params, db *d, const char *run_id);
+void ingest_free(ingest *g);
+
+/* A node whose blocks.dat lives in data_dir; name goes to seen_by and
+ * trades, pubkey (32 bytes) names the node in trades. */
+int ingest_add_node(ingest *g, const char *name, const uint8_t pubkey[32],
+                    const char *data_dir);
+
+/* Reads what is new in every store (at most max_records per node per
+ * call) and queues the rows.  Returns the number of new blocks, or
+ * SG_ENOMEM / SG_EIO (a db_put failed: rows are lost). */
+int ingest_poll(ingest *g, int64_t now_ms, size_t max_records);
+
+void ingest_get_stats(const ingest *g, ingest_stats *st);
+/* Best tip hash in display order (65 chars). */
+void ingest_best_tip(const ingest *g, char hex[65]);
+
+#endif

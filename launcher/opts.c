@@ -1,0 +1,266 @@
+/*
+ * opts.c - the launcher's option table; see opts.h.
+ */
+#include "opts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/params.h"
+
+const char launcher_usage[] =
+    "usage: launcher [options]          run a simulation (Ctrl-C stops it cleanly)\n"
+    "       launcher attach NODE [--run DIR] [--level debug|info|warn|error]\n"
+    "       launcher status [--run DIR]\n"
+    "       launcher pow --help\n"
+    "topology and chain:\n"
+    "  --prosumers N (3)  --consumers N (5)  --operators N (1, the only value supported)\n"
+    "  --difficulty N (4; leading zero hex digits, 1..63)  --block-reward N (50000000)\n"
+    "  --duration S (300; 0 = until Ctrl-C)  --use-gpu  --mining-threads N (1)\n"
+    "  --seed N (default from the clock)  --initial-balance N (1000000000 per node)\n"
+    "market:\n"
+    "  --tick-ms N (1000)  --interval-minutes N (15)  --market uniform|pay-as-bid|mid-market\n"
+    "  --retail-price N (300000 per kWh)  --feed-in-price N (80000 per kWh)\n"
+    "database (default: SQLite file run.db in the run directory):\n"
+    "  --db-host HOST ('' = SQLite)  --db-port N (3306)  --db-user U (root)\n"
+    "  --db-password P ('')  --db-password-file FILE  (or the MYSQL_PWD environment variable)\n"
+    "  --db-name NAME (smartgrid)\n"
+    "run:\n"
+    "  --run-dir DIR (runs/<time>-<id>)  --base-port N (30300)  --log-level L (info)\n"
+    "  --bin-dir DIR (where sgnode and sgoperator are; default: next to launcher)\n"
+    "  --quiet  --help  --version\n";
+
+static const char *const market_names[] = { "uniform", "pay-as-bid", "mid-market" };
+
+const char *launcher_market_name(uint8_t rule)
+{
+    return rule < 3 ? market_names[rule] : "?";
+}
+
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9')
+        return SG_EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || errno != 0 || v < lo || v > hi)
+        return SG_EINVAL;
+    *out = v;
+    return 0;
+}
+
+typedef enum { T_U32, T_U64, T_STR, T_MARKET, T_LEVEL, T_PWFILE } opt_type;
+
+typedef struct {
+    const char *name;
+    opt_type type;
+    size_t off;                 /* field in launcher_opts */
+    uint64_t lo, hi;
+    const char *expect;         /* the fix, in words */
+} opt_def;
+
+#define F(field) offsetof(launcher_opts, field)
+
+static const opt_def opt_table[] = {
+    { "--prosumers", T_U32, F(prosumers), 0, LOPTS_MAX_NODES, "a count from 0 to 500" },
+    { "--consumers", T_U32, F(consumers), 0, LOPTS_MAX_NODES, "a count from 0 to 500" },
+    { "--operators", T_U32, F(operators), 1, 1,
+      "1 (only one operator is supported)" },
+    { "--difficulty", T_U32, F(difficulty), 1, 63,
+      "a number of leading zero hex digits from 1 to 63" },
+    { "--duration", T_U32, F(duration), 0, 365u * 86400, "seconds (0 = until Ctrl-C)" },
+    { "--db-host", T_STR, F(db_host), 0, 0, "a host name ('' for SQLite)" },
+    { "--db-port", T_U32, F(db_port), 1, 65535, "a port from 1 to 65535" },
+    { "--db-user", T_STR, F(db_user), 1, 0, "a user name" },
+    { "--db-password", T_STR, F(db_password), 0, 0, "a password" },
+    { "--db-password-file", T_PWFILE, 0, 0, 0, "a readable file" },
+    { "--db-name", T_STR, F(db_name), 1, 0, "a database name" },
+    { "--seed", T_U64, F(seed), 0, UINT64_MAX, "a non-negative integer" },
+    { "--run-dir", T_STR, F(run_dir), 1, 0, "a directory name" },
+    { "--base-port", T_U32, F(base_port), 1024, 65000, "a port from 1024 to 65000" },
+    { "--tick-ms", T_U32, F(tick_ms), 100, 3600000, "milliseconds from 100 to 3600000" },
+    { "--interval-minutes", T_U32, F(interval_minutes), 1, 1440,
+      "minutes from 1 to 1440" },
+    { "--market", T_MARKET, F(market_rule), 0, 0, "uniform, pay-as-bid or mid-market" },
+    { "--retail-price", T_U64, F(retail_price), 1, 1000000000000ull,
+      "micro-units per kWh from 1 to 10^12" },
+    { "--feed-in-price", T_U64, F(feed_in_price), 0, 1000000000000ull,
+      "micro-units per kWh from 0 to 10^12" },
+    { "--block-reward", T_U64, F(block_reward), 1, 1000000000000000ull,
+      "micro-units from 1 to 10^15" },
+    { "--initial-balance", T_U64, F(initial_balance), 0, 1000000000000000ull,
+      "micro-units from 0 to 10^15" },
+    { "--mining-threads", T_U32, F(mining_threads), 1, 256, "a thread count from 1 to 256" },
+    { "--log-level", T_LEVEL, F(log_level), 0, 0, "debug, info, warn or error" },
+    { "--bin-dir", T_STR, F(bin_dir), 1, 0, "a directory name" },
+};
+
+static void set_defaults(launcher_opts *o, const char *env_pwd)
+{
+    memset(o, 0, sizeof *o);
+    o->prosumers = 3;
+    o->consumers = 5;
+    o->operators = 1;
+    o->difficulty = 4;
+    o->duration = 300;
+    o->db_host = "";
+    o->db_port = 3306;
+    o->db_user = "root";
+    o->db_password = env_pwd ? env_pwd : "";
+    o->db_name = "smartgrid";
+    o->base_port = 30300;
+    o->tick_ms = 1000;
+    o->interval_minutes = 15;
+    o->market_rule = PARAMS_MARKET_UNIFORM;
+    o->retail_price = 300000;
+    o->feed_in_price = 80000;
+    o->block_reward = 50000000;
+    o->initial_balance = 1000000000;
+    o->mining_threads = 1;
+    o->log_level = "info";
+}
+
+/* The first line of the file, without its newline. */
+static int read_pw_file(launcher_opts *o, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return SG_EIO;
+    char *s = fgets(o->pwbuf, sizeof o->pwbuf, f);
+    int ioerr = ferror(f);
+    fclose(f);
+    if (ioerr)
+        return SG_EIO;
+    if (!s)
+        o->pwbuf[0] = '\0';
+    o->pwbuf[strcspn(o->pwbuf, "\r\n")] = '\0';
+    o->db_password = o->pwbuf;
+    return 0;
+}
+
+static int set_value(launcher_opts *o, const opt_def *d, const char *v,
+                     char *err, size_t cap)
+{
+    char *field = (char *)o + d->off;
+    uint64_t u;
+    int lvl;
+    switch (d->type) {
+    case T_U32:
+    case T_U64:
+        if (parse_u64(v, d->lo, d->hi, &u) != 0)
+            goto bad;
+        if (d->type == T_U32)
+            *(uint32_t *)(void *)field = (uint32_t)u;
+        else
+            *(uint64_t *)(void *)field = u;
+        if (d->off == F(seed))
+            o->seed_given = 1;
+        return 0;
+    case T_STR:
+        if (d->lo && *v == '\0')
+            goto bad;
+        *(const char **)(void *)field = v;
+        return 0;
+    case T_MARKET:
+        for (uint8_t i = 0; i < 3; i++)
+            if (strcmp(v, market_names[i]) == 0) {
+                o->market_rule = i;
+                return 0;
+            }
+        goto bad;
+    case T_LEVEL:
+        if (log_level_parse(v, &lvl) != 0)
+            goto bad;
+        o->log_level = v;
+        return 0;
+    case T_PWFILE:
+        if (read_pw_file(o, v) != 0) {
+            snprintf(err, cap, "--db-password-file: cannot read '%s' (%s); give a readable "
+                     "file whose first line is the password", v, strerror(errno));
+            return SG_EINVAL;
+        }
+        return 0;
+    }
+bad:
+    snprintf(err, cap, "%s expects %s, got '%s'", d->name, d->expect, v);
+    return SG_EINVAL;
+}
+
+static const opt_def *find_opt(const char *name)
+{
+    for (size_t i = 0; i < sizeof opt_table / sizeof opt_table[0]; i++)
+        if (strcmp(opt_table[i].name, name) == 0)
+            return &opt_table[i];
+    return NULL;
+}
+
+static int set_flag(launcher_opts *o, const char *name)
+{
+    int *flag = strcmp(name, "--use-gpu") == 0 ? &o->use_gpu
+              : strcmp(name, "--quiet") == 0 ? &o->quiet
+              : strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ? &o->help
+              : strcmp(name, "--version") == 0 ? &o->version : NULL;
+    if (!flag)
+        return SG_ENOTFOUND;
+    *flag = 1;
+    return 0;
+}
+
+int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
+                        const char *env_pwd, char *err, size_t errcap)
+{
+    set_defaults(o, env_pwd);
+    for (int i = 1; i < argc; i++) {
+        char name[64];
+        const char *a = argv[i], *eq = strchr(a, '=');
+        size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+        if (a[0] != '-' || nlen >= sizeof name) {
+            snprintf(err, errcap, "unexpected argument '%s'; options start with -- "
+                     "(see launcher --help)", a);
+            return SG_EINVAL;
+        }
+        memcpy(name, a, nlen);
+        name[nlen] = '\0';
+        if (set_flag(o, name) == 0) {
+            if (eq) {
+                snprintf(err, errcap, "%s takes no value; drop '%s'", name, eq);
+                return SG_EINVAL;
+            }
+            continue;
+        }
+        const opt_def *d = find_opt(name);
+        if (!d) {
+            snprintf(err, errcap, "unknown option '%s' (see launcher --help)", name);
+            return SG_EINVAL;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v) {
+            if (i + 1 >= argc) {
+                snprintf(err, errcap, "%s expects %s; give a value", name, d->expect);
+                return SG_EINVAL;
+            }
+            v = argv[++i];
+        }
+        if (set_value(o, d, v, err, errcap) != 0)
+            return SG_EINVAL;
+    }
+    if (o->feed_in_price > o->retail_price) {
+        snprintf(err, errcap, "--feed-in-price (%llu) is above --retail-price (%llu); "
+                 "the grid must not buy dearer than it sells",
+                 (unsigned long long)o->feed_in_price, (unsigned long long)o->retail_price);
+        return SG_EINVAL;
+    }
+    if ((uint64_t)o->base_port + o->prosumers + o->consumers + 1 > 65535) {
+        snprintf(err, errcap, "--base-port %u leaves no room for %u daemons; use a lower port",
+                 o->base_port, o->prosumers + o->consumers + 1);
+        return SG_EINVAL;
+    }
+    return 0;
+}

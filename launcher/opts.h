@@ -1,0 +1,61 @@
+/*
+ * opts.h - the launcher's command line: one table of options with their
+ * defaults, parsed without side effects beyond reading a password file.
+ *
+ * Every string in launcher_opts points into argv, the environment or the
+ * struct's own pwbuf, so the struct lives as long as argv does.
+ */
+#ifndef LAUNCHER_OPTS_H
+#define LAUNCHER_OPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOPTS_MAX_NODES 500          /* per role; ports and pids stay sane */
+#define LOPTS_PW_MAX 256
+
+typedef struct {
+    uint32_t prosumers;              /* --prosumers (3) */
+    uint32_t consumers;              /* --consumers (5) */
+    uint32_t operators;              /* --operators (1; only 1 is accepted) */
+    uint32_t difficulty;             /* --difficulty (4), 1..63 */
+    uint32_t duration;               /* --duration (300 s; 0 = until Ctrl-C) */
+    int use_gpu;                     /* --use-gpu */
+    const char *db_host;             /* --db-host ("" = SQLite in the run dir) */
+    uint32_t db_port;                /* --db-port (3306) */
+    const char *db_user;             /* --db-user (root) */
+    const char *db_password;         /* --db-password / file / MYSQL_PWD ("") */
+    const char *db_name;             /* --db-name (smartgrid) */
+    uint64_t seed;                   /* --seed (default: from the clock) */
+    int seed_given;
+    const char *run_dir;             /* --run-dir (NULL: runs/<time>-<id>) */
+    uint32_t base_port;              /* --base-port (30300) */
+    uint32_t tick_ms;                /* --tick-ms (1000) */
+    uint32_t interval_minutes;       /* --interval-minutes (15) */
+    uint8_t market_rule;             /* --market uniform|pay-as-bid|mid-market */
+    uint64_t retail_price;           /* --retail-price (300000 per kWh) */
+    uint64_t feed_in_price;          /* --feed-in-price (80000 per kWh) */
+    uint64_t block_reward;           /* --block-reward (50000000) */
+    uint64_t initial_balance;        /* --initial-balance (1000000000 per node) */
+    uint32_t mining_threads;         /* --mining-threads (1 per daemon) */
+    const char *log_level;           /* --log-level (info) for the daemons */
+    const char *bin_dir;             /* --bin-dir (directory of the launcher) */
+    int quiet;                       /* --quiet */
+    int help, version;
+    char pwbuf[LOPTS_PW_MAX];        /* the password file's first line */
+} launcher_opts;
+
+/* Fills o from argv[1..argc) (argv[0] is the program).  env_pwd is the
+ * value of MYSQL_PWD (NULL if unset); --db-password and --db-password-file
+ * override it.  On bad input returns SG_EINVAL with one line in err naming
+ * the problem and the fix. */
+int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
+                        const char *env_pwd, char *err, size_t errcap);
+
+/* "uniform", "pay-as-bid", "mid-market". */
+const char *launcher_market_name(uint8_t rule);
+
+/* The usage text. */
+extern const char launcher_usage[];
+
+#endif

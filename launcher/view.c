@@ -1,0 +1,99 @@
+/*
+ * view.c - the statistics table and plain lines; see view.h.
+ */
+#include "view.h"
+
+#include "../common/daemon.h"
+
+static void fmt_rate(char *out, size_t cap, int64_t hps)
+{
+    if (hps >= 1000000000)
+        snprintf(out, cap, "%.2f GH/s", (double)hps / 1e9);
+    else if (hps >= 1000000)
+        snprintf(out, cap, "%.2f MH/s", (double)hps / 1e6);
+    else if (hps >= 1000)
+        snprintf(out, cap, "%.1f kH/s", (double)hps / 1e3);
+    else
+        snprintf(out, cap, "%lld H/s", (long long)hps);
+}
+
+static void fmt_elapsed(char *out, size_t cap, const view_header *h)
+{
+    long long s = h->elapsed_ms / 1000;
+    if (h->duration_s)
+        snprintf(out, cap, "%llds/%us", s, h->duration_s);
+    else
+        snprintf(out, cap, "%llds/until Ctrl-C", s);
+}
+
+static int64_t max_height(const fleet *f)
+{
+    int64_t m = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->nodes[i].have_stats && f->nodes[i].st.height > m)
+            m = f->nodes[i].st.height;
+    return m;
+}
+
+void view_table(FILE *out, const fleet *f, const view_header *h, int clear)
+{
+    char el[48], rate[32];
+    fmt_elapsed(el, sizeof el, h);
+    if (clear)
+        fputs("\033[H\033[J", out);
+    fprintf(out, "smart grid run  %s  [%s]  restarts %llu\n", el, h->phase,
+            (unsigned long long)h->restarts);
+    if (h->ist.blocks)
+        fprintf(out, "best height %llu  blocks %llu  stale %llu  tx/s %.1f  "
+                "clearing price %llu/kWh  traded %.3f kWh  grid import %.3f kWh  "
+                "export %.3f kWh\n",
+                (unsigned long long)h->ist.best_height, (unsigned long long)h->ist.blocks,
+                (unsigned long long)h->ist.stale, h->tx_per_s,
+                (unsigned long long)h->ist.last_price, (double)h->ist.traded_wh / 1000.0,
+                (double)h->ist.grid_import_wh / 1000.0,
+                (double)h->ist.grid_export_wh / 1000.0);
+    fprintf(out, "%-6s %-9s %7s %5s %12s %16s %10s %10s %6s %4s\n", "node", "role", "height",
+            "peers", "hashrate", "balance", "sold kWh", "bought kWh", "stale", "up");
+    for (size_t i = 0; i < f->n; i++) {
+        const fleet_node *n = &f->nodes[i];
+        if (!n->have_stats) {
+            fprintf(out, "%-6s %-9s %7s\n", n->name, daemon_role_name(n->role),
+                    n->pid > 0 || !clear ? "-" : "down");
+            continue;
+        }
+        fmt_rate(rate, sizeof rate, n->st.hashrate);
+        fprintf(out, "%-6s %-9s %7lld %5lld %12s %16.6f %10.3f %10.3f %6lld %4s\n", n->name,
+                daemon_role_name(n->role), (long long)n->st.height, (long long)n->st.peers,
+                rate, (double)n->st.balance / 1e6, (double)n->st.sold_wh / 1000.0,
+                (double)n->st.bought_wh / 1000.0, (long long)n->st.stale,
+                n->pid > 0 ? "yes" : (n->c ? "yes" : "no"));
+    }
+    for (int i = 0; i < VIEW_EVENTS; i++)
+        if (h->events[i])
+            fprintf(out, "  %s\n", h->events[i]);
+    fflush(out);
+}
+
+void view_line(FILE *out, const fleet *f, const view_header *h)
+{
+    char el[48];
+    int64_t hashrate = 0;
+    size_t up = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->nodes[i].pid > 0)
+            up++;
+        if (f->nodes[i].have_stats)
+            hashrate += f->nodes[i].st.hashrate;
+    }
+    fmt_elapsed(el, sizeof el, h);
+    fprintf(out, "t=%s phase=%s up=%zu/%zu height=%lld best=%llu blocks=%llu stale=%llu "
+            "tx/s=%.1f hashrate=%lld price=%llu traded_wh=%llu grid_import_wh=%llu "
+            "grid_export_wh=%llu restarts=%llu\n",
+            el, h->phase, up, f->n, (long long)max_height(f),
+            (unsigned long long)h->ist.best_height, (unsigned long long)h->ist.blocks,
+            (unsigned long long)h->ist.stale, h->tx_per_s, (long long)hashrate,
+            (unsigned long long)h->ist.last_price, (unsigned long long)h->ist.traded_wh,
+            (unsigned long long)h->ist.grid_import_wh,
+            (unsigned long long)h->ist.grid_export_wh, (unsigned long long)h->restarts);
+    fflush(out);
+}
