@@ -70,6 +70,9 @@ UNIT_SRC := $(wildcard tests/unit/check_*.c)
 UNIT_SUITES := $(patsubst tests/unit/check_%.c,%,$(UNIT_SRC))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o) $(B)/tests/unit/run.o $(B)/tests/unit/testutil.o
 UNIT_BIN := $(B)/tests/unit_tests
+# check_launcher_opts.c tests the launcher's option table, which lives in
+# launcher/ (not in the library): link it in.
+UNIT_OBJ += $(B)/launcher/opts.o
 
 # Small programs the integration tests drive (tests/tools/NAME.c).
 TOOL_SRC := $(wildcard tests/tools/*.c)

@@ -437,7 +437,7 @@ static int enqueue(db *d, db__row *r)
 {
     int rc = 0;
     pthread_mutex_lock(&d->qlock);
-    if (d->spill_rows > 0 || d->mem_rows >= DB_MEM_ROWS) {
+    if (d->spill_rows > 0 || d->mem_rows >= d->mem_max) {
         rc = spill_append(d, r);
         row_free(r);
     } else {
@@ -469,6 +469,12 @@ static int put(db *d, int table, const void *row, size_t size, const char *key)
         if (t->cols[i].type == DBC_STR)
             ((char *)&r->u)[t->cols[i].off + t->cols[i].size - 1] = '\0';
     }
+    /* The queued row owns its params; the caller keeps its own. */
+    if (table == DB_T_RUN && r->u.run.params != NULL &&
+        (r->u.run.params = strdup(r->u.run.params)) == NULL) {
+        free(r);
+        return SG_ENOMEM;
+    }
     return enqueue(d, r);
 }
 
@@ -476,17 +482,9 @@ int db_put_run(db *d, const db_run *r)
 {
     if (r == NULL)
         return SG_EINVAL;
-    db_run copy = *r;
-    if (r->params != NULL) {
-        if (strlen(r->params) > DB_PARAMS_MAX)
-            return SG_ETOOBIG;
-        if ((copy.params = strdup(r->params)) == NULL)
-            return SG_ENOMEM;
-    }
-    int rc = put(d, DB_T_RUN, &copy, sizeof copy, copy.run_id);
-    if (rc == SG_EINVAL)
-        free((char *)copy.params);
-    return rc;
+    if (r->params != NULL && strlen(r->params) > DB_PARAMS_MAX)
+        return SG_ETOOBIG;
+    return put(d, DB_T_RUN, r, sizeof *r, r->run_id);
 }
 
 int db_put_node(db *d, const db_node *r)
@@ -590,9 +588,17 @@ static int backend_write(db *d, db__row *rows, char *err, size_t errlen)
                        : db__lite_write(d, rows, err, errlen);
 }
 
+/* up is read under qlock: db_is_up must not wait out a slow flush. */
+static void set_up(db *d, int up)
+{
+    pthread_mutex_lock(&d->qlock);
+    d->up = up;
+    pthread_mutex_unlock(&d->qlock);
+}
+
 static int mark_down(db *d, int rc, const char *msg)
 {
-    d->up = 0;
+    set_up(d, 0);
     d->last_fail_ms = mono_ms();
     snprintf(d->last_err, sizeof d->last_err, "%s", msg);
     if (d->is_mysql)
@@ -600,12 +606,14 @@ static int mark_down(db *d, int rc, const char *msg)
     return rc;
 }
 
-/* Caller holds flock.  force ignores the retry delay (db_close). */
+/* Caller holds flock.  force ignores the retry delay (db_close).  Writes
+ * at most what waited on entry, so rows put faster than the server takes
+ * them cannot keep one call (and db_close) going for ever. */
 static int flush_locked(db *d, int force, char *err, size_t errlen)
 {
     char msg[DB_ERR_MAX] = "";
+    size_t budget = db_backlog(d), n;
     db__row *rows;
-    size_t n;
     int rc;
 
     if (!d->up && !force && mono_ms() - d->last_fail_ms < DB_RETRY_MS) {
@@ -614,7 +622,7 @@ static int flush_locked(db *d, int force, char *err, size_t errlen)
     }
     if ((rc = backend_ready(d, msg, sizeof msg)) != 0)
         goto fail;
-    for (;;) {
+    while (budget > 0) {
         if ((rc = take(d, DB_TAKE_ROWS, &rows, &n)) != 0) {
             give_back(d, rows);
             snprintf(msg, sizeof msg, "spill file %s unreadable: %s",
@@ -628,8 +636,9 @@ static int flush_locked(db *d, int force, char *err, size_t errlen)
             goto fail;
         }
         written(d, rows, n);
+        budget -= n < budget ? n : budget;
     }
-    d->up = 1;
+    set_up(d, 1);
     return 0;
 fail:
     db__errf(err, errlen, "%s", msg);
@@ -686,9 +695,9 @@ int db_is_up(db *d)
 {
     if (d == NULL)
         return 0;
-    pthread_mutex_lock(&d->flock);
+    pthread_mutex_lock(&d->qlock);
     int up = d->up;
-    pthread_mutex_unlock(&d->flock);
+    pthread_mutex_unlock(&d->qlock);
     return up;
 }
 
@@ -723,14 +732,17 @@ static void db_free(db *d)
     free(d);
 }
 
+/* Next to the SQLite file (the run directory) even in MySQL mode, where
+ * the launcher still names it; else the working directory. */
 static char *spill_default(const db_config *cfg)
 {
     char *p = NULL;
     if (cfg->spill_path != NULL && cfg->spill_path[0] != '\0')
         return strdup(cfg->spill_path);
-    const char *base = cfg->host != NULL && cfg->host[0] != '\0'
-                           ? "db" : cfg->sqlite_path;
-    if (asprintf(&p, "%s.spill", base) < 0)
+    const char *base = cfg->sqlite_path ? cfg->sqlite_path : "";
+    const char *slash = strrchr(base, '/');
+    int dirlen = slash ? (int)(slash - base) : 1;
+    if (asprintf(&p, "%.*s/db.spill", dirlen, slash ? base : ".") < 0)
         return NULL;
     return p;
 }
@@ -746,6 +758,7 @@ static db *db_alloc(const db_config *cfg)
     d->is_mysql = cfg->host != NULL && cfg->host[0] != '\0';
     d->up = 1;
     d->flush_ms = cfg->flush_ms ? cfg->flush_ms : 1000;
+    d->mem_max = cfg->mem_rows ? cfg->mem_rows : DB_MEM_ROWS;
     d->spill_path = spill_default(cfg);
     if (d->spill_path == NULL) {
         db_free(d);
@@ -822,9 +835,13 @@ int db_close(db *d, char *err, size_t errlen)
             db__errf(err, errlen, "%s; %zu rows kept in %s for the next run",
                      msg, kept, d->spill_path);
         rc = SG_EDB;
-    } else if (d->spill_bad > 0) {
-        db__errf(err, errlen, "%llu unreadable lines skipped in %s",
-                 (unsigned long long)d->spill_bad, d->spill_path);
+    } else {
+        /* Nothing waits: an empty spill file would only puzzle a reader. */
+        if (d->spill_rows == 0)
+            unlink(d->spill_path);
+        if (d->spill_bad > 0)
+            db__errf(err, errlen, "%llu unreadable lines skipped in %s",
+                     (unsigned long long)d->spill_bad, d->spill_path);
     }
     db_free(d);
     return rc;

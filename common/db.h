@@ -18,13 +18,15 @@
  * Outages: a failing flush keeps every row, marks the db down and returns
  * SG_EDB; later flushes retry (reconnect) no more often than once a second
  * and return at once in between.  A connect to a dead server gives up after
- * DB_CONNECT_TIMEOUT_S.  Above DB_MEM_ROWS queued rows, further rows go to
- * the spill file (cfg.spill_path; one text line per row); while it holds
- * rows, new rows go there too, and it is read back in order once the rows
- * in memory are written.  Rows of one table are therefore written in the
- * order they were put (what upserts need), and none is lost; db_close leaves
- * the spill file in place (and says so) if the server is still down, and
- * db_open picks up a spill file left by an earlier process.
+ * DB_CONNECT_TIMEOUT_S.  Above DB_MEM_ROWS queued rows (cfg.mem_rows),
+ * further rows go to the spill file (cfg.spill_path; one text line per row,
+ * format in db.c); while it holds rows, new rows go there too, and it is
+ * read back in order once the rows in memory are written.  Rows of one
+ * table are therefore written in the order they were put (what upserts
+ * need), and none is lost; db_close leaves the spill file in place (and
+ * says so) if the server is still down, and db_open picks up a spill file
+ * left by an earlier process.  Show db_backlog and db_is_up to the user
+ * rather than every SG_EDB message: while down, each flush returns one.
  *
  * Money is in micro-units, prices in micro-units per kWh, energy in Wh,
  * times in Unix milliseconds unless named _s.  Strings are NUL-terminated
@@ -58,9 +60,10 @@ typedef struct {
     const char *user;          /* NULL = "root" */
     const char *password;      /* NULL = "" */
     const char *name;          /* database; NULL = "smartgrid"; created if missing */
-    const char *spill_path;    /* NULL = "<sqlite_path or ./db>.spill" */
+    const char *spill_path;    /* NULL = db.spill beside sqlite_path, or in . */
     int flush_thread;          /* 1: a worker thread flushes every flush_ms */
     unsigned flush_ms;         /* 0 = 1000 */
+    size_t mem_rows;           /* 0 = DB_MEM_ROWS; tests spill sooner */
 } db_config;
 
 /* One row per run; every other row names its run_id. */

@@ -77,6 +77,7 @@ struct db {
     pthread_mutex_t qlock;      /* head..tail, counts, spill file */
     db__row *head, *tail;
     size_t mem_rows;
+    size_t mem_max;             /* spill above this many rows in memory */
     size_t in_flight;           /* rows taken by a flush not yet written */
     char *spill_path;
     FILE *spill;                /* append handle; NULL until first spill */
@@ -84,10 +85,11 @@ struct db {
     uint64_t spill_off;         /* read position of the next unread row */
     uint64_t spill_bad;         /* unreadable lines skipped */
 
-    pthread_mutex_t flock;      /* one flush at a time */
-    int up;
+    int up;                     /* written under flock and qlock */
+
+    pthread_mutex_t flock;      /* one flush at a time; guards the rest */
     int64_t last_fail_ms;
-    uint64_t written;
+    uint64_t written;           /* under qlock */
     char last_err[DB_ERR_MAX];
 
     pthread_t thread;

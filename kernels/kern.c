@@ -116,8 +116,10 @@ static uint32_t kern_chunk(kern_impl impl)
         return 1u << 15;
     case KERN_IMPL_AVX2:
         return 1u << 14;
-    default:
+    case KERN_IMPL_GENERIC:
         return 1u << 12;
+    default:
+        return 1u << 11;
     }
 }
 
@@ -173,9 +175,12 @@ static int kern_search_cuda(const kern_prep *p, const kern_job *job, const atomi
     int rc = kern__cuda_search(p, job->start, kern_span(job), kern_stop_cb, (void *)cancel,
                                &nonce, &res->tried);
 
-    if (rc == 0)
-        kern_found(p, nonce, res);
-    return rc;
+    if (rc != 0)
+        return rc;
+    /* The device's word is checked here rather than trusted: a wrong
+     * nonce must never reach a block. */
+    kern_found(p, nonce, res);
+    return kern_hash_meets(res->hash, p->target) ? 0 : SG_EIO;
 }
 
 int kern_search(kern_impl impl, const kern_job *job, const atomic_int *cancel, kern_result *res)

@@ -1,33 +1,181 @@
-/* launcher - starts and supervises a simulation; for now only the `pow`
- * subcommand exists (the simulation comes with its own issue). */
+/*
+ * launcher - starts and supervises a simulation (sim.h), and the helper
+ * subcommands: `attach` follows one daemon's log, `status` prints the
+ * statistics table of a running run once, `pow` searches proof of work.
+ * This is the edge of the program: the only place that prints usage and
+ * picks exit statuses (0 ok, 1 runtime failure, 2 bad input).
+ */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../common/ctl.h"
+#include "../common/err.h"
+#include "../common/log.h"
+#include "fleet.h"
+#include "opts.h"
 #include "pow_cmd.h"
+#include "rundir.h"
+#include "sim.h"
+#include "view.h"
 
-#define LAUNCHER_VERSION "0.1.0"
+#define LAUNCHER_VERSION "0.2.0"
 
-static void usage(FILE *f)
+typedef struct {
+    const char *node;
+    const char *run;
+    int level;
+} sub_args;
+
+/* `attach NODE [--run DIR] [--level L]` and `status [--run DIR]`. */
+static int parse_sub(const char *cmd, int argc, char **argv, int want_node, sub_args *a,
+                     char *dirbuf, size_t cap)
 {
-    fputs("usage: launcher pow --header HEX [--start N] [--count N]\n"
-          "                    [--bits HEX | --difficulty N] [--threads N]\n"
-          "                    [--impl auto|avx512|avx2|shani|generic|openssl|cuda] [--use-gpu]\n"
-          "       launcher --version | --help\n"
-          "`launcher pow --help` explains the search.\n", f);
+    a->level = LOG_LEVEL_INFO;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (o[0] != '-') {
+            if (!want_node || a->node) {
+                fprintf(stderr, "launcher %s: unexpected argument '%s' (see launcher --help)\n",
+                        cmd, o);
+                return 2;
+            }
+            a->node = o;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "launcher %s: %s expects a value\n", cmd, o);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (strcmp(o, "--run") == 0) {
+            a->run = v;
+        } else if (want_node && strcmp(o, "--level") == 0) {
+            if (log_level_parse(v, &a->level) != 0) {
+                fprintf(stderr, "launcher %s: --level expects debug, info, warn or error, "
+                        "got '%s'\n", cmd, v);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "launcher %s: unknown option '%s' (see launcher --help)\n", cmd, o);
+            return 2;
+        }
+    }
+    if (want_node && !a->node) {
+        fprintf(stderr, "launcher attach: name the node to follow, e.g. launcher attach p1\n");
+        return 2;
+    }
+    if (!a->run) {
+        if (rundir_latest(dirbuf, cap) != 0) {
+            fprintf(stderr, "launcher %s: no run found under runs/; pass --run DIR\n", cmd);
+            return 2;
+        }
+        a->run = dirbuf;
+    }
+    return 0;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+    char dir[PATH_MAX], err[512];
+    sub_args a = { 0 };
+    fleet f;
+    ctl *c = NULL;
+    int status = 1;
+    if (parse_sub("attach", argc, argv, 1, &a, dir, sizeof dir) != 0)
+        return 2;
+    if (rundir_load(&f, a.run, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher attach: %s\n", err);
+        rundir_free(&f);
+        return 2;
+    }
+    size_t i = 0;
+    while (i < f.n && strcmp(f.nodes[i].name, a.node) != 0)
+        i++;
+    if (i == f.n) {
+        fprintf(stderr, "launcher attach: no node '%s' in %s (see its nodes.tsv)\n", a.node,
+                a.run);
+        status = 2;
+        goto out;
+    }
+    int rc = fleet_connect(&f, i, &c, 5000);
+    if (rc == 0)
+        rc = ctl_log_subscribe(c, (uint8_t)a.level, 5000);
+    if (rc != 0) {
+        fprintf(stderr, "launcher attach: cannot follow %s on port %u: %s (is the run still "
+                "going?)\n", a.node, f.nodes[i].port, sg_strerror(rc));
+        goto out;
+    }
+    for (;;) {
+        proto_log_line line;
+        rc = ctl_next_log_line(c, &line, -1);
+        if (rc != 0)
+            break;
+        printf("%s\n", line.text);
+        fflush(stdout);
+    }
+    status = rc == SG_ECLOSED ? 0 : 1;
+    if (status)
+        fprintf(stderr, "launcher attach: %s\n", sg_strerror(rc));
+out:
+    if (c)
+        ctl_close(c);
+    rundir_free(&f);
+    return status;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    char dir[PATH_MAX], err[512];
+    sub_args a = { 0 };
+    fleet f;
+    size_t up = 0;
+    if (parse_sub("status", argc, argv, 0, &a, dir, sizeof dir) != 0)
+        return 2;
+    if (rundir_load(&f, a.run, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher status: %s\n", err);
+        rundir_free(&f);
+        return 2;
+    }
+    for (size_t i = 0; i < f.n; i++) {
+        fleet_node *n = &f.nodes[i];
+        n->pid = 1;                 /* not ours: only marks it worth asking */
+        if (fleet_poll_stats(&f, i, fleet_now_ms()) == 0)
+            up++;
+        n->pid = 0;
+    }
+    view_header h;
+    memset(&h, 0, sizeof h);
+    h.phase = up ? "running" : "not running";
+    h.elapsed_ms = -1;
+    printf("run %s: %zu of %zu daemons answering\n", a.run, up, f.n);
+    view_table(stdout, &f, &h, 0);
+    rundir_free(&f);
+    return up ? 0 : 1;
 }
 
 int main(int argc, char **argv)
 {
+    launcher_opts o;
+    char err[512];
     if (argc >= 2 && strcmp(argv[1], "pow") == 0)
         return pow_cmd_main(argc - 1, argv + 1);
-    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+    if (argc >= 2 && strcmp(argv[1], "attach") == 0)
+        return cmd_attach(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "status") == 0)
+        return cmd_status(argc - 1, argv + 1);
+    if (launcher_opts_parse(&o, argc, argv, getenv("MYSQL_PWD"), err, sizeof err) != 0) {
+        fprintf(stderr, "launcher: %s\n", err);
+        return 2;
+    }
+    if (o.help) {
+        fputs(launcher_usage, stdout);
+        return 0;
+    }
+    if (o.version) {
         printf("launcher %s\n", LAUNCHER_VERSION);
         return 0;
     }
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
-        return 0;
-    }
-    fprintf(stderr, "launcher: the simulation is not built yet; available subcommands: pow\n");
-    return 2;
+    return sim_run(&o, argv[0]);
 }

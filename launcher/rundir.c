@@ -243,7 +243,7 @@ static int parse_role(const char *s)
 
 static int load_nodes(fleet *f, const char *dir)
 {
-    char p[PATH_MAX], line[256], name[64], role[32], pk[80];
+    char p[PATH_MAX], line[256], name[sizeof f->nodes[0].name], role[32], pk[80];
     unsigned port;
     snprintf(p, sizeof p, "%s/nodes.tsv", dir);
     FILE *in = fopen(p, "r");
@@ -251,8 +251,7 @@ static int load_nodes(fleet *f, const char *dir)
         return SG_EIO;
     int rc = 0;
     while (rc == 0 && fgets(line, sizeof line, in)) {
-        if (sscanf(line, "%63s %31s %u %79s", name, role, &port, pk) != 4 ||
-            strlen(name) >= sizeof f->nodes[0].name || !parse_role(role) ||
+        if (sscanf(line, "%31s %31s %u %79s", name, role, &port, pk) != 4 || !parse_role(role) ||
             port == 0 || port > 65535) {
             rc = SG_EINVAL;
             break;

@@ -20,7 +20,9 @@ static void fmt_rate(char *out, size_t cap, int64_t hps)
 static void fmt_elapsed(char *out, size_t cap, const view_header *h)
 {
     long long s = h->elapsed_ms / 1000;
-    if (h->duration_s)
+    if (h->elapsed_ms < 0)
+        snprintf(out, cap, "snapshot");
+    else if (h->duration_s)
         snprintf(out, cap, "%llds/%us", s, h->duration_s);
     else
         snprintf(out, cap, "%llds/until Ctrl-C", s);

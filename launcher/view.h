@@ -15,7 +15,7 @@
 #define VIEW_EVENTS 5
 
 typedef struct {
-    int64_t elapsed_ms;
+    int64_t elapsed_ms;              /* < 0: a one-off snapshot (status) */
     uint32_t duration_s;             /* 0: until Ctrl-C */
     const char *phase;               /* "connecting", "running", "stopping" */
     ingest_stats ist;                /* ist.blocks == 0: no ingest (status) */

@@ -1,0 +1,607 @@
+/*
+ * sim.c - a whole run; see sim.h.
+ *
+ * One thread and one poll loop: a signalfd delivers SIGINT, SIGTERM and
+ * SIGCHLD (blocked otherwise, so no handler and no global flag), and a tick
+ * once a second reaps and restarts daemons, polls their statistics, reads
+ * new blocks from their stores, queues database rows and redraws the view.
+ * The database flushes on its own thread (db.h), so a slow server never
+ * stalls supervision.
+ */
+#include "sim.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/daemon.h"
+#include "../common/db.h"
+#include "../common/err.h"
+#include "../common/hash.h"
+#include "fleet.h"
+#include "ingest.h"
+#include "rundir.h"
+#include "view.h"
+
+#define SIM_TICK_MS 1000
+#define SIM_CONNECT_WAIT_MS 60000    /* all daemons connected, or go on anyway */
+#define SIM_SETTLE_MS 12000          /* per shutdown step waiting for one tip */
+#define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL */
+#define SIM_INGEST_BATCH 5000        /* records per store per tick */
+
+typedef struct {
+    launcher_opts *o;
+    fleet f;
+    chain_params params;
+    int have_params;
+    char dir[PATH_MAX], db_path[PATH_MAX], run_id[DB_RUNID_MAX];
+    char *json;
+    db *db;
+    ingest *ing;
+    int sfd;
+    int tty;
+    const char *phase;
+    int64_t clock0_ms;              /* 0 until every daemon is connected */
+    int64_t wall0_s;
+    int interrupts;
+    uint64_t restarts;
+    char events[VIEW_EVENTS][192];
+    int n_events;
+    int db_warned;
+    int stopping;                   /* daemon exits are expected */
+    int64_t settle_target;
+} sim;
+
+static void sim_event(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sim_event(sim *s, const char *fmt, ...)
+{
+    char line[192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (s->n_events == VIEW_EVENTS) {
+        memmove(s->events[0], s->events[1], sizeof s->events[0] * (VIEW_EVENTS - 1));
+        s->n_events--;
+    }
+    snprintf(s->events[s->n_events++], sizeof s->events[0], "%s", line);
+    /* In a terminal the table shows it; otherwise it is a line of its own. */
+    if (!s->tty && !s->o->quiet)
+        printf("launcher: %s\n", line);
+    else if (s->o->quiet)
+        fprintf(stderr, "launcher: %s\n", line);
+}
+
+/* ---- checks before anything starts ---------------------------------------- */
+
+static int port_free(uint16_t port)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+    int one = 1, ok;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static int find_binaries(sim *s, const char *argv0)
+{
+    char self[PATH_MAX], dirbuf[PATH_MAX];
+    const char *dir = s->o->bin_dir;
+    if (!dir) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0)
+            snprintf(self, sizeof self, "%s", argv0);
+        else
+            self[n] = '\0';
+        snprintf(dirbuf, sizeof dirbuf, "%s", self);
+        dir = dirname(dirbuf);
+    }
+    if ((size_t)snprintf(s->f.sgnode, PATH_MAX, "%s/sgnode", dir) >= PATH_MAX ||
+        (size_t)snprintf(s->f.sgoperator, PATH_MAX, "%s/sgoperator", dir) >= PATH_MAX)
+        return SG_ETOOBIG;
+    if (access(s->f.sgnode, X_OK) != 0 || access(s->f.sgoperator, X_OK) != 0) {
+        fprintf(stderr, "launcher: cannot find sgnode and sgoperator in %s; run make, or "
+                "pass --bin-dir DIR\n", dir);
+        return SG_ENOTFOUND;
+    }
+    return 0;
+}
+
+static void make_run_id(sim *s)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    unsigned char r[2];
+    char stamp[32];
+    FILE *u = fopen("/dev/urandom", "r");
+    if (!u || fread(r, 1, 2, u) != 2) {
+        r[0] = (unsigned char)getpid();
+        r[1] = (unsigned char)(getpid() >> 8);
+    }
+    if (u)
+        fclose(u);
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(s->run_id, sizeof s->run_id, "%s-%02x%02x", stamp, r[0], r[1]);
+}
+
+static int open_db(sim *s, char *err, size_t cap)
+{
+    db_config c = {
+        .sqlite_path = s->db_path, .host = s->o->db_host, .port = s->o->db_port,
+        .user = s->o->db_user, .password = s->o->db_password, .name = s->o->db_name,
+        .flush_thread = 1, .flush_ms = 1000,
+    };
+    return db_open(&s->db, &c, err, cap);
+}
+
+/* Everything that can be refused as bad input, before any file is made. */
+static int preflight(sim *s, const char *argv0)
+{
+    char err[DB_ERR_MAX];
+    struct stat st;
+    if (find_binaries(s, argv0) != 0)
+        return 2;
+    if (s->o->run_dir && stat(s->o->run_dir, &st) == 0) {
+        fprintf(stderr, "launcher: --run-dir %s exists already; give a new directory\n",
+                s->o->run_dir);
+        return 2;
+    }
+    for (uint32_t i = 0; i < 1 + s->o->prosumers + s->o->consumers; i++) {
+        uint16_t port = (uint16_t)(s->o->base_port + i);
+        if (!port_free(port)) {
+            fprintf(stderr, "launcher: port %u on 127.0.0.1 is in use; pick another "
+                    "--base-port (the run needs %u ports from %u)\n", port,
+                    1 + s->o->prosumers + s->o->consumers, s->o->base_port);
+            return 2;
+        }
+    }
+    if (s->o->db_host[0] && open_db(s, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+static int setup(sim *s)
+{
+    char err[DB_ERR_MAX];
+    int rc;
+    make_run_id(s);
+    if (s->o->run_dir) {
+        snprintf(s->dir, sizeof s->dir, "%s", s->o->run_dir);
+    } else {
+        if (mkdir("runs", 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "launcher: cannot create runs/: %s; pass --run-dir DIR\n",
+                    strerror(errno));
+            return 2;
+        }
+        snprintf(s->dir, sizeof s->dir, "runs/%s", s->run_id);
+    }
+    if ((size_t)snprintf(s->db_path, sizeof s->db_path, "%s/run.db", s->dir) >=
+            sizeof s->db_path || rundir_plan(&s->f, s->o, s->dir) != 0) {
+        fprintf(stderr, "launcher: run directory path too long; use a shorter --run-dir\n");
+        return 2;
+    }
+    s->have_params = 1;
+    rc = rundir_create(&s->f, s->o, s->dir, s->run_id, &s->params, &s->json, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "launcher: %s\n", err);
+        return 2;
+    }
+    if (!s->db && open_db(s, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher: %s\n", err);
+        return 1;
+    }
+    if (ingest_new(&s->ing, &s->params, s->db, s->run_id) != 0)
+        return 1;
+    for (size_t i = 0; i < s->f.n; i++)
+        if (ingest_add_node(s->ing, s->f.nodes[i].name, s->f.nodes[i].pk,
+                            s->f.nodes[i].data_dir) != 0)
+            return 1;
+    return 0;
+}
+
+static void put_run(sim *s, int64_t ended_s)
+{
+    db_run r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.run_id, s->run_id, sizeof r.run_id);
+    r.started_at_s = s->wall0_s;
+    r.ended_at_s = ended_s;
+    r.params = s->json;
+    r.seed = (int64_t)s->o->seed;
+    r.prosumers = s->o->prosumers;
+    r.consumers = s->o->consumers;
+    r.operators = s->o->operators;
+    r.difficulty = s->o->difficulty;
+    r.duration_s = s->o->duration;
+    r.tick_ms = s->o->tick_ms;
+    snprintf(r.market_rule, sizeof r.market_rule, "%s", launcher_market_name(s->o->market_rule));
+    r.use_gpu = s->o->use_gpu;
+    r.hosts = 1;
+    db_put_run(s->db, &r);
+}
+
+static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
+{
+    db_node r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.run_id, s->run_id, sizeof r.run_id);
+    snprintf(r.name, sizeof r.name, "%s", n->name);
+    snprintf(r.role, sizeof r.role, "%s", daemon_role_name(n->role));
+    hash_hex(n->pk, 32, r.pubkey);
+    snprintf(r.host, sizeof r.host, "127.0.0.1");
+    r.port = n->port;
+    r.balance = n->st.balance;
+    r.reserved = n->st.reserved;
+    r.sold_wh = n->st.sold_wh;
+    r.bought_wh = n->st.bought_wh;
+    r.grid_import_wh = n->st.grid_import_wh;
+    r.grid_export_wh = n->st.grid_export_wh;
+    r.height = n->st.height;
+    r.updated_ms = wall_ms;
+    db_put_node(s->db, &r);
+}
+
+static void put_stat(sim *s, const fleet_node *n, int64_t wall_ms)
+{
+    db_stat r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.run_id, s->run_id, sizeof r.run_id);
+    snprintf(r.node, sizeof r.node, "%s", n->name);
+    r.t_ms = wall_ms;
+    r.height = n->st.height;
+    r.peers = n->st.peers;
+    r.hashrate = n->st.hashrate;
+    r.mempool = n->st.mempool;
+    r.stale = n->st.stale;
+    r.orphans = n->st.orphans;
+    r.balance = n->st.balance;
+    r.loop_lag_ms = n->st.lag_ms;
+    db_put_stat(s->db, &r);
+}
+
+static void on_exit_cb(void *ctx, fleet_node *n)
+{
+    sim *s = ctx;
+    int st = n->last_status;
+    int64_t now = fleet_now_ms();
+    if (s->stopping)
+        return;
+    if (now - n->started_ms >= FLEET_STABLE_MS)
+        n->backoff_ms = FLEET_BACKOFF_MIN_MS;
+    n->restart_at_ms = now + n->backoff_ms;
+    sim_event(s, "%s died (%s %d); restart %u in %u ms; see %s", n->name,
+              WIFSIGNALED(st) ? "signal" : "exit status",
+              WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), n->restarts + 1,
+              n->backoff_ms, n->log_path);
+    n->backoff_ms = n->backoff_ms * 2 > FLEET_BACKOFF_MAX_MS ? FLEET_BACKOFF_MAX_MS
+                                                            : n->backoff_ms * 2;
+    n->have_stats = 0;
+}
+
+static void restart_due(sim *s, int64_t now)
+{
+    for (size_t i = 0; i < s->f.n; i++) {
+        fleet_node *n = &s->f.nodes[i];
+        if (n->pid > 0 || n->restart_at_ms == 0 || now < n->restart_at_ms)
+            continue;
+        if (fleet_spawn(&s->f, i, now) == 0) {
+            n->restarts++;
+            s->restarts++;
+        } else {
+            n->restart_at_ms = now + n->backoff_ms;
+        }
+    }
+}
+
+/* Waits for signals until `until` (monotonic ms); SIGCHLD reaps at once. */
+static void wait_until(sim *s, int64_t until)
+{
+    for (;;) {
+        int64_t now = fleet_now_ms();
+        if (now >= until)
+            return;
+        struct pollfd p = { .fd = s->sfd, .events = POLLIN };
+        int r = poll(&p, 1, (int)(until - now));
+        if (r <= 0)
+            continue;
+        struct signalfd_siginfo si;
+        while (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            if (si.ssi_signo == SIGCHLD)
+                fleet_reap(&s->f, on_exit_cb, s);
+            else
+                s->interrupts++;
+        }
+        if (s->interrupts)
+            return;
+    }
+}
+
+static void render(sim *s, int64_t now)
+{
+    view_header h;
+    memset(&h, 0, sizeof h);
+    h.elapsed_ms = s->clock0_ms > 0 ? now - s->clock0_ms : 0;
+    h.duration_s = s->o->duration;
+    h.phase = s->phase;
+    h.restarts = s->restarts;
+    ingest_get_stats(s->ing, &h.ist);
+    if (h.elapsed_ms > 0)
+        h.tx_per_s = (double)h.ist.txs * 1000.0 / (double)h.elapsed_ms;
+    for (int i = 0; i < s->n_events; i++)
+        h.events[i] = s->events[i];
+    if (s->o->quiet)
+        return;
+    if (s->tty)
+        view_table(stdout, &s->f, &h, 1);
+    else
+        view_line(stdout, &s->f, &h);
+}
+
+static void tick(sim *s, int show)
+{
+    int64_t now = fleet_now_ms(), wall = fleet_wall_ms();
+    fleet_reap(&s->f, on_exit_cb, s);
+    restart_due(s, now);
+    for (size_t i = 0; i < s->f.n; i++) {
+        if (fleet_poll_stats(&s->f, i, now) != 0)
+            continue;
+        put_stat(s, &s->f.nodes[i], wall);
+        put_node(s, &s->f.nodes[i], wall);
+    }
+    int rc = ingest_poll(s->ing, wall, SIM_INGEST_BATCH);
+    if (rc < 0)
+        sim_event(s, "storing blocks failed: %s", sg_strerror(rc));
+    if (!db_is_up(s->db) && !s->db_warned) {
+        s->db_warned = 1;
+        sim_event(s, "database unreachable; %zu rows wait and are written when it returns",
+                  db_backlog(s->db));
+    } else if (db_is_up(s->db) && s->db_warned) {
+        s->db_warned = 0;
+        sim_event(s, "database back");
+    }
+    if (show)
+        render(s, now);
+}
+
+static int all_connected(const sim *s)
+{
+    for (size_t i = 0; i < s->f.n; i++) {
+        const fleet_node *n = &s->f.nodes[i];
+        if (!n->have_stats || (s->f.n > 1 && n->st.peers < 1))
+            return 0;
+    }
+    return 1;
+}
+
+/* Ticks until done(s) or the deadline or a signal; 1 if done. */
+static int tick_until(sim *s, int (*done)(const sim *), int64_t deadline, int step_ms)
+{
+    for (;;) {
+        tick(s, 1);
+        if (done && done(s))
+            return 1;
+        int64_t now = fleet_now_ms();
+        if (now >= deadline || s->interrupts)
+            return 0;
+        wait_until(s, now + step_ms < deadline ? now + step_ms : deadline);
+    }
+}
+
+static int spawn_all(sim *s)
+{
+    int64_t now = fleet_now_ms();
+    for (size_t i = 0; i < s->f.n; i++)
+        if (fleet_spawn(&s->f, i, now) != 0) {
+            fprintf(stderr, "launcher: cannot start %s: %s\n", s->f.nodes[i].name,
+                    strerror(errno));
+            return 1;
+        }
+    return 0;
+}
+
+/* ---- stopping ------------------------------------------------------------- */
+
+static int all_idle(const sim *s)
+{
+    for (size_t i = 1; i < s->f.n; i++)
+        if (s->f.nodes[i].pid > 0 && (!s->f.nodes[i].have_stats || s->f.nodes[i].st.mining))
+            return 0;
+    return 1;
+}
+
+static int64_t max_node_height(const sim *s)
+{
+    int64_t m = 0;
+    for (size_t i = 0; i < s->f.n; i++)
+        if (s->f.nodes[i].have_stats && s->f.nodes[i].st.height > m)
+            m = s->f.nodes[i].st.height;
+    return m;
+}
+
+static int operator_passed(const sim *s)
+{
+    return s->f.nodes[0].have_stats && s->f.nodes[0].st.height > s->settle_target;
+}
+
+/* Every running daemon on one tip, and the launcher has read that block. */
+static int one_tip(const sim *s)
+{
+    char best[65];
+    ingest_best_tip(s->ing, best);
+    for (size_t i = 0; i < s->f.n; i++) {
+        const fleet_node *n = &s->f.nodes[i];
+        if (n->pid > 0 && (!n->have_stats || strcmp(n->st.tip, best) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+/* Mining stops in two steps so that every node ends on the same tip: a tie
+ * between two blocks found at once would otherwise stand (ties keep the
+ * first seen).  The operator mines alone until it passes every height seen,
+ * then stops too.  Each step is bounded; a second Ctrl-C skips the rest. */
+static void settle(sim *s)
+{
+    int64_t step = SIM_SETTLE_MS;
+    for (size_t i = 1; i < s->f.n; i++)
+        if (s->f.nodes[i].pid > 0)
+            kill(s->f.nodes[i].pid, SIGUSR1);
+    s->interrupts = 0;
+    tick_until(s, all_idle, fleet_now_ms() + step, 250);
+    if (s->interrupts)
+        return;
+    s->settle_target = max_node_height(s);
+    tick_until(s, operator_passed, fleet_now_ms() + step, 250);
+    if (s->f.nodes[0].pid > 0)
+        kill(s->f.nodes[0].pid, SIGUSR1);
+    if (s->interrupts)
+        return;
+    if (!tick_until(s, one_tip, fleet_now_ms() + step, 250) && !s->interrupts)
+        sim_event(s, "daemons did not agree on one tip within %lld ms; final balances are "
+                  "each node's own view", (long long)step);
+}
+
+static void summary(sim *s, int killed, int64_t ran_ms)
+{
+    ingest_stats st;
+    ingest_get_stats(s->ing, &st);
+    printf("run %s: %.1f s, best height %llu, %llu blocks (%llu stale), %llu transactions, "
+           "%llu market intervals, %llu restarts%s\n",
+           s->run_id, (double)ran_ms / 1000.0, (unsigned long long)st.best_height,
+           (unsigned long long)st.blocks, (unsigned long long)st.stale,
+           (unsigned long long)st.txs, (unsigned long long)st.intervals,
+           (unsigned long long)s->restarts, killed ? " (some daemons needed SIGKILL)" : "");
+    printf("run directory %s; database: %s\n", s->dir,
+           s->o->db_host[0] ? "MySQL" : s->db_path);
+    fflush(stdout);
+}
+
+static int finish(sim *s)
+{
+    char err[DB_ERR_MAX];
+    int64_t ran_ms = s->clock0_ms > 0 ? fleet_now_ms() - s->clock0_ms : 0;
+    int status = 0;
+    s->phase = "stopping";
+    settle(s);
+    int64_t wall = fleet_wall_ms();
+    for (size_t i = 0; i < s->f.n; i++)
+        if (s->f.nodes[i].have_stats)
+            put_node(s, &s->f.nodes[i], wall);
+    s->stopping = 1;
+    int killed = fleet_stop_all(&s->f, SIM_STOP_GRACE_MS);
+    while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
+        ;
+    put_run(s, wall / 1000);
+    if (db_close(s->db, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher: %s\n", err);
+        status = 1;
+    }
+    s->db = NULL;
+    if (!s->o->quiet && s->tty)
+        render(s, fleet_now_ms());
+    summary(s, killed, ran_ms);
+    return status;
+}
+
+static int block_signals(sim *s)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        return SG_EIO;
+    signal(SIGPIPE, SIG_IGN);
+    /* A shell starts background jobs with SIGINT ignored; the signalfd
+     * must see it all the same. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    s->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return s->sfd < 0 ? SG_EIO : 0;
+}
+
+static int run(sim *s)
+{
+    int64_t start = fleet_now_ms();
+    s->wall0_s = time(NULL);
+    put_run(s, 0);
+    if (spawn_all(s) != 0)
+        return 1;
+    s->phase = "connecting";
+    if (!tick_until(s, all_connected, start + SIM_CONNECT_WAIT_MS, 250) && !s->interrupts)
+        sim_event(s, "not every daemon connected within %d s; starting the clock anyway",
+                  SIM_CONNECT_WAIT_MS / 1000);
+    s->clock0_ms = fleet_now_ms();
+    s->phase = "running";
+    int64_t end = s->o->duration ? s->clock0_ms + (int64_t)s->o->duration * 1000 : INT64_MAX;
+    int64_t next = s->clock0_ms;
+    while (!s->interrupts) {
+        tick(s, 1);
+        next += SIM_TICK_MS;
+        int64_t now = fleet_now_ms();
+        if (now >= end)
+            break;
+        if (next < now)
+            next = now;
+        wait_until(s, next < end ? next : end);
+    }
+    return finish(s);
+}
+
+int sim_run(launcher_opts *o, const char *argv0)
+{
+    sim s;
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    s.sfd = -1;
+    s.f.log_level = o->log_level;
+    s.f.mining_threads = o->mining_threads;
+    s.f.use_gpu = o->use_gpu;
+    s.tty = isatty(STDOUT_FILENO);
+    s.phase = "starting";
+    if (!o->seed_given)
+        o->seed = ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
+    int status = preflight(&s, argv0);
+    if (status == 0)
+        status = block_signals(&s) == 0 ? setup(&s) : 1;
+    if (status == 0) {
+        status = run(&s);
+    } else if (s.f.n) {
+        fleet_stop_all(&s.f, SIM_STOP_GRACE_MS);
+    }
+    if (s.db)
+        db_close(s.db, NULL, 0);
+    ingest_free(s.ing);
+    rundir_free(&s.f);
+    if (s.have_params)
+        params_free(&s.params);
+    free(s.json);
+    if (s.sfd >= 0)
+        close(s.sfd);
+    return status;
+}

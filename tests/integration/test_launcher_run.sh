@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# A short launcher run with SQLite, then the database checked against the
+# chain: every table that must hold data does, best-chain heights are
+# contiguous and linked, every transaction sits in a stored block, and the
+# balances in `nodes` equal the ledger (per node when only coinbases moved
+# money, else money is conserved across all nodes).  Then a run stopped by
+# SIGINT mid-way (exit 0, no daemon left, data flushed) and a launcher
+# killed outright (its daemons notice and exit).
+. "$(dirname "$0")/lib.sh"
+sg_setup
+
+command -v sqlite3 >/dev/null || sg_skip "sqlite3 CLI not installed (scripts/install-deps)"
+[[ -x "$SG_BIN/launcher" ]] || sg_skip "bin/launcher not built (run make)"
+cp "$SG_BIN/launcher" "$SG_T/bin/" || sg_fail "cannot copy the launcher"
+LAUNCHER=$SG_T/bin/launcher
+NODES=5   # operator, 2 prosumers, 2 consumers
+
+our_daemons() {
+    local p a0
+    for p in /proc/[0-9]*; do
+        a0=
+        { read -r -d '' a0 <"$p/cmdline"; } 2>/dev/null
+        [[ "$a0" == "$SG_T/bin/sg"* ]] && echo "${p#/proc/}"
+    done
+}
+
+# Kills leftovers by pid (found above) so a failure cannot leak daemons.
+kill_ours() {
+    local p
+    for p in $(our_daemons); do kill -KILL "$p" 2>/dev/null; done
+}
+trap 'kill_ours; sg_cleanup' EXIT
+
+q() { sqlite3 -cmd ".timeout 5000" "$DB" "$1"; }
+
+# Sets BASE to a base port with NODES free ports above it.
+pick_base() {
+    local b p ok
+    for _ in $(seq 1 50); do
+        b=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        ok=1
+        for p in $(seq "$b" $((b + NODES - 1))); do
+            if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
+        done
+        [[ $ok -eq 1 ]] && { BASE=$b; return 0; }
+    done
+    return 1
+}
+
+# start_launcher DIR ARGS...: in the background, LPID set.
+start_launcher() {
+    local dir=$1; shift
+    pick_base || sg_fail "no free port range"
+    "$LAUNCHER" --prosumers 2 --consumers 2 --difficulty 5 --quiet --base-port "$BASE" \
+        --run-dir "$dir" "$@" >"$dir.out" 2>&1 &
+    LPID=$!
+    SG_PID[launcher]=$LPID
+}
+
+# wait_exit SECS: waits for the launcher; sets LRC.
+wait_exit() {
+    local secs=$1
+    for _ in $(seq 1 $((secs * 5))); do
+        kill -0 "$LPID" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -0 "$LPID" 2>/dev/null && { cat "$RUN.out"; sg_fail "launcher still running after ${secs}s"; }
+    wait "$LPID"; LRC=$?
+    unset "SG_PID[launcher]"
+}
+
+wait_no_daemons() {
+    local secs=$1 left
+    for _ in $(seq 1 $((secs * 5))); do
+        left=$(our_daemons)
+        [[ -z "$left" ]] && return 0
+        sleep 0.2
+    done
+    sg_fail "daemons still running: $left"
+}
+
+# ---- 1: a run to its --duration ---------------------------------------------
+RUN=$SG_T/run1
+DB=$RUN/run.db
+start_launcher "$RUN" --duration 15
+wait_exit 150
+[[ $LRC -eq 0 ]] || { tail -n 20 "$RUN.out"; sg_fail "launcher exited $LRC"; }
+wait_no_daemons 5
+grep -q "best height" "$RUN.out" || sg_fail "no summary: $(tail -n 5 "$RUN.out")"
+for f in cluster.key genesis.txt run.json nodes.tsv keys/op.key keys/p1.key keys/c2.key \
+         logs/op.log logs/p2.log data/c1/blocks.dat; do
+    [[ -s "$RUN/$f" ]] || sg_fail "run directory lacks $f"
+done
+grep -q '"difficulty": 5' "$RUN/run.json" || sg_fail "run.json lacks the difficulty"
+
+for t in runs nodes blocks transactions simulation_stats; do
+    n=$(q "SELECT COUNT(*) FROM $t")
+    [[ "$n" -gt 0 ]] || sg_fail "table $t is empty"
+done
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM nodes')" "$NODES" "nodes rows"
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM runs WHERE ended_at_s >= started_at_s AND started_at_s > 0')" 1 "finished runs row"
+# Statistics every second for every node.
+for n in op p1 p2 c1 c2; do
+    c=$(q "SELECT COUNT(*) FROM simulation_stats WHERE node='$n'")
+    [[ "$c" -ge 5 ]] || sg_fail "only $c stats rows for $n"
+done
+
+best=$(q "SELECT MAX(height) FROM blocks WHERE stale=0")
+[[ "$best" -ge 5 ]] || sg_fail "best height only $best"
+sg_log "best height $best, $(q 'SELECT COUNT(*) FROM blocks WHERE stale=1') stale blocks"
+# Contiguous heights 0..best, one block each, each linked to the one below.
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM blocks WHERE stale=0')" "$((best + 1))" "best-chain blocks"
+sg_assert_eq "$(q 'SELECT COUNT(DISTINCT height) FROM blocks WHERE stale=0')" "$((best + 1))" "distinct best heights"
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM blocks b WHERE stale=0 AND height>0 AND NOT EXISTS
+                   (SELECT 1 FROM blocks p WHERE p.hash=b.prev_hash AND p.stale=0 AND p.height=b.height-1)')" 0 "unlinked best blocks"
+# Stale blocks hang off stored blocks too.
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM blocks b WHERE height>0 AND NOT EXISTS
+                   (SELECT 1 FROM blocks p WHERE p.hash=b.prev_hash)')" 0 "blocks without a stored parent"
+# Every transaction named by a block is in a best-chain block, every stored
+# transaction is accounted for, and each best block's count matches.
+sg_assert_eq "$(q "SELECT COUNT(*) FROM transactions t WHERE block_hash<>'' AND NOT EXISTS
+                   (SELECT 1 FROM blocks b WHERE b.hash=t.block_hash AND b.stale=0)")" 0 "transactions in no best block"
+sg_assert_eq "$(q "SELECT COUNT(*) FROM transactions WHERE block_hash<>''")" \
+             "$(q 'SELECT SUM(n_txs) FROM blocks WHERE stale=0')" "best-chain transactions"
+# A transaction outside the best chain is in a stale block: there are at
+# most as many as stale blocks hold.
+orph=$(q "SELECT COUNT(*) FROM transactions WHERE block_hash=''")
+stale_txs=$(q 'SELECT COALESCE(SUM(n_txs),0) FROM blocks WHERE stale=1')
+[[ "$orph" -le "$stale_txs" ]] || sg_fail "$orph transactions outside blocks, stale blocks hold $stale_txs"
+sg_assert_eq "$(q "SELECT COUNT(*) FROM transactions WHERE kind='coinbase' AND block_hash<>''")" "$best" "coinbases on the best chain"
+
+# Market tables: settlements on the best chain each make an interval row.
+settle=$(q "SELECT COUNT(*) FROM transactions WHERE kind='settlement' AND block_hash<>''")
+if [[ "$settle" -gt 0 ]]; then
+    sg_assert_eq "$(q "SELECT COUNT(*) FROM market_intervals WHERE block_hash<>''")" "$settle" "market intervals"
+    [[ "$(q 'SELECT COUNT(*) FROM trades')" -gt 0 ]] || sg_fail "settlements but no trades rows"
+else
+    sg_log "no settlements in this run (daemons sign no orders yet): market tables not checked"
+fi
+
+# Balances: every node ended on the best tip, so its ledger is the best
+# chain's.
+sg_assert_eq "$(q "SELECT COUNT(*) FROM nodes WHERE height=$best")" "$NODES" "nodes at the best height"
+reward=$(sed -n 's/^block_reward //p' "$RUN/genesis.txt")
+declare -A alloc=()
+while read -r _ pk amount; do alloc[$pk]=$amount; done < <(grep '^alloc ' "$RUN/genesis.txt")
+total_alloc=0
+for pk in "${!alloc[@]}"; do total_alloc=$((total_alloc + alloc[$pk])); done
+sg_assert_eq "$(q 'SELECT SUM(balance + reserved) FROM nodes')" "$((total_alloc + reward * best))" "money supply"
+others=$(q "SELECT COUNT(*) FROM transactions WHERE kind<>'coinbase' AND block_hash<>''")
+if [[ "$others" -eq 0 ]]; then
+    while IFS='|' read -r name pk bal; do
+        mined=$(q "SELECT COUNT(*) FROM blocks WHERE stale=0 AND miner='$pk'")
+        sg_assert_eq "$bal" "$(( ${alloc[$pk]} + reward * mined ))" "balance of $name"
+    done < <(q 'SELECT name, pubkey, balance FROM nodes')
+fi
+sg_log "run to --duration: pass"
+
+# ---- 2: SIGINT mid-run ------------------------------------------------------
+RUN=$SG_T/run2
+DB=$RUN/run.db
+start_launcher "$RUN" --duration 0
+seen=0
+for _ in $(seq 1 300); do
+    kill -0 "$LPID" 2>/dev/null || { cat "$RUN.out"; sg_fail "launcher died"; }
+    [[ -s "$DB" ]] && seen=$(q "SELECT COUNT(*) FROM blocks WHERE height>0" 2>/dev/null || echo 0)
+    [[ "${seen:-0}" -ge 5 ]] && break
+    sleep 0.2
+done
+[[ "${seen:-0}" -ge 5 ]] || sg_fail "no blocks stored within 60 s"
+# `status` prints the table once: a row per daemon, all answering.
+"$LAUNCHER" status --run "$RUN" >"$SG_T/status" 2>&1 || sg_fail "status failed: $(cat "$SG_T/status")"
+grep -q "$NODES of $NODES daemons answering" "$SG_T/status" || sg_fail "status: $(cat "$SG_T/status")"
+for n in op p1 p2 c1 c2; do grep -Eq "^$n +(operator|prosumer|consumer) +[0-9]+" "$SG_T/status" ||
+    sg_fail "status lacks a row for $n: $(cat "$SG_T/status")"; done
+# `attach` follows a node's log live through the control channel.
+timeout 4 "$LAUNCHER" attach p1 --run "$RUN" --level info >"$SG_T/attach" 2>&1
+grep -q ' INFO p1: ' "$SG_T/attach" || sg_fail "attach printed no p1 log line: $(head -c 300 "$SG_T/attach")"
+timeout 3 "$LAUNCHER" attach p1 --run "$RUN" --level error >"$SG_T/attach" 2>&1
+grep -q ' INFO ' "$SG_T/attach" && sg_fail "attach --level error printed INFO lines"
+"$LAUNCHER" attach nosuch --run "$RUN" >/dev/null 2>&1; rc=$?
+[[ $rc -eq 2 ]] || sg_fail "attach to an unknown node exited $rc, expected 2"
+# A daemon that dies is reported and restarted (counted).
+p1pid=""
+for p in $(our_daemons); do
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--name p1 " && p1pid=$p
+done
+[[ -n "$p1pid" ]] || sg_fail "cannot find p1's process"
+kill -KILL "$p1pid"
+for _ in $(seq 1 100); do
+    [[ $(our_daemons | wc -l) -ge $NODES ]] && ! kill -0 "$p1pid" 2>/dev/null && break
+    sleep 0.2
+done
+[[ $(our_daemons | wc -l) -ge $NODES ]] || sg_fail "p1 was not restarted: $(cat "$RUN.out")"
+grep -q "p1 died (signal 9); restart 1" "$RUN.out" || sg_fail "no restart report: $(cat "$RUN.out")"
+kill -INT "$LPID"
+wait_exit 90
+[[ $LRC -eq 0 ]] || { tail -n 20 "$RUN.out"; sg_fail "launcher exited $LRC after SIGINT"; }
+wait_no_daemons 5
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM runs WHERE ended_at_s > 0')" 1 "runs row closed after SIGINT"
+grep -q ", 1 restarts" "$RUN.out" || sg_fail "summary does not count the restart: $(tail -n 3 "$RUN.out")"
+after=$(q "SELECT COUNT(*) FROM blocks WHERE height>0")
+[[ "$after" -ge "$seen" ]] || sg_fail "blocks went from $seen to $after"
+best=$(q "SELECT MAX(height) FROM blocks WHERE stale=0")
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM blocks WHERE stale=0')" "$((best + 1))" "best-chain blocks after SIGINT"
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM nodes')" "$NODES" "nodes rows after SIGINT"
+# The final view of every node reached the database before the exit.
+sg_assert_eq "$(q "SELECT COUNT(*) FROM nodes n WHERE NOT EXISTS
+                   (SELECT 1 FROM blocks b WHERE b.height=n.height)")" 0 "node heights without a stored block"
+sg_log "SIGINT: pass"
+
+# ---- 3: the launcher killed outright ----------------------------------------
+RUN=$SG_T/run3
+DB=$RUN/run.db
+start_launcher "$RUN" --duration 0
+for _ in $(seq 1 300); do
+    [[ $(our_daemons | wc -l) -ge $NODES ]] && break
+    sleep 0.2
+done
+[[ $(our_daemons | wc -l) -ge $NODES ]] || sg_fail "daemons did not start"
+sleep 1
+kill -KILL "$LPID"
+wait "$LPID" 2>/dev/null
+unset "SG_PID[launcher]"
+wait_no_daemons 20
+sg_log "launcher killed: daemons gone; pass"
