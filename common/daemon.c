@@ -19,6 +19,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "agent.h"
 #include "chain.h"
 #include "err.h"
 #include "hash.h"
@@ -44,6 +45,9 @@ typedef struct {
     net *net;
     relay *relay;
     miner *miner;
+    agent *agent;                /* the market role; NULL until running */
+    energy_profile pv_profile, load_profile;
+    int agent_rc;                /* last agent_tick error, logged once */
     kern_impl impl;
     uv_timer_t timer;
     uv_signal_t sigs[SIG_COUNT];
@@ -137,15 +141,58 @@ static void on_tx(void *ctx)
     ((daemon *)ctx)->tx_dirty = 1;
 }
 
+/* ---- market -------------------------------------------------------------- */
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int agent_submit(void *ctx, const proto_tx *tx, uint8_t txid[32])
+{
+    daemon *d = ctx;
+    int rc = relay_submit_tx(d->relay, tx, txid);
+    if (rc == 0)
+        d->tx_dirty = 1;
+    return rc;
+}
+
+static int start_agent(daemon *d)
+{
+    agent_config ac = {
+        .role = d->o.role == DAEMON_ROLE_OPERATOR ? AGENT_OPERATOR : AGENT_HOUSEHOLD,
+        .params = &d->params, .chain = d->chain, .sk = d->sk, .pk = d->pk,
+        .name = d->name, .submit = agent_submit, .submit_ctx = d, .log = d->log,
+        .energy = {
+            .prosumer = d->o.role == DAEMON_ROLE_PROSUMER,
+            .battery_wh = d->o.battery_wh,
+            .pv_profile = d->o.pv_profile_path ? &d->pv_profile : NULL,
+            .load_profile = d->o.load_profile_path ? &d->load_profile : NULL,
+        },
+    };
+    return agent_new(&d->agent, &ac);
+}
+
+static void market_tick(daemon *d)
+{
+    int rc = agent_tick(d->agent, wall_ms());
+    if (rc != 0 && rc != d->agent_rc)
+        log_warn(d->log, "market: %s", sg_strerror(rc));
+    d->agent_rc = rc;
+}
+
 /* ---- chain events -------------------------------------------------------- */
 
 static void on_connect(void *ctx, const chain_entry *e, const proto_block *b)
 {
     daemon *d = ctx;
     char hex[65];
-    (void)b;
     if (!d->relay)
         return;                  /* replay of the store at start */
+    if (d->agent)
+        agent_block_connected(d->agent, b);
     hash_to_hex_display(e->hash, hex);
     log_info(d->log, "block %s accepted at height %u (%u txs)", hex, e->height, e->n_txs);
 }
@@ -229,6 +276,33 @@ static void stats_wallet(daemon *d, stat_buf *sb)
     }
 }
 
+static void stats_market(daemon *d, stat_buf *sb)
+{
+    agent_stats as;
+    if (!d->agent)
+        return;
+    agent_get_stats(d->agent, &as);
+    stat_int(sb, "interval", clamp64(as.interval));
+    stat_int(sb, "last_settled_interval", as.last_settled_interval);
+    stat_int(sb, "clearing_price", clamp64(as.clearing_price));
+    if (d->o.role != DAEMON_ROLE_OPERATOR) {
+        stat_int(sb, "produced_wh", clamp64(as.produced_wh));
+        stat_int(sb, "consumed_wh", clamp64(as.consumed_wh));
+        stat_int(sb, "battery_wh", clamp64(as.battery_wh));
+        stat_int(sb, "orders_submitted", clamp64(as.orders_submitted));
+        stat_int(sb, "orders_skipped", clamp64(as.orders_skipped));
+        return;
+    }
+    stat_int(sb, "traded_wh", clamp64(as.traded_wh));
+    stat_int(sb, "last_grid_import_wh", clamp64(as.grid_import_wh));
+    stat_int(sb, "last_grid_export_wh", clamp64(as.grid_export_wh));
+    stat_int(sb, "matched_orders", as.matched_orders);
+    stat_int(sb, "total_traded_wh", clamp64(as.total_traded_wh));
+    stat_int(sb, "settlements_published", clamp64(as.settlements_published));
+    stat_int(sb, "settlements_mined", clamp64(as.settlements_mined));
+    stat_int(sb, "settlements_rebuilt", clamp64(as.settlements_rebuilt));
+}
+
 static void stats_build(daemon *d, stat_buf *sb)
 {
     const chain_entry *tip = chain_tip(d->chain);
@@ -267,6 +341,7 @@ static void stats_build(daemon *d, stat_buf *sb)
     stat_int(sb, "misbehaved", clamp64(rs.misbehaved));
     hash_hex(d->pk, 32, hex);
     stat_str(sb, "pubkey", hex);
+    stats_market(d, sb);
 }
 
 /* ---- control and peer callbacks ------------------------------------------ */
@@ -336,6 +411,8 @@ static void on_timer(uv_timer_t *t)
         relay_tick(d->relay, now);
     if (d->ticks % 10 == 0 && d->miner)
         miner_tick(d->miner, now);
+    if (d->ticks % 2 == 1 && d->agent)
+        market_tick(d);
     if (d->tx_dirty && now - d->last_build_ms >= DAEMON_TX_REBUILD_MS)
         rebuild_work(d);
 }
@@ -366,6 +443,8 @@ static void on_net_closed(void *arg)
 {
     daemon *d = arg;
     d->net = NULL;
+    agent_free(d->agent);
+    d->agent = NULL;
     relay_free(d->relay);
     d->relay = NULL;
     chain_free(d->chain);
@@ -450,6 +529,26 @@ static int pick_impl(daemon *d)
     return 0;
 }
 
+/* A --pv-profile / --load-profile file (none: nothing to do); prints one
+ * line on failure. */
+static int load_profile(daemon *d, const char *opt, const char *path, energy_profile *p)
+{
+    int bad_line = 0;
+    if (!path)
+        return 0;
+    int rc = energy_profile_load(path, p, &bad_line);
+    if (rc == 0)
+        return 0;
+    if (rc == SG_EINVAL && bad_line)
+        fprintf(stderr, "%s: %s %s: line %d: expected Wh per 15-minute slot (a "
+                "non-negative number; the profile needs at least one)\n", d->o.prog, opt,
+                path, bad_line);
+    else
+        fprintf(stderr, "%s: %s %s: %s\n", d->o.prog, opt, path,
+                rc == SG_EIO ? strerror(errno) : sg_strerror(rc));
+    return rc;
+}
+
 /* Keys, genesis and log: everything that can fail for a usage reason.
  * Returns an exit status (0 to go on). */
 static int load_inputs(daemon *d)
@@ -493,6 +592,9 @@ static int load_inputs(daemon *d)
                 d->o.prog, d->key_path, hex, want);
         return 2;
     }
+    if (load_profile(d, "--pv-profile", d->o.pv_profile_path, &d->pv_profile) != 0 ||
+        load_profile(d, "--load-profile", d->o.load_profile_path, &d->load_profile) != 0)
+        return 2;
     if (d->o.name)
         snprintf(d->name, sizeof d->name, "%s", d->o.name);
     else
@@ -577,6 +679,8 @@ static int start_runtime(daemon *d)
     };
     int rc = relay_new(&d->relay, &rc_cfg);
     if (rc == 0)
+        rc = start_agent(d);
+    if (rc == 0)
         rc = miner_new(&d->miner, &mc);
     if (rc != 0) {
         log_error(d->log, "cannot start: %s", sg_strerror(rc));
@@ -635,6 +739,8 @@ static void usage(const char *prog, int fixed_role)
            "  --mining-threads N  --impl auto|avx512|avx2|shani|generic|openssl|cuda\n"
            "  --use-gpu  --no-mine  --no-discover (dial only --peer addresses)\n"
            "  --reconnect-max-ms N  --ban-secs N  --stall-ms N\n"
+           "market: --battery-kwh KWH (prosumers)  --pv-profile FILE (prosumers)\n"
+           "  --load-profile FILE (CSV of Wh per 15-minute slot)\n"
            "signals: TERM/INT stop, HUP reopens the log, USR1 stops and USR2 starts mining\n"
            "tools: %s keygen --out FILE | cluster-key --out FILE | genesis ... | ctl ...\n",
            prog, fixed_role ? "" : "--role prosumer|consumer ", DAEMON_DEFAULT_LISTEN, prog);
@@ -701,6 +807,8 @@ int daemon_main(int argc, char **argv, int role)
     if (status == 0)
         status = run_daemon(d);
     log_close(d->log);
+    energy_profile_free(&d->pv_profile);
+    energy_profile_free(&d->load_profile);
     params_free(&d->params);
     memset(d->sk, 0, sizeof d->sk);
     free(d);

@@ -14,6 +14,34 @@
  * file; SIGUSR1 stops mining and SIGUSR2 starts it again (tests use this to
  * let a cluster settle; both are idempotent, unlike a toggle).
  *
+ * Statistics (control STATS, `ctl stats`; names are stable, integers
+ * unless marked str).  Every daemon: name (str), role (str), height, tip
+ * (str), chainwork (str), peers, mempool_txs, mempool_bytes, stale_blocks,
+ * orphans, reorg_blocks, hashrate, mining, impl (str), loop_lag_ms_max,
+ * loop_lag_ms_avg, its ledger account: balance, reserved, nonce, sold_wh,
+ * bought_wh, grid_import_wh, grid_export_wh (cumulative Wh traded peer to
+ * peer and with the grid), state_hash (str, the tip ledger's digest),
+ * then blocks_mined, uptime_ms, bans, blocks_in_flight, block_stalls,
+ * misbehaved, pubkey (str), and the market:
+ *   interval               market interval now (from the genesis clock)
+ *   last_settled_interval  tip ledger's last settled interval, -1: none
+ *   clearing_price         of the last settlement connected (micro/kWh)
+ * prosumers and consumers add:
+ *   produced_wh, consumed_wh   cumulative PV output and load of the model
+ *   battery_wh                 battery state of charge (0: no battery)
+ *   orders_submitted           offers and bids signed and relayed
+ *   orders_skipped             orders not sent (interval already settled,
+ *                              a bid the balance cannot reserve, refused)
+ * the operator adds (for the last of its settlements that was mined):
+ *   traded_wh                  peer-to-peer Wh of that interval
+ *   last_grid_import_wh        Wh bids took from the grid in it
+ *   last_grid_export_wh        Wh offers fed into the grid in it
+ *   matched_orders             orders with traded_wh > 0 in it
+ *   total_traded_wh            peer-to-peer Wh over all its mined ones
+ *   settlements_published      signed and relayed (rebuilds included)
+ *   settlements_mined          seen in connected blocks
+ *   settlements_rebuilt        dropped because they stopped applying
+ *
  * Key files: the identity is 128 hex digits (a libsodium Ed25519 secret
  * key, seed then public key) and a newline, created with mode 0600 when
  * missing; the cluster key is 64 hex digits and a newline and is never
@@ -60,6 +88,9 @@ typedef struct {
     uint32_t reconnect_max_ms;        /* 0: net's default */
     uint32_t ban_secs;                /* 0: net's default */
     uint32_t stall_ms;                /* 0: relay's default */
+    uint64_t battery_wh;              /* --battery-kwh; prosumers; 0: none */
+    const char *pv_profile_path;      /* prosumers; NULL: built-in curve */
+    const char *load_profile_path;    /* NULL: built-in curve */
 } daemon_opts;
 
 /* Entry point of both daemons.  role 0 (sgnode) takes --role; sgoperator

@@ -75,6 +75,34 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* "13.5" kWh as Wh: digits, optionally a point and up to 3 decimals. */
+static int parse_kwh(const char *s, uint64_t *wh)
+{
+    uint64_t whole = 0, frac = 0;
+    int nfrac = 0;
+    const char *c = s;
+
+    for (; *c >= '0' && *c <= '9'; c++) {
+        whole = whole * 10 + (uint64_t)(*c - '0');
+        if (whole > 1000000)
+            return SG_EINVAL;
+    }
+    if (c == s)
+        return SG_EINVAL;
+    if (*c == '.') {
+        for (c++; *c >= '0' && *c <= '9' && nfrac < 3; c++, nfrac++)
+            frac = frac * 10 + (uint64_t)(*c - '0');
+        if (nfrac == 0)
+            return SG_EINVAL;
+    }
+    if (*c != '\0')
+        return SG_EINVAL;
+    while (nfrac++ < 3)
+        frac *= 10;
+    *wh = whole * 1000 + frac;
+    return 0;
+}
+
 /* Splits "--opt=value" or "--opt value".  Returns the option's value, or
  * NULL with err set when it is missing. */
 static const char *opt_value(int argc, char **argv, int *i, const char *eq,
@@ -178,11 +206,18 @@ static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
         o->stall_ms = u;
         return 0;
     }
+    if (strcmp(opt, "--battery-kwh") == 0) {
+        if (parse_kwh(v, &o->battery_wh) != 0)
+            return bad(err, cap, opt, "kWh from 0 to 1000000 (up to 3 decimals)", v);
+        return 0;
+    }
     const char **path = strcmp(opt, "--data-dir") == 0 ? &o->data_dir
                       : strcmp(opt, "--key") == 0 ? &o->key_path
                       : strcmp(opt, "--cluster-key") == 0 ? &o->cluster_key_path
                       : strcmp(opt, "--genesis") == 0 ? &o->genesis_path
-                      : strcmp(opt, "--log") == 0 ? &o->log_path : NULL;
+                      : strcmp(opt, "--log") == 0 ? &o->log_path
+                      : strcmp(opt, "--pv-profile") == 0 ? &o->pv_profile_path
+                      : strcmp(opt, "--load-profile") == 0 ? &o->load_profile_path : NULL;
     if (!path)
         return SG_ENOTFOUND;
     if (*v == '\0')
@@ -194,7 +229,8 @@ static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
 static const char *const valued_opts[] = {
     "--role", "--listen", "--peer", "--data-dir", "--key", "--cluster-key",
     "--genesis", "--log", "--log-level", "--name", "--mining-threads", "--impl",
-    "--reconnect-max-ms", "--ban-secs", "--stall-ms", NULL,
+    "--reconnect-max-ms", "--ban-secs", "--stall-ms", "--battery-kwh", "--pv-profile",
+    "--load-profile", NULL,
 };
 
 static int is_valued(const char *name)
@@ -264,6 +300,15 @@ int daemon_parse_opts(daemon_opts *o, const char *prog, int fixed_role,
     }
     if (!o->data_dir) {
         snprintf(err, errcap, "--data-dir DIR is required");
+        return SG_EINVAL;
+    }
+    if (o->role != DAEMON_ROLE_PROSUMER && (o->battery_wh || o->pv_profile_path)) {
+        snprintf(err, errcap, "%s applies to prosumers only",
+                 o->battery_wh ? "--battery-kwh" : "--pv-profile");
+        return SG_EINVAL;
+    }
+    if (o->role == DAEMON_ROLE_OPERATOR && o->load_profile_path) {
+        snprintf(err, errcap, "--load-profile applies to prosumers and consumers only");
         return SG_EINVAL;
     }
     return 0;
@@ -427,6 +472,33 @@ static int add_alloc(chain_params *p, const char *v)
     return 0;
 }
 
+/* The market's genesis parameters; SG_ENOTFOUND for another option. */
+static int genesis_market_opt(chain_params *p, const char *opt, const char *v)
+{
+    static const char *const rules[] = { "uniform", "pay-as-bid", "mid-market" };
+    uint32_t u;
+    if (strcmp(opt, "--tick-ms") == 0)
+        return parse_u32(v, 1, 86400000, &p->tick_ms);
+    if (strcmp(opt, "--interval-minutes") == 0)
+        return parse_u32(v, 1, 1440, &p->interval_minutes);
+    if (strcmp(opt, "--start-time") == 0)
+        return parse_u64(v, &p->sim_start);
+    if (strcmp(opt, "--retail-price") == 0)
+        return parse_u64(v, &p->retail_price) == 0 && p->retail_price > 0 ? 0 : SG_EINVAL;
+    if (strcmp(opt, "--feed-in-price") == 0)
+        return parse_u64(v, &p->feed_in_price);
+    if (strcmp(opt, "--seed") == 0)
+        return parse_u64(v, &p->seed);
+    if (strcmp(opt, "--market") != 0)
+        return SG_ENOTFOUND;
+    for (u = 0; u < sizeof rules / sizeof rules[0]; u++)
+        if (strcmp(v, rules[u]) == 0) {
+            p->market_rule = (uint8_t)u;
+            return 0;
+        }
+    return SG_EINVAL;
+}
+
 static int genesis_opt(chain_params *p, const char *opt, const char *v,
                        int *have_op, const char **out)
 {
@@ -451,7 +523,7 @@ static int genesis_opt(chain_params *p, const char *opt, const char *v,
     } else if (strcmp(opt, "--block-reward") == 0) {
         return parse_u64(v, &p->block_reward);
     } else {
-        return SG_ENOTFOUND;
+        return genesis_market_opt(p, opt, v);
     }
     return 0;
 }
@@ -464,6 +536,12 @@ int daemon_tool_genesis(const char *prog, int argc, char **argv)
         { "--alloc", "PUBKEYHEX=AMOUNT (64 hex digits, micro-units)" },
         { "--time", "unix seconds" }, { "--name", "a name of 1 to 64 characters" },
         { "--block-reward", "micro-units" },
+        { "--tick-ms", "milliseconds from 1 to 86400000" },
+        { "--interval-minutes", "minutes from 1 to 1440" },
+        { "--start-time", "unix seconds (simulated time of interval 0)" },
+        { "--market", "uniform, pay-as-bid or mid-market" },
+        { "--retail-price", "micro-units per kWh above 0" },
+        { "--feed-in-price", "micro-units per kWh" }, { "--seed", "a number" },
     };
     chain_params p;
     const char *out = NULL;
@@ -491,7 +569,15 @@ int daemon_tool_genesis(const char *prog, int argc, char **argv)
     if (!out || !have_op) {
         fprintf(stderr, "%s genesis: usage: %s genesis --out FILE --operator-key PUBHEX "
                 "[--difficulty N] [--alloc PUBHEX=AMOUNT]... [--time UNIX] [--name NAME] "
-                "[--block-reward N]\n", prog, prog);
+                "[--block-reward N] [--tick-ms MS] [--interval-minutes N] "
+                "[--start-time UNIX] [--market uniform|pay-as-bid|mid-market] "
+                "[--retail-price N] [--feed-in-price N] [--seed N]\n", prog, prog);
+        goto out;
+    }
+    if (p.feed_in_price > p.retail_price) {
+        fprintf(stderr, "%s genesis: --feed-in-price %llu is above --retail-price %llu\n",
+                prog, (unsigned long long)p.feed_in_price,
+                (unsigned long long)p.retail_price);
         goto out;
     }
     if (params_save(out, &p) != 0) {

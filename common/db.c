@@ -19,7 +19,6 @@
 #include "err.h"
 
 #define DB_TAKE_ROWS 2000       /* rows per transaction */
-#define DB_SPILL_LINE_MAX (2 * DB_PARAMS_MAX + 4096)
 
 /* ---- small helpers ---------------------------------------------------- */
 

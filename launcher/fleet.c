@@ -192,7 +192,8 @@ static void take_stats(fleet_node *n, const proto_stats *ps)
         S("grid_export_wh", grid_export_wh), S("stale_blocks", stale),
         S("orphans", orphans), S("mempool_txs", mempool),
         S("loop_lag_ms_max", lag_ms), S("mining", mining),
-        S("blocks_mined", blocks_mined),
+        S("blocks_mined", blocks_mined), S("produced_wh", produced_wh),
+        S("consumed_wh", consumed_wh),
 #undef S
     };
     for (uint32_t i = 0; i < ps->n; i++) {

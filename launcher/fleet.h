@@ -27,6 +27,7 @@ typedef struct {
     int64_t height, peers, hashrate, balance, reserved;
     int64_t sold_wh, bought_wh, grid_import_wh, grid_export_wh;
     int64_t stale, orphans, mempool, lag_ms, mining, blocks_mined;
+    int64_t produced_wh, consumed_wh;
     char tip[65];
 } fleet_stats;
 

@@ -34,8 +34,10 @@ typedef struct iblock {
     db_interval *ivs;               /* settlements of this block */
 } iblock;
 
+/* A transaction, or a market interval's settlement: which best-chain
+ * block holds it, so that a stale copy never overwrites the best one. */
 typedef struct {
-    const iblock *in_best;          /* best-chain block holding it, or NULL */
+    const iblock *in_best;          /* NULL: none on the best chain */
 } itx;
 
 typedef struct {
@@ -57,6 +59,7 @@ struct ingest {
     db *db;
     char run_id[DB_RUNID_MAX];
     hmap blocks, txs, orders, names;
+    hmap ivals;                     /* interval number (key_of_interval) -> itx */
     iblock *genesis, *best;
     uint64_t seq;
     isource *src;
@@ -107,6 +110,7 @@ int ingest_new(ingest **out, const chain_params *params, db *d, const char *run_
     hmap_init(&g->txs);
     hmap_init(&g->orders);
     hmap_init(&g->names);
+    hmap_init(&g->ivals);
     proto_header h;
     params_genesis_header(params, &h);
     header_hash(&h, gen->hash);
@@ -146,10 +150,13 @@ void ingest_free(ingest *g)
         free(v);
     for (it = 0; hmap_next(&g->orders, &it, &k, &v);)
         free(v);
+    for (it = 0; hmap_next(&g->ivals, &it, &k, &v);)
+        free(v);
     hmap_free(&g->blocks);
     hmap_free(&g->txs);
     hmap_free(&g->orders);
     hmap_free(&g->names);
+    hmap_free(&g->ivals);
     for (size_t i = 0; i < g->n_src; i++)
         if (g->src[i].fd >= 0)
             close(g->src[i].fd);
@@ -184,29 +191,47 @@ int ingest_add_node(ingest *g, const char *name, const uint8_t pubkey[32],
 
 /* ---- best chain ---------------------------------------------------------- */
 
+static void key_of_interval(int64_t interval, uint8_t key[32])
+{
+    uint64_t v = (uint64_t)interval;
+    memset(key, 0, 32);
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Decides whether a row held by block b is (re-)put and with which block
+ * hash: a best-chain block always claims it; a block off the best chain
+ * clears it only if it held the best copy or nobody did. */
+static int claim(itx *t, const iblock *b, char block_hash[DB_HEX_MAX])
+{
+    if (b->on_best) {
+        t->in_best = b;
+        memcpy(block_hash, b->row.hash, DB_HEX_MAX);
+        return 1;
+    }
+    if (t->in_best == b || t->in_best == NULL) {
+        t->in_best = NULL;
+        block_hash[0] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
 static void put_block_rows(ingest *g, iblock *b)
 {
     b->row.stale = !b->on_best;
     PUT(g, db_put_block, &b->row);
     for (uint32_t i = 0; i < b->n_txs; i++) {
         itx *t = hmap_get(&g->txs, b->txids[i]);
-        if (b->on_best) {
-            t->in_best = b;
-            memcpy(b->txs[i].block_hash, b->row.hash, DB_HEX_MAX);
-        } else if (t->in_best == b || t->in_best == NULL) {
-            t->in_best = NULL;
-            b->txs[i].block_hash[0] = '\0';
-        } else {
-            continue;              /* stays with the best block holding it */
-        }
-        PUT(g, db_put_tx, &b->txs[i]);
+        if (claim(t, b, b->txs[i].block_hash))
+            PUT(g, db_put_tx, &b->txs[i]);
     }
     for (uint32_t i = 0; i < b->n_ivs; i++) {
-        if (b->on_best)
-            memcpy(b->ivs[i].block_hash, b->row.hash, DB_HEX_MAX);
-        else
-            b->ivs[i].block_hash[0] = '\0';
-        PUT(g, db_put_interval, &b->ivs[i]);
+        uint8_t key[32];
+        key_of_interval(b->ivs[i].interval, key);
+        itx *t = hmap_get(&g->ivals, key);
+        if (claim(t, b, b->ivs[i].block_hash))
+            PUT(g, db_put_interval, &b->ivs[i]);
     }
 }
 
@@ -381,8 +406,18 @@ static int index_txs(ingest *g, iblock *b, const proto_block *pb, int64_t now_ms
             memcpy(o->owner, tx->from, 32);
             o->kind = tx->kind;
         }
-        if (tx->kind == PROTO_TX_SETTLEMENT)
-            settlement_rows(g, tx, b->txs[i].txid, &b->ivs[iv++]);
+        if (tx->kind == PROTO_TX_SETTLEMENT) {
+            uint8_t key[32];
+            settlement_rows(g, tx, b->txs[i].txid, &b->ivs[iv]);
+            key_of_interval(b->ivs[iv++].interval, key);
+            if (!hmap_get(&g->ivals, key)) {
+                itx *t = calloc(1, sizeof *t);
+                if (!t || hmap_put(&g->ivals, key, t) != 0) {
+                    free(t);
+                    return SG_ENOMEM;
+                }
+            }
+        }
     }
     return 0;
 }

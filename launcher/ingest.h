@@ -13,7 +13,11 @@
  * The launcher's own index over all views picks the best chain by most
  * work (fixed bits: the greatest height; ties go to the block seen first)
  * and re-puts the rows whose best-chain membership changes, so the
- * database follows reorganisations.  Single-threaded.
+ * database follows reorganisations: blocks.stale, transactions.block_hash
+ * and market_intervals.block_hash ("" off the best chain) always describe
+ * the current best chain.  Trades are written once per settlement seen,
+ * stale ones included; join them with transactions on settle_txid (and
+ * block_hash <> '') for the best chain's trades.  Single-threaded.
  */
 #ifndef LAUNCHER_INGEST_H
 #define LAUNCHER_INGEST_H

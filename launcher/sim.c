@@ -260,6 +260,8 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     r.bought_wh = n->st.bought_wh;
     r.grid_import_wh = n->st.grid_import_wh;
     r.grid_export_wh = n->st.grid_export_wh;
+    r.produced_wh = n->st.produced_wh;
+    r.consumed_wh = n->st.consumed_wh;
     r.height = n->st.height;
     r.updated_ms = wall_ms;
     db_put_node(s->db, &r);

@@ -29,7 +29,8 @@ kill_ours() {
     local p
     for p in $(our_daemons); do kill -KILL "$p" 2>/dev/null; done
 }
-trap 'kill_ours; sg_cleanup' EXIT
+# sg_cleanup reads the exit status from $?: hand it on past kill_ours.
+trap 'rc=$?; kill_ours; (exit $rc); sg_cleanup' EXIT
 
 q() { sqlite3 -cmd ".timeout 5000" "$DB" "$1"; }
 
@@ -37,7 +38,9 @@ q() { sqlite3 -cmd ".timeout 5000" "$DB" "$1"; }
 pick_base() {
     local b p ok
     for _ in $(seq 1 50); do
-        b=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        # Below the kernel's ephemeral range (32768+), where outgoing
+        # connections of other tests could take a port after the probe.
+        b=$(( 20000 + RANDOM % 12000 ))
         ok=1
         for p in $(seq "$b" $((b + NODES - 1))); do
             if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
@@ -47,14 +50,28 @@ pick_base() {
     return 1
 }
 
-# start_launcher DIR ARGS...: in the background, LPID set.
+# start_launcher DIR ARGS...: in the background, LPID set.  A port taken
+# between the probe and the launcher's own check (tests run side by side)
+# makes it exit 2 at once: then another range is tried.
 start_launcher() {
-    local dir=$1; shift
-    pick_base || sg_fail "no free port range"
-    "$LAUNCHER" --prosumers 2 --consumers 2 --difficulty 5 --quiet --base-port "$BASE" \
-        --run-dir "$dir" "$@" >"$dir.out" 2>&1 &
-    LPID=$!
-    SG_PID[launcher]=$LPID
+    local dir=$1 rc; shift
+    for _ in 1 2 3 4 5; do
+        pick_base || sg_fail "no free port range"
+        "$LAUNCHER" --prosumers 2 --consumers 2 --difficulty 5 --quiet --base-port "$BASE" \
+            --run-dir "$dir" "$@" >"$dir.out" 2>&1 &
+        LPID=$!
+        SG_PID[launcher]=$LPID
+        for _ in $(seq 1 10); do kill -0 "$LPID" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$LPID" 2>/dev/null && return 0
+        wait "$LPID"; rc=$?
+        unset "SG_PID[launcher]"
+        if [[ $rc -eq 2 ]] && grep -q "in use" "$dir.out"; then
+            continue
+        fi
+        cat "$dir.out"
+        sg_fail "launcher exited $rc at start"
+    done
+    sg_fail "no usable port range after 5 tries"
 }
 
 # wait_exit SECS: waits for the launcher; sets LRC.

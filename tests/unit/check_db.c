@@ -4,6 +4,7 @@
  * the backend; tests/integration/test_db_mariadb.sh covers it. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -572,6 +573,53 @@ START_TEST(test_flush_thread)
 }
 END_TEST
 
+typedef struct {
+    db *d;
+    char node[8];
+} putter;
+
+static void *put_main(void *arg)
+{
+    putter *p = arg;
+    for (int i = 0; i < 5000; i++) {
+        db_stat s = mk_stat(p->node, i, i);
+        if (db_put_stat(p->d, &s) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+/* Two threads put while the flush thread writes and rows spill and come
+ * back: every row arrives once. */
+START_TEST(test_concurrent_puts)
+{
+    fixture f;
+    char err[DB_ERR_MAX] = "";
+    memset(&f, 0, sizeof f);
+    f.dir = tu_mkdtemp();
+    snprintf(f.path, sizeof f.path, "%s/run.sqlite", f.dir);
+    snprintf(f.spill, sizeof f.spill, "%s/db.spill", f.dir);
+    db_config cfg = { .sqlite_path = f.path, .spill_path = f.spill,
+                      .flush_thread = 1, .flush_ms = 5, .mem_rows = 300 };
+    ck_assert_int_eq(db_open(&f.d, &cfg, err, sizeof err), 0);
+    pthread_t th[2];
+    putter p[2] = { { f.d, "a" }, { f.d, "b" } };
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, put_main, &p[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        ck_assert_ptr_null(ret);
+    }
+    fx_close(&f);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats"), 10000);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats WHERE "
+                               "height = t_ms"), 10000);
+    ck_assert_int_eq(access(f.spill, F_OK), -1);
+    fx_done(&f);
+}
+END_TEST
+
 Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -587,6 +635,7 @@ Suite *db_suite(void)
     tcase_add_test(tc, test_close_down_keeps_spill);
     tcase_add_test(tc, test_spill_corrupt_lines);
     tcase_add_test(tc, test_flush_thread);
+    tcase_add_test(tc, test_concurrent_puts);
     suite_add_tcase(s, tc);
     return s;
 }
