@@ -70,9 +70,9 @@ UNIT_SRC := $(wildcard tests/unit/check_*.c)
 UNIT_SUITES := $(patsubst tests/unit/check_%.c,%,$(UNIT_SRC))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o) $(B)/tests/unit/run.o $(B)/tests/unit/testutil.o
 UNIT_BIN := $(B)/tests/unit_tests
-# check_launcher_opts.c tests the launcher's option table, which lives in
-# launcher/ (not in the library): link it in.
-UNIT_OBJ += $(B)/launcher/opts.o
+# check_launcher_{opts,ingest}.c test launcher modules, which live in
+# launcher/ (not in the library): link them in.
+UNIT_OBJ += $(B)/launcher/opts.o $(B)/launcher/ingest.o
 
 # Small programs the integration tests drive (tests/tools/NAME.c).
 TOOL_SRC := $(wildcard tests/tools/*.c)
@@ -100,7 +100,7 @@ $(B)/%.o: %.c
 
 $(B)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+	$(NVCC) $(NVCC_FLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
 $(LIB): $(LIB_OBJ) $(CUDA_OBJ)
 	@mkdir -p $(dir $@)

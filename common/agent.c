@@ -170,9 +170,9 @@ static int household_tick(agent *a, uint64_t k)
 
 /* ---- operator ------------------------------------------------------------ */
 
-/* Whether the pending settlement still applies on the tip (tried and
- * rolled back). */
-static int pending_applies(agent *a, const proto_tx *tx)
+/* Whether a settlement applies on the tip: 0 or the rule it breaks
+ * (tried and rolled back; the result is cached per tip). */
+static int settlement_applies(agent *a, const proto_tx *tx, const uint8_t txid[32])
 {
     const chain_entry *tip = chain_tip(a->cfg.chain);
     ledger *l = chain_ledger(a->cfg.chain);
@@ -180,16 +180,16 @@ static int pending_applies(agent *a, const proto_tx *tx)
     int rc;
 
     if (memcmp(a->checked_tip, tip->hash, 32) == 0)
-        return 1;
+        return 0;
     u = ledger_undo_new();
     if (!u)
-        return 1;                      /* cannot tell: keep it for now */
-    rc = ledger_apply_tx(l, tx, a->pend_txid, (uint64_t)tip->height + 1, 0, u);
+        return SG_ENOMEM;
+    rc = ledger_apply_tx(l, tx, txid, (uint64_t)tip->height + 1, 0, u);
     ledger_undo_apply(l, u);
     ledger_undo_free(u);
     if (rc == 0)
         memcpy(a->checked_tip, tip->hash, 32);
-    return rc == 0;
+    return rc;
 }
 
 /* Resolves the pending settlement; returns 1 while it should be waited
@@ -199,6 +199,7 @@ static int pending_wait(agent *a)
     mempool *mp = chain_mempool(a->cfg.chain);
     uint64_t last = ledger_last_settled(chain_ledger(a->cfg.chain));
     const proto_tx *tx;
+    int rc = SG_ENOTFOUND;
 
     if (!a->pending)
         return 0;
@@ -207,12 +208,15 @@ static int pending_wait(agent *a)
         return 0;
     }
     tx = mempool_get(mp, a->pend_txid);
-    if (tx && pending_applies(a, tx))
-        return 1;
-    if (tx)
+    if (tx) {
+        rc = settlement_applies(a, tx, a->pend_txid);
+        if (rc == 0 || rc == SG_ENOMEM)
+            return 1;                  /* applies, or cannot tell now */
         mempool_remove(mp, a->pend_txid);
-    log_info(a->cfg.log, "settlement of interval %llu no longer applies; rebuilding",
-             (unsigned long long)a->pend_interval);
+    }
+    log_info(a->cfg.log, "settlement of interval %llu no longer applies (%s); rebuilding",
+             (unsigned long long)a->pend_interval,
+             rc == SG_ENOTFOUND ? "left the mempool" : sg_strerror(rc));
     a->pending = 0;
     a->st.settlements_rebuilt++;
     return 0;
@@ -278,14 +282,22 @@ static int operator_tick(agent *a, uint64_t now_ms)
     free(orders);
     if (rc != 0)
         return rc;
-    rc = sign_and_submit(a, &tx, a->pend_txid);
+    /* One that cannot apply now (the grid account short of money for
+     * feed-in) is not published: it would only sit in every mempool. */
+    memset(a->checked_tip, 0, sizeof a->checked_tip);
+    rc = tx_sign(&tx, a->cfg.sk, chain_id(a->cfg.chain));
+    if (rc == 0)
+        rc = tx_id(&tx, a->pend_txid);
+    if (rc == 0)
+        rc = settlement_applies(a, &tx, a->pend_txid);
+    if (rc == 0)
+        rc = a->cfg.submit(a->cfg.submit_ctx, &tx, a->pend_txid);
     proto_tx_free(&tx);
     if (rc != 0)
         return rc;
     a->pending = 1;
     a->pend_interval = k;
     a->pend_stats = ms;
-    memset(a->checked_tip, 0, sizeof a->checked_tip);
     a->st.settlements_published++;
     log_info(a->cfg.log, "settlement of interval %llu published: %u offers, %u bids, "
              "%llu Wh traded at %llu", (unsigned long long)k, ms.offers, ms.bids,

@@ -739,11 +739,13 @@ static void usage(const char *prog, int fixed_role)
            "  --mining-threads N  --impl auto|avx512|avx2|shani|generic|openssl|cuda\n"
            "  --use-gpu  --no-mine  --no-discover (dial only --peer addresses)\n"
            "  --reconnect-max-ms N  --ban-secs N  --stall-ms N\n"
-           "market: --battery-kwh KWH (prosumers)  --pv-profile FILE (prosumers)\n"
-           "  --load-profile FILE (CSV of Wh per 15-minute slot)\n"
+           "%s"
            "signals: TERM/INT stop, HUP reopens the log, USR1 stops and USR2 starts mining\n"
            "tools: %s keygen --out FILE | cluster-key --out FILE | genesis ... | ctl ...\n",
-           prog, fixed_role ? "" : "--role prosumer|consumer ", DAEMON_DEFAULT_LISTEN, prog);
+           prog, fixed_role ? "" : "--role prosumer|consumer ", DAEMON_DEFAULT_LISTEN,
+           fixed_role ? "" : "market: --battery-kwh KWH (prosumers)  --pv-profile FILE "
+                             "(prosumers)\n  --load-profile FILE (Wh per 15-minute slot, "
+                             "one a line; a CSV's last field)\n", prog);
 }
 
 static int run_daemon(daemon *d)

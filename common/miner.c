@@ -154,6 +154,7 @@ static void search(worker *w, uint64_t gen, uint8_t *work, size_t len,
     uint64_t slice = (1ull << 32) / m->cfg.threads;
     uint64_t first = slice * w->index;
     uint64_t end = w->index + 1 == m->cfg.threads ? (1ull << 32) : first + slice;
+    uint64_t chunk = m->cfg.impl == KERN_IMPL_CUDA ? MINER_CHUNK_GPU : MINER_CHUNK;
     kern_job job;
 
     memcpy(job.header, work, 80);
@@ -162,7 +163,7 @@ static void search(worker *w, uint64_t gen, uint8_t *work, size_t len,
         for (uint64_t at = first; at < end;) {
             kern_result res;
             job.start = (uint32_t)at;
-            job.count = end - at < MINER_CHUNK ? end - at : MINER_CHUNK;
+            job.count = end - at < chunk ? end - at : chunk;
             int rc = kern_search(m->cfg.impl, &job, &w->cancel, &res);
             atomic_fetch_add(&m->hashes, res.tried);
             if (rc == 0) {

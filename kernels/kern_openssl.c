@@ -1,6 +1,11 @@
 /* kern_openssl.c - the naive baseline: two EVP digests per nonce, no
  * midstate.  It is here to measure the others against and to be obviously
- * right, not to be fast. */
+ * right, not to be fast.
+ *
+ * Deliberately naive also in passing EVP_sha256(): OpenSSL 3 then looks the
+ * algorithm up on every digest, under a lock, so this loop runs about half
+ * as fast as one with the EVP_MD fetched once, and threads running it queue
+ * on that lock.  docs/BENCHMARKS.md gives both figures. */
 #include <string.h>
 #include <openssl/evp.h>
 

@@ -32,8 +32,28 @@ int64_t fleet_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+extern char **environ;
+
+/* The launcher's environment without MYSQL_PWD: the daemons never need the
+ * database password.  Built before fork (the child may only make
+ * async-signal-safe calls: the database thread may hold malloc's lock). */
+static char **child_env(void)
+{
+    size_t n = 0, k = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 1, sizeof *env);
+    if (!env)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "MYSQL_PWD=", 10) != 0)
+            env[k++] = environ[i];
+    return env;
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void child_exec(const char *exe, char **argv, const char *out_path, pid_t parent)
+static void child_exec(const char *exe, char **argv, char **envp, const char *out_path,
+                       pid_t parent)
 {
     sigset_t none;
     setpgid(0, 0);
@@ -53,7 +73,7 @@ static void child_exec(const char *exe, char **argv, const char *out_path, pid_t
     dup2(in, 0);
     dup2(out, 1);
     dup2(out, 2);
-    execv(exe, argv);
+    execve(exe, argv, envp);
     _exit(127);
 }
 
@@ -97,12 +117,16 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
         argv[k++] = "--use-gpu";
     argv[k] = NULL;
 
+    char **envp = child_env();
+    if (!envp)
+        return SG_ENOMEM;
     pid_t parent = getpid();
     pid_t pid = fork();
+    if (pid == 0)
+        child_exec(exe, (char **)argv, envp, n->out_path, parent);
+    free(envp);
     if (pid < 0)
         return SG_EIO;
-    if (pid == 0)
-        child_exec(exe, (char **)argv, n->out_path, parent);
     /* Also from the parent, so a signal sent at once finds the group. */
     setpgid(pid, pid);
     n->pid = pid;
@@ -218,19 +242,20 @@ int fleet_poll_stats(fleet *f, size_t i, int64_t now_ms)
     fleet_node *n = &f->nodes[i];
     proto_stats ps;
     int rc;
+    int tmo = f->ctl_timeout_ms > 0 ? f->ctl_timeout_ms : FLEET_CTL_TIMEOUT_MS;
     if (n->pid <= 0)
         return SG_ECLOSED;
     if (!n->c) {
         if (now_ms < n->ctl_retry_ms)
             return SG_ETIMEOUT;
-        rc = fleet_connect(f, i, &n->c, FLEET_CTL_TIMEOUT_MS);
+        rc = fleet_connect(f, i, &n->c, tmo);
         if (rc != 0) {
             n->c = NULL;
             n->ctl_retry_ms = now_ms + 1000;
             return rc;
         }
     }
-    rc = ctl_stats(n->c, &ps, FLEET_CTL_TIMEOUT_MS);
+    rc = ctl_stats(n->c, &ps, tmo);
     if (rc != 0) {
         ctl_close(n->c);
         n->c = NULL;

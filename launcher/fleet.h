@@ -62,6 +62,7 @@ typedef struct {
     const char *log_level;
     unsigned mining_threads;
     int use_gpu;
+    int ctl_timeout_ms;              /* 0: FLEET_CTL_TIMEOUT_MS */
 } fleet;
 
 /* Starts node i (argv built from the fleet's paths).  0 or SG_EIO. */

@@ -138,6 +138,8 @@ static int cmd_status(int argc, char **argv)
         rundir_free(&f);
         return 2;
     }
+    /* One look, so waiting longer than the live loop would is fine. */
+    f.ctl_timeout_ms = 5000;
     for (size_t i = 0; i < f.n; i++) {
         fleet_node *n = &f.nodes[i];
         n->pid = 1;                 /* not ours: only marks it worth asking */

@@ -166,6 +166,10 @@ static int preflight(sim *s, const char *argv0)
                 s->o->run_dir);
         return 2;
     }
+    if (s->o->db_host[0] && open_db(s, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher: %s\n", err);
+        return 2;
+    }
     for (uint32_t i = 0; i < 1 + s->o->prosumers + s->o->consumers; i++) {
         uint16_t port = (uint16_t)(s->o->base_port + i);
         if (!port_free(port)) {
@@ -174,10 +178,6 @@ static int preflight(sim *s, const char *argv0)
                     1 + s->o->prosumers + s->o->consumers, s->o->base_port);
             return 2;
         }
-    }
-    if (s->o->db_host[0] && open_db(s, err, sizeof err) != 0) {
-        fprintf(stderr, "launcher: %s\n", err);
-        return 2;
     }
     return 0;
 }

@@ -27,6 +27,22 @@ out=$("$SGOPERATOR" --genesis "$SG_T/genesis.txt" --data-dir "$SG_T/x" \
       --cluster-key "$SG_T/cluster.key" --key "$SG_T/keys/n1.key" 2>&1); rc=$?
 [[ $rc -eq 2 && "$out" == *"but the genesis operator key is"* ]] ||
     sg_fail "operator with a node's key: exit $rc, '$out'"
+# A bad profile is a usage error naming the file and the line.
+printf '# Wh per slot\n120\n\nabc\n' >"$SG_T/bad.csv"
+out=$("$SGNODE" --role prosumer --genesis "$SG_T/genesis.txt" --data-dir "$SG_T/x" \
+      --cluster-key "$SG_T/cluster.key" --key "$SG_T/keys/n1.key" --pv-profile "$SG_T/bad.csv" 2>&1); rc=$?
+[[ $rc -eq 2 && "$out" == "sgnode: --pv-profile $SG_T/bad.csv: line 4: "* ]] ||
+    sg_fail "a bad --pv-profile: exit $rc, '$out'"
+out=$("$SGNODE" genesis --out "$SG_T/g2.txt" --market auction 2>&1); rc=$?
+[[ $rc -eq 2 && "$out" == *"--market expects uniform, pay-as-bid or mid-market, got 'auction'" ]] ||
+    sg_fail "genesis --market auction: exit $rc, '$out'"
+"$SGNODE" genesis --out "$SG_T/g3.txt" --operator-key "$(printf '%064d' 1)" --tick-ms 250 \
+    --interval-minutes 5 --start-time 1718967600 --market pay-as-bid --retail-price 400000 \
+    --feed-in-price 50000 --seed 9 || sg_fail "genesis with market options failed"
+for kv in "tick_ms 250" "interval_minutes 5" "sim_start 1718967600" "market pay-as-bid" \
+          "retail_price 400000" "feed_in_price 50000" "seed 9"; do
+    grep -qx "$kv" "$SG_T/g3.txt" || sg_fail "genesis file lacks '$kv'"
+done
 # A fresh identity is created with mode 0600 when --key names no file.
 sg_start n1 prosumer --no-mine --key "$SG_T/new.key"
 sg_wait_for 30 "n1 answers stats" eval '[[ -n "$(sg_stat n1 height)" ]]'
@@ -35,7 +51,9 @@ sg_wait_for 30 "n1 answers stats" eval '[[ -n "$(sg_stat n1 height)" ]]'
 stats=$(sg_stats n1)
 for k in name role height tip chainwork peers mempool_txs mempool_bytes stale_blocks \
          hashrate loop_lag_ms_max loop_lag_ms_avg balance reserved nonce sold_wh bought_wh \
-         grid_import_wh grid_export_wh blocks_mined uptime_ms bans pubkey state_hash; do
+         grid_import_wh grid_export_wh blocks_mined uptime_ms bans pubkey state_hash \
+         interval last_settled_interval clearing_price produced_wh consumed_wh battery_wh \
+         orders_submitted orders_skipped; do
     grep -q "^$k=" <<<"$stats" || sg_fail "stats lack '$k'"
 done
 sg_assert_eq "$(sg_stat n1 role)" prosumer "role"

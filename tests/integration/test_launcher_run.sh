@@ -191,7 +191,7 @@ grep -q "$NODES of $NODES daemons answering" "$SG_T/status" || sg_fail "status: 
 for n in op p1 p2 c1 c2; do grep -Eq "^$n +(operator|prosumer|consumer) +[0-9]+" "$SG_T/status" ||
     sg_fail "status lacks a row for $n: $(cat "$SG_T/status")"; done
 # `attach` follows a node's log live through the control channel.
-timeout 4 "$LAUNCHER" attach p1 --run "$RUN" --level info >"$SG_T/attach" 2>&1
+timeout 8 "$LAUNCHER" attach p1 --run "$RUN" --level info >"$SG_T/attach" 2>&1
 grep -q ' INFO p1: ' "$SG_T/attach" || sg_fail "attach printed no p1 log line: $(head -c 300 "$SG_T/attach")"
 timeout 3 "$LAUNCHER" attach p1 --run "$RUN" --level error >"$SG_T/attach" 2>&1
 grep -q ' INFO ' "$SG_T/attach" && sg_fail "attach --level error printed INFO lines"

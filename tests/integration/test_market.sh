@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 sg_setup
 
-DIFF=${SG_DIFFICULTY:-8}
+DIFF=${SG_DIFFICULTY:-6}
 TICK_MS=${SG_TICK_MS:-1000}
 # 2024-06-21 11:00 UTC: daylight for the whole run; seed 2 makes that day
 # sunny, so the prosumers have a surplus to offer.
@@ -21,7 +21,9 @@ all=(op "${households[@]}")
 mkdir -p "$SG_T/keys"
 "$SGNODE" cluster-key --out "$SG_T/cluster.key" || sg_fail "cluster-key failed"
 SG_OPERATOR_PK=$("$SGNODE" keygen --out "$SG_T/keys/operator.key") || sg_fail "keygen failed"
-allocs=()
+# The grid (the operator's account) pays feed-in for unsold surplus, so it
+# starts funded too.
+allocs=(--alloc "$SG_OPERATOR_PK=1000000000")
 for n in "${households[@]}"; do
     pk=$("$SGNODE" keygen --out "$SG_T/keys/$n.key") || sg_fail "keygen $n failed"
     # 1000 coins: far more than bids can reserve in this run.
@@ -44,7 +46,7 @@ sg_wait_for 60 "every daemon has a peer" sg_all_peers_ge 1 "${all[@]}"
 
 # Settlements published by the operator and mined into the common chain.
 mined_ge() { local v; v=$(sg_stat op settlements_mined); [[ -n "$v" && "$v" -ge "$1" ]]; }
-sg_wait_for 240 "3 settlements mined" mined_ge 3
+sg_wait_for 240 "10 settlements mined" mined_ge 10
 first=$(sg_stat op last_settled_interval)
 sg_wait_for 240 "the settled interval passes $first" \
     eval '[[ "$(sg_stat op last_settled_interval)" -gt "$first" ]]'

@@ -250,6 +250,92 @@ START_TEST(test_genesis_tool)
 }
 END_TEST
 
+START_TEST(test_opts_market)
+{
+    char *argv[] = { "sgnode", "--role", "prosumer", "--data-dir", "d", "--cluster-key", "ck",
+                     "--genesis", "g", "--battery-kwh", "13.5", "--pv-profile", "pv.csv",
+                     "--load-profile=load.csv" };
+    daemon_opts o;
+    char err[256] = "";
+
+    ck_assert_int_eq(parse(&o, 0, ARGC(argv), argv, err), 0);
+    ck_assert_uint_eq(o.battery_wh, 13500);
+    ck_assert_str_eq(o.pv_profile_path, "pv.csv");
+    ck_assert_str_eq(o.load_profile_path, "load.csv");
+    argv[10] = "0.001";
+    ck_assert_int_eq(parse(&o, 0, ARGC(argv), argv, err), 0);
+    ck_assert_uint_eq(o.battery_wh, 1);
+    argv[10] = "7";
+    ck_assert_int_eq(parse(&o, 0, ARGC(argv), argv, err), 0);
+    ck_assert_uint_eq(o.battery_wh, 7000);
+
+    static const char *const bad_kwh[] = { "", "x", "1.", ".5", "1.2345", "-1", "1000001",
+                                           "3kWh" };
+    for (size_t i = 0; i < sizeof bad_kwh / sizeof bad_kwh[0]; i++) {
+        argv[10] = (char *)bad_kwh[i];
+        ck_assert_int_eq(parse(&o, 0, ARGC(argv), argv, err), SG_EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "--battery-kwh expects"));
+    }
+    /* A consumer has no PV or battery; the operator no household at all. */
+    char *cons[] = { "sgnode", "--role", "consumer", "--data-dir", "d", "--cluster-key", "ck",
+                     "--genesis", "g", "--pv-profile", "pv.csv" };
+    ck_assert_int_eq(parse(&o, 0, ARGC(cons), cons, err), SG_EINVAL);
+    ck_assert_str_eq(err, "--pv-profile applies to prosumers only");
+    cons[9] = "--load-profile";
+    ck_assert_int_eq(parse(&o, 0, ARGC(cons), cons, err), 0);
+    char *op[] = { "sgoperator", "--data-dir", "d", "--cluster-key", "ck", "--genesis", "g",
+                   "--load-profile", "x.csv" };
+    ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(op), op, err), SG_EINVAL);
+    op[7] = "--battery-kwh";
+    op[8] = "2";
+    ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(op), op, err), SG_EINVAL);
+    ck_assert_str_eq(err, "--battery-kwh applies to prosumers only");
+}
+END_TEST
+
+START_TEST(test_genesis_tool_market)
+{
+    char *dir = tu_mkdtemp();
+    char *out = path_in(dir, "genesis.txt");
+    char op[65];
+    chain_params p;
+    int bad_line = 0;
+
+    memset(op, '1', 64);
+    op[64] = '\0';
+    char *argv[] = { "genesis", "--out", out, "--operator-key", op, "--tick-ms", "250",
+                     "--interval-minutes", "5", "--start-time", "1718967600", "--market",
+                     "mid-market", "--retail-price", "400000", "--feed-in-price", "50000",
+                     "--seed", "42" };
+    ck_assert_int_eq(daemon_tool_genesis("sgnode", ARGC(argv), argv), 0);
+    ck_assert_int_eq(params_load(out, &p, &bad_line), 0);
+    ck_assert_uint_eq(p.tick_ms, 250);
+    ck_assert_uint_eq(p.interval_minutes, 5);
+    ck_assert_uint_eq(p.sim_start, 1718967600);
+    ck_assert_uint_eq(p.market_rule, PARAMS_MARKET_MID);
+    ck_assert_uint_eq(p.retail_price, 400000);
+    ck_assert_uint_eq(p.feed_in_price, 50000);
+    ck_assert_uint_eq(p.seed, 42);
+    params_free(&p);
+    unlink(out);
+
+    /* Each bad value is refused, and feed-in above retail too. */
+    static const char *const bad[][2] = {
+        { "--tick-ms", "0" }, { "--interval-minutes", "1441" }, { "--market", "auction" },
+        { "--retail-price", "0" }, { "--feed-in-price", "500000" }, { "--seed", "-1" },
+        { "--start-time", "soon" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *b[] = { "genesis", "--out", out, "--operator-key", op, (char *)bad[i][0],
+                      (char *)bad[i][1] };
+        ck_assert_int_eq(daemon_tool_genesis("sgnode", ARGC(b), b), 2);
+        ck_assert_int_ne(access(out, F_OK), 0);
+    }
+    free(out);
+    tu_rmtree(dir);
+}
+END_TEST
+
 Suite *daemon_suite(void)
 {
     Suite *s = suite_create("daemon");
@@ -263,6 +349,8 @@ Suite *daemon_suite(void)
     tcase_add_test(tc, test_identity_malformed);
     tcase_add_test(tc, test_cluster_key_file);
     tcase_add_test(tc, test_genesis_tool);
+    tcase_add_test(tc, test_opts_market);
+    tcase_add_test(tc, test_genesis_tool_market);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,299 @@
+/* Unit tests for the launcher's block-store follower (launcher/ingest.c):
+ * hand-made blocks written with store.h into two nodes' data directories,
+ * read into an SQLite database, through a fork, a tie and a reorg. */
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../common/db.h"
+#include "../../common/err.h"
+#include "../../common/hash.h"
+#include "../../common/params.h"
+#include "../../common/store.h"
+#include "../../common/tx.h"
+#include "../../launcher/ingest.h"
+#include "testutil.h"
+
+typedef struct {
+    char *dir;
+    char a_dir[512], b_dir[512], db_path[512];
+    chain_params params;
+    uint8_t genesis[32];
+    db *d;
+    ingest *g;
+    sqlite3 *q;
+} fx;
+
+static void hhash(const proto_header *h, uint8_t out[32])
+{
+    uint8_t raw[PROTO_HEADER_SIZE];
+    proto_header_encode(h, raw);
+    hash_sha256d(raw, sizeof raw, out);
+}
+
+static void fx_open(fx *f)
+{
+    static const uint8_t pk_a[32] = { 0xaa }, pk_b[32] = { 0xbb };
+    char err[DB_ERR_MAX];
+    proto_header gh;
+    memset(f, 0, sizeof *f);
+    f->dir = tu_mkdtemp();
+    snprintf(f->a_dir, sizeof f->a_dir, "%s/a", f->dir);
+    snprintf(f->b_dir, sizeof f->b_dir, "%s/b", f->dir);
+    snprintf(f->db_path, sizeof f->db_path, "%s/run.db", f->dir);
+    params_init_defaults(&f->params);
+    f->params.genesis_time = 1700000000;
+    params_genesis_header(&f->params, &gh);
+    hhash(&gh, f->genesis);
+    db_config cfg = { .sqlite_path = f->db_path };
+    ck_assert_int_eq(db_open(&f->d, &cfg, err, sizeof err), 0);
+    ck_assert_int_eq(ingest_new(&f->g, &f->params, f->d, "run1"), 0);
+    ck_assert_int_eq(ingest_add_node(f->g, "a", pk_a, f->a_dir), 0);
+    ck_assert_int_eq(ingest_add_node(f->g, "b", pk_b, f->b_dir), 0);
+    ck_assert_int_eq(sqlite3_open(f->db_path, &f->q), SQLITE_OK);
+}
+
+static void fx_close(fx *f)
+{
+    sqlite3_close(f->q);
+    ingest_free(f->g);
+    ck_assert_int_eq(db_close(f->d, NULL, 0), 0);
+    params_free(&f->params);
+    tu_rmtree(f->dir);
+}
+
+/* A block on prev with a coinbase to `miner`, optionally a shared transfer
+ * and a settlement of `interval` at `price`; its hash goes to out. */
+static void put_block(const char *dir, const uint8_t prev[32], uint32_t height, uint8_t miner,
+                      int with_transfer, uint64_t interval, uint64_t price, uint8_t out[32])
+{
+    proto_tx txs[3];
+    proto_fill fill;
+    proto_block b;
+    uint32_t n = 0;
+    memset(txs, 0, sizeof txs);
+    memset(&fill, 0, sizeof fill);
+    txs[n].version = PROTO_TX_VERSION;
+    txs[n].kind = PROTO_TX_COINBASE;
+    txs[n].nonce = height;
+    txs[n].u.pay.to[0] = miner;
+    txs[n++].u.pay.amount = 50000000;
+    if (with_transfer) {
+        txs[n].version = PROTO_TX_VERSION;
+        txs[n].kind = PROTO_TX_TRANSFER;
+        txs[n].from[0] = 0x11;
+        txs[n].u.pay.to[0] = 0x22;
+        txs[n++].u.pay.amount = 7;
+    }
+    if (price) {
+        txs[n].version = PROTO_TX_VERSION;
+        txs[n].kind = PROTO_TX_SETTLEMENT;
+        txs[n].u.settle.interval = interval;
+        txs[n].u.settle.clearing_price = price;
+        fill.order[0] = 0x33;
+        fill.traded_wh = 10;
+        fill.trade_price = price;
+        txs[n].u.settle.n_fills = 1;
+        txs[n++].u.settle.fills = &fill;
+    }
+    memset(&b, 0, sizeof b);
+    b.header.version = 1;
+    memcpy(b.header.prev, prev, 32);
+    b.header.time = 1700000000 + height;
+    b.header.nonce = miner;
+    b.n_txs = n;
+    b.txs = txs;
+    uint8_t *bytes;
+    size_t len;
+    ck_assert_int_eq(proto_block_encode(&b, &bytes, &len), 0);
+    hhash(&b.header, out);
+    store *s;
+    store_report rep;
+    uint64_t off;
+    ck_assert_int_eq(store_open(&s, dir, NULL, NULL, &rep), 0);
+    ck_assert_int_eq(store_append(s, bytes, len, &off), 0);
+    store_close(s);
+    free(bytes);
+}
+
+static int64_t q_int(fx *f, const char *sql)
+{
+    sqlite3_stmt *st;
+    ck_assert_msg(sqlite3_prepare_v2(f->q, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(f->q));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void q_str(fx *f, const char *sql, char *out, size_t cap)
+{
+    sqlite3_stmt *st;
+    ck_assert_msg(sqlite3_prepare_v2(f->q, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(f->q));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+static int poll_flush(fx *f)
+{
+    char err[DB_ERR_MAX];
+    int rc = ingest_poll(f->g, 1000, 100);
+    ck_assert_int_ge(rc, 0);
+    ck_assert_int_eq(db_flush(f->d, err, sizeof err), 0);
+    return rc;
+}
+
+static int64_t stale_of(fx *f, const uint8_t h[32])
+{
+    char hex[65], sql[256];
+    hash_to_hex_display(h, hex);
+    snprintf(sql, sizeof sql, "SELECT stale FROM blocks WHERE hash='%s'", hex);
+    return q_int(f, sql);
+}
+
+/* block_hash of the shared transfer, as a display hex or "". */
+static void transfer_block(fx *f, char *out)
+{
+    q_str(f, "SELECT block_hash FROM transactions WHERE kind='transfer'", out, 65);
+}
+
+START_TEST(test_fork_tie_reorg)
+{
+    fx f;
+    uint8_t a1[32], a2[32], a3[32], a4[32], b2[32], b3[32];
+    char hex[65], got[65];
+    ingest_stats st;
+    fx_open(&f);
+
+    /* No store yet: nothing, and not an error. */
+    ck_assert_int_eq(poll_flush(&f), 0);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM blocks"), 1);   /* genesis */
+
+    put_block(f.a_dir, f.genesis, 1, 0xa1, 0, 0, 0, a1);
+    put_block(f.a_dir, a1, 2, 0xa2, 1, 0, 0, a2);
+    ck_assert_int_eq(poll_flush(&f), 2);
+    ingest_get_stats(f.g, &st);
+    ck_assert_uint_eq(st.best_height, 2);
+    ck_assert_uint_eq(st.stale, 0);
+    ck_assert_uint_eq(st.txs, 3);
+    hash_to_hex_display(a2, hex);
+    transfer_block(&f, got);
+    ck_assert_str_eq(got, hex);
+
+    /* Node b has A1 too (stored once) and a longer branch B2-B3 holding the
+     * same transfer and the settlement of interval 7. */
+    put_block(f.b_dir, f.genesis, 1, 0xa1, 0, 0, 0, a1);
+    put_block(f.b_dir, a1, 2, 0xb2, 1, 0, 0, b2);
+    put_block(f.b_dir, b2, 3, 0xb3, 0, 7, 111, b3);
+    ck_assert_int_eq(poll_flush(&f), 2);
+    ingest_get_stats(f.g, &st);
+    ck_assert_uint_eq(st.best_height, 3);
+    ck_assert_uint_eq(st.blocks, 5);
+    ck_assert_uint_eq(st.stale, 1);
+    ck_assert_uint_eq(st.intervals, 1);
+    ck_assert_uint_eq(st.last_price, 111);
+    ck_assert_int_eq(stale_of(&f, a2), 1);
+    ck_assert_int_eq(stale_of(&f, b2), 0);
+    hash_to_hex_display(b2, hex);
+    transfer_block(&f, got);
+    ck_assert_str_eq(got, hex);
+    hash_to_hex_display(a2, hex);
+    {
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM transactions WHERE kind='coinbase' "
+                 "AND block_hash='' AND to_pk LIKE 'a2%%'");
+        ck_assert_int_eq(q_int(&f, sql), 1);   /* A2's coinbase left the best chain */
+    }
+
+    /* A3 ties B3: the first seen (B3) stays best, and A3's own settlement
+     * of interval 7 must not take the interval row over. */
+    put_block(f.a_dir, a2, 3, 0xa3, 0, 7, 222, a3);
+    ck_assert_int_eq(poll_flush(&f), 1);
+    ingest_get_stats(f.g, &st);
+    ck_assert_uint_eq(st.best_height, 3);
+    ck_assert_uint_eq(st.stale, 2);
+    ck_assert_int_eq(stale_of(&f, a3), 1);
+    ck_assert_int_eq(q_int(&f, "SELECT clearing_price FROM market_intervals WHERE interval_no=7"),
+                     111);
+    hash_to_hex_display(b3, hex);
+    q_str(&f, "SELECT block_hash FROM market_intervals WHERE interval_no=7", got, sizeof got);
+    ck_assert_str_eq(got, hex);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM trades"), 2);
+
+    /* A4 makes branch A the longest: a reorg back. */
+    put_block(f.a_dir, a3, 4, 0xa4, 0, 0, 0, a4);
+    ck_assert_int_eq(poll_flush(&f), 1);
+    ingest_get_stats(f.g, &st);
+    ck_assert_uint_eq(st.best_height, 4);
+    ck_assert_uint_eq(st.stale, 2);
+    ck_assert_uint_eq(st.intervals, 1);
+    ck_assert_uint_eq(st.last_price, 222);
+    ck_assert_int_eq(stale_of(&f, b2), 1);
+    ck_assert_int_eq(stale_of(&f, b3), 1);
+    ck_assert_int_eq(stale_of(&f, a2), 0);
+    ck_assert_int_eq(stale_of(&f, a4), 0);
+    hash_to_hex_display(a2, hex);
+    transfer_block(&f, got);
+    ck_assert_str_eq(got, hex);
+    ck_assert_int_eq(q_int(&f, "SELECT clearing_price FROM market_intervals WHERE interval_no=7"),
+                     222);
+    /* Contiguous best chain 0..4, one block per height. */
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(DISTINCT height) FROM blocks WHERE stale=0"), 5);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM blocks WHERE stale=0"), 5);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM transactions WHERE block_hash<>''"),
+                     (int64_t)st.txs);
+    ingest_best_tip(f.g, got);
+    hash_to_hex_display(a4, hex);
+    ck_assert_str_eq(got, hex);
+    fx_close(&f);
+}
+END_TEST
+
+/* A record still being written is left for the next poll, not skipped. */
+START_TEST(test_partial_record)
+{
+    fx f;
+    uint8_t a1[32], a2[32];
+    char path[600];
+    fx_open(&f);
+    put_block(f.a_dir, f.genesis, 1, 0xa1, 0, 0, 0, a1);
+    put_block(f.a_dir, a1, 2, 0xa2, 0, 0, 0, a2);
+    snprintf(path, sizeof path, "%s/blocks.dat", f.a_dir);
+    FILE *in = fopen(path, "rb");
+    ck_assert_ptr_nonnull(in);
+    uint8_t buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, in);
+    fclose(in);
+    ck_assert_uint_gt(n, 40);
+    /* Cut the file inside the second record, poll, then restore it. */
+    ck_assert_int_eq(truncate(path, (off_t)(n - 5)), 0);
+    ck_assert_int_eq(poll_flush(&f), 1);
+    FILE *out = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(out);
+    ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(out);
+    ck_assert_int_eq(poll_flush(&f), 1);
+    ingest_stats st;
+    ingest_get_stats(f.g, &st);
+    ck_assert_uint_eq(st.best_height, 2);
+    ck_assert_uint_eq(st.bad_records, 0);
+    fx_close(&f);
+}
+END_TEST
+
+Suite *launcher_ingest_suite(void)
+{
+    Suite *s = suite_create("launcher_ingest");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_fork_tie_reorg);
+    tcase_add_test(tc, test_partial_record);
+    suite_add_tcase(s, tc);
+    return s;
+}
