@@ -84,7 +84,7 @@ sgnode_busy() {
 sgnode_busy
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
 (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || sg_fail "the port-holding daemon did not listen"
-(cd "$W" && exec "$LAUNCHER" --base-port "$((port - 2))" --bin-dir "$SG_T/bin" \
+(cd "$W" && exec "$LAUNCHER" --base-port "$port" --prosumers 0 --consumers 0 --bin-dir "$SG_T/bin" \
      >"$SG_T/out" 2>"$SG_T/err"); rc=$?
 [[ $rc -eq 2 ]] || sg_fail "busy port: exit $rc, expected 2"
 grep -q "port $port .*in use.*--base-port" "$SG_T/err" || sg_fail "busy port message: $(cat "$SG_T/err")"

@@ -99,7 +99,7 @@ wait_no_daemons() {
 # ---- 1: a run to its --duration ---------------------------------------------
 RUN=$SG_T/run1
 DB=$RUN/run.db
-start_launcher "$RUN" --duration 15
+start_launcher "$RUN" --duration 15 --seed 4242 --db-password not-in-run-json
 wait_exit 150
 [[ $LRC -eq 0 ]] || { tail -n 20 "$RUN.out"; sg_fail "launcher exited $LRC"; }
 wait_no_daemons 5
@@ -108,14 +108,22 @@ for f in cluster.key genesis.txt run.json nodes.tsv keys/op.key keys/p1.key keys
          logs/op.log logs/p2.log data/c1/blocks.dat; do
     [[ -s "$RUN/$f" ]] || sg_fail "run directory lacks $f"
 done
-grep -q '"difficulty": 5' "$RUN/run.json" || sg_fail "run.json lacks the difficulty"
+for kv in '"difficulty": 5' '"prosumers": 2' '"consumers": 2' '"operators": 1' '"duration": 15' \
+          '"seed": 4242' '"db_host": ""' '"db_port": 3306' '"db_user": "root"' \
+          '"db_name": "smartgrid"' '"use_gpu": false' '"market": "uniform"' '"tick_ms": 1000'; do
+    grep -qF "$kv" "$RUN/run.json" || sg_fail "run.json lacks $kv"
+done
+grep -q "not-in-run-json" "$RUN/run.json" "$RUN/nodes.tsv" "$RUN/genesis.txt" &&
+    sg_fail "the database password was written into the run directory"
+grep -qx "seed 4242" "$RUN/genesis.txt" || sg_fail "genesis does not carry --seed"
 
 for t in runs nodes blocks transactions simulation_stats; do
     n=$(q "SELECT COUNT(*) FROM $t")
     [[ "$n" -gt 0 ]] || sg_fail "table $t is empty"
 done
 sg_assert_eq "$(q 'SELECT COUNT(*) FROM nodes')" "$NODES" "nodes rows"
-sg_assert_eq "$(q 'SELECT COUNT(*) FROM runs WHERE ended_at_s >= started_at_s AND started_at_s > 0')" 1 "finished runs row"
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM runs WHERE ended_at_s >= started_at_s AND started_at_s > 0
+                   AND seed=4242 AND difficulty=5 AND prosumers=2 AND consumers=2')" 1 "finished runs row"
 # Statistics every second for every node.
 for n in op p1 p2 c1 c2; do
     c=$(q "SELECT COUNT(*) FROM simulation_stats WHERE node='$n'")
@@ -164,13 +172,25 @@ while read -r _ pk amount; do alloc[$pk]=$amount; done < <(grep '^alloc ' "$RUN/
 total_alloc=0
 for pk in "${!alloc[@]}"; do total_alloc=$((total_alloc + alloc[$pk])); done
 sg_assert_eq "$(q 'SELECT SUM(balance + reserved) FROM nodes')" "$((total_alloc + reward * best))" "money supply"
-others=$(q "SELECT COUNT(*) FROM transactions WHERE kind<>'coinbase' AND block_hash<>''")
-if [[ "$others" -eq 0 ]]; then
-    while IFS='|' read -r name pk bal; do
-        mined=$(q "SELECT COUNT(*) FROM blocks WHERE stale=0 AND miner='$pk'")
-        sg_assert_eq "$bal" "$(( ${alloc[$pk]} + reward * mined ))" "balance of $name"
-    done < <(q 'SELECT name, pubkey, balance FROM nodes')
-fi
+# Per node: the genesis allocation, plus the rewards of the best-chain
+# blocks it mined, plus what its best-chain trades moved (sellers receive a
+# fill's amount, buyers pay it, the grid account - the operator's - takes
+# the difference), plus transfers.
+opk=$(q "SELECT pubkey FROM nodes WHERE role='operator'")
+BEST_TRADES="SELECT tr.* FROM trades tr JOIN transactions t ON t.txid=tr.settle_txid AND t.block_hash<>''"
+grid=$(q "SELECT COALESCE(SUM(CASE side WHEN 'buy' THEN amount ELSE -amount END),0) FROM ($BEST_TRADES)")
+while IFS='|' read -r name pk bal; do
+    mined=$(q "SELECT COUNT(*) FROM blocks WHERE stale=0 AND height>0 AND miner='$pk'")
+    traded=$(q "SELECT COALESCE(SUM(CASE side WHEN 'sell' THEN amount ELSE -amount END),0)
+                FROM ($BEST_TRADES) WHERE node_pk='$pk'")
+    moved=$(q "SELECT COALESCE(SUM(CASE WHEN to_pk='$pk' THEN amount ELSE 0 END)
+                                - SUM(CASE WHEN from_pk='$pk' THEN amount ELSE 0 END),0)
+               FROM transactions WHERE kind='transfer' AND block_hash<>''")
+    want=$(( ${alloc[$pk]} + reward * mined + traded + moved ))
+    [[ "$pk" == "$opk" ]] && want=$((want + grid))
+    sg_assert_eq "$bal" "$want" "balance + reserved of $name"
+done < <(q 'SELECT name, pubkey, balance + reserved FROM nodes')
+sg_log "balances match the ledger; $(q "SELECT COUNT(*) FROM ($BEST_TRADES)") best-chain fills"
 sg_log "run to --duration: pass"
 
 # ---- 2: SIGINT mid-run ------------------------------------------------------

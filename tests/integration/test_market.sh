@@ -35,11 +35,17 @@ done
     "${allocs[@]}" || sg_fail "genesis failed"
 grep -q "^tick_ms $TICK_MS\$" "$SG_T/genesis.txt" || sg_fail "genesis lacks tick_ms $TICK_MS"
 
+# p2 and c2 follow profiles (Wh per 15-minute slot, as exported with a
+# header and timestamps); with 15-minute intervals each interval gets
+# exactly one slot's value.
+printf 'time,wh\n00:00,1500\n' >"$SG_T/pv.csv"
+printf '# flat load\n400\n' >"$SG_T/load.csv"
+
 sg_start op operator
 sg_start p1 prosumer --peer "$(sg_addr op)" --battery-kwh 5
-sg_start p2 prosumer --peer "$(sg_addr op)"
+sg_start p2 prosumer --peer "$(sg_addr op)" --pv-profile "$SG_T/pv.csv"
 sg_start c1 consumer --peer "$(sg_addr op)" --peer "$(sg_addr p1)"
-sg_start c2 consumer --peer "$(sg_addr op)" --peer "$(sg_addr p2)"
+sg_start c2 consumer --peer "$(sg_addr op)" --peer "$(sg_addr p2)" --load-profile "$SG_T/load.csv"
 sg_log "started ${#all[@]} daemons at difficulty $DIFF, tick $TICK_MS ms"
 
 sg_wait_for 60 "every daemon has a peer" sg_all_peers_ge 1 "${all[@]}"
@@ -66,6 +72,9 @@ for n in "${households[@]}"; do
 done
 [[ "$(sg_stat p1 produced_wh)" -gt 0 ]] || sg_fail "p1 reports no PV output"
 [[ "$(sg_stat c1 produced_wh)" == 0 ]] || sg_fail "consumer c1 reports PV output"
+pv=$(sg_stat p2 produced_wh); load=$(sg_stat c2 consumed_wh)
+[[ $pv -gt 0 && $((pv % 1500)) -eq 0 ]] || sg_fail "p2 produced $pv Wh, not whole 1500 Wh slots"
+[[ $load -gt 0 && $((load % 400)) -eq 0 ]] || sg_fail "c2 consumed $load Wh, not whole 400 Wh slots"
 sg_log "op: $(sg_stats op | grep -E '^(last_settled_interval|settlements_|total_traded_wh|clearing_price)' | tr '\n' ' ')"
 
 # Stop mining in two steps (see test_converge.sh): the households stop,
