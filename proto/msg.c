@@ -33,6 +33,24 @@ static void rd_fail(proto_rd *rd, int err)
         rd->err = err;
 }
 
+/* The start every list decoder shares: the u32 count, checked against its
+ * cap and against the bytes left (each item needs at least wire_size), so a
+ * short message can never make us allocate a large array.  Returns the
+ * zeroed array (NULL for an empty list or on error) and sets *rc. */
+static void *get_list(proto_rd *rd, uint32_t max, size_t wire_size,
+                      size_t elem_size, uint32_t *n, int *rc)
+{
+    void *items = NULL;
+
+    *n = proto_get_u32(rd);
+    *rc = proto_rd_count(rd, *n, max, wire_size);
+    if (*rc == 0 && *n > 0 && (items = calloc(*n, elem_size)) == NULL)
+        *rc = SG_ENOMEM;
+    if (*rc != 0)
+        *n = 0;
+    return items;
+}
+
 static const char unknown_type[] = "UNKNOWN";
 
 int proto_msg_type_known(uint8_t type)
@@ -196,13 +214,10 @@ int proto_inv_decode(const uint8_t *in, size_t len, proto_inv *m)
 
     memset(m, 0, sizeof *m);
     proto_rd_init(&rd, in, len);
-    n = proto_get_u32(&rd);
-    if ((rc = proto_rd_count(&rd, n, PROTO_INV_MAX, INV_ITEM_SIZE)) != 0)
+    m->items = get_list(&rd, PROTO_INV_MAX, INV_ITEM_SIZE,
+                        sizeof *m->items, &n, &rc);
+    if (rc != 0)
         goto fail;
-    if (n > 0 && (m->items = calloc(n, sizeof *m->items)) == NULL) {
-        rc = SG_ENOMEM;
-        goto fail;
-    }
     m->n = n;
     for (uint32_t i = 0; i < n; i++) {
         m->items[i].kind = proto_get_u8(&rd);
@@ -249,13 +264,9 @@ int proto_locator_decode(const uint8_t *in, size_t len, proto_locator *m)
 
     memset(m, 0, sizeof *m);
     proto_rd_init(&rd, in, len);
-    n = proto_get_u32(&rd);
-    if ((rc = proto_rd_count(&rd, n, PROTO_LOCATOR_MAX, 32)) != 0)
+    m->hashes = get_list(&rd, PROTO_LOCATOR_MAX, 32, 32, &n, &rc);
+    if (rc != 0)
         goto fail;
-    if (n > 0 && (m->hashes = calloc(n, 32)) == NULL) {
-        rc = SG_ENOMEM;
-        goto fail;
-    }
     m->n = n;
     proto_get_bytes(&rd, m->hashes, (size_t)n * 32);
     proto_get_bytes(&rd, m->stop, 32);
@@ -300,14 +311,10 @@ int proto_headers_decode(const uint8_t *in, size_t len, proto_headers *m)
 
     memset(m, 0, sizeof *m);
     proto_rd_init(&rd, in, len);
-    n = proto_get_u32(&rd);
-    rc = proto_rd_count(&rd, n, PROTO_HEADERS_MAX, PROTO_HEADER_SIZE);
+    m->headers = get_list(&rd, PROTO_HEADERS_MAX, PROTO_HEADER_SIZE,
+                          sizeof *m->headers, &n, &rc);
     if (rc != 0)
         goto fail;
-    if (n > 0 && (m->headers = calloc(n, sizeof *m->headers)) == NULL) {
-        rc = SG_ENOMEM;
-        goto fail;
-    }
     m->n = n;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *h = proto_get_view(&rd, PROTO_HEADER_SIZE);
@@ -364,13 +371,10 @@ int proto_addr_decode(const uint8_t *in, size_t len, proto_addr *m)
 
     memset(m, 0, sizeof *m);
     proto_rd_init(&rd, in, len);
-    n = proto_get_u32(&rd);
-    if ((rc = proto_rd_count(&rd, n, PROTO_ADDR_MAX, ADDR_ITEM_SIZE)) != 0)
+    m->items = get_list(&rd, PROTO_ADDR_MAX, ADDR_ITEM_SIZE,
+                        sizeof *m->items, &n, &rc);
+    if (rc != 0)
         goto fail;
-    if (n > 0 && (m->items = calloc(n, sizeof *m->items)) == NULL) {
-        rc = SG_ENOMEM;
-        goto fail;
-    }
     m->n = n;
     for (uint32_t i = 0; i < n; i++) {
         proto_addr_item *a = &m->items[i];
@@ -444,13 +448,10 @@ int proto_stats_decode(const uint8_t *in, size_t len, proto_stats *m)
 
     memset(m, 0, sizeof *m);
     proto_rd_init(&rd, in, len);
-    n = proto_get_u32(&rd);
-    if ((rc = proto_rd_count(&rd, n, PROTO_STATS_MAX, STAT_MIN_SIZE)) != 0)
+    m->items = get_list(&rd, PROTO_STATS_MAX, STAT_MIN_SIZE,
+                        sizeof *m->items, &n, &rc);
+    if (rc != 0)
         goto fail;
-    if (n > 0 && (m->items = calloc(n, sizeof *m->items)) == NULL) {
-        rc = SG_ENOMEM;
-        goto fail;
-    }
     m->n = n;
     for (uint32_t i = 0; i < n && rd.err == 0; i++)
         read_stat(&rd, &m->items[i]);
