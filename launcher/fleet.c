@@ -112,6 +112,18 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
             argv[k++] = "--peer";
             argv[k++] = peer2;
         }
+        if (n->role == DAEMON_ROLE_PROSUMER && f->battery_kwh) {
+            argv[k++] = "--battery-kwh";
+            argv[k++] = f->battery_kwh;
+        }
+        if (n->role == DAEMON_ROLE_PROSUMER && f->pv_profile) {
+            argv[k++] = "--pv-profile";
+            argv[k++] = f->pv_profile;
+        }
+        if (f->load_profile) {
+            argv[k++] = "--load-profile";
+            argv[k++] = f->load_profile;
+        }
     }
     if (f->use_gpu)
         argv[k++] = "--use-gpu";

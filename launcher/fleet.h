@@ -62,6 +62,9 @@ typedef struct {
     const char *log_level;
     unsigned mining_threads;
     int use_gpu;
+    const char *battery_kwh;         /* prosumers' --battery-kwh (NULL: none) */
+    const char *pv_profile;          /* prosumers' --pv-profile (NULL: none) */
+    const char *load_profile;        /* prosumers' and consumers' --load-profile */
     int ctl_timeout_ms;              /* 0: FLEET_CTL_TIMEOUT_MS */
 } fleet;
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/energy.h"
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../common/params.h"
@@ -23,10 +24,20 @@ const char launcher_usage[] =
     "  --prosumers N (3)  --consumers N (5)  --operators N (1, the only value supported)\n"
     "  --difficulty N (4; leading zero hex digits, 1..63)  --block-reward N (50000000)\n"
     "  --duration S (300; 0 = until Ctrl-C)  --use-gpu  --mining-threads N (1)\n"
-    "  --seed N (default from the clock)  --initial-balance N (1000000000 per node)\n"
+    "  --seed N (default from the clock; printed at start, kept in run.json)\n"
+    "  --initial-balance N (1000000000 per node)\n"
     "market:\n"
-    "  --tick-ms N (1000)  --interval-minutes N (15)  --market uniform|pay-as-bid|mid-market\n"
+    "  --tick SEC (1; real seconds per market interval, 0.1..3600, e.g. 0.5;\n"
+    "    --tick-ms N is the same in milliseconds)  --interval-minutes N (15)\n"
+    "  --start-time T (simulated clock at interval 0; YYYY-MM-DD, YYYY-MM-DDTHH:MM UTC,\n"
+    "    or unix seconds; default today 00:00 UTC)\n"
+    "  --market uniform|pay-as-bid|mid-market\n"
     "  --retail-price N (300000 per kWh)  --feed-in-price N (80000 per kWh)\n"
+    "households:\n"
+    "  --battery-kwh KWH (per prosumer, up to 3 decimals; default: no battery)\n"
+    "  --pv-profile FILE (prosumers' PV)  --load-profile FILE (prosumers' and consumers' load):\n"
+    "    Wh per 15-minute slot, one a line (a CSV's last field), from 00:00 UTC of the\n"
+    "    start day, repeating; default: the built-in curves\n"
     "database (default: SQLite file run.db in the run directory):\n"
     "  --db-host HOST ('' = SQLite)  --db-port N (3306)  --db-user U (root)\n"
     "  --db-password P ('')  --db-password-file FILE  (or the MYSQL_PWD environment variable)\n"
@@ -56,7 +67,87 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     return 0;
 }
 
-typedef enum { T_U32, T_U64, T_STR, T_MARKET, T_LEVEL, T_PWFILE } opt_type;
+/* A decimal with up to 3 fractional digits, in thousandths ("0.5" is 500),
+ * from lo to hi thousandths. */
+static int parse_milli(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    uint64_t whole = 0, frac = 0;
+    int nfrac = 0;
+    const char *c = s;
+    for (; *c >= '0' && *c <= '9'; c++) {
+        whole = whole * 10 + (uint64_t)(*c - '0');
+        if (whole > hi / 1000 + 1)
+            return SG_EINVAL;
+    }
+    if (c == s)
+        return SG_EINVAL;
+    if (*c == '.') {
+        for (c++; *c >= '0' && *c <= '9' && nfrac < 3; c++, nfrac++)
+            frac = frac * 10 + (uint64_t)(*c - '0');
+        if (nfrac == 0)
+            return SG_EINVAL;
+    }
+    if (*c != '\0')
+        return SG_EINVAL;
+    while (nfrac++ < 3)
+        frac *= 10;
+    uint64_t v = whole * 1000 + frac;
+    if (v < lo || v > hi)
+        return SG_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* n digits at s, as a number; -1 if any is not a digit. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+#define LOPTS_TIME_MAX 253402300799ull   /* 9999-12-31T23:59:59Z */
+
+/* YYYY-MM-DD, YYYY-MM-DDTHH:MM (UTC) or unix seconds. */
+static int parse_start_time(const char *s, uint64_t *out)
+{
+    size_t len = strlen(s);
+    if (len > 0 && strspn(s, "0123456789") == len)
+        return parse_u64(s, 0, LOPTS_TIME_MAX, out);
+    if ((len != 10 && len != 16) || s[4] != '-' || s[7] != '-')
+        return SG_EINVAL;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = 0, mi = 0;
+    if (len == 16) {
+        if (s[10] != 'T' || s[13] != ':')
+            return SG_EINVAL;
+        h = digits(s + 11, 2);
+        mi = digits(s + 14, 2);
+    }
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59)
+        return SG_EINVAL;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    time_t t = timegm(&tm);
+    /* timegm normalises 02-30 to 03-02: a changed day means no such date. */
+    if (t < 0 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+        return SG_EINVAL;
+    *out = (uint64_t)t;
+    return 0;
+}
+
+typedef enum {
+    T_U32, T_U64, T_STR, T_MARKET, T_LEVEL, T_PWFILE, T_TICK, T_TICKMS, T_TIME, T_KWH,
+    T_PROFILE
+} opt_type;
 
 typedef struct {
     const char *name;
@@ -85,7 +176,15 @@ static const opt_def opt_table[] = {
     { "--seed", T_U64, F(seed), 0, UINT64_MAX, "a non-negative integer" },
     { "--run-dir", T_STR, F(run_dir), 1, 0, "a directory name" },
     { "--base-port", T_U32, F(base_port), 1024, 65000, "a port from 1024 to 65000" },
-    { "--tick-ms", T_U32, F(tick_ms), 100, 3600000, "milliseconds from 100 to 3600000" },
+    { "--tick", T_TICK, F(tick_ms), 100, 3600000,
+      "seconds from 0.1 to 3600 (up to 3 decimals, e.g. 0.5)" },
+    { "--tick-ms", T_TICKMS, F(tick_ms), 100, 3600000, "milliseconds from 100 to 3600000" },
+    { "--start-time", T_TIME, F(sim_start), 0, 0,
+      "a date YYYY-MM-DD, YYYY-MM-DDTHH:MM (UTC) or unix seconds" },
+    { "--battery-kwh", T_KWH, F(battery_wh), 0, 1000000000,
+      "kWh from 0 to 1000000 (up to 3 decimals)" },
+    { "--pv-profile", T_PROFILE, F(pv_profile), 0, 0, "a readable profile file" },
+    { "--load-profile", T_PROFILE, F(load_profile), 0, 0, "a readable profile file" },
     { "--interval-minutes", T_U32, F(interval_minutes), 1, 1440,
       "minutes from 1 to 1440" },
     { "--market", T_MARKET, F(market_rule), 0, 0, "uniform, pay-as-bid or mid-market" },
@@ -117,6 +216,7 @@ static void set_defaults(launcher_opts *o, const char *env_pwd)
     o->db_name = "smartgrid";
     o->base_port = 30300;
     o->tick_ms = 1000;
+    o->sim_start = (uint64_t)time(NULL) / 86400 * 86400;
     o->interval_minutes = 15;
     o->market_rule = PARAMS_MARKET_UNIFORM;
     o->retail_price = 300000;
@@ -142,6 +242,36 @@ static int read_pw_file(launcher_opts *o, const char *path)
         o->pwbuf[0] = '\0';
     o->pwbuf[strcspn(o->pwbuf, "\r\n")] = '\0';
     o->db_password = o->pwbuf;
+    return 0;
+}
+
+/* Loads the profile to check it (the daemons load it again) and keeps its
+ * absolute path, since the daemons run from another directory. */
+static int check_profile(launcher_opts *o, const opt_def *d, const char *v,
+                         char *err, size_t cap)
+{
+    energy_profile prof;
+    int bad_line = 0;
+    int rc = energy_profile_load(v, &prof, &bad_line);
+    int e = errno;
+    if (rc == SG_EINVAL && bad_line) {
+        snprintf(err, cap, "%s %s: line %d: expected Wh per 15-minute slot (a non-negative "
+                 "number; the profile needs at least one)", d->name, v, bad_line);
+        return SG_EINVAL;
+    }
+    if (rc != 0) {
+        snprintf(err, cap, "%s %s: %s; give a readable file of Wh per 15-minute slot",
+                 d->name, v, rc == SG_EIO ? strerror(e) : sg_strerror(rc));
+        return SG_EINVAL;
+    }
+    energy_profile_free(&prof);
+    char *abs = d->off == F(pv_profile) ? o->pv_abs : o->load_abs;
+    if (!realpath(v, abs)) {
+        snprintf(err, cap, "%s %s: %s; give a readable file of Wh per 15-minute slot",
+                 d->name, v, strerror(errno));
+        return SG_EINVAL;
+    }
+    *(const char **)(void *)((char *)o + d->off) = abs;
     return 0;
 }
 
@@ -187,6 +317,32 @@ static int set_value(launcher_opts *o, const opt_def *d, const char *v,
             return SG_EINVAL;
         }
         return 0;
+    case T_TICK:
+    case T_TICKMS:
+        if (o->tick_opt && strcmp(o->tick_opt, d->name) != 0) {
+            snprintf(err, cap, "--tick and --tick-ms both given; give one (--tick SEC, "
+                     "e.g. --tick 0.5)");
+            return SG_EINVAL;
+        }
+        if (d->type == T_TICK ? parse_milli(v, d->lo, d->hi, &u) != 0
+                              : parse_u64(v, d->lo, d->hi, &u) != 0)
+            goto bad;
+        o->tick_ms = (uint32_t)u;
+        o->tick_opt = d->name;
+        return 0;
+    case T_TIME:
+        if (parse_start_time(v, &o->sim_start) != 0)
+            goto bad;
+        return 0;
+    case T_KWH:
+        if (parse_milli(v, d->lo, d->hi, &o->battery_wh) != 0)
+            goto bad;
+        o->battery_given = 1;
+        return 0;
+    case T_PROFILE:
+        if (*v == '\0')
+            goto bad;
+        return check_profile(o, d, v, err, cap);
     }
 bad:
     snprintf(err, cap, "%s expects %s, got '%s'", d->name, d->expect, v);

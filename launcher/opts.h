@@ -8,6 +8,7 @@
 #ifndef LAUNCHER_OPTS_H
 #define LAUNCHER_OPTS_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +31,12 @@ typedef struct {
     int seed_given;
     const char *run_dir;             /* --run-dir (NULL: runs/<time>-<id>) */
     uint32_t base_port;              /* --base-port (30300) */
-    uint32_t tick_ms;                /* --tick-ms (1000) */
+    uint32_t tick_ms;                /* --tick SEC (1) or its alias --tick-ms (1000) */
+    uint64_t sim_start;              /* --start-time (today 00:00 UTC), unix seconds */
+    uint64_t battery_wh;             /* --battery-kwh per prosumer (0 = none) */
+    int battery_given;
+    const char *pv_profile;          /* --pv-profile: absolute path in pv_abs, or NULL */
+    const char *load_profile;        /* --load-profile: absolute path in load_abs, or NULL */
     uint32_t interval_minutes;       /* --interval-minutes (15) */
     uint8_t market_rule;             /* --market uniform|pay-as-bid|mid-market */
     uint64_t retail_price;           /* --retail-price (300000 per kWh) */
@@ -43,12 +49,16 @@ typedef struct {
     int quiet;                       /* --quiet */
     int help, version;
     char pwbuf[LOPTS_PW_MAX];        /* the password file's first line */
+    const char *tick_opt;            /* which of --tick / --tick-ms set tick_ms */
+    char pv_abs[PATH_MAX], load_abs[PATH_MAX];
 } launcher_opts;
 
 /* Fills o from argv[1..argc) (argv[0] is the program).  env_pwd is the
  * value of MYSQL_PWD (NULL if unset); --db-password and --db-password-file
- * override it.  On bad input returns SG_EINVAL with one line in err naming
- * the problem and the fix. */
+ * override it.  The profile files are read and checked here (and resolved
+ * to absolute paths), so a bad one stops the launcher before anything
+ * starts.  On bad input returns SG_EINVAL with one line in err naming the
+ * problem and the fix. */
 int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
                         const char *env_pwd, char *err, size_t errcap);
 

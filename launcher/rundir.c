@@ -94,6 +94,14 @@ static void json_u(FILE *f, const char *key, unsigned long long v)
     fprintf(f, "  \"%s\": %llu,\n", key, v);
 }
 
+static void json_str_or_null(FILE *f, const char *key, const char *v)
+{
+    if (v)
+        json_str(f, key, v, 1);
+    else
+        fprintf(f, "  \"%s\": null,\n", key);
+}
+
 static char *run_json(const fleet *fl, const launcher_opts *o, const char *dir,
                       const char *run_id)
 {
@@ -118,7 +126,17 @@ static char *run_json(const fleet *fl, const launcher_opts *o, const char *dir,
     json_u(f, "seed", o->seed);
     json_u(f, "base_port", o->base_port);
     json_u(f, "tick_ms", o->tick_ms);
+    fprintf(f, "  \"tick\": %u.%03u,\n", o->tick_ms / 1000, o->tick_ms % 1000);
     json_u(f, "interval_minutes", o->interval_minutes);
+    json_u(f, "sim_start", o->sim_start);
+    if (o->battery_given)
+        fprintf(f, "  \"battery_kwh\": %llu.%03llu,\n",
+                (unsigned long long)(o->battery_wh / 1000),
+                (unsigned long long)(o->battery_wh % 1000));
+    else
+        fprintf(f, "  \"battery_kwh\": null,\n");
+    json_str_or_null(f, "pv_profile", o->pv_profile);
+    json_str_or_null(f, "load_profile", o->load_profile);
     json_str(f, "market", launcher_market_name(o->market_rule), 1);
     json_u(f, "retail_price", o->retail_price);
     json_u(f, "feed_in_price", o->feed_in_price);
@@ -184,6 +202,7 @@ static int make_genesis(fleet *fl, const launcher_opts *o, chain_params *p)
         return SG_EINVAL;
     p->block_reward = o->block_reward;
     p->tick_ms = o->tick_ms;
+    p->sim_start = o->sim_start;
     p->interval_minutes = o->interval_minutes;
     p->market_rule = o->market_rule;
     p->retail_price = o->retail_price;

@@ -48,6 +48,7 @@ typedef struct {
     chain_params params;
     int have_params;
     char dir[PATH_MAX], db_path[PATH_MAX], run_id[DB_RUNID_MAX];
+    char battery_kwh[32];           /* --battery-kwh as the daemons get it */
     char *json;
     db *db;
     ingest *ing;
@@ -216,6 +217,10 @@ static int setup(sim *s)
     }
     if (ingest_new(&s->ing, &s->params, s->db, s->run_id) != 0)
         return 1;
+    /* Before the table takes the screen: the seed repeats the run. */
+    printf("launcher: run %s in %s, seed %llu\n", s->run_id, s->dir,
+           (unsigned long long)s->o->seed);
+    fflush(stdout);
     for (size_t i = 0; i < s->f.n; i++)
         if (ingest_add_node(s->ing, s->f.nodes[i].name, s->f.nodes[i].pk,
                             s->f.nodes[i].data_dir) != 0)
@@ -584,6 +589,14 @@ int sim_run(launcher_opts *o, const char *argv0)
     s.f.log_level = o->log_level;
     s.f.mining_threads = o->mining_threads;
     s.f.use_gpu = o->use_gpu;
+    if (o->battery_given) {
+        snprintf(s.battery_kwh, sizeof s.battery_kwh, "%llu.%03llu",
+                 (unsigned long long)(o->battery_wh / 1000),
+                 (unsigned long long)(o->battery_wh % 1000));
+        s.f.battery_kwh = s.battery_kwh;
+    }
+    s.f.pv_profile = o->pv_profile;
+    s.f.load_profile = o->load_profile;
     s.tty = isatty(STDOUT_FILENO);
     s.phase = "starting";
     if (!o->seed_given)

@@ -66,6 +66,26 @@ expect_bad '--use-gpu takes no value' --use-gpu=1
 expect_bad "--db-password-file.*cannot read" --db-password-file "$SG_T/does-not-exist"
 expect_bad '--db-user'          --db-user ''
 expect_bad '--run-dir'          --run-dir ''
+expect_bad '--tick expects seconds from 0.1 to 3600' --tick 0.05
+expect_bad '--tick expects seconds' --tick 1.2345
+expect_bad '--tick expects seconds' --tick fast
+expect_bad '--tick and --tick-ms both given' --tick 1 --tick-ms 1000
+expect_bad '--start-time expects a date YYYY-MM-DD' --start-time 2024-13-01
+expect_bad '--start-time expects' --start-time 2023-02-29
+expect_bad '--start-time expects' --start-time 2024-06-21T25:00
+expect_bad '--start-time expects' --start-time tomorrow
+expect_bad '--battery-kwh expects kWh' --battery-kwh -3
+expect_bad '--battery-kwh expects kWh' --battery-kwh 1.2345
+expect_bad '--battery-kwh expects kWh' --battery-kwh big
+# Profiles are read at start: a bad line is named with its number, the
+# same words the daemons use.
+printf '100\n200\nthree hundred\n' >"$SG_T/bad.csv"
+printf '# only a comment\n' >"$SG_T/empty.csv"
+expect_bad "--pv-profile $SG_T/bad.csv: line 3: expected Wh per 15-minute slot" \
+    --pv-profile "$SG_T/bad.csv"
+expect_bad "--load-profile $SG_T/empty.csv: line 2: expected Wh" --load-profile "$SG_T/empty.csv"
+expect_bad "--load-profile $SG_T/none.csv: No such file" --load-profile "$SG_T/none.csv"
+expect_bad '--pv-profile expects' --pv-profile ''
 # A directory that exists already is refused (the run would mix with it).
 mkdir -p "$SG_T/existing"
 expect_bad '--run-dir .* exists' --run-dir "$SG_T/existing"
@@ -105,7 +125,8 @@ expect_bad 'MySQL|mysql|refused|connect' --db-host 127.0.0.1 --db-port "$dbport"
 (cd "$W" && "$LAUNCHER" --help >"$SG_T/out" 2>&1) || sg_fail "--help failed"
 for o in --prosumers --consumers --operators --difficulty --duration --use-gpu --db-host \
          --db-port --db-user --db-password --db-password-file --db-name --seed --run-dir \
-         --base-port --quiet; do
+         --base-port --quiet --tick --tick-ms --start-time --battery-kwh --pv-profile \
+         --load-profile; do
     grep -q -- "$o" "$SG_T/out" || sg_fail "--help does not mention $o"
 done
 grep -q "MYSQL_PWD" "$SG_T/out" || sg_fail "--help does not mention MYSQL_PWD"

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../common/err.h"
 #include "../../common/params.h"
@@ -52,6 +53,107 @@ START_TEST(test_defaults)
     ck_assert_int_eq(o.quiet, 0);
     ck_assert_int_eq(o.help, 0);
     ck_assert_int_eq(o.version, 0);
+    ck_assert_int_eq(o.battery_given, 0);
+    ck_assert_uint_eq(o.battery_wh, 0);
+    ck_assert_ptr_null(o.pv_profile);
+    ck_assert_ptr_null(o.load_profile);
+    /* Today 00:00 UTC (the test may straddle midnight: a day either way). */
+    uint64_t today = (uint64_t)time(NULL) / 86400 * 86400;
+    ck_assert_uint_eq(o.sim_start % 86400, 0);
+    ck_assert(o.sim_start + 86400 >= today && o.sim_start <= today + 86400);
+}
+END_TEST
+
+START_TEST(test_tick_and_start_time)
+{
+    launcher_opts o;
+    char err[256];
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--tick", "0.5", NULL), 0);
+    ck_assert_uint_eq(o.tick_ms, 500);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--tick=2", NULL), 0);
+    ck_assert_uint_eq(o.tick_ms, 2000);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--tick", "0.125", NULL), 0);
+    ck_assert_uint_eq(o.tick_ms, 125);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--tick", "3600", NULL), 0);
+    ck_assert_uint_eq(o.tick_ms, 3600000);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--tick-ms", "750", NULL), 0);
+    ck_assert_uint_eq(o.tick_ms, 750);
+    /* The same option twice: the last wins, as for every option. */
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--tick", "1", "--tick", "0.2", NULL), 0);
+    ck_assert_uint_eq(o.tick_ms, 200);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--start-time", "2024-06-21", NULL), 0);
+    ck_assert_uint_eq(o.sim_start, 1718928000);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--start-time", "2024-06-21T12:30",
+                           NULL), 0);
+    ck_assert_uint_eq(o.sim_start, 1718973000);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--start-time=2024-02-29", NULL), 0);
+    ck_assert_uint_eq(o.sim_start, 1709164800);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--start-time", "1700000000", NULL), 0);
+    ck_assert_uint_eq(o.sim_start, 1700000000);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--start-time", "0", NULL), 0);
+    ck_assert_uint_eq(o.sim_start, 0);
+}
+END_TEST
+
+START_TEST(test_battery)
+{
+    launcher_opts o;
+    char err[256];
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--battery-kwh", "13.5", NULL), 0);
+    ck_assert_int_eq(o.battery_given, 1);
+    ck_assert_uint_eq(o.battery_wh, 13500);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--battery-kwh", "10", NULL), 0);
+    ck_assert_uint_eq(o.battery_wh, 10000);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--battery-kwh", "0.001", NULL), 0);
+    ck_assert_uint_eq(o.battery_wh, 1);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--battery-kwh", "1000000", NULL), 0);
+    ck_assert_uint_eq(o.battery_wh, 1000000000);
+}
+END_TEST
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+START_TEST(test_profiles)
+{
+    launcher_opts o;
+    char err[512], good[512], bad[512], empty[512], missing[512], real[PATH_MAX];
+    char *dir = tu_mkdtemp();
+    snprintf(good, sizeof good, "%s/pv.csv", dir);
+    snprintf(bad, sizeof bad, "%s/bad.csv", dir);
+    snprintf(empty, sizeof empty, "%s/empty.csv", dir);
+    snprintf(missing, sizeof missing, "%s/missing.csv", dir);
+    write_text(good, "time,wh\n00:00,0\n00:15,12\n");
+    write_text(bad, "10\n20\nlots\n40\n");
+    write_text(empty, "# nothing here\n");
+    ck_assert_ptr_nonnull(realpath(good, real));
+
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--pv-profile", good,
+                           "--load-profile", good, NULL), 0);
+    ck_assert_str_eq(o.pv_profile, real);
+    ck_assert_str_eq(o.load_profile, real);
+    ck_assert_int_eq(o.pv_profile[0], '/');
+
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--pv-profile", bad, NULL), SG_EINVAL);
+    ck_assert_msg(strstr(err, "--pv-profile") && strstr(err, "line 3: expected Wh"),
+                  "bad line: %s", err);
+    ck_assert_ptr_null(strchr(err, '\n'));
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--load-profile", empty, NULL),
+                     SG_EINVAL);
+    ck_assert_msg(strstr(err, "--load-profile") && strstr(err, "line 2"), "empty: %s", err);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--load-profile", missing, NULL),
+                     SG_EINVAL);
+    ck_assert_msg(strstr(err, "--load-profile") && strstr(err, "No such file"), "missing: %s",
+                  err);
+    ck_assert_ptr_null(strchr(err, '\n'));
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--pv-profile", dir, NULL), SG_EINVAL);
+    ck_assert_msg(strstr(err, "--pv-profile") != NULL, "directory: %s", err);
+    tu_rmtree(dir);
 }
 END_TEST
 
@@ -138,6 +240,39 @@ static const struct {
     { { "stray" }, "unexpected argument 'stray'" },
     { { "--difficulty" }, "--difficulty expects" },
     { { "--quiet=1" }, "--quiet takes no value" },
+    { { "--tick", "0.05" }, "--tick expects seconds from 0.1 to 3600" },
+    { { "--tick", "3600.001" }, "--tick expects seconds" },
+    { { "--tick", "0" }, "--tick expects seconds" },
+    { { "--tick", "1.2345" }, "--tick expects seconds" },
+    { { "--tick", ".5" }, "--tick expects seconds" },
+    { { "--tick", "1." }, "--tick expects seconds" },
+    { { "--tick", "-1" }, "--tick expects seconds" },
+    { { "--tick", "1s" }, "--tick expects seconds" },
+    { { "--tick", "99999999999999999999" }, "--tick expects seconds" },
+    { { "--tick" }, "--tick expects seconds" },
+    { { "--tick", "1", "--tick-ms", "1000" }, "--tick and --tick-ms both given" },
+    { { "--tick-ms", "500", "--tick", "0.5" }, "--tick and --tick-ms both given" },
+    { { "--start-time", "2024-13-01" }, "--start-time expects a date YYYY-MM-DD" },
+    { { "--start-time", "2023-02-29" }, "--start-time expects" },
+    { { "--start-time", "2024-06-31" }, "--start-time expects" },
+    { { "--start-time", "2024-06-21T24:00" }, "--start-time expects" },
+    { { "--start-time", "2024-06-21T12:60" }, "--start-time expects" },
+    { { "--start-time", "2024-06-21 12:00" }, "--start-time expects" },
+    { { "--start-time", "2024-06-21T12" }, "--start-time expects" },
+    { { "--start-time", "2024-6-1" }, "--start-time expects" },
+    { { "--start-time", "1969-12-31" }, "--start-time expects" },
+    { { "--start-time", "-5" }, "--start-time expects" },
+    { { "--start-time", "yesterday" }, "--start-time expects" },
+    { { "--start-time", "" }, "--start-time expects" },
+    { { "--start-time", "99999999999999" }, "--start-time expects" },
+    { { "--battery-kwh", "-1" }, "--battery-kwh expects kWh from 0 to 1000000" },
+    { { "--battery-kwh", "1.2345" }, "--battery-kwh expects" },
+    { { "--battery-kwh", "1000000.001" }, "--battery-kwh expects" },
+    { { "--battery-kwh", "ten" }, "--battery-kwh expects" },
+    { { "--battery-kwh", "" }, "--battery-kwh expects" },
+    { { "--pv-profile", "/nonexistent/pv.csv" }, "--pv-profile /nonexistent/pv.csv: No such" },
+    { { "--load-profile", "" }, "--load-profile expects a readable profile file" },
+    { { "--load-profile" }, "--load-profile expects" },
 };
 
 START_TEST(test_bad_input)
@@ -162,6 +297,9 @@ Suite *launcher_opts_suite(void)
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_every_seed_option);
     tcase_add_test(tc, test_password_sources);
+    tcase_add_test(tc, test_tick_and_start_time);
+    tcase_add_test(tc, test_battery);
+    tcase_add_test(tc, test_profiles);
     tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     suite_add_tcase(s, tc);
     return s;
