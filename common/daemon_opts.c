@@ -21,6 +21,7 @@
 #include "miner.h"
 #include "params.h"
 #include "pow.h"
+#include "units.h"
 #include "../kernels/kern.h"
 
 const char *daemon_role_name(int role)
@@ -75,33 +76,6 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-/* "13.5" kWh as Wh: digits, optionally a point and up to 3 decimals. */
-static int parse_kwh(const char *s, uint64_t *wh)
-{
-    uint64_t whole = 0, frac = 0;
-    int nfrac = 0;
-    const char *c = s;
-
-    for (; *c >= '0' && *c <= '9'; c++) {
-        whole = whole * 10 + (uint64_t)(*c - '0');
-        if (whole > 1000000)
-            return SG_EINVAL;
-    }
-    if (c == s)
-        return SG_EINVAL;
-    if (*c == '.') {
-        for (c++; *c >= '0' && *c <= '9' && nfrac < 3; c++, nfrac++)
-            frac = frac * 10 + (uint64_t)(*c - '0');
-        if (nfrac == 0)
-            return SG_EINVAL;
-    }
-    if (*c != '\0')
-        return SG_EINVAL;
-    while (nfrac++ < 3)
-        frac *= 10;
-    *wh = whole * 1000 + frac;
-    return 0;
-}
 
 /* Splits "--opt=value" or "--opt value".  Returns the option's value, or
  * NULL with err set when it is missing. */
@@ -207,7 +181,7 @@ static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
         return 0;
     }
     if (strcmp(opt, "--battery-kwh") == 0) {
-        if (parse_kwh(v, &o->battery_wh) != 0)
+        if (units_parse_milli(v, 0, 1000000000, &o->battery_wh) != 0)
             return bad(err, cap, opt, "kWh from 0 to 1000000 (up to 3 decimals)", v);
         return 0;
     }

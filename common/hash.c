@@ -38,7 +38,7 @@ void hash_to_hex_display(const uint8_t h[32], char out[65])
     hash_hex(r, 32, out);
 }
 
-static int hex_nibble(char c)
+int hash_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -55,10 +55,11 @@ int hash_unhex(const char *hex, uint8_t *out, size_t len)
     if (hex == NULL || strnlen(hex, 2 * len + 1) != 2 * len)
         return SG_EINVAL;
     for (size_t i = 0; i < 2 * len; i++)
-        if (hex_nibble(hex[i]) < 0)
+        if (hash_hex_digit(hex[i]) < 0)
             return SG_EINVAL;
     for (size_t i = 0; i < len; i++)
-        out[i] = (uint8_t)(hex_nibble(hex[2 * i]) << 4 | hex_nibble(hex[2 * i + 1]));
+        out[i] = (uint8_t)(hash_hex_digit(hex[2 * i]) << 4 |
+                           hash_hex_digit(hex[2 * i + 1]));
     return SG_OK;
 }
 

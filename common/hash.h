@@ -19,6 +19,8 @@ void hash_hex(const uint8_t *in, size_t len, char *out);
 void hash_to_hex_display(const uint8_t h[32], char out[65]);
 /* Parses explorer-order hex into internal order.  0 or SG_EINVAL. */
 int hash_from_hex_display(const char *hex, uint8_t h[32]);
+/* The value of one hex digit (either case), or -1. */
+int hash_hex_digit(char c);
 /* Parses exactly 2*len hex digits in memory order.  0 or SG_EINVAL. */
 int hash_unhex(const char *hex, uint8_t *out, size_t len);
 

@@ -98,17 +98,6 @@ static int parse_u32(const char *s, size_t len, uint32_t min, uint32_t *out)
     return SG_OK;
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* "0x" then 1..8 hex digits, and bits that name a usable (non-zero) target. */
 static int parse_bits(const char *s, size_t len, uint32_t *out)
 {
@@ -117,7 +106,7 @@ static int parse_bits(const char *s, size_t len, uint32_t *out)
     if (len < 3 || len > 10 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
         return SG_EINVAL;
     for (size_t i = 2; i < len; i++) {
-        int d = hex_val(s[i]);
+        int d = hash_hex_digit(s[i]);
         if (d < 0)
             return SG_EINVAL;
         v = v << 4 | (uint32_t)d;

@@ -14,6 +14,7 @@
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../common/params.h"
+#include "../common/units.h"
 
 const char launcher_usage[] =
     "usage: launcher [options]          run a simulation (Ctrl-C stops it cleanly)\n"
@@ -67,36 +68,6 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     return 0;
 }
 
-/* A decimal with up to 3 fractional digits, in thousandths ("0.5" is 500),
- * from lo to hi thousandths. */
-static int parse_milli(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    uint64_t whole = 0, frac = 0;
-    int nfrac = 0;
-    const char *c = s;
-    for (; *c >= '0' && *c <= '9'; c++) {
-        whole = whole * 10 + (uint64_t)(*c - '0');
-        if (whole > hi / 1000 + 1)
-            return SG_EINVAL;
-    }
-    if (c == s)
-        return SG_EINVAL;
-    if (*c == '.') {
-        for (c++; *c >= '0' && *c <= '9' && nfrac < 3; c++, nfrac++)
-            frac = frac * 10 + (uint64_t)(*c - '0');
-        if (nfrac == 0)
-            return SG_EINVAL;
-    }
-    if (*c != '\0')
-        return SG_EINVAL;
-    while (nfrac++ < 3)
-        frac *= 10;
-    uint64_t v = whole * 1000 + frac;
-    if (v < lo || v > hi)
-        return SG_EINVAL;
-    *out = v;
-    return 0;
-}
 
 /* n digits at s, as a number; -1 if any is not a digit. */
 static int digits(const char *s, int n)
@@ -324,7 +295,7 @@ static int set_value(launcher_opts *o, const opt_def *d, const char *v,
                      "e.g. --tick 0.5)");
             return SG_EINVAL;
         }
-        if (d->type == T_TICK ? parse_milli(v, d->lo, d->hi, &u) != 0
+        if (d->type == T_TICK ? units_parse_milli(v, d->lo, d->hi, &u) != 0
                               : parse_u64(v, d->lo, d->hi, &u) != 0)
             goto bad;
         o->tick_ms = (uint32_t)u;
@@ -335,7 +306,7 @@ static int set_value(launcher_opts *o, const opt_def *d, const char *v,
             goto bad;
         return 0;
     case T_KWH:
-        if (parse_milli(v, d->lo, d->hi, &o->battery_wh) != 0)
+        if (units_parse_milli(v, d->lo, d->hi, &o->battery_wh) != 0)
             goto bad;
         o->battery_given = 1;
         return 0;
