@@ -24,6 +24,7 @@
 #include "err.h"
 #include "hash.h"
 #include "log.h"
+#include "metrics.h"
 #include "miner.h"
 #include "net.h"
 #include "params.h"
@@ -46,6 +47,7 @@ typedef struct {
     relay *relay;
     miner *miner;
     agent *agent;                /* the market role; NULL until running */
+    metrics_server *metrics;     /* --metrics-port; NULL: off */
     energy_profile pv_profile, load_profile;
     int agent_rc;                /* last agent_tick error, logged once */
     kern_impl impl;
@@ -391,6 +393,35 @@ static void on_control_msg(void *ctx, net_peer *p, uint8_t type,
     }
 }
 
+static int render_metrics(void *ctx, char **body, size_t *len)
+{
+    daemon *d = ctx;
+    stat_buf *sb = malloc(sizeof *sb);
+    if (!sb)
+        return SG_ENOMEM;
+    stats_build(d, sb);
+    int rc = metrics_format(sb->items, sb->n, body, len);
+    free(sb);
+    return rc;
+}
+
+static int start_metrics(daemon *d)
+{
+    int uv_err = 0;
+    if (!d->o.metrics_listen)
+        return 0;
+    int rc = metrics_server_start(&d->metrics, &d->loop, d->o.metrics_listen,
+                                  render_metrics, d, &uv_err);
+    if (rc != 0) {
+        log_error(d->log, "cannot serve metrics on %s: %s", d->o.metrics_listen,
+                  uv_err ? uv_strerror(uv_err) : sg_strerror(rc));
+        return rc;
+    }
+    log_info(d->log, "metrics on http://%s/metrics (port %u)", d->o.metrics_listen,
+             metrics_server_port(d->metrics));
+    return 0;
+}
+
 /* ---- timer: loop lag, relay, hash rate, template refresh ------------------ */
 
 static void on_timer(uv_timer_t *t)
@@ -472,6 +503,8 @@ static void shutdown_begin(daemon *d, const char *why)
     log_info(d->log, "shutting down (%s)", why);
     uv_timer_stop(&d->timer);
     uv_close((uv_handle_t *)&d->timer, on_handle_closed);
+    metrics_server_close(d->metrics);
+    d->metrics = NULL;
     for (int i = 0; i < SIG_COUNT; i++)
         uv_close((uv_handle_t *)&d->sigs[i], on_handle_closed);
     if (d->miner)
@@ -694,6 +727,9 @@ static int start_runtime(daemon *d)
                     d->o.listen ? d->o.listen : "-", d->o.log_path);
         return rc;
     }
+    rc = start_metrics(d);
+    if (rc != 0)
+        return rc;
     uv_timer_init(&d->loop, &d->timer);
     d->timer.data = d;
     d->lag_expect_ms = mono_ms() + DAEMON_LAG_TICK_MS;
@@ -739,6 +775,7 @@ static void usage(const char *prog, int fixed_role)
            "  --mining-threads N  --impl auto|avx512|avx2|shani|generic|openssl|cuda\n"
            "  --use-gpu  --no-mine  --no-discover (dial only --peer addresses)\n"
            "  --reconnect-max-ms N  --ban-secs N  --stall-ms N\n"
+           "  --metrics-port N (Prometheus on 127.0.0.1, off by default)  --metrics-listen HOST:PORT\n"
            "%s"
            "signals: TERM/INT stop, HUP reopens the log, USR1 stops and USR2 starts mining\n"
            "tools: %s keygen --out FILE | cluster-key --out FILE | genesis ... | ctl ...\n",

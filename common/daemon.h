@@ -42,6 +42,10 @@
  *   settlements_mined          seen in connected blocks
  *   settlements_rebuilt        dropped because they stopped applying
  *
+ * Prometheus metrics (--metrics-port N on 127.0.0.1, or --metrics-listen
+ * HOST:PORT; off by default): GET /metrics serves the same figures in the
+ * text format, names in common/metrics.c.
+ *
  * Key files: the identity is 128 hex digits (a libsodium Ed25519 secret
  * key, seed then public key) and a newline, created with mode 0600 when
  * missing; the cluster key is 64 hex digits and a newline and is never
@@ -91,6 +95,8 @@ typedef struct {
     uint64_t battery_wh;              /* --battery-kwh; prosumers; 0: none */
     const char *pv_profile_path;      /* prosumers; NULL: built-in curve */
     const char *load_profile_path;    /* NULL: built-in curve */
+    const char *metrics_listen;       /* Prometheus HOST:PORT; NULL: off */
+    char metrics_listen_buf[32];      /* --metrics-port N as 127.0.0.1:N */
 } daemon_opts;
 
 /* Entry point of both daemons.  role 0 (sgnode) takes --role; sgoperator

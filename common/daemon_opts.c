@@ -180,6 +180,19 @@ static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
         o->stall_ms = u;
         return 0;
     }
+    if (strcmp(opt, "--metrics-port") == 0) {
+        if (parse_u32(v, 0, 65535, &u) != 0)
+            return bad(err, cap, opt, "a port from 0 to 65535", v);
+        snprintf(o->metrics_listen_buf, sizeof o->metrics_listen_buf, "127.0.0.1:%u", u);
+        o->metrics_listen = o->metrics_listen_buf;
+        return 0;
+    }
+    if (strcmp(opt, "--metrics-listen") == 0) {
+        if (!hostport_ok(v))
+            return bad(err, cap, opt, "HOST:PORT", v);
+        o->metrics_listen = v;
+        return 0;
+    }
     if (strcmp(opt, "--battery-kwh") == 0) {
         if (units_parse_milli(v, 0, 1000000000, &o->battery_wh) != 0)
             return bad(err, cap, opt, "kWh from 0 to 1000000 (up to 3 decimals)", v);
@@ -204,7 +217,7 @@ static const char *const valued_opts[] = {
     "--role", "--listen", "--peer", "--data-dir", "--key", "--cluster-key",
     "--genesis", "--log", "--log-level", "--name", "--mining-threads", "--impl",
     "--reconnect-max-ms", "--ban-secs", "--stall-ms", "--battery-kwh", "--pv-profile",
-    "--load-profile", NULL,
+    "--load-profile", "--metrics-port", "--metrics-listen", NULL,
 };
 
 static int is_valued(const char *name)

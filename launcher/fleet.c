@@ -51,9 +51,10 @@ static char **child_env(void)
     return env;
 }
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
+/* In the child, between fork and exec: only async-signal-safe calls.
+ * in_fd >= 0 becomes stdin (the remote shell's script), else /dev/null. */
 static void child_exec(const char *exe, char **argv, char **envp, const char *out_path,
-                       pid_t parent)
+                       pid_t parent, int in_fd)
 {
     sigset_t none;
     setpgid(0, 0);
@@ -66,7 +67,7 @@ static void child_exec(const char *exe, char **argv, char **envp, const char *ou
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
-    int in = open("/dev/null", O_RDONLY);
+    int in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
     int out = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (in < 0 || out < 0)
         _exit(127);
@@ -77,17 +78,87 @@ static void child_exec(const char *exe, char **argv, char **envp, const char *ou
     _exit(127);
 }
 
+const char *fleet_addr(const fleet *f, size_t i)
+{
+    return f->nodes[i].addr[0] ? f->nodes[i].addr : "127.0.0.1";
+}
+
+int fleet_is_remote(const fleet *f, size_t i)
+{
+    const fleet_node *n = &f->nodes[i];
+    return f->hosts && n->host >= 0 && (size_t)n->host < f->n_hosts &&
+           !f->hosts[n->host].local;
+}
+
+int fleet_remote_path(const fleet *f, const char *p, char *out, size_t cap)
+{
+    size_t l = f->local_dir ? strlen(f->local_dir) : 0;
+    int n;
+    if (f->remote_dir && l && strncmp(p, f->local_dir, l) == 0 && (p[l] == '/' || !p[l]))
+        n = snprintf(out, cap, "%s%s", f->remote_dir, p + l);
+    else
+        n = snprintf(out, cap, "%s", p);
+    return n < 0 || (size_t)n >= cap ? SG_ETOOBIG : 0;
+}
+
+/* The script the remote shell runs for argv: the daemon replaces the
+ * remote sh, its output goes to the remote copy of out_path. */
+static char *remote_script(const fleet *f, const char *out_path, char **argv)
+{
+    size_t cap = 8192;
+    char *s = malloc(cap), p[PATH_MAX];
+    if (!s)
+        return NULL;
+    snprintf(s, cap, "exec");
+    for (int k = 0; argv[k]; k++) {
+        if (strlen(s) + 2 >= cap)
+            goto fail;
+        strcat(s, " ");
+        if (fleet_remote_path(f, argv[k], p, sizeof p) != 0 || hosts_quote(s, cap, p) != 0)
+            goto fail;
+    }
+    if (strlen(s) + 20 >= cap)
+        goto fail;
+    strcat(s, " </dev/null >>");
+    if (fleet_remote_path(f, out_path, p, sizeof p) != 0 || hosts_quote(s, cap, p) != 0 ||
+        strlen(s) + 8 >= cap)
+        goto fail;
+    strcat(s, " 2>&1\n");
+    return s;
+fail:
+    free(s);
+    return NULL;
+}
+
+/* A pipe holding the whole script, its write end closed: the child's stdin. */
+static int script_pipe(const char *script)
+{
+    int fds[2];
+    size_t len = strlen(script);
+    if (len > 60000 || pipe(fds) != 0)
+        return -1;
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    if (write(fds[1], script, len) != (ssize_t)len) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    close(fds[1]);
+    return fds[0];
+}
+
 int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
 {
     fleet_node *n = &f->nodes[i];
-    char listen[32], peer[32], peer2[32], threads[16];
+    char listen[96], peer[96], peer2[96], threads[16];
     const char *argv[40];
     int k = 0;
     int is_op = n->role == DAEMON_ROLE_OPERATOR;
     const char *exe = is_op ? f->sgoperator : f->sgnode;
 
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", n->port);
-    snprintf(peer, sizeof peer, "127.0.0.1:%u", f->nodes[0].port);
+    snprintf(listen, sizeof listen, "%s:%u", fleet_addr(f, i), n->port);
+    snprintf(peer, sizeof peer, "%s:%u", fleet_addr(f, 0), f->nodes[0].port);
     snprintf(threads, sizeof threads, "%u", f->mining_threads);
     argv[k++] = exe;
     if (!is_op) {
@@ -108,7 +179,7 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
         argv[k++] = "--peer";
         argv[k++] = peer;
         if (i > 1) {
-            snprintf(peer2, sizeof peer2, "127.0.0.1:%u", f->nodes[i - 1].port);
+            snprintf(peer2, sizeof peer2, "%s:%u", fleet_addr(f, i - 1), f->nodes[i - 1].port);
             argv[k++] = "--peer";
             argv[k++] = peer2;
         }
@@ -129,14 +200,36 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
         argv[k++] = "--use-gpu";
     argv[k] = NULL;
 
+    int in_fd = -1;
+    char shcmd[1024];
+    const char *sh_argv[] = { "sh", "-c", shcmd, NULL };
+    if (fleet_is_remote(f, i)) {
+        char *script = remote_script(f, n->out_path, (char **)argv);
+        if (!script || hosts_shell_cmd(shcmd, sizeof shcmd, f->remote_shell,
+                                       &f->hosts[n->host]) != 0) {
+            free(script);
+            return SG_ETOOBIG;
+        }
+        in_fd = script_pipe(script);
+        free(script);
+        if (in_fd < 0)
+            return SG_EIO;
+        exe = "/bin/sh";
+        memcpy(argv, sh_argv, sizeof sh_argv);
+    }
     char **envp = child_env();
-    if (!envp)
+    if (!envp) {
+        if (in_fd >= 0)
+            close(in_fd);
         return SG_ENOMEM;
+    }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        child_exec(exe, (char **)argv, envp, n->out_path, parent);
+        child_exec(exe, (char **)argv, envp, n->out_path, parent, in_fd);
     free(envp);
+    if (in_fd >= 0)
+        close(in_fd);
     if (pid < 0)
         return SG_EIO;
     /* Also from the parent, so a signal sent at once finds the group. */
@@ -186,10 +279,25 @@ static size_t running(const fleet *f)
     return r;
 }
 
+/* A daemon behind ssh outlives a signal to the ssh client: ask it. */
+static void shutdown_remote(fleet *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        ctl *c = NULL;
+        if (f->nodes[i].pid <= 0 || !fleet_is_remote(f, i))
+            continue;
+        if (fleet_connect(f, i, &c, FLEET_CTL_TIMEOUT_MS) == 0) {
+            ctl_shutdown(c, 0);
+            ctl_close(c);
+        }
+    }
+}
+
 int fleet_stop_all(fleet *f, int grace_ms)
 {
     int killed = 0;
     fleet_close_ctl(f);
+    shutdown_remote(f);
     fleet_signal_all(f, SIGTERM);
     int64_t deadline = fleet_now_ms() + grace_ms;
     while (running(f) > 0 && fleet_now_ms() < deadline) {
@@ -215,7 +323,7 @@ int fleet_connect(const fleet *f, size_t i, ctl **out, int timeout_ms)
 {
     ctl_auth auth = { .cluster_key = f->cluster_key, .chain_id = f->chain_id,
                       .name = "launcher" };
-    return ctl_connect(out, "127.0.0.1", f->nodes[i].port, &auth, timeout_ms);
+    return ctl_connect(out, fleet_addr(f, i), f->nodes[i].port, &auth, timeout_ms);
 }
 
 static void take_stats(fleet_node *n, const proto_stats *ps)

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "../common/ctl.h"
+#include "hosts.h"
 
 #define FLEET_BACKOFF_MIN_MS 500
 #define FLEET_BACKOFF_MAX_MS 30000
@@ -35,6 +36,8 @@ typedef struct {
     char name[32];
     int role;                        /* enum daemon_role */
     uint16_t port;
+    char addr[HOSTS_NAME_MAX];       /* listens and is dialled here; "" = 127.0.0.1 */
+    int host;                        /* index in fleet.hosts (when that is set) */
     uint8_t pk[32];
     char key_path[PATH_MAX];
     char data_dir[PATH_MAX];
@@ -66,7 +69,24 @@ typedef struct {
     const char *pv_profile;          /* prosumers' --pv-profile (NULL: none) */
     const char *load_profile;        /* prosumers' and consumers' --load-profile */
     int ctl_timeout_ms;              /* 0: FLEET_CTL_TIMEOUT_MS */
+    /* --hosts: daemons on a host that is not local start through the remote
+     * shell (hosts.h) with their run-directory paths moved from local_dir
+     * to remote_dir; the launcher's child is then the shell's transport
+     * (with `ip netns exec` the daemon itself, with ssh the ssh client), so
+     * the stop path also asks each remote daemon to shut down over the
+     * control channel. */
+    const host_entry *hosts;         /* not owned; NULL without --hosts */
+    size_t n_hosts;
+    const char *remote_shell;
+    const char *local_dir, *remote_dir;  /* absolute; remote_dir NULL: same */
 } fleet;
+
+/* The address node i listens on and is dialled at. */
+const char *fleet_addr(const fleet *f, size_t i);
+/* Whether node i runs through the remote shell. */
+int fleet_is_remote(const fleet *f, size_t i);
+/* p with a leading local_dir replaced by remote_dir (copied otherwise). */
+int fleet_remote_path(const fleet *f, const char *p, char *out, size_t cap);
 
 /* Starts node i (argv built from the fleet's paths).  0 or SG_EIO. */
 int fleet_spawn(fleet *f, size_t i, int64_t now_ms);

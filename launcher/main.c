@@ -16,6 +16,7 @@
 #include "fleet.h"
 #include "opts.h"
 #include "pow_cmd.h"
+#include "report.h"
 #include "rundir.h"
 #include "sim.h"
 #include "view.h"
@@ -125,6 +126,21 @@ out:
     return status;
 }
 
+/* `report [--run DIR]`: (re)writes DIR/report.html from DIR/run.db. */
+static int cmd_report(int argc, char **argv)
+{
+    char dir[PATH_MAX], err[2 * PATH_MAX + 256];
+    sub_args a = { 0 };
+    if (parse_sub("report", argc, argv, 0, &a, dir, sizeof dir) != 0)
+        return 2;
+    if (report_write(a.run, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher %s\n", err);
+        return 1;
+    }
+    printf("%s/report.html\n", a.run);
+    return 0;
+}
+
 static int cmd_status(int argc, char **argv)
 {
     char dir[PATH_MAX], err[512];
@@ -165,6 +181,8 @@ int main(int argc, char **argv)
         return pow_cmd_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "attach") == 0)
         return cmd_attach(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "status") == 0)
         return cmd_status(argc - 1, argv + 1);
     if (launcher_opts_parse(&o, argc, argv, getenv("MYSQL_PWD"), err, sizeof err) != 0) {

@@ -20,6 +20,7 @@ const char launcher_usage[] =
     "usage: launcher [options]          run a simulation (Ctrl-C stops it cleanly)\n"
     "       launcher attach NODE [--run DIR] [--level debug|info|warn|error]\n"
     "       launcher status [--run DIR]\n"
+    "       launcher report [--run DIR]   (re)writes DIR/report.html (SQLite runs)\n"
     "       launcher pow --help\n"
     "topology and chain:\n"
     "  --prosumers N (3)  --consumers N (5)  --operators N (1, the only value supported)\n"
@@ -46,6 +47,12 @@ const char launcher_usage[] =
     "run:\n"
     "  --run-dir DIR (runs/<time>-<id>)  --base-port N (30300)  --log-level L (info)\n"
     "  --bin-dir DIR (where sgnode and sgoperator are; default: next to launcher)\n"
+    "hosts (spread the daemons over LAN hosts):\n"
+    "  --hosts FILE (one host a line: 'name [address] [slots]', '#' comments; the operator\n"
+    "    on the first; daemons listen on their host's address)\n"
+    "  --remote-shell TEMPLATE ('ssh -o BatchMode=yes {host}'; runs 'sh -s' on the host)\n"
+    "  --remote-dir DIR (the run directory on remote hosts; default: the same path;\n"
+    "    binaries sit at the same paths on every host)\n"
     "  --quiet  --help  --version\n";
 
 static const char *const market_names[] = { "uniform", "pay-as-bid", "mid-market" };
@@ -170,6 +177,10 @@ static const opt_def opt_table[] = {
     { "--mining-threads", T_U32, F(mining_threads), 1, 256, "a thread count from 1 to 256" },
     { "--log-level", T_LEVEL, F(log_level), 0, 0, "debug, info, warn or error" },
     { "--bin-dir", T_STR, F(bin_dir), 1, 0, "a directory name" },
+    { "--hosts", T_STR, F(hosts_file), 1, 0, "a hosts file" },
+    { "--remote-shell", T_STR, F(remote_shell), 1, 0,
+      "a command prefix with {host}, e.g. 'ssh -o BatchMode=yes {host}'" },
+    { "--remote-dir", T_STR, F(remote_dir), 1, 0, "an absolute directory path" },
 };
 
 static void set_defaults(launcher_opts *o, const char *env_pwd)
@@ -196,6 +207,7 @@ static void set_defaults(launcher_opts *o, const char *env_pwd)
     o->initial_balance = 1000000000;
     o->mining_threads = 1;
     o->log_level = "info";
+    o->remote_shell = "ssh -o BatchMode=yes {host}";
 }
 
 /* The first line of the file, without its newline. */
@@ -377,6 +389,11 @@ int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
         }
         if (set_value(o, d, v, err, errcap) != 0)
             return SG_EINVAL;
+    }
+    if (o->remote_dir && o->remote_dir[0] != '/') {
+        snprintf(err, errcap, "--remote-dir expects an absolute directory path, got '%s'",
+                 o->remote_dir);
+        return SG_EINVAL;
     }
     if (o->feed_in_price > o->retail_price) {
         snprintf(err, errcap, "--feed-in-price (%llu) is above --retail-price (%llu); "

@@ -46,6 +46,9 @@ typedef struct {
     uint32_t mining_threads;         /* --mining-threads (1 per daemon) */
     const char *log_level;           /* --log-level (info) for the daemons */
     const char *bin_dir;             /* --bin-dir (directory of the launcher) */
+    const char *hosts_file;          /* --hosts FILE (NULL: every daemon on 127.0.0.1) */
+    const char *remote_shell;        /* --remote-shell ("ssh -o BatchMode=yes {host}") */
+    const char *remote_dir;          /* --remote-dir (NULL: the run dir's own path) */
     int quiet;                       /* --quiet */
     int help, version;
     char pwbuf[LOPTS_PW_MAX];        /* the password file's first line */

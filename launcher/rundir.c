@@ -54,6 +54,18 @@ int rundir_plan(fleet *f, const launcher_opts *o, const char *dir)
         strcat(nd->log_path, ".log");
         strcat(nd->out_path, ".out");
     }
+    if (f->hosts) {
+        /* --hosts: each daemon listens on its host's address. */
+        size_t *at = calloc(n, sizeof *at);
+        if (!at)
+            return SG_ENOMEM;
+        hosts_assign(&(host_list){ .h = (host_entry *)f->hosts, .n = f->n_hosts }, n, at);
+        for (size_t i = 0; i < n; i++) {
+            f->nodes[i].host = (int)at[i];
+            snprintf(f->nodes[i].addr, sizeof f->nodes[i].addr, "%s", f->hosts[at[i]].addr);
+        }
+        free(at);
+    }
     if (path_fmt(f->cluster_key_path, PATH_MAX, dir, "cluster.key", "") ||
         path_fmt(f->genesis_path, PATH_MAX, dir, "genesis.txt", ""))
         return SG_ETOOBIG;
@@ -182,8 +194,9 @@ static int write_nodes_tsv(const fleet *fl, const char *dir)
         return SG_ENOMEM;
     for (size_t i = 0; i < fl->n; i++) {
         hash_hex(fl->nodes[i].pk, 32, pk);
-        fprintf(f, "%s\t%s\t%u\t%s\n", fl->nodes[i].name,
-                daemon_role_name(fl->nodes[i].role), fl->nodes[i].port, pk);
+        fprintf(f, "%s\t%s\t%u\t%s\t%s\n", fl->nodes[i].name,
+                daemon_role_name(fl->nodes[i].role), fl->nodes[i].port, pk,
+                fleet_addr(fl, i));
     }
     if (fclose(f) != 0) {
         free(buf);
@@ -262,7 +275,7 @@ static int parse_role(const char *s)
 
 static int load_nodes(fleet *f, const char *dir)
 {
-    char p[PATH_MAX], line[256], name[sizeof f->nodes[0].name], role[32], pk[80];
+    char p[PATH_MAX], line[256], name[sizeof f->nodes[0].name], role[32], pk[80], addr[64];
     unsigned port;
     snprintf(p, sizeof p, "%s/nodes.tsv", dir);
     FILE *in = fopen(p, "r");
@@ -270,7 +283,10 @@ static int load_nodes(fleet *f, const char *dir)
         return SG_EIO;
     int rc = 0;
     while (rc == 0 && fgets(line, sizeof line, in)) {
-        if (sscanf(line, "%31s %31s %u %79s", name, role, &port, pk) != 4 || !parse_role(role) ||
+        /* The fifth field, the address, came with --hosts. */
+        addr[0] = '\0';
+        if (sscanf(line, "%31s %31s %u %79s %63s", name, role, &port, pk, addr) < 4 ||
+            !parse_role(role) ||
             port == 0 || port > 65535) {
             rc = SG_EINVAL;
             break;
@@ -286,6 +302,7 @@ static int load_nodes(fleet *f, const char *dir)
         snprintf(nd->name, sizeof nd->name, "%s", name);
         nd->role = parse_role(role);
         nd->port = (uint16_t)port;
+        snprintf(nd->addr, sizeof nd->addr, "%s", addr);
         if (strlen(pk) != 64 || hash_unhex(pk, nd->pk, 32) != 0)
             rc = SG_EINVAL;
     }

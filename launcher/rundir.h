@@ -6,7 +6,7 @@
  *   cluster.key            the cluster's shared key (0600)
  *   keys/NAME.key          one identity per daemon (0600)
  *   genesis.txt            chain parameters and initial balances
- *   nodes.tsv              "name role port pubkey" per daemon, operator first
+ *   nodes.tsv              "name role port pubkey address" per daemon, operator first
  *   run.json               every parameter of the run (no password)
  *   data/NAME/             each daemon's data directory (blocks.dat)
  *   logs/NAME.log          each daemon's log; logs/NAME.out its stdout/stderr

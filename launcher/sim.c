@@ -32,7 +32,9 @@
 #include "../common/err.h"
 #include "../common/hash.h"
 #include "fleet.h"
+#include "hosts.h"
 #include "ingest.h"
+#include "report.h"
 #include "rundir.h"
 #include "view.h"
 
@@ -64,6 +66,7 @@ typedef struct {
     int db_warned;
     int stopping;                   /* daemon exits are expected */
     int64_t settle_target;
+    host_list hosts;                /* --hosts (empty without) */
 } sim;
 
 static void sim_event(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -155,12 +158,157 @@ static int open_db(sim *s, char *err, size_t cap)
     return db_open(&s->db, &c, err, cap);
 }
 
+/* Whether something accepts connections at addr:port (a remote host's
+ * port is in use when it does). */
+static int port_answers(const char *addr, uint16_t port)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+    if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+        return 0;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), ok = 0;
+    if (fd < 0)
+        return 0;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        ok = 1;
+    } else if (errno == EINPROGRESS) {
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        int e = 0;
+        socklen_t el = sizeof e;
+        if (poll(&p, 1, 1000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0)
+            ok = e == 0;
+    }
+    close(fd);
+    return ok;
+}
+
+/* --hosts: every host that gets a daemon answers, has the binaries, and
+ * has the run's ports free on its address. */
+static int check_hosts(sim *s)
+{
+    char err[512];
+    size_t n = 1 + (size_t)s->o->prosumers + s->o->consumers;
+    size_t *at = calloc(n, sizeof *at);
+    const char *bins[] = { s->f.sgnode, s->f.sgoperator };
+    int status = 0;
+    if (!at)
+        return 1;
+    hosts_assign(&s->hosts, n, at);
+    for (size_t k = 0; k < s->hosts.n && status == 0; k++) {
+        const host_entry *h = &s->hosts.h[k];
+        int used = 0;
+        for (size_t i = 0; i < n; i++)
+            used |= at[i] == k;
+        if (!used || h->local)
+            continue;
+        if (hosts_check(s->o->remote_shell, h, bins, 2, err, sizeof err) != 0) {
+            fprintf(stderr, "launcher: %s\n", err);
+            status = 2;
+        }
+    }
+    for (size_t i = 0; i < n && status == 0; i++) {
+        const host_entry *h = &s->hosts.h[at[i]];
+        uint16_t port = (uint16_t)(s->o->base_port + i);
+        if (h->local ? !port_free(port) : port_answers(h->addr, port)) {
+            fprintf(stderr, "launcher: host %s: port %u on %s is in use; pick another "
+                    "--base-port (the run needs %zu ports from %u)\n", h->name, port,
+                    h->addr, n, s->o->base_port);
+            status = 2;
+        }
+    }
+    free(at);
+    return status;
+}
+
+/* --hosts: the hosts file, and the paths the fleet hands to remote hosts. */
+static int load_hosts(sim *s)
+{
+    char err[512];
+    if (!s->o->hosts_file)
+        return 0;
+    if (hosts_load(&s->hosts, s->o->hosts_file, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher: %s\n", err);
+        return 2;
+    }
+    s->f.hosts = s->hosts.h;
+    s->f.n_hosts = s->hosts.n;
+    s->f.remote_shell = s->o->remote_shell;
+    s->f.remote_dir = s->o->remote_dir;
+    return 0;
+}
+
+/* --hosts: the run directory's path is handed to other hosts, so it is
+ * absolute; local_dir is what --remote-dir replaces. */
+static int absolute_dir(sim *s)
+{
+    char cwd[PATH_MAX], tmp[PATH_MAX];
+    if (!s->f.hosts || s->dir[0] == '/')
+        goto out;
+    if (!getcwd(cwd, sizeof cwd) ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s/%s", cwd, s->dir) >= sizeof tmp)
+        return SG_ETOOBIG;
+    memcpy(s->dir, tmp, sizeof tmp);
+out:
+    s->f.local_dir = s->dir;
+    return 0;
+}
+
+/* --hosts: keys, cluster key and genesis to every remote host that runs a
+ * daemon (only its own daemons' keys). */
+static int push_hosts(sim *s)
+{
+    char err[512], dirs[4][PATH_MAX], rem[PATH_MAX], sub[PATH_MAX];
+    static const char *const subs[] = { "", "/keys", "/data", "/logs" };
+    size_t cap = s->f.n + 2, nf;
+    const char **loc = calloc(cap, sizeof *loc), *dp[4];
+    char (*rp)[PATH_MAX] = calloc(cap, sizeof *rp);
+    const char **rpp = calloc(cap, sizeof *rpp);
+    int rc = SG_ENOMEM;
+    if (!loc || !rp || !rpp)
+        goto out;
+    for (size_t k = 0; k < s->hosts.n; k++) {
+        const host_entry *h = &s->hosts.h[k];
+        nf = 0;
+        loc[nf++] = s->f.cluster_key_path;
+        loc[nf++] = s->f.genesis_path;
+        for (size_t i = 0; i < s->f.n; i++)
+            if (s->f.nodes[i].host == (int)k)
+                loc[nf++] = s->f.nodes[i].key_path;
+        if (h->local || nf == 2)
+            continue;
+        rc = SG_ETOOBIG;
+        for (size_t j = 0; j < nf; j++) {
+            if (fleet_remote_path(&s->f, loc[j], rp[j], PATH_MAX) != 0)
+                goto out;
+            rpp[j] = rp[j];
+        }
+        if (fleet_remote_path(&s->f, s->dir, rem, sizeof rem) != 0)
+            goto out;
+        for (size_t j = 0; j < 4; j++) {
+            if ((size_t)snprintf(sub, sizeof sub, "%s%s", rem, subs[j]) >= sizeof sub)
+                goto out;
+            memcpy(dirs[j], sub, sizeof sub);
+            dp[j] = dirs[j];
+        }
+        rc = hosts_push(s->o->remote_shell, h, dp, 4, loc, rpp, nf, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "launcher: %s\n", err);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(loc);
+    free(rp);
+    free(rpp);
+    return rc;
+}
+
 /* Everything that can be refused as bad input, before any file is made. */
 static int preflight(sim *s, const char *argv0)
 {
     char err[DB_ERR_MAX];
     struct stat st;
-    if (find_binaries(s, argv0) != 0)
+    if (find_binaries(s, argv0) != 0 || load_hosts(s) != 0)
         return 2;
     if (s->o->run_dir && stat(s->o->run_dir, &st) == 0) {
         fprintf(stderr, "launcher: --run-dir %s exists already; give a new directory\n",
@@ -171,6 +319,8 @@ static int preflight(sim *s, const char *argv0)
         fprintf(stderr, "launcher: %s\n", err);
         return 2;
     }
+    if (s->f.hosts)
+        return check_hosts(s);
     for (uint32_t i = 0; i < 1 + s->o->prosumers + s->o->consumers; i++) {
         uint16_t port = (uint16_t)(s->o->base_port + i);
         if (!port_free(port)) {
@@ -200,6 +350,10 @@ static int setup(sim *s)
         }
         snprintf(s->dir, sizeof s->dir, "runs/%s", s->run_id);
     }
+    if (absolute_dir(s) != 0) {
+        fprintf(stderr, "launcher: run directory path too long; use a shorter --run-dir\n");
+        return 2;
+    }
     if ((size_t)snprintf(s->db_path, sizeof s->db_path, "%s/run.db", s->dir) >=
             sizeof s->db_path || rundir_plan(&s->f, s->o, s->dir) != 0) {
         fprintf(stderr, "launcher: run directory path too long; use a shorter --run-dir\n");
@@ -211,6 +365,8 @@ static int setup(sim *s)
         fprintf(stderr, "launcher: %s\n", err);
         return 2;
     }
+    if (s->f.hosts && push_hosts(s) != 0)
+        return 1;
     if (!s->db && open_db(s, err, sizeof err) != 0) {
         fprintf(stderr, "launcher: %s\n", err);
         return 1;
@@ -245,7 +401,7 @@ static void put_run(sim *s, int64_t ended_s)
     r.tick_ms = s->o->tick_ms;
     snprintf(r.market_rule, sizeof r.market_rule, "%s", launcher_market_name(s->o->market_rule));
     r.use_gpu = s->o->use_gpu;
-    r.hosts = 1;
+    r.hosts = s->hosts.n ? (int)s->hosts.n : 1;
     db_put_run(s->db, &r);
 }
 
@@ -257,7 +413,7 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     snprintf(r.name, sizeof r.name, "%s", n->name);
     snprintf(r.role, sizeof r.role, "%s", daemon_role_name(n->role));
     hash_hex(n->pk, 32, r.pubkey);
-    snprintf(r.host, sizeof r.host, "127.0.0.1");
+    snprintf(r.host, sizeof r.host, "%s", fleet_addr(&s->f, (size_t)(n - s->f.nodes)));
     r.port = n->port;
     r.balance = n->st.balance;
     r.reserved = n->st.reserved;
@@ -528,6 +684,9 @@ static int finish(sim *s)
         status = 1;
     }
     s->db = NULL;
+    /* The report reads SQLite only; a MySQL run has no report.html. */
+    if (!s->o->db_host[0] && report_write(s->dir, err, sizeof err) != 0)
+        fprintf(stderr, "launcher: %s\n", err);
     if (!s->o->quiet && s->tty)
         render(s, fleet_now_ms());
     summary(s, killed, ran_ms);
@@ -613,6 +772,7 @@ int sim_run(launcher_opts *o, const char *argv0)
         db_close(s.db, NULL, 0);
     ingest_free(s.ing);
     rundir_free(&s.f);
+    hosts_free(&s.hosts);
     if (s.have_params)
         params_free(&s.params);
     free(s.json);

@@ -1,16 +1,59 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (`make bench`; never part of the tests).  Each one
-# prints its own table; add new ones as further sections below.
-#   SG_BENCH_SECONDS   seconds per PoW measurement (default 2)
-#   B                  build directory holding tests/bench_* (default build)
+# Runs the benchmarks (`make bench`; never part of the tests).  Each section
+# prints its own table or figures; docs/BENCHMARKS.md explains them.
+#   BENCH_ONLY             sections to run, space or comma separated (default
+#                          all): pow verify prop tx scenario scale
+#   SG_BENCH_SECONDS       seconds per PoW / verify measurement (default 2)
+#   BENCH_PROP_NODES       daemon counts for prop (default "10 50")
+#   BENCH_PROP_BLOCKS      blocks per prop run (default 100), BENCH_PROP_DIFF (6)
+#   BENCH_TX_NODES         daemon counts for tx (default "2 10"); BENCH_TX_SENDERS
+#                          (256) x BENCH_TX_PER (100) transfers per run
+#   BENCH_SCENARIO_SECONDS length of the default scenario (default 300)
+#   BENCH_SCALE_NODES      daemons for scale (default 200), BENCH_SCALE_SECONDS (600)
+#   B                      build directory holding tests/bench_* (default build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bdir=$root/${B:-build}
+only=" $(echo "${BENCH_ONLY:-pow verify prop tx scenario scale}" | tr ',' ' ') "
+want() { [[ "$only" == *" $1 "* ]]; }
+net() { B=${B:-build} bash "$root/scripts/bench_net.sh" "$@" || echo "(section failed: status $?)"; }
 
 echo "== machine =="
 echo "date: $(date -u +%Y-%m-%d)"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) online"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
-echo "== proof of work (tests/bench/bench_pow.c) =="
-"$bdir/tests/bench_pow" "${SG_BENCH_SECONDS:-2}"
+if want pow; then
+    echo "== proof of work (tests/bench/bench_pow.c) =="
+    "$bdir/tests/bench_pow" "${SG_BENCH_SECONDS:-2}"
+    echo
+fi
+if want verify; then
+    echo "== Ed25519 verification ceiling (tests/bench/bench_verify.c) =="
+    "$bdir/tests/bench_verify" "${SG_BENCH_SECONDS:-2}"
+    echo
+fi
+if want prop; then
+    for n in ${BENCH_PROP_NODES:-10 50}; do
+        echo "== block propagation and memory: $n daemons (scripts/bench_net.sh prop) =="
+        net prop "$n" "${BENCH_PROP_BLOCKS:-100}" "${BENCH_PROP_DIFF:-6}"
+        echo
+    done
+fi
+if want tx; then
+    for n in ${BENCH_TX_NODES:-2 10}; do
+        echo "== transaction throughput: $n daemons (scripts/bench_net.sh tx) =="
+        net tx "$n" "${BENCH_TX_SENDERS:-256}" "${BENCH_TX_PER:-100}" 6
+        echo
+    done
+fi
+if want scenario; then
+    echo "== default scenario, ${BENCH_SCENARIO_SECONDS:-300} s (scripts/bench_net.sh scenario) =="
+    net scenario "${BENCH_SCENARIO_SECONDS:-300}"
+    echo
+fi
+if want scale; then
+    echo "== scale: ${BENCH_SCALE_NODES:-200} daemons (scripts/bench_net.sh scale) =="
+    net scale "${BENCH_SCALE_NODES:-200}" "${BENCH_SCALE_SECONDS:-600}"
+fi

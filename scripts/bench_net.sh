@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# scripts/bench_net.sh SECTION [ARGS] - network benchmarks with real daemons
+# on loopback, run by scripts/bench.sh (`make bench`); never part of the tests.
+#
+#   prop N BLOCKS DIFF   N daemons (node n0 the only miner, the others
+#                        --no-mine), each dialling n0 and its predecessor,
+#                        discovery on.  Once every node has a peer, n0 mines
+#                        BLOCKS blocks; for each, the delay from its
+#                        acceptance at n0 (logged inside the submit of the
+#                        found block) to its acceptance at the last node is
+#                        read from the daemons' millisecond log timestamps
+#                        (one host, one clock).  Also prints every daemon's
+#                        resident size idle (connected, before mining) and
+#                        its peak (VmHWM) after the run.
+#   scale N SECONDS      N daemons (all mining, difficulty 7): time from
+#                        the first start to every node having a peer, then
+#                        SECONDS of running; checks all alive and one tip.
+#
+# Every daemon, and the temp dir, go away on exit (tests/integration/lib.sh's
+# trap), whatever happens.
+set -u
+source "$(cd "$(dirname "$0")/.." && pwd)/tests/integration/lib.sh"
+
+# Milliseconds since an arbitrary epoch from "YYYY-MM-DDTHH:MM:SS.mmmZ"
+# (plain awk arithmetic: mawk has no mktime).
+AWK_MS='function ms(t,  y, m, d, days) {
+    y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
+    if (m <= 2) { y--; m += 12 }
+    days = 365 * y + int(y / 4) - int(y / 100) + int(y / 400) + int((153 * (m - 3) + 2) / 5) + d
+    return ((days * 24 + substr(t, 12, 2)) * 60 + substr(t, 15, 2)) * 60000 + \
+           substr(t, 18, 2) * 1000 + substr(t, 21, 3)
+}'
+
+# percentiles FILE: p50 p90 p99 max of one number a line (nearest rank).
+percentiles() {
+    sort -n "$1" | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "n=0"; exit }
+        split("50 90 99", q, " ")
+        for (i = 1; i <= 3; i++) { r = int((q[i] * NR + 99) / 100); printf "p%s=%d ", q[i], v[r] }
+        printf "max=%d n=%d\n", v[NR], NR }'
+}
+
+# rss_kib PID FIELD: VmRSS or VmHWM in KiB.
+rss_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# rss_summary FIELD NAME...: min/median/max over the named daemons, MiB.
+rss_summary() {
+    local field=$1 n; shift
+    for n in "$@"; do rss_kib "${SG_PID[$n]}" "$field"; done | sort -n |
+        awk '{ v[NR] = $1 } END { printf "min=%.1f median=%.1f max=%.1f MiB (n=%d)\n",
+             v[1] / 1024, v[int((NR + 1) / 2)] / 1024, v[NR] / 1024, NR }'
+}
+
+cpu_load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# Listening ports from a random start below the ephemeral range (32768 up):
+# with thousands of links, lib.sh's random high ports can meet an outbound
+# connection's local port and the daemon cannot listen.
+BENCH_PORT=$(( 20000 + RANDOM % 8000 ))
+next_port() {
+    while :; do
+        BENCH_PORT=$((BENCH_PORT + 1))
+        (exec 3<>"/dev/tcp/127.0.0.1/$BENCH_PORT") 2>/dev/null || return 0
+    done
+}
+
+start_nodes() {
+    local nodes=$1 mine=$2 i args
+    for ((i = 0; i < nodes; i++)); do
+        next_port
+        SG_PORT[n$i]=$BENCH_PORT
+        args=(--mining-threads 1)
+        [[ $mine == all ]] || args+=(--no-mine)
+        ((i > 0)) && args+=(--peer "$(sg_addr n0)")
+        ((i > 1)) && args+=(--peer "$(sg_addr "n$((i - 1))")")
+        sg_start "n$i" consumer "${args[@]}"
+    done
+}
+
+bench_prop() {
+    local nodes=$1 blocks=$2 diff=$3 names=() i h0 t0 t1
+    for ((i = 0; i < nodes; i++)); do names+=("n$i"); done
+    sg_setup
+    sg_cluster "$diff" "${names[@]}"
+    start_nodes "$nodes" none
+    sg_wait_for 300 "every node has a peer" sg_all_peers_ge 1 "${names[@]}"
+    sleep 5                       # discovery settles; then idle sizes
+    echo "load average before: $(cpu_load)"
+    echo "peers per node: $(for n in "${names[@]}"; do sg_stat "$n" peers; done | sort -n |
+        awk '{ v[NR] = $1 } END { printf "min=%d max=%d", v[1], v[NR] }')"
+    echo "rss idle (connected, not mining): $(rss_summary VmRSS "${names[@]}")"
+    h0=$(sg_stat n0 height)
+    t0=$(date +%s)
+    sg_start_mining n0
+    sg_wait_for 1800 "n0 at height $((h0 + blocks))" sg_all_height_ge $((h0 + blocks)) n0
+    sg_stop_mining n0
+    sg_wait_for 120 "one tip everywhere" sg_same_tip "${names[@]}"
+    t1=$(date +%s)
+    echo "mined $(( $(sg_stat n0 height) - h0 )) blocks in $((t1 - t0)) s at difficulty $diff"
+    echo "rss peak (VmHWM) after the run: $(rss_summary VmHWM "${names[@]}")"
+    echo "rss now: $(rss_summary VmRSS "${names[@]}")"
+    echo "load average after: $(cpu_load)"
+    # One line per (node, block): "hash ms"; n0's acceptance is the find.
+    for n in "${names[@]}"; do
+        awk "$AWK_MS"' / accepted at height / { print FILENAME, $5, ms($1) }' "$SG_T/$n.log"
+    done | awk -v n0="$SG_T/n0.log" -v want="$nodes" '
+        $1 == n0 { found[$2] = $3; next }
+        { if (!($2 in last) || $3 > last[$2]) last[$2] = $3; cnt[$2]++ }
+        END { for (h in found) if (cnt[h] == want - 1) {
+                  print last[h] - found[h] } }' >"$SG_T/delays"
+    echo "propagation to every node, ms: $(percentiles "$SG_T/delays")"
+    echo "transactions per block at n0 (coinbase included): $(accepted_lines n0 | cut -d' ' -f2 |
+        sort -n | awk '{ v[NR] = $1 } END { printf "min=%d median=%d max=%d", v[1], v[int((NR + 1) / 2)], v[NR] }')"
+}
+
+bench_scale() {
+    local nodes=$1 secs=$2 names=() i t0 t1 dead=0
+    for ((i = 0; i < nodes; i++)); do names+=("n$i"); done
+    sg_setup
+    sg_cluster 7 "${names[@]}"
+    echo "load average before: $(cpu_load)"
+    t0=$(date +%s.%N)
+    start_nodes "$nodes" all
+    sg_wait_for 600 "every node has a peer" sg_all_peers_ge 1 "${names[@]}"
+    t1=$(date +%s.%N)
+    echo "first start to every node connected: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+    sleep "$secs"
+    for n in "${names[@]}"; do kill -0 "${SG_PID[$n]}" 2>/dev/null || dead=$((dead + 1)); done
+    echo "after ${secs} s: $dead of $nodes daemons dead"
+    echo "heights: $(for n in "${names[@]}"; do sg_stat "$n" height; done | sort -n |
+        awk '{ v[NR] = $1 } END { printf "min=%s max=%s", v[1], v[NR] }')"
+    sg_stop_mining "${names[@]}"
+    if sg_wait_for_quiet 120 sg_same_tip "${names[@]}"; then
+        echo "converged: one tip on all $nodes after mining stopped"
+    else
+        echo "NOT converged within 120 s of mining stopping"
+    fi
+    echo "rss: $(rss_summary VmRSS "${names[@]}"), peak $(rss_summary VmHWM "${names[@]}")"
+    echo "stale blocks (sum over nodes): $(for n in "${names[@]}"; do sg_stat "$n" stale_blocks; done |
+        awk '{ s += $1 } END { print s + 0 }')"
+    echo "load average after: $(cpu_load)"
+}
+
+# Like sg_wait_for but returns 1 instead of failing the run.
+sg_wait_for_quiet() {
+    local secs=$1; shift
+    local deadline=$(( $(date +%s) + secs ))
+    until "$@"; do
+        [[ $(date +%s) -ge $deadline ]] && return 1
+        sleep 1
+    done
+}
+
+# accepted_lines NODE: "ms txs" for each block NODE accepted.
+accepted_lines() {
+    awk "$AWK_MS"' / accepted at height / { sub(/\(/, "", $(NF - 1)); print ms($1), $(NF - 1) }' \
+        "$SG_T/$1.log"
+}
+
+bench_tx() {
+    local nodes=$1 senders=$2 per=$3 diff=$4 names=() allocs=() i pk t_inj h0 total
+    local inject=$SG_ROOT/${B:-build}/tests/bench_txinject
+    [[ -x $inject ]] || sg_skip "$inject not built (make bench builds it)"
+    for ((i = 0; i < nodes; i++)); do names+=("n$i"); done
+    sg_setup
+    mkdir -p "$SG_T/keys"
+    "$SGNODE" cluster-key --out "$SG_T/cluster.key" || sg_fail "cluster-key failed"
+    SG_OPERATOR_PK=$("$SGNODE" keygen --out "$SG_T/keys/operator.key") || sg_fail "keygen failed"
+    for n in "${names[@]}"; do
+        pk=$("$SGNODE" keygen --out "$SG_T/keys/$n.key") || sg_fail "keygen $n failed"
+        allocs+=(--alloc "$pk=1000000000")
+    done
+    while read -r pk; do allocs+=(--alloc "$pk=1000000000"); done < <("$inject" keys --count "$senders")
+    "$SGNODE" genesis --out "$SG_T/genesis.txt" --operator-key "$SG_OPERATOR_PK" \
+        --difficulty "$diff" "${allocs[@]}" || sg_fail "genesis failed"
+    start_nodes "$nodes" none
+    sg_wait_for 300 "every node has a peer" sg_all_peers_ge 1 "${names[@]}"
+    sleep 3
+    echo "load average before: $(cpu_load)"
+    h0=$(sg_stat n0 height)
+    sg_start_mining n0
+    sg_wait_for 120 "a first block" sg_all_height_ge $((h0 + 1)) n0
+    total=$((senders * per))
+    t_inj=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+    # Into n1, a node that does not mine: every transfer crosses the network.
+    "$inject" send --connect "$(sg_addr n1)" --cluster-key "$SG_T/cluster.key" \
+        --genesis "$SG_T/genesis.txt" --count "$senders" --per "$per" --linger-ms 600000 \
+        >"$SG_T/inject.out" 2>&1 &
+    SG_PID[inject]=$!
+    # Done once n0's blocks since the injection hold them all (market orders
+    # from the households ride along and are counted too).
+    local deadline=$(( $(date +%s) + 600 )) got=0
+    while (( $(date +%s) < deadline )); do
+        got=$(accepted_lines n0 | awk -v t0="$(echo "$t_inj" | awk "$AWK_MS"' { print ms($1) }')" \
+            '$1 >= t0 { s += $2 - 1 } END { print s + 0 }')
+        (( got >= total )) && break
+        sleep 1
+    done
+    sg_stop_mining n0
+    echo "injector: $(head -n 1 "$SG_T/inject.out")"
+    accepted_lines n0 | awk -v t0="$(echo "$t_inj" | awk "$AWK_MS"' { print ms($1) }')" -v total="$total" '
+        $1 >= t0 { s += $2 - 1; nb++; last = $1; if ($2 - 1 > big) big = $2 - 1 }
+        END { printf "transfers in blocks: %d of %d injected, %d blocks, largest %d txs; ", s, total, nb, big
+              printf "first injection to last block: %.2f s, %.0f tx/s\n", (last - t0) / 1000, s * 1000 / (last - t0) }'
+    echo "rss peak (VmHWM) under tx load: $(rss_summary VmHWM "${names[@]}")"
+    echo "load average after: $(cpu_load)"
+    for n in "${names[@]}"; do
+        awk "$AWK_MS"' / accepted at height / { t = $(NF - 1); sub(/\(/, "", t); print FILENAME, $5, ms($1), t }' "$SG_T/$n.log"
+    done | awk -v n0="$SG_T/n0.log" -v want="$nodes" '
+        $1 == n0 { found[$2] = $3; txs[$2] = $4; next }
+        { if (!($2 in last) || $3 > last[$2]) last[$2] = $3; cnt[$2]++ }
+        END { for (h in found) if (cnt[h] == want - 1 && txs[h] >= 1000) print last[h] - found[h] }' \
+        >"$SG_T/delays"
+    echo "propagation of blocks with >= 1000 txs to every node, ms: $(percentiles "$SG_T/delays")"
+}
+
+# The launcher's default scenario (3 prosumers, 5 consumers, difficulty 4),
+# SECONDS long; CPU time is the launcher's and its reaped daemons'.
+bench_scenario() {
+    local secs=$1 db rc
+    sg_setup
+    next_port
+    echo "load average before: $(cpu_load)"
+    local t0=$(date +%s.%N)
+    TIMEFORMAT='cpu: user %U s, sys %S s, wall %R s'
+    { time "$SG_BIN/launcher" --duration "$secs" --quiet --run-dir "$SG_T/run" \
+        --base-port "$((BENCH_PORT + 100))" >"$SG_T/launcher.out" 2>&1; rc=$?; } 2>"$SG_T/time"
+    cat "$SG_T/time"
+    awk -v w="$(awk '{ print $NF }' "$SG_T/time" | tr -d s)" -v n="$(nproc)" -v \
+        u="$(sed -E 's/.*user ([0-9.]+).*sys ([0-9.]+).*/\1 \2/' "$SG_T/time")" \
+        'BEGIN { split(u, a, " "); printf "cpu use: %.0f%% of one core, %.0f%% of the %d cores\n",
+                 100 * (a[1] + a[2]) / w, 100 * (a[1] + a[2]) / w / n, n }'
+    echo "launcher exit status: $rc"
+    echo "load average after: $(cpu_load)"
+    db=$SG_T/run/run.db
+    [[ -f $db ]] || sg_fail "no run.db"
+    sqlite3 "$db" "SELECT 'blocks seen: ' || COUNT(*) || ', stale: ' || SUM(stale) ||
+                   ', stale rate: ' || printf('%.3f', 1.0 * SUM(stale) / COUNT(*)) FROM blocks;
+                   SELECT 'best chain height: ' || MAX(height) FROM blocks WHERE stale = 0;
+                   SELECT 'transactions in best-chain blocks: ' || COUNT(*) FROM transactions
+                          WHERE block_hash != '' AND kind != 'coinbase';
+                   SELECT 'trades (fills): ' || COUNT(*) || ', energy traded p2p: ' ||
+                          printf('%.1f', COALESCE(SUM(traded_wh), 0) / 1000.0) || ' kWh' FROM trades;
+                   SELECT 'market intervals cleared: ' || COUNT(*) FROM market_intervals;"
+}
+
+# One brace group ending in exit: bash has parsed it whole before running it,
+# so editing this file during a run cannot change what the run does.
+{
+case "${1:-}" in
+    prop) shift; bench_prop "${1:-10}" "${2:-100}" "${3:-6}" ;;
+    scenario) shift; bench_scenario "${1:-300}" ;;
+    tx) shift; bench_tx "${1:-10}" "${2:-256}" "${3:-100}" "${4:-6}" ;;
+    scale) shift; bench_scale "${1:-100}" "${2:-120}" ;;
+    *) echo "usage: bench_net.sh prop [NODES BLOCKS DIFF] | tx [NODES SENDERS PER DIFF] |" \
+            "scenario [SECONDS] |" \
+            "scale [NODES SECONDS]" >&2; exit 2 ;;
+esac
+exit $?
+}

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# `launcher --hosts` over three network namespaces joined by a bridge, the
+# remote shell being `ip netns exec {host}`: the daemons listen on their
+# namespace's address only, peer across namespaces, and the launcher (in the
+# root namespace, with an address on the bridge) reaches every one over the
+# control channel.  Checked: every node converges on one tip, rows reach the
+# database, the ledger invariants hold; a partition (one namespace's link
+# down for 30 s while both sides mine) heals onto the most-work tip with
+# the stale blocks flagged; a daemon killed with -9 is restarted and
+# rejoins.  Needs root and `ip netns`; otherwise skipped (exit 77).
+# Every namespace, link and process made here is removed, on failure too.
+. "$(dirname "$0")/lib.sh"
+
+[[ $(id -u) -eq 0 ]] || sg_skip "needs root to create network namespaces"
+command -v ip >/dev/null || sg_skip "ip (iproute2) not installed"
+command -v sqlite3 >/dev/null || sg_skip "sqlite3 CLI not installed (scripts/install-deps)"
+[[ -x "$SG_BIN/launcher" ]] || sg_skip "bin/launcher not built (run make)"
+sg_setup
+cp "$SG_BIN/launcher" "$SG_T/bin/" || sg_fail "cannot copy the launcher"
+LAUNCHER=$SG_T/bin/launcher
+
+TAG=$$
+NSS=("sgh${TAG}a" "sgh${TAG}b" "sgh${TAG}c")
+BR="sgbr$TAG"
+MADE_NS=()
+MADE_BR=0
+LPID=
+
+cleanup_net() {
+    local ns p
+    [[ -n "$LPID" ]] && kill -TERM "$LPID" 2>/dev/null
+    for _ in $(seq 1 50); do
+        [[ -n "$LPID" ]] && kill -0 "$LPID" 2>/dev/null || break
+        sleep 0.2
+    done
+    [[ -n "$LPID" ]] && { kill -KILL "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null; }
+    for ns in "${MADE_NS[@]}"; do
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null
+    done
+    [[ $MADE_BR -eq 1 ]] && ip link del "$BR" 2>/dev/null
+    return 0
+}
+# sg_cleanup reads the exit status from $?: hand it on past cleanup_net.
+trap 'rc=$?; cleanup_net; (exit $rc); sg_cleanup' EXIT
+
+ip netns add "${NSS[0]}" 2>/dev/null || sg_skip "cannot create network namespaces (ip netns add failed)"
+MADE_NS+=("${NSS[0]}")
+
+# A private /24 that nothing on this machine uses yet.
+NET=
+for _ in $(seq 1 20); do
+    x=$(( 20 + RANDOM % 200 ))
+    ip -4 addr show | grep -q "inet 10\.231\.$x\." && continue
+    ip -4 route show | grep -q "^10\.231\.$x\." && continue
+    NET=10.231.$x; break
+done
+[[ -n "$NET" ]] || sg_fail "no free 10.231.x.0/24 found"
+
+ip link add "$BR" type bridge || sg_skip "cannot create a bridge"
+MADE_BR=1
+ip addr add "$NET.1/24" dev "$BR" && ip link set "$BR" up || sg_fail "cannot set up $BR"
+for i in 0 1 2; do
+    ns=${NSS[$i]}
+    if [[ $i -gt 0 ]]; then ip netns add "$ns" || sg_fail "ip netns add $ns"; MADE_NS+=("$ns"); fi
+    ip link add "sgv${TAG}h$i" type veth peer name "sgv${TAG}n$i" || sg_fail "veth for $ns"
+    ip link set "sgv${TAG}n$i" netns "$ns" || sg_fail "moving veth into $ns"
+    ip link set "sgv${TAG}h$i" master "$BR" up || sg_fail "veth into $BR"
+    ip -n "$ns" addr add "$NET.$((i + 2))/24" dev "sgv${TAG}n$i" || sg_fail "address in $ns"
+    ip -n "$ns" link set "sgv${TAG}n$i" up && ip -n "$ns" link set lo up || sg_fail "links up in $ns"
+done
+sg_log "namespaces ${NSS[*]} on $NET.0/24 (bridge $BR)"
+
+HOSTS=$SG_T/hosts
+{
+    echo "# three namespaces"
+    for i in 0 1 2; do echo "${NSS[$i]} $NET.$((i + 2)) 1"; done
+} >"$HOSTS"
+
+# ---- errors name the host ---------------------------------------------------
+echo "nosuchns$TAG $NET.99" >"$SG_T/badhosts"
+"$LAUNCHER" --hosts "$SG_T/badhosts" --remote-shell 'ip netns exec {host}' --quiet \
+    --run-dir "$SG_T/bad" --duration 5 >"$SG_T/bad.out" 2>&1
+rc=$?
+sg_assert_eq "$rc" 2 "exit status with an unreachable host"
+grep -q "host nosuchns$TAG is unreachable" "$SG_T/bad.out" || sg_fail "no host in: $(cat "$SG_T/bad.out")"
+"$LAUNCHER" --hosts "$HOSTS" --remote-shell 'ip netns exec {host}' --quiet --bin-dir /nonexist \
+    --run-dir "$SG_T/bad2" >"$SG_T/bad2.out" 2>&1
+[[ $? -eq 2 ]] || sg_fail "a missing --bin-dir was accepted"
+
+# ---- the run -----------------------------------------------------------------
+RUN=$SG_T/run
+DB=$RUN/run.db
+q() { sqlite3 -cmd ".timeout 5000" "$DB" "$1"; }
+NODES=6   # op, p1..p3, c1..c2: two per namespace
+DURATION=100
+"$LAUNCHER" --hosts "$HOSTS" --remote-shell 'ip netns exec {host}' --prosumers 3 --consumers 2 \
+    --difficulty 6 --duration "$DURATION" --seed 77 --quiet --run-dir "$RUN" --base-port 30300 \
+    >"$RUN.out" 2>&1 &
+LPID=$!
+T0=$(date +%s)
+
+# name -> address:port from nodes.tsv (fifth column: the host address).
+declare -A ADDR=() NS_OF=()
+sg_wait_for 30 "nodes.tsv" test -s "$RUN/nodes.tsv"
+while read -r name _ port _ addr; do
+    ADDR[$name]="$addr:$port"
+    NS_OF[$name]=${NSS[$(( ${addr##*.} - 2 ))]}
+done <"$RUN/nodes.tsv"
+sg_assert_eq "${#ADDR[@]}" "$NODES" "nodes in nodes.tsv"
+for i in 0 1 2; do
+    c=$(grep -c "$NET.$((i + 2))\$" "$RUN/nodes.tsv")
+    sg_assert_eq "$c" 2 "daemons on ${NSS[$i]}"
+done
+[[ "${ADDR[op]}" == "$NET.2:"* ]] || sg_fail "the operator is not on the first host: ${ADDR[op]}"
+
+stat_of() {  # NAME KEY
+    "$SGNODE" ctl --connect "${ADDR[$1]}" --cluster-key "$RUN/cluster.key" \
+        --genesis "$RUN/genesis.txt" --timeout-ms 3000 stats 2>/dev/null | sed -n "s/^$2=//p"
+}
+all_at_least() {  # HEIGHT
+    local n h
+    for n in "${!ADDR[@]}"; do
+        h=$(stat_of "$n" height); [[ -n "$h" && "$h" -ge $1 ]] || return 1
+    done
+}
+# The daemon listens on its namespace address only: not on the root's loopback.
+op_port=${ADDR[op]##*:}
+(exec 3<>"/dev/tcp/127.0.0.1/$op_port") 2>/dev/null && sg_fail "a daemon is reachable on 127.0.0.1"
+sg_wait_for 120 "every node at height 3" all_at_least 3
+sg_log "all $NODES nodes past height 3 after $(( $(date +%s) - T0 )) s"
+kill -0 "$LPID" 2>/dev/null || sg_fail "launcher died: $(tail -n 5 "$RUN.out")"
+
+# ---- partition: the third namespace's link down for 30 s -------------------
+CUT=${NSS[2]}
+cut_nodes=() main_nodes=()
+for n in "${!ADDR[@]}"; do
+    if [[ ${NS_OF[$n]} == "$CUT" ]]; then cut_nodes+=("$n"); else main_nodes+=("$n"); fi
+done
+ip -n "$CUT" link set "sgv${TAG}n2" down || sg_fail "cannot take $CUT's link down"
+sg_log "partition: ${cut_nodes[*]} cut off"
+sleep 30
+# Both sides mined: their tips differ (read from inside the cut namespace).
+cut_tip=$(ip netns exec "$CUT" "$SGNODE" ctl --connect "${ADDR[${cut_nodes[0]}]}" \
+    --cluster-key "$RUN/cluster.key" --genesis "$RUN/genesis.txt" --timeout-ms 3000 stats \
+    2>/dev/null | sed -n 's/^tip=//p')
+main_tip=$(stat_of "${main_nodes[0]}" tip)
+[[ -n "$cut_tip" && -n "$main_tip" ]] || sg_fail "no tips during the partition"
+[[ "$cut_tip" != "$main_tip" ]] || sg_fail "both sides on one tip after 30 s apart"
+ip -n "$CUT" link set "sgv${TAG}n2" up || sg_fail "cannot bring $CUT's link back"
+sg_log "partition healed"
+# One tip everywhere (sampled while mining goes on, so retried), past the
+# cut side's tip: the heavier branch won on both sides.
+one_tip() {
+    local n t first= h
+    for n in "${!ADDR[@]}"; do
+        t=$(stat_of "$n" tip); [[ -n "$t" ]] || return 1
+        [[ -z "$first" ]] && first=$t
+        [[ "$t" == "$first" ]] || return 1
+    done
+    h=$(stat_of op height)
+    [[ "$h" -gt "$HEAL_H" ]]
+}
+HEAL_H=0
+for n in "${!ADDR[@]}"; do
+    h=$(stat_of "$n" height); [[ -n "$h" && "$h" -gt $HEAL_H ]] && HEAL_H=$h
+done
+sg_wait_for 90 "one tip on every node after the partition" one_tip
+sg_log "one tip after the partition (height > $HEAL_H)"
+
+# ---- kill -9 of a daemon in the second namespace; the launcher restarts it -
+VICTIM=
+for n in "${!ADDR[@]}"; do [[ ${NS_OF[$n]} == "${NSS[1]}" ]] && { VICTIM=$n; break; }; done
+vpid=
+for p in $(ip netns pids "${NSS[1]}"); do
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--name $VICTIM " && vpid=$p
+done
+[[ -n "$vpid" ]] || sg_fail "no process for $VICTIM in ${NSS[1]}"
+kill -KILL "$vpid"
+sg_log "killed $VICTIM (pid $vpid) with -9"
+sg_wait_for 60 "$VICTIM restarted" grep -q "$VICTIM died" "$RUN.out"
+KILL_H=$(stat_of op height)
+back() { local h; h=$(stat_of "$VICTIM" height); [[ -n "$h" && "$h" -gt "$KILL_H" ]]; }
+sg_wait_for 60 "$VICTIM back past height $KILL_H" back
+HEAL_H=$KILL_H
+sg_wait_for 60 "one tip after the restart" one_tip
+sg_log "$VICTIM rejoined"
+
+# ---- the end of the run ------------------------------------------------------
+for _ in $(seq 1 $(( (DURATION + 120) * 2 ))); do
+    kill -0 "$LPID" 2>/dev/null || break
+    sleep 0.5
+done
+kill -0 "$LPID" 2>/dev/null && sg_fail "launcher still running: $(tail -n 5 "$RUN.out")"
+wait "$LPID"; LRC=$?; LPID=
+[[ $LRC -eq 0 ]] || { tail -n 20 "$RUN.out"; sg_fail "launcher exited $LRC"; }
+for ns in "${NSS[@]}"; do
+    left=$(ip netns pids "$ns")
+    [[ -z "$left" ]] || sg_fail "processes left in $ns after the launcher stopped: $left"
+done
+
+best=$(q "SELECT MAX(height) FROM blocks WHERE stale=0")
+stale=$(q "SELECT COUNT(*) FROM blocks WHERE stale=1")
+sg_log "best height $best, $stale stale blocks"
+[[ "$best" -ge 5 ]] || sg_fail "best height only $best"
+[[ "$stale" -ge 1 ]] || sg_fail "the partition left no stale block flagged"
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM nodes')" "$NODES" "nodes rows"
+sg_assert_eq "$(q "SELECT COUNT(*) FROM nodes WHERE host LIKE '$NET.%'")" "$NODES" "nodes rows with their host address"
+sg_assert_eq "$(q 'SELECT hosts FROM runs')" 3 "runs.hosts"
+# Every node, the restarted one too, ended on the best tip.
+sg_assert_eq "$(q "SELECT COUNT(*) FROM nodes WHERE height=$best")" "$NODES" "nodes at the best height"
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM blocks WHERE stale=0')" "$((best + 1))" "best-chain blocks"
+sg_assert_eq "$(q 'SELECT COUNT(*) FROM blocks b WHERE stale=0 AND height>0 AND NOT EXISTS
+                   (SELECT 1 FROM blocks p WHERE p.hash=b.prev_hash AND p.stale=0 AND p.height=b.height-1)')" 0 "unlinked best blocks"
+sg_assert_eq "$(q "SELECT COUNT(*) FROM transactions WHERE kind='coinbase' AND block_hash<>''")" "$best" "coinbases on the best chain"
+# Transactions of the losing branch went back to mempools and were mined
+# again: fewer non-coinbase transactions are left outside the best chain
+# than the stale blocks held (bids for an interval that closed meanwhile
+# may lapse).
+stale_txs=$(q "SELECT COALESCE(SUM(n_txs - 1), 0) FROM blocks WHERE stale=1")
+outside=$(q "SELECT COUNT(*) FROM transactions WHERE block_hash='' AND kind<>'coinbase'")
+sg_log "stale blocks held $stale_txs transactions; $outside of them never made the best chain"
+[[ "$stale_txs" -gt 0 && "$outside" -lt "$stale_txs" ]] ||
+    sg_fail "no transaction of a stale block was mined again ($outside of $stale_txs left out)"
+[[ "$(q "SELECT COUNT(*) FROM transactions WHERE kind='settlement' AND block_hash<>''")" -gt 0 ]] ||
+    sg_fail "no settlement on the best chain"
+# Money supply: allocations plus best-chain rewards.
+reward=$(sed -n 's/^block_reward //p' "$RUN/genesis.txt")
+total_alloc=$(awk '/^alloc /{s+=$3} END{print s}' "$RUN/genesis.txt")
+sg_assert_eq "$(q 'SELECT SUM(balance + reserved) FROM nodes')" "$((total_alloc + reward * best))" "money supply"
+sg_log "hosts over netns: pass"
