@@ -226,10 +226,9 @@ bench_scenario() {
     { time "$SG_BIN/launcher" --duration "$secs" --quiet --run-dir "$SG_T/run" \
         --base-port "$((BENCH_PORT + 100))" >"$SG_T/launcher.out" 2>&1; rc=$?; } 2>"$SG_T/time"
     cat "$SG_T/time"
-    awk -v w="$(awk '{ print $NF }' "$SG_T/time" | tr -d s)" -v n="$(nproc)" -v \
-        u="$(sed -E 's/.*user ([0-9.]+).*sys ([0-9.]+).*/\1 \2/' "$SG_T/time")" \
-        'BEGIN { split(u, a, " "); printf "cpu use: %.0f%% of one core, %.0f%% of the %d cores\n",
-                 100 * (a[1] + a[2]) / w, 100 * (a[1] + a[2]) / w / n, n }'
+    sed -E 's/.*user ([0-9.]+) s, sys ([0-9.]+) s, wall ([0-9.]+) s.*/\1 \2 \3/' "$SG_T/time" |
+        awk -v n="$(nproc)" '$3 > 0 { printf "cpu use: %.0f%% of one core, %.0f%% of the %d cores\n",
+            100 * ($1 + $2) / $3, 100 * ($1 + $2) / $3 / n, n }'
     echo "launcher exit status: $rc"
     echo "load average after: $(cpu_load)"
     db=$SG_T/run/run.db

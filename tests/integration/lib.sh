@@ -96,7 +96,9 @@ sg_setup() {
 sg_free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        # Below the kernel's ephemeral range (32768+): an outgoing connection
+        # there could take the port between this probe and the daemon's bind.
+        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 12000 ))
         [[ "$SG_USED_PORTS" == *" $p "* ]] && continue
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             SG_USED_PORTS="$SG_USED_PORTS$p "

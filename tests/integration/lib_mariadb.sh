@@ -16,7 +16,7 @@ mdb_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 mdb_free_port() {
     local p
     for _ in $(seq 1 50); do
-        p=$(( 20000 + RANDOM % 20000 ))
+        p=$(( 20000 + RANDOM % 12000 ))  # below the ephemeral range (32768+)
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
     done
     return 1
