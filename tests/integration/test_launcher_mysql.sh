@@ -11,41 +11,8 @@ root=$(cd "$here/../.." && pwd)
 BIN=${SG_BIN:-$root/bin}
 . "$here/lib_mariadb.sh"
 
-T=""
-LPID=""
-fail() { echo "FAIL: $*"; [[ -n "$T" && -f "$T/l.out" ]] && tail -n 10 "$T/l.out"; exit 1; }
-
-our_daemons() {
-    local p a0
-    [[ -n "$T" ]] || return 0
-    for p in /proc/[0-9]*; do
-        a0=
-        { read -r -d '' a0 <"$p/cmdline"; } 2>/dev/null
-        [[ "$a0" == "$T/bin/sg"* ]] && echo "${p#/proc/}"
-    done
-}
-
-cleanup() {
-    local rc=$? p
-    trap - EXIT
-    [[ -n "$LPID" ]] && kill -KILL "$LPID" 2>/dev/null
-    for p in $(our_daemons); do kill -KILL "$p" 2>/dev/null; done
-    [[ -n "$T" ]] && rm -rf "$T"
-    mdb_stop
-    [[ -n "$MDB_DIR" ]] && rm -rf "$MDB_DIR"
-    exit "$rc"
-}
-
-[[ -x "$BIN/launcher" && -x "$BIN/sgnode" && -x "$BIN/sgoperator" ]] || {
-    echo "skip: bin/launcher, sgnode or sgoperator not built"; exit 77; }
-mdb_init
-rc=$?
-[[ $rc -eq 77 ]] && exit 77
-[[ $rc -eq 0 ]] || fail "could not start mariadbd"
-T=$(mktemp -d "${TMPDIR:-/tmp}/sg-lmysql.XXXXXX") || exit 1
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$here/lib_launcher_db.sh"
+ldb_setup lmysql
 mkdir -p "$T/bin" "$T/work"
 cp "$BIN/launcher" "$BIN/sgnode" "$BIN/sgoperator" "$T/bin/" || fail "cannot copy binaries"
 L=$T/bin/launcher
