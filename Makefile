@@ -14,7 +14,9 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 PKG_CONFIG ?= pkg-config
-NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+ifeq ($(origin NVCC),undefined)
+NVCC := $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+endif
 
 ifdef SANITIZE
 B := build-san
@@ -44,19 +46,31 @@ CUDA_SRC := $(wildcard kernels/*.cu)
 LIB_SRC := $(PROTO_SRC) $(COMMON_SRC) $(KERNEL_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 
+# nvcc may be a wrapper script outside the toolkit (/usr/local/bin/nvcc), so
+# ask nvcc itself where it lives rather than trusting its path.
 ifneq ($(NVCC),)
 ifneq ($(CUDA_SRC),)
-HAVE_CUDA := 1
+CUDA_HOME := $(shell $(NVCC) --dryrun -x cu -c /dev/null -o /dev/null 2>&1 | \
+               sed -n 's|^\#\$$ _HERE_=\(.*\)/bin/*$$|\1|p' | head -n 1)
+ifeq ($(CUDA_HOME),)
 CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+endif
+CUDA_LIBDIR := $(patsubst %/,%,$(dir $(firstword $(wildcard \
+                 $(addsuffix /libcudart.so,$(CUDA_HOME)/lib64 $(CUDA_HOME)/lib \
+                 $(CUDA_HOME)/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu)))))
+endif
+endif
+
+ifneq ($(CUDA_LIBDIR),)
+HAVE_CUDA := 1
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(B)/%.cu.o)
 CFLAGS_BASE += -DSG_HAVE_CUDA=1
 # The host side of a .cu file is C++ (kernel launch stubs use guarded
 # statics), so the C++ runtime comes along with cudart.
-LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -lstdc++
 NVCC_FLAGS ?= -O3 -std=c++17 -I. -Xcompiler -Wall,-Wextra \
               -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
               -gencode arch=compute_90,code=compute_90
-endif
 endif
 CFLAGS := $(CFLAGS_BASE) $(CFLAGS_EXTRA)
 
@@ -91,8 +105,10 @@ all: cuda-notice $(LIB) $(if $(NODE_SRC),bin/sgnode) $(if $(OPERATOR_SRC),bin/sg
      $(if $(LAUNCHER_SRC),bin/launcher)
 
 cuda-notice:
-ifeq ($(HAVE_CUDA),)
+ifeq ($(NVCC),)
 	@echo "notice: nvcc not found; building without the CUDA kernel (CPU mining only)"
+else ifeq ($(HAVE_CUDA),)
+	@echo "notice: $(NVCC) found but no libcudart.so under $(CUDA_HOME); building without the CUDA kernel (CPU mining only)"
 endif
 
 $(B)/%.o: %.c
