@@ -52,6 +52,7 @@ struct chain {
     uint64_t n_valid;            /* valid entries, active or not */
     ledger *ledger;
     mempool *mp;
+    sigcache *sc;                /* signatures checked on mempool entry */
     store *store;
     chain_orphan orphans[CHAIN_ORPHAN_MAX];
     size_t n_orphans;
@@ -169,8 +170,9 @@ static int has_duplicate_ids(const uint8_t (*ids)[32], size_t n, int *dup)
     return SG_OK;
 }
 
-/* Rules that need no chain state. */
-static int check_block(const chain *c, const proto_block *b, const uint8_t (*ids)[32])
+/* Rules that need no chain state.  Signatures go through the cache: a
+ * transaction the mempool took is not verified twice; anything else is. */
+static int check_block(chain *c, const proto_block *b, const uint8_t (*ids)[32])
 {
     if (b->n_txs < 1)
         return SG_ECOINBASE;
@@ -196,7 +198,7 @@ static int check_block(const chain *c, const proto_block *b, const uint8_t (*ids
         rc = tx_check(&b->txs[i]);
         if (rc < 0)
             return rc;
-        rc = tx_verify_sig(&b->txs[i], c->id);
+        rc = sigcache_verify(c->sc, &b->txs[i], c->id);
         if (rc < 0)
             return rc;
     }
@@ -819,6 +821,10 @@ int chain_open(chain **out, const chain_config *cfg, chain_load_report *rep)
     rc = mempool_new(&c->mp, CHAIN_MEMPOOL_TXS, CHAIN_MEMPOOL_BYTES);
     if (rc < 0)
         goto fail;
+    rc = sigcache_new(&c->sc, SIGCACHE_DEFAULT_MAX);
+    if (rc < 0)
+        goto fail;
+    mempool_set_sigcache(c->mp, c->sc);
     if (cfg->data_dir != NULL) {
         rc = load_store(c, cfg->data_dir, rep);
         if (rc < 0)
@@ -852,6 +858,7 @@ void chain_free(chain *c)
     if (c->ledger)
         ledger_free(c->ledger);
     mempool_free(c->mp);
+    sigcache_free(c->sc);
     if (c->store)
         store_close(c->store);
     free(c);
@@ -903,6 +910,11 @@ ledger *chain_ledger(chain *c)
 mempool *chain_mempool(chain *c)
 {
     return c->mp;
+}
+
+void chain_sigcache_stats(const chain *c, sigcache_stats *out)
+{
+    sigcache_get_stats(c->sc, out);
 }
 
 int chain_block_bytes(chain *c, const uint8_t hash[32], uint8_t **out, size_t *len)
@@ -977,9 +989,24 @@ int chain_template(chain *c, const uint8_t miner[32], uint64_t now,
     free(enc);
     /* Header, tx count and coinbase come off the size budget. */
     size_t budget = PROTO_BLOCK_MAX_SIZE - PROTO_HEADER_SIZE - 4 - cb_len;
-    rc = mempool_select(c->mp, c->ledger, height, max_txs - 1, budget, &sel, &n_sel);
+    uint8_t (*sel_ids)[32] = NULL;
+    rc = mempool_select(c->mp, c->ledger, height, max_txs - 1, budget, &sel, &sel_ids,
+                        &n_sel);
     if (rc < 0)
         return rc;
+    /* The pool knows the txids: only the coinbase needs hashing. */
+    ids = malloc((n_sel + 1) * sizeof *ids);
+    if (ids == NULL) {
+        rc = SG_ENOMEM;
+        free(sel_ids);
+        goto fail;
+    }
+    if (n_sel > 0)
+        memcpy(ids[1], sel_ids, n_sel * sizeof *ids);
+    free(sel_ids);
+    rc = tx_id(&cb, ids[0]);
+    if (rc < 0)
+        goto fail;
 
     b->txs = calloc(n_sel + 1, sizeof *b->txs);
     if (b->txs == NULL) {
@@ -994,10 +1021,9 @@ int chain_template(chain *c, const uint8_t miner[32], uint64_t now,
     sel = NULL;
     n_sel = 0;
 
-    rc = block_txids(b, &ids);
-    if (rc == 0)
-        rc = merkle_root((const uint8_t (*)[32])ids, b->n_txs, b->header.merkle);
+    rc = merkle_root((const uint8_t (*)[32])ids, b->n_txs, b->header.merkle);
     free(ids);
+    ids = NULL;
     if (rc < 0)
         goto fail;
     uint64_t t = median_time(tip) + 1;
@@ -1013,6 +1039,7 @@ fail:
     for (size_t i = 0; i < n_sel; i++)
         proto_tx_free(&sel[i]);
     free(sel);
+    free(ids);
     proto_block_free(b);
     memset(b, 0, sizeof *b);
     return rc;

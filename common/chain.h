@@ -3,7 +3,8 @@
  *
  * A chain owns: the index of every valid block it has seen (any branch), the
  * ledger at the active tip with undo journals for connected blocks, the
- * mempool, a bounded orphan pool and (with a data_dir) the block store.
+ * mempool, a signature cache shared with the mempool (sigcache.h), a
+ * bounded orphan pool and (with a data_dir) the block store.
  *
  * Acceptance of a block: decode, context-free checks (size, PoW against the
  * chain's fixed bits, merkle root, coinbase placement, tx_check), parent
@@ -131,6 +132,8 @@ size_t chain_after_locator(const chain *c, const uint8_t (*loc)[32], size_t n,
 
 ledger *chain_ledger(chain *c);
 mempool *chain_mempool(chain *c);
+/* Hits and misses of the signature cache the chain and its mempool share. */
+void chain_sigcache_stats(const chain *c, sigcache_stats *out);
 
 /* A block template on the tip: coinbase to `miner`, mempool transactions
  * that apply, merkle root, time max(now, median + 1), chain bits, nonce 0.

@@ -39,6 +39,18 @@ struct ctl {
     proto_stats stats;
     int have_stats;
     ctl_line *log_head, *log_tail;
+    /* The STORE_READ in progress: where its answer goes. */
+    int sr_waiting, sr_done;
+    uint64_t sr_offset, sr_size;
+    uint8_t *sr_buf;
+    size_t sr_cap, sr_got;
+    proto_txlat txlat;       /* a TXLAT reply not yet handed out */
+    int have_txlat;
+    /* MINING requests sent and acks seen: the daemon answers in order, so
+     * the ack that makes them equal answers the latest request, even after
+     * an earlier one timed out. */
+    uint64_t mining_sent, mining_acked;
+    uint8_t mining_on;       /* the state the last ack reported */
     size_t log_n;
     uint64_t log_dropped;
     uint8_t rbuf[CTL_READ_CHUNK];
@@ -125,6 +137,69 @@ static int keep_log_line(ctl *c, const uint8_t *payload, size_t len)
     return 0;
 }
 
+/* A STORE_DATA must answer the read asked for and fit where it goes. */
+static int take_store_data(ctl *c, const uint8_t *payload, size_t len)
+{
+    proto_store_data d;
+
+    if (proto_store_data_decode(payload, len, &d) != 0)
+        return SG_EPROTO;
+    if (!c->sr_waiting)
+        return 0;              /* the answer to a read that timed out */
+    if (d.offset != c->sr_offset || d.len > c->sr_cap)
+        return SG_EPROTO;
+    if (d.len > 0)
+        memcpy(c->sr_buf, d.data, d.len);
+    c->sr_got = d.len;
+    c->sr_size = d.file_size;
+    c->sr_waiting = 0;
+    c->sr_done = 1;
+    return 0;
+}
+
+/* A TXLAT reply; one arriving while an earlier one waits (the answer to a
+ * timed-out request) is appended, so no record is lost. */
+static int take_txlat(ctl *c, const uint8_t *payload, size_t len)
+{
+    proto_txlat m;
+    proto_txlat_rec *items;
+
+    if (proto_txlat_decode(payload, len, &m) != 0)
+        return SG_EPROTO;
+    if (!c->have_txlat) {
+        c->txlat = m;
+        c->have_txlat = 1;
+        return 0;
+    }
+    items = m.n ? realloc(c->txlat.items, (c->txlat.n + (size_t)m.n) * sizeof *items) : NULL;
+    if (m.n && !items) {
+        proto_txlat_free(&m);
+        return SG_ENOMEM;
+    }
+    if (m.n) {
+        memcpy(items + c->txlat.n, m.items, m.n * sizeof *items);
+        c->txlat.items = items;
+        c->txlat.n += m.n;
+    }
+    c->txlat.dropped = m.dropped;
+    c->txlat.left = m.left;
+    proto_txlat_free(&m);
+    return 0;
+}
+
+static int take_mining_ack(ctl *c, const uint8_t *payload, size_t len)
+{
+    proto_mining m;
+
+    if (proto_mining_decode(payload, len, &m) != 0)
+        return SG_EPROTO;
+    if (c->mining_acked == c->mining_sent)
+        return SG_EPROTO;      /* an answer to nothing we asked */
+    c->mining_acked++;
+    c->mining_on = m.on;
+    return 0;
+}
+
 static int on_msg(void *ctx, uint8_t type, const uint8_t *payload, size_t len)
 {
     ctl *c = ctx;
@@ -142,6 +217,12 @@ static int on_msg(void *ctx, uint8_t type, const uint8_t *payload, size_t len)
         return 0;
     case PROTO_MSG_LOG_LINE:
         return keep_log_line(c, payload, len) == 0 ? 0 : SG_EPROTO;
+    case PROTO_MSG_TXLAT:
+        return take_txlat(c, payload, len);
+    case PROTO_MSG_STORE_DATA:
+        return take_store_data(c, payload, len);
+    case PROTO_MSG_MINING_ACK:
+        return take_mining_ack(c, payload, len);
     }
     return 0;   /* anything else is for newer clients; ignore it */
 }
@@ -385,6 +466,7 @@ void ctl_close(ctl *c)
         free(l);
     }
     proto_stats_free(&c->stats);
+    proto_txlat_free(&c->txlat);
     free(c);
 }
 
@@ -454,6 +536,79 @@ int ctl_shutdown(ctl *c, int wait_ms)
     while ((rc = pump(c, deadline)) == 0)
         ;
     return rc == SG_ECLOSED ? 0 : rc;
+}
+
+int ctl_store_read(ctl *c, uint64_t offset, uint8_t *buf, size_t cap, size_t *got,
+                   uint64_t *file_size, int timeout_ms)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    proto_store_read rq = { offset, cap > PROTO_STORE_READ_MAX ? PROTO_STORE_READ_MAX
+                                                               : (uint32_t)cap };
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    int rc;
+
+    *got = 0;
+    if ((rc = proto_store_read_encode(&rq, &enc, &len)) != 0)
+        return rc;
+    c->sr_waiting = 1;
+    c->sr_done = 0;
+    c->sr_offset = offset;
+    c->sr_buf = buf;
+    c->sr_cap = rq.max;
+    rc = send_msg(c, PROTO_MSG_STORE_READ, enc, len, deadline);
+    free(enc);
+    while (rc == 0 && !c->sr_done)
+        rc = pump(c, deadline);
+    c->sr_waiting = 0;
+    c->sr_buf = NULL;
+    if (rc != 0)
+        return rc;
+    *got = c->sr_got;
+    if (file_size)
+        *file_size = c->sr_size;
+    return 0;
+}
+
+int ctl_txlat(ctl *c, proto_txlat *out, int timeout_ms)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!c->have_txlat)
+        rc = send_msg(c, PROTO_MSG_TXLAT_REQ, NULL, 0, deadline);
+    while (rc == 0 && !c->have_txlat)
+        rc = pump(c, deadline);
+    if (rc != 0)
+        return rc;
+    *out = c->txlat;     /* hand the owned list over */
+    memset(&c->txlat, 0, sizeof(c->txlat));
+    c->have_txlat = 0;
+    return 0;
+}
+
+int ctl_mining(ctl *c, int on, int timeout_ms)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    proto_mining m = { on ? 1 : 0 };
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    int rc = proto_mining_encode(&m, &enc, &len);
+
+    if (rc == 0) {
+        rc = send_msg(c, PROTO_MSG_MINING, enc, len, deadline);
+        /* A timed-out flush leaves the request queued: it will be answered. */
+        if (rc == 0 || rc == SG_ETIMEOUT)
+            c->mining_sent++;
+    }
+    free(enc);
+    if (rc != 0)
+        return rc;
+    while (c->mining_acked != c->mining_sent)
+        if ((rc = pump(c, deadline)) != 0)
+            return rc;
+    return c->mining_on == m.on ? 0 : SG_EPROTO;
 }
 
 int ctl_send(ctl *c, uint8_t type, const void *payload, size_t len,

@@ -55,6 +55,30 @@ int ctl_next_log_line(ctl *c, proto_log_line *out, int timeout_ms);
  * otherwise); with wait_ms == 0 returns once the request is sent. */
 int ctl_shutdown(ctl *c, int wait_ms);
 
+/* Reads the daemon's block store (blocks.dat, store.h) from offset: up to
+ * cap bytes (the daemon sends at most PROTO_STORE_READ_MAX) go to buf,
+ * *got says how many, *file_size the store's size when they were read
+ * (file_size may be NULL).  *got == 0: offset is at or past the end.  The
+ * bytes may end inside a record still being written; callers check the
+ * record checksums, as with the file itself. */
+int ctl_store_read(ctl *c, uint64_t offset, uint8_t *buf, size_t cap, size_t *got,
+                   uint64_t *file_size, int timeout_ms);
+
+/* Drains the daemon's transaction latency records (txlat.h): the ones
+ * measured since the last call, at most PROTO_TXLAT_MAX; out->left more
+ * wait (call again).  A reply that arrived after an earlier call timed out
+ * is returned first, without a new request.  *out is freed with
+ * proto_txlat_free. */
+int ctl_txlat(ctl *c, proto_txlat *out, int timeout_ms);
+
+/* Asks the daemon to stop (on = 0) or start (on = 1) mining, like
+ * SIGUSR1/SIGUSR2 but over the link, so it reaches a daemon on any host,
+ * and waits for its MINING_ACK.  0 once the daemon reports that state
+ * (asking for the state it is in already is fine), SG_EPROTO if it reports
+ * the other.  After SG_ETIMEOUT the request may still take effect; asking
+ * again is safe. */
+int ctl_mining(ctl *c, int on, int timeout_ms);
+
 /* Any other control message, for daemon-specific extensions. */
 int ctl_send(ctl *c, uint8_t type, const void *payload, size_t len,
              int timeout_ms);

@@ -11,6 +11,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "net.h"
 #include "params.h"
 #include "relay.h"
+#include "txlat.h"
 
 enum { SIG_TERM, SIG_INT, SIG_HUP, SIG_USR1, SIG_USR2, SIG_COUNT };
 static const int sig_nums[SIG_COUNT] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
@@ -48,6 +50,10 @@ typedef struct {
     miner *miner;
     agent *agent;                /* the market role; NULL until running */
     metrics_server *metrics;     /* --metrics-port; NULL: off */
+    txlat *txlat;                /* inclusion latency of our own transactions */
+    uv_pipe_t stdin_pipe;        /* --stop-on-stdin-eof */
+    int stdin_open;
+    char stdin_buf[256];
     energy_profile pv_profile, load_profile;
     int agent_rc;                /* last agent_tick error, logged once */
     kern_impl impl;
@@ -55,7 +61,7 @@ typedef struct {
     uv_signal_t sigs[SIG_COUNT];
     int handles_open;
     int stopping;
-    int mining;                  /* wanted (SIGUSR1/2, --no-mine) */
+    int mining;                  /* wanted (SIGUSR1/2, control MINING, --no-mine) */
     int tx_dirty;
     uint64_t last_build_ms;
     uint64_t start_ms;
@@ -158,6 +164,8 @@ static int agent_submit(void *ctx, const proto_tx *tx, uint8_t txid[32])
     int rc = relay_submit_tx(d->relay, tx, txid);
     if (rc == 0)
         d->tx_dirty = 1;
+    if (rc == 0 && d->txlat && txlat_broadcast(d->txlat, txid, wall_ms()) != 0)
+        log_warn(d->log, "out of memory tracking a transaction's latency");
     return rc;
 }
 
@@ -195,6 +203,8 @@ static void on_connect(void *ctx, const chain_entry *e, const proto_block *b)
         return;                  /* replay of the store at start */
     if (d->agent)
         agent_block_connected(d->agent, b);
+    if (d->txlat)
+        txlat_block(d->txlat, b, wall_ms());
     hash_to_hex_display(e->hash, hex);
     log_info(d->log, "block %s accepted at height %u (%u txs)", hex, e->height, e->n_txs);
 }
@@ -305,6 +315,17 @@ static void stats_market(daemon *d, stat_buf *sb)
     stat_int(sb, "settlements_rebuilt", clamp64(as.settlements_rebuilt));
 }
 
+static void stats_txlat(daemon *d, stat_buf *sb)
+{
+    txlat_stats ts;
+    if (!d->txlat)
+        return;
+    txlat_get_stats(d->txlat, &ts);
+    stat_int(sb, "tx_latency_tracked", clamp64(ts.tracked));
+    stat_int(sb, "tx_latency_measured", clamp64(ts.measured));
+    stat_int(sb, "tx_latency_dropped", clamp64(ts.dropped_pending + ts.dropped_records));
+}
+
 static void stats_build(daemon *d, stat_buf *sb)
 {
     const chain_entry *tip = chain_tip(d->chain);
@@ -341,6 +362,7 @@ static void stats_build(daemon *d, stat_buf *sb)
     stat_int(sb, "blocks_in_flight", (int64_t)rs.in_flight);
     stat_int(sb, "block_stalls", clamp64(rs.stalls));
     stat_int(sb, "misbehaved", clamp64(rs.misbehaved));
+    stats_txlat(d, sb);
     hash_hex(d->pk, 32, hex);
     stat_str(sb, "pubkey", hex);
     stats_market(d, sb);
@@ -364,11 +386,141 @@ static void on_msg(void *ctx, net_peer *p, uint8_t type, const uint8_t *pl, size
         relay_peer_msg(d->relay, p, type, pl, len);
 }
 
+/* STORE_READ: the launcher follows a daemon's blocks.dat over the control
+ * link where it cannot read the file (another host).  Read on the loop:
+ * at most PROTO_STORE_READ_MAX bytes from the page cache, once a second
+ * per launcher, and the loop is the only writer, so no record is
+ * half-written while this runs. */
+static void serve_store_read(daemon *d, net_peer *p, const uint8_t *pl, size_t len)
+{
+    proto_store_read rq;
+    proto_store_data ans = { 0 };
+    char path[4200];
+    uv_fs_t req;
+    uint8_t *buf = NULL, *enc = NULL;
+    size_t enc_len = 0;
+    const char *why = NULL;
+    int fd = -1;
+
+    if (proto_store_read_decode(pl, len, &rq) != 0) {
+        net_disconnect(p, "malformed STORE_READ");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/blocks.dat", d->o.data_dir);
+    /* Synchronous uv_fs calls (no callback): see above for why. */
+    fd = uv_fs_open(&d->loop, &req, path, O_RDONLY | O_CLOEXEC, 0, NULL);
+    uv_fs_req_cleanup(&req);
+    int st_rc = fd < 0 ? fd : uv_fs_fstat(&d->loop, &req, fd, NULL);
+    ans.file_size = st_rc == 0 ? req.statbuf.st_size : 0;
+    if (fd >= 0)
+        uv_fs_req_cleanup(&req);
+    if (st_rc != 0) {
+        why = "cannot open the block store";
+        goto out;
+    }
+    ans.offset = rq.offset;
+    if (rq.offset < ans.file_size) {
+        uint64_t left = ans.file_size - rq.offset;
+        size_t want = rq.max > PROTO_STORE_READ_MAX ? PROTO_STORE_READ_MAX : rq.max;
+        if (want > left)
+            want = (size_t)left;
+        if (want > 0 && !(buf = malloc(want))) {
+            why = "out of memory for STORE_READ";
+            goto out;
+        }
+        uv_buf_t ub = uv_buf_init((char *)buf, (unsigned)want);
+        int n = want > 0 ? uv_fs_read(&d->loop, &req, fd, &ub, 1, (int64_t)rq.offset, NULL)
+                         : 0;
+        if (want > 0)
+            uv_fs_req_cleanup(&req);
+        if (n < 0) {
+            why = "cannot read the block store";
+            goto out;
+        }
+        ans.len = (uint32_t)n;
+        ans.data = buf;
+    }
+    if (proto_store_data_encode(&ans, &enc, &enc_len) != 0 ||
+        net_send(p, PROTO_MSG_STORE_DATA, enc, enc_len) != 0)
+        why = "cannot answer STORE_READ";
+out:
+    if (why) {
+        log_warn(d->log, "%s (%s)", why, path);
+        net_disconnect(p, why);
+    }
+    if (fd >= 0) {
+        uv_fs_close(&d->loop, &req, fd, NULL);
+        uv_fs_req_cleanup(&req);
+    }
+    free(buf);
+    free(enc);
+}
+
 static void on_control(void *ctx, net_peer *p, enum net_event ev)
 {
     daemon *d = ctx;
     log_debug(d->log, "control client %s (%s) %s", net_peer_name(p), net_peer_addr(p),
               ev == NET_EV_READY ? "connected" : "left");
+}
+
+/* Drains up to PROTO_TXLAT_MAX latency records into one TXLAT reply. */
+static void serve_txlat(daemon *d, net_peer *p)
+{
+    proto_txlat m = { 0 };
+    txlat_record *recs = NULL;
+    txlat_stats ts;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = SG_ENOMEM;
+
+    if (d->txlat) {
+        recs = malloc(PROTO_TXLAT_MAX * sizeof *recs);
+        m.items = malloc(PROTO_TXLAT_MAX * sizeof *m.items);
+        if (!recs || !m.items)
+            goto out;
+        m.n = (uint32_t)txlat_drain(d->txlat, recs, PROTO_TXLAT_MAX);
+        for (uint32_t i = 0; i < m.n; i++) {
+            memcpy(m.items[i].txid, recs[i].txid, 32);
+            m.items[i].broadcast_ms = recs[i].broadcast_ms;
+            m.items[i].included_ms = recs[i].included_ms;
+        }
+        txlat_get_stats(d->txlat, &ts);
+        m.dropped = ts.dropped_pending + ts.dropped_records;
+        m.left = ts.waiting > UINT32_MAX ? UINT32_MAX : (uint32_t)ts.waiting;
+    }
+    rc = proto_txlat_encode(&m, &buf, &len);
+    if (rc == 0)
+        rc = net_send(p, PROTO_MSG_TXLAT, buf, len);
+out:
+    if (rc != 0)
+        net_disconnect(p, "cannot answer TXLAT_REQ");
+    free(buf);
+    free(m.items);
+    free(recs);
+}
+
+/* MINING: how the launcher pauses and resumes a daemon on any host (its
+ * signals reach only its own child, which for a remote daemon is the
+ * transport, ssh); the same path as SIGUSR1/SIGUSR2.  The ack carries the
+ * state after the request. */
+static void serve_mining(daemon *d, net_peer *p, const uint8_t *pl, size_t len)
+{
+    proto_mining rq, ack;
+    uint8_t *buf = NULL;
+    size_t blen = 0;
+
+    if (proto_mining_decode(pl, len, &rq) != 0) {
+        net_disconnect(p, "malformed MINING");
+        return;
+    }
+    log_debug(d->log, "control client %s asks to %s mining", net_peer_addr(p),
+              rq.on ? "start" : "stop");
+    set_mining(d, rq.on);
+    ack.on = d->mining ? 1 : 0;
+    if (proto_mining_encode(&ack, &buf, &blen) != 0 ||
+        net_send(p, PROTO_MSG_MINING_ACK, buf, blen) != 0)
+        net_disconnect(p, "cannot answer MINING");
+    free(buf);
 }
 
 static void on_control_msg(void *ctx, net_peer *p, uint8_t type,
@@ -388,6 +540,12 @@ static void on_control_msg(void *ctx, net_peer *p, uint8_t type,
     } else if (type == PROTO_MSG_SHUTDOWN) {
         log_info(d->log, "shutdown requested by control client %s", net_peer_addr(p));
         shutdown_begin(d, "control request");
+    } else if (type == PROTO_MSG_STORE_READ) {
+        serve_store_read(d, p, pl, len);
+    } else if (type == PROTO_MSG_TXLAT_REQ && proto_empty_decode(pl, len) == 0) {
+        serve_txlat(d, p);
+    } else if (type == PROTO_MSG_MINING) {
+        serve_mining(d, p, pl, len);
     } else {
         net_disconnect(p, "unexpected control message");
     }
@@ -400,7 +558,17 @@ static int render_metrics(void *ctx, char **body, size_t *len)
     if (!sb)
         return SG_ENOMEM;
     stats_build(d, sb);
-    int rc = metrics_format(sb->items, sb->n, body, len);
+    txlat_stats ts = { 0 };
+    if (d->txlat)
+        txlat_get_stats(d->txlat, &ts);
+    metrics_histogram h = {
+        .name = "sg_tx_inclusion_latency_seconds",
+        .help = "Seconds from broadcasting an own transaction to a block holding it "
+                "first connecting here.",
+        .n = TXLAT_BUCKETS, .bounds_ms = txlat_bounds_ms, .counts = ts.counts,
+        .sum_ms = ts.sum_ms,
+    };
+    int rc = metrics_format_ex(sb->items, sb->n, &h, 1, body, len);
     free(sb);
     return rc;
 }
@@ -419,6 +587,49 @@ static int start_metrics(daemon *d)
     }
     log_info(d->log, "metrics on http://%s/metrics (port %u)", d->o.metrics_listen,
              metrics_server_port(d->metrics));
+    return 0;
+}
+
+/* ---- --stop-on-stdin-eof ------------------------------------------------ */
+
+/* A launcher that started us through a remote shell keeps our stdin open
+ * for our lifetime; when it dies, even by SIGKILL, ssh or `ip netns exec`
+ * passes the EOF on, and we stop instead of running on unsupervised. */
+static void on_stdin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    daemon *d = h->data;
+    (void)suggested;
+    *buf = uv_buf_init(d->stdin_buf, sizeof d->stdin_buf);
+}
+
+static void on_stdin_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    daemon *d = s->data;
+    (void)buf;
+    if (nread >= 0)
+        return;                  /* whatever arrives is ignored */
+    uv_read_stop(s);
+    log_info(d->log, "standard input %s (--stop-on-stdin-eof)",
+             nread == UV_EOF ? "closed" : uv_strerror((int)nread));
+    shutdown_begin(d, "standard input closed");
+}
+
+static int watch_stdin(daemon *d)
+{
+    int uv_err;
+    if (!d->o.stop_on_stdin_eof)
+        return 0;
+    uv_pipe_init(&d->loop, &d->stdin_pipe, 0);
+    d->stdin_pipe.data = d;
+    d->stdin_open = 1;
+    uv_err = uv_pipe_open(&d->stdin_pipe, 0);
+    if (uv_err == 0)
+        uv_err = uv_read_start((uv_stream_t *)&d->stdin_pipe, on_stdin_alloc, on_stdin_read);
+    if (uv_err != 0) {
+        log_error(d->log, "--stop-on-stdin-eof: cannot watch standard input: %s (it must "
+                  "be a pipe or a socket)", uv_strerror(uv_err));
+        return SG_EIO;
+    }
     return 0;
 }
 
@@ -476,6 +687,8 @@ static void on_net_closed(void *arg)
     d->net = NULL;
     agent_free(d->agent);
     d->agent = NULL;
+    txlat_free(d->txlat);
+    d->txlat = NULL;
     relay_free(d->relay);
     d->relay = NULL;
     chain_free(d->chain);
@@ -505,6 +718,10 @@ static void shutdown_begin(daemon *d, const char *why)
     uv_close((uv_handle_t *)&d->timer, on_handle_closed);
     metrics_server_close(d->metrics);
     d->metrics = NULL;
+    if (d->stdin_open) {
+        d->stdin_open = 0;
+        uv_close((uv_handle_t *)&d->stdin_pipe, on_handle_closed);
+    }
     for (int i = 0; i < SIG_COUNT; i++)
         uv_close((uv_handle_t *)&d->sigs[i], on_handle_closed);
     if (d->miner)
@@ -712,6 +929,8 @@ static int start_runtime(daemon *d)
     };
     int rc = relay_new(&d->relay, &rc_cfg);
     if (rc == 0)
+        rc = txlat_new(&d->txlat, TXLAT_PENDING_MAX, TXLAT_DONE_MAX);
+    if (rc == 0)
         rc = start_agent(d);
     if (rc == 0)
         rc = miner_new(&d->miner, &mc);
@@ -740,6 +959,9 @@ static int start_runtime(daemon *d)
         uv_signal_start(&d->sigs[i], on_signal, sig_nums[i]);
     }
     d->handles_open = 1;
+    rc = watch_stdin(d);
+    if (rc != 0)
+        return rc;
     log_info(d->log, "%s %s started: listening on %s (port %u), %zu bootstrap peers, "
              "mining %s with %u thread(s) of %s", d->o.prog, daemon_role_name(d->o.role),
              d->o.listen ? d->o.listen : "nothing", net_listen_port(d->net), d->o.n_peers,
@@ -776,6 +998,8 @@ static void usage(const char *prog, int fixed_role)
            "  --use-gpu  --no-mine  --no-discover (dial only --peer addresses)\n"
            "  --reconnect-max-ms N  --ban-secs N  --stall-ms N\n"
            "  --metrics-port N (Prometheus on 127.0.0.1, off by default)  --metrics-listen HOST:PORT\n"
+           "  --stop-on-stdin-eof (stop when standard input, a pipe, closes: a launcher's\n"
+           "    remote daemons end with it)\n"
            "%s"
            "signals: TERM/INT stop, HUP reopens the log, USR1 stops and USR2 starts mining\n"
            "tools: %s keygen --out FILE | cluster-key --out FILE | genesis ... | ctl ...\n",

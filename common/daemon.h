@@ -12,7 +12,10 @@
  * Signals: SIGTERM/SIGINT shut down (miners joined, peers closed, chain
  * closed; every stored block was already fsynced); SIGHUP reopens the log
  * file; SIGUSR1 stops mining and SIGUSR2 starts it again (tests use this to
- * let a cluster settle; both are idempotent, unlike a toggle).
+ * let a cluster settle; both are idempotent, unlike a toggle).  A control
+ * MINING request (`ctl mining on|off`) does the same and is answered with
+ * the resulting state: the launcher uses it, as it reaches a daemon on
+ * another host too.
  *
  * Statistics (control STATS, `ctl stats`; names are stable, integers
  * unless marked str).  Every daemon: name (str), role (str), height, tip
@@ -22,7 +25,9 @@
  * bought_wh, grid_import_wh, grid_export_wh (cumulative Wh traded peer to
  * peer and with the grid), state_hash (str, the tip ledger's digest),
  * then blocks_mined, uptime_ms, bans, blocks_in_flight, block_stalls,
- * misbehaved, pubkey (str), and the market:
+ * misbehaved, tx_latency_tracked, tx_latency_measured, tx_latency_dropped
+ * (its own transactions' inclusion latency, txlat.h; the records go out on
+ * TXLAT_REQ), pubkey (str), and the market:
  *   interval               market interval now (from the genesis clock)
  *   last_settled_interval  tip ledger's last settled interval, -1: none
  *   clearing_price         of the last settlement connected (micro/kWh)
@@ -68,7 +73,7 @@ enum daemon_role {
 #define DAEMON_LAG_TICK_MS 100        /* loop-lag probe period */
 #define DAEMON_LAG_WINDOW 100         /* probes kept: 10 s */
 #define DAEMON_TX_REBUILD_MS 500      /* new txs refresh the template this often */
-#define DAEMON_TEMPLATE_TXS 4000      /* transactions per mined block at most */
+#define DAEMON_TEMPLATE_TXS 20000     /* per mined block: PROTO_BLOCK_MAX_TXS, the rules' cap */
 #define DAEMON_DEFAULT_LISTEN ":7700"
 
 typedef struct {
@@ -97,6 +102,7 @@ typedef struct {
     const char *load_profile_path;    /* NULL: built-in curve */
     const char *metrics_listen;       /* Prometheus HOST:PORT; NULL: off */
     char metrics_listen_buf[32];      /* --metrics-port N as 127.0.0.1:N */
+    int stop_on_stdin_eof;            /* stop when stdin (a pipe) closes */
 } daemon_opts;
 
 /* Entry point of both daemons.  role 0 (sgnode) takes --role; sgoperator

@@ -251,7 +251,8 @@ int daemon_parse_opts(daemon_opts *o, const char *prog, int fixed_role,
         name[nlen] = '\0';
         int *flag = strcmp(name, "--use-gpu") == 0 ? &o->use_gpu
                   : strcmp(name, "--no-mine") == 0 ? &o->no_mine
-                  : strcmp(name, "--no-discover") == 0 ? &o->no_discover : NULL;
+                  : strcmp(name, "--no-discover") == 0 ? &o->no_discover
+                  : strcmp(name, "--stop-on-stdin-eof") == 0 ? &o->stop_on_stdin_eof : NULL;
         if (flag) {
             if (eq) {
                 snprintf(err, errcap, "%s takes no value", name);
@@ -619,7 +620,45 @@ typedef struct {
     const char *connect, *cluster_key, *genesis, *cmd;
     int level;
     uint32_t timeout_ms;
+    uint64_t offset;                 /* store-read */
+    const char *mining;              /* mining: "on" or "off" */
 } ctl_args;
+
+/* mining on|off: prints the state the daemon confirmed, as `stats` would. */
+static int ctl_set_mining(ctl *c, int on, int timeout_ms)
+{
+    int rc = ctl_mining(c, on, timeout_ms);
+    if (rc == 0) {
+        printf("mining=%d\n", on);
+        fflush(stdout);
+    }
+    return rc;
+}
+
+/* store-read: the daemon's blocks.dat from offset to its size at the first
+ * answer, raw on stdout (tests compare it with the file). */
+static int ctl_dump_store(ctl *c, uint64_t offset, int timeout_ms)
+{
+    uint8_t *buf = malloc(PROTO_STORE_READ_MAX);
+    uint64_t size = 0, end = UINT64_MAX;
+    size_t got = 0;
+    int rc = buf ? 0 : SG_ENOMEM;
+
+    while (rc == 0 && offset < end) {
+        rc = ctl_store_read(c, offset, buf, PROTO_STORE_READ_MAX, &got, &size, timeout_ms);
+        if (rc != 0 || got == 0)
+            break;
+        if (end == UINT64_MAX)
+            end = size;
+        if (got > end - offset)
+            got = (size_t)(end - offset);
+        if (fwrite(buf, 1, got, stdout) != got)
+            rc = SG_EIO;
+        offset += got;
+    }
+    free(buf);
+    return rc != 0 || fflush(stdout) == 0 ? rc : SG_EIO;
+}
 
 static int parse_ctl_args(const char *prog, int argc, char **argv, ctl_args *a)
 {
@@ -628,6 +667,10 @@ static int parse_ctl_args(const char *prog, int argc, char **argv, ctl_args *a)
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (o[0] != '-') {
+            if (a->cmd && strcmp(a->cmd, "mining") == 0 && !a->mining) {
+                a->mining = o;
+                continue;
+            }
             if (a->cmd) {
                 fprintf(stderr, "%s ctl: one command at a time, got '%s'\n", prog, o);
                 return SG_EINVAL;
@@ -651,15 +694,21 @@ static int parse_ctl_args(const char *prog, int argc, char **argv, ctl_args *a)
         else if (strcmp(o, "--timeout-ms") == 0 &&
                  parse_u32(v, 1, 3600000, &a->timeout_ms) == 0)
             ;
+        else if (strcmp(o, "--offset") == 0 && parse_u64(v, &a->offset) == 0)
+            ;
         else {
             fprintf(stderr, "%s ctl: bad option %s '%s'\n", prog, o, v);
             return SG_EINVAL;
         }
     }
     if (!a->connect || !a->cluster_key || !a->genesis || !a->cmd ||
-        (strcmp(a->cmd, "stats") && strcmp(a->cmd, "shutdown") && strcmp(a->cmd, "log"))) {
+        (strcmp(a->cmd, "stats") && strcmp(a->cmd, "shutdown") && strcmp(a->cmd, "log") &&
+         strcmp(a->cmd, "store-read") && strcmp(a->cmd, "mining")) ||
+        (strcmp(a->cmd, "mining") == 0 &&
+         (!a->mining || (strcmp(a->mining, "on") && strcmp(a->mining, "off"))))) {
         fprintf(stderr, "%s ctl: usage: %s ctl --connect HOST:PORT --cluster-key FILE "
-                "--genesis FILE [--timeout-ms N] stats|shutdown|log [--level L]\n", prog, prog);
+                "--genesis FILE [--timeout-ms N] stats|shutdown|log [--level L]|store-read "
+                "[--offset N] (blocks.dat from N, raw on stdout)|mining on|off\n", prog, prog);
         return SG_EINVAL;
     }
     return 0;
@@ -698,6 +747,10 @@ int daemon_tool_ctl(const char *prog, int argc, char **argv)
         rc = ctl_print_stats(c, (int)a.timeout_ms);
     else if (strcmp(a.cmd, "shutdown") == 0)
         rc = ctl_shutdown(c, (int)a.timeout_ms);
+    else if (strcmp(a.cmd, "store-read") == 0)
+        rc = ctl_dump_store(c, a.offset, (int)a.timeout_ms);
+    else if (strcmp(a.cmd, "mining") == 0)
+        rc = ctl_set_mining(c, strcmp(a.mining, "on") == 0, (int)a.timeout_ms);
     else
         rc = ctl_follow_log(c, a.level, (int)a.timeout_ms);
     ctl_close(c);

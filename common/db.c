@@ -255,6 +255,8 @@ static int spill_decode(const char *line, size_t len, db__row **out)
     const db__table *t = &db__tables[r->table];
     s = line + 1;
     for (int i = 0; i < t->ncols; i++) {
+        if (s == e && t->cols[i].upd == DBU_KNOWN)
+            break;              /* a line from before the column existed */
         if (s >= e || *s != '\t')
             goto bad;
         s++;
@@ -499,6 +501,11 @@ int db_put_block(db *d, const db_block *r)
 int db_put_tx(db *d, const db_tx *r)
 {
     return r ? put(d, DB_T_TX, r, sizeof *r, r->txid) : SG_EINVAL;
+}
+
+int db_put_txlat(db *d, const db_txlat *r)
+{
+    return r ? put(d, DB_T_TXLAT, r, sizeof *r, r->txid) : SG_EINVAL;
 }
 
 int db_put_trade(db *d, const db_trade *r)

@@ -129,7 +129,25 @@ typedef struct {
     int64_t energy_wh;           /* offer, bid */
     int64_t price;               /* offer/bid limit; settlement clearing */
     int64_t first_seen_ms;
+    /* Set only through db_put_txlat: 0 here means "unknown" (SQL NULL) and
+     * never overwrites a known value. */
+    int64_t broadcast_ms;
+    int64_t included_ms;
 } db_tx;
+
+/* The creating node's measurement of one of its transactions (txlat.h):
+ * broadcast and first inclusion on its own clock.  Written into that
+ * transaction's row of `transactions` (created if the block holding it
+ * has not been stored yet; the block's row fills in the rest); 0 means
+ * unknown.  first_seen_ms: when the launcher received the record (the
+ * row keeps the earliest). */
+typedef struct {
+    char run_id[DB_RUNID_MAX];
+    char txid[DB_HEX_MAX];
+    int64_t first_seen_ms;
+    int64_t broadcast_ms;
+    int64_t included_ms;
+} db_txlat;
 
 /* One fill of a settlement.  Key (run_id, settle_txid, order_txid). */
 typedef struct {
@@ -194,6 +212,7 @@ int db_put_run(db *d, const db_run *r);
 int db_put_node(db *d, const db_node *r);
 int db_put_block(db *d, const db_block *r);
 int db_put_tx(db *d, const db_tx *r);
+int db_put_txlat(db *d, const db_txlat *r);
 int db_put_trade(db *d, const db_trade *r);
 int db_put_interval(db *d, const db_interval *r);
 int db_put_stat(db *d, const db_stat *r);
@@ -207,5 +226,36 @@ size_t db_backlog(db *d);        /* rows waiting, memory + spill file */
 int db_is_up(db *d);             /* 1 unless the last write attempt failed */
 const char *db_backend(db *d);   /* "sqlite" or "mysql" */
 uint64_t db_written(db *d);      /* rows written since open */
+
+/* ---- reading a run back (the report) ------------------------------------
+ *
+ * A db_reader is a separate, read-only connection to either backend: the
+ * SQLite file (never created or changed) or the MySQL/MariaDB database
+ * (never created; no schema change).  Queries are plain SQL both backends
+ * accept; every "?1" in the text stands for one string argument (bound by
+ * SQLite, quoted and escaped for MySQL).  Each result row reaches fn as
+ * text columns (NULL for SQL NULL); db_row_int turns one into an integer.
+ * Single-threaded; one query at a time. */
+typedef struct db_reader db_reader;
+typedef struct {
+    int n;                       /* columns */
+    const char *const *vals;     /* n values; NULL = SQL NULL; valid during fn */
+    const char *const *names;    /* n column names */
+} db_row;
+typedef void (*db_row_fn)(const db_row *row, void *ctx);
+
+/* cfg: sqlite_path, or host/port/user/password/name as for db_open.
+ * SG_EDB (one line in err naming the problem and the fix), SG_ENOMEM. */
+int db_reader_open(db_reader **out, const db_config *cfg, char *err, size_t errlen);
+/* 0, or SG_EDB with the server's message in err. */
+int db_reader_query(db_reader *r, const char *sql, const char *arg, db_row_fn fn,
+                    void *ctx, char *err, size_t errlen);
+void db_reader_close(db_reader *r);    /* NULL is a no-op */
+
+/* Column i as an integer (decimal text, as both backends give it; a
+ * fraction is cut); 0 for NULL or out of range i. */
+int64_t db_row_int(const db_row *row, int i);
+/* Column i's text, or "" for NULL. */
+const char *db_row_text(const db_row *row, int i);
 
 #endif

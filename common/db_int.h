@@ -28,6 +28,8 @@ enum db__upd {
     DBU_KEEP,     /* the first value stays */
     DBU_MIN,      /* the smaller value stays (first_seen_ms) */
     DBU_WITHMIN,  /* follows the DBU_MIN column of its table (seen_by) */
+    DBU_KNOWN,    /* DBC_INT, nullable: 0 is stored as NULL, and a NULL never
+                   * replaces a known value; added to older tables on open */
 };
 
 typedef struct {
@@ -43,11 +45,13 @@ typedef struct {
     const db__col *cols;
     int ncols;
     const char *const *indexes;  /* "name:col,col" each; NULL-terminated */
+    int alias;                   /* writes some columns of an earlier table of
+                                  * the same name: not created on its own */
 } db__table;
 
 enum {
     DB_T_RUN, DB_T_NODE, DB_T_BLOCK, DB_T_TX, DB_T_TRADE, DB_T_INTERVAL,
-    DB_T_STAT, DB_T_COUNT
+    DB_T_STAT, DB_T_TXLAT, DB_T_COUNT
 };
 
 extern const db__table db__tables[DB_T_COUNT];
@@ -63,6 +67,7 @@ typedef struct db__row {
         db_trade trade;
         db_interval interval;
         db_stat stat;
+        db_txlat txlat;
     } u;
 } db__row;
 

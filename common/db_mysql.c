@@ -17,6 +17,7 @@
 /* Server error numbers (mysqld_error.h / errmsg.h), named for the hints. */
 #define MY_ER_DBACCESS_DENIED 1044
 #define MY_ER_ACCESS_DENIED 1045
+#define MY_ER_DUP_FIELDNAME 1060
 #define MY_CR_CONNECTION_ERROR 2002
 #define MY_CR_CONN_HOST_ERROR 2003
 #define MY_CR_UNKNOWN_HOST 2005
@@ -74,7 +75,9 @@ static void create_sql(const db__table *t, db__sb *b)
     db__sb_addf(b, "CREATE TABLE IF NOT EXISTS `%s` (", t->name);
     for (int i = 0; i < t->ncols; i++) {
         const db__col *c = &t->cols[i];
-        if (c->type == DBC_INT)
+        if (c->upd == DBU_KNOWN)
+            db__sb_addf(b, "`%s` BIGINT NULL DEFAULT NULL, ", c->name);
+        else if (c->type == DBC_INT)
             db__sb_addf(b, "`%s` BIGINT NOT NULL DEFAULT 0, ", c->name);
         else if (c->type == DBC_STR)
             db__sb_addf(b, "`%s` VARCHAR(%u) NOT NULL DEFAULT '', ", c->name,
@@ -97,6 +100,30 @@ static void create_sql(const db__table *t, db__sb *b)
     db__sb_add(b, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
 }
 
+/* A database made before a DBU_KNOWN column existed gets it added (MySQL
+ * has no ADD COLUMN IF NOT EXISTS; "duplicate column" means it is there). */
+static int my_add_columns(db *d, db__sb *b, char *err, size_t errlen)
+{
+    for (int t = 0; t < DB_T_COUNT; t++) {
+        const db__table *tb = &db__tables[t];
+        for (int i = 0; i < tb->ncols && !tb->alias; i++) {
+            if (tb->cols[i].upd != DBU_KNOWN)
+                continue;
+            b->len = 0;
+            db__sb_addf(b, "ALTER TABLE `%s` ADD COLUMN `%s` BIGINT NULL DEFAULT NULL",
+                        tb->name, tb->cols[i].name);
+            if (b->oom)
+                return SG_ENOMEM;
+            if (mysql_real_query(d->my->h, b->p, (unsigned long)b->len) != 0 &&
+                mysql_errno(d->my->h) != MY_ER_DUP_FIELDNAME) {
+                my_err(d, d->my->h, "adding a column", err, errlen);
+                return SG_EDB;
+            }
+        }
+    }
+    return 0;
+}
+
 static int my_schema(db *d, char *err, size_t errlen)
 {
     db__sb b = { 0 };
@@ -110,11 +137,15 @@ static int my_schema(db *d, char *err, size_t errlen)
         rc = SG_EDB;
     }
     for (int t = 0; t < DB_T_COUNT && rc == 0 && !b.oom; t++) {
+        if (db__tables[t].alias)
+            continue;
         b.len = 0;
         create_sql(&db__tables[t], &b);
         if (!b.oom)
             rc = my_exec(d, b.p, b.len, "creating tables", err, errlen);
     }
+    if (rc == 0 && !b.oom)
+        rc = my_add_columns(d, &b, err, errlen);
     if (rc == 0 && b.oom)
         rc = SG_ENOMEM;
     db__sb_free(&b);
@@ -180,6 +211,10 @@ int db__my_connected(db *d)
 
 static int add_value(db *d, db__sb *b, const db__row *r, const db__col *c)
 {
+    if (c->type == DBC_INT && c->upd == DBU_KNOWN && db__col_int(r, c) == 0) {
+        db__sb_add(b, "NULL");
+        return b->oom ? SG_ENOMEM : 0;
+    }
     if (c->type == DBC_INT) {
         db__sb_addf(b, "%lld", (long long)db__col_int(r, c));
         return b->oom ? SG_ENOMEM : 0;
@@ -225,6 +260,10 @@ static void update_sql(const db__table *t, db__sb *b)
             break;
         case DBU_MIN:
             db__sb_addf(b, "%s`%s` = LEAST(`%s`, VALUES(`%s`))", sep, n, n, n);
+            sets++;
+            break;
+        case DBU_KNOWN:
+            db__sb_addf(b, "%s`%s` = COALESCE(VALUES(`%s`), `%s`)", sep, n, n, n);
             sets++;
             break;
         case DBU_WITHMIN:

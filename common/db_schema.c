@@ -73,24 +73,38 @@ static const char *const block_idx[] = {
     "blocks_miner:run_id,miner", NULL
 };
 
+/* A txid fixes the content, so SET and KEEP agree on it; SET lets the
+ * block's row fill a row a latency record (txlat_cols) created first. */
 static const db__col tx_cols[] = {
     KEYS(db_tx, run_id, "run_id"),
     KEYS(db_tx, txid, "txid"),
     STR(db_tx, block_hash, DBU_SET),
-    STR(db_tx, kind, DBU_KEEP),
-    STR(db_tx, from_pk, DBU_KEEP),
-    STR(db_tx, to_pk, DBU_KEEP),
-    INT(db_tx, nonce, DBU_KEEP),
-    INT(db_tx, amount, DBU_KEEP),
-    INTN(db_tx, interval, "interval_no", DBU_KEEP),
-    INT(db_tx, energy_wh, DBU_KEEP),
-    INT(db_tx, price, DBU_KEEP),
+    STR(db_tx, kind, DBU_SET),
+    STR(db_tx, from_pk, DBU_SET),
+    STR(db_tx, to_pk, DBU_SET),
+    INT(db_tx, nonce, DBU_SET),
+    INT(db_tx, amount, DBU_SET),
+    INTN(db_tx, interval, "interval_no", DBU_SET),
+    INT(db_tx, energy_wh, DBU_SET),
+    INT(db_tx, price, DBU_SET),
     INT(db_tx, first_seen_ms, DBU_MIN),
+    INT(db_tx, broadcast_ms, DBU_KNOWN),
+    INT(db_tx, included_ms, DBU_KNOWN),
 };
 static const char *const tx_idx[] = {
     "transactions_block:run_id,block_hash", "transactions_kind:run_id,kind",
     "transactions_from:run_id,from_pk", NULL
 };
+
+/* The latency columns of `transactions`, written on their own. */
+static const db__col txlat_cols[] = {
+    KEYS(db_txlat, run_id, "run_id"),
+    KEYS(db_txlat, txid, "txid"),
+    INT(db_txlat, first_seen_ms, DBU_MIN),
+    INT(db_txlat, broadcast_ms, DBU_KNOWN),
+    INT(db_txlat, included_ms, DBU_KNOWN),
+};
+static const char *const txlat_idx[] = { NULL };
 
 static const db__col trade_cols[] = {
     KEYS(db_trade, run_id, "run_id"),
@@ -146,4 +160,5 @@ const db__table db__tables[DB_T_COUNT] = {
     [DB_T_INTERVAL] = { "market_intervals", interval_cols, NCOLS(interval_cols),
                         interval_idx },
     [DB_T_STAT] = { "simulation_stats", stat_cols, NCOLS(stat_cols), stat_idx },
+    [DB_T_TXLAT] = { "transactions", txlat_cols, NCOLS(txlat_cols), txlat_idx, 1 },
 };

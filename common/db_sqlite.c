@@ -20,7 +20,8 @@ static void create_sql(const db__table *t, db__sb *b)
     for (int i = 0; i < t->ncols; i++) {
         const db__col *c = &t->cols[i];
         db__sb_addf(b, "\"%s\" %s, ", c->name,
-                    c->type == DBC_INT   ? "INTEGER NOT NULL DEFAULT 0"
+                    c->upd == DBU_KNOWN  ? "INTEGER"
+                    : c->type == DBC_INT ? "INTEGER NOT NULL DEFAULT 0"
                     : c->type == DBC_STR ? "TEXT NOT NULL DEFAULT ''"
                                          : "TEXT");
     }
@@ -69,6 +70,10 @@ static void upsert_sql(const db__table *t, db__sb *b)
             db__sb_addf(b, "%s\"%s\" = MIN(\"%s\", excluded.\"%s\")", pre, n, n, n);
             sets++;
             break;
+        case DBU_KNOWN:
+            db__sb_addf(b, "%s\"%s\" = COALESCE(excluded.\"%s\", \"%s\")", pre, n, n, n);
+            sets++;
+            break;
         case DBU_WITHMIN:
             db__sb_addf(b, "%s\"%s\" = CASE WHEN excluded.\"%s\" < \"%s\" "
                         "THEN excluded.\"%s\" ELSE \"%s\" END",
@@ -90,6 +95,29 @@ static int lite_fail(db *d, int rc, const char *what, char *err, size_t errlen)
     return SG_EDB;
 }
 
+/* A file made before a DBU_KNOWN column existed gets it added; "duplicate
+ * column" just means it is there already. */
+static int lite_add_columns(db *d, db__sb *b, char *err, size_t errlen)
+{
+    for (int t = 0; t < DB_T_COUNT; t++) {
+        const db__table *tb = &db__tables[t];
+        for (int i = 0; i < tb->ncols && !tb->alias; i++) {
+            if (tb->cols[i].upd != DBU_KNOWN)
+                continue;
+            b->len = 0;
+            db__sb_addf(b, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" INTEGER", tb->name,
+                        tb->cols[i].name);
+            if (b->oom)
+                return SG_ENOMEM;
+            int src = sqlite3_exec(d->lite->h, b->p, NULL, NULL, NULL);
+            if (src != SQLITE_OK &&
+                !strstr(sqlite3_errmsg(d->lite->h), "duplicate column"))
+                return lite_fail(d, src, "adding a column", err, errlen);
+        }
+    }
+    return 0;
+}
+
 static int lite_schema(db *d, char *err, size_t errlen)
 {
     db__sb b = { 0 };
@@ -97,7 +125,8 @@ static int lite_schema(db *d, char *err, size_t errlen)
 
     db__sb_add(&b, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;\n");
     for (int t = 0; t < DB_T_COUNT; t++)
-        create_sql(&db__tables[t], &b);
+        if (!db__tables[t].alias)
+            create_sql(&db__tables[t], &b);
     if (b.oom) {
         rc = SG_ENOMEM;
         goto out;
@@ -107,6 +136,8 @@ static int lite_schema(db *d, char *err, size_t errlen)
         rc = lite_fail(d, src, "creating tables", err, errlen);
         goto out;
     }
+    if ((rc = lite_add_columns(d, &b, err, errlen)) != 0)
+        goto out;
     for (int t = 0; t < DB_T_COUNT; t++) {
         b.len = 0;
         upsert_sql(&db__tables[t], &b);
@@ -149,7 +180,9 @@ static int bind_row(sqlite3_stmt *st, const db__row *r)
     int rc = SQLITE_OK;
     for (int i = 0; i < t->ncols && rc == SQLITE_OK; i++) {
         const db__col *c = &t->cols[i];
-        if (c->type == DBC_INT) {
+        if (c->type == DBC_INT && c->upd == DBU_KNOWN && db__col_int(r, c) == 0) {
+            rc = sqlite3_bind_null(st, i + 1);
+        } else if (c->type == DBC_INT) {
             rc = sqlite3_bind_int64(st, i + 1, db__col_int(r, c));
         } else {
             const char *s = db__col_str(r, c);

@@ -41,6 +41,7 @@ struct mempool {
     mp_entry *head, *tail;
     size_t count, bytes;
     size_t max_txs, max_bytes;
+    sigcache *sc;                 /* borrowed; NULL: no cache */
 };
 
 int mempool_new(mempool **out, size_t max_txs, size_t max_bytes)
@@ -54,6 +55,11 @@ int mempool_new(mempool **out, size_t max_txs, size_t max_bytes)
     mp->max_bytes = max_bytes;
     *out = mp;
     return SG_OK;
+}
+
+void mempool_set_sigcache(mempool *mp, sigcache *sc)
+{
+    mp->sc = sc;
 }
 
 static void entry_free(mp_entry *e)
@@ -106,7 +112,7 @@ static uint64_t ledger_nonce(const ledger *l, const uint8_t key[32])
 }
 
 /* Accepted: checks, in order of cost, everything but the pool bounds. */
-static int add_checks(const mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
                       const ledger *tip, const uint8_t chain_id[32])
 {
     if (hmap_get(&mp->by_id, txid) != NULL)
@@ -114,9 +120,6 @@ static int add_checks(const mempool *mp, const proto_tx *tx, const uint8_t txid[
     if (tx->kind == PROTO_TX_COINBASE)
         return SG_ECOINBASE;
     int rc = tx_check(tx);
-    if (rc < 0)
-        return rc;
-    rc = tx_verify_sig(tx, chain_id);
     if (rc < 0)
         return rc;
     uint64_t base = ledger_nonce(tip, tx->from);
@@ -128,7 +131,7 @@ static int add_checks(const mempool *mp, const proto_tx *tx, const uint8_t txid[
         if (i < a->n && a->v[i]->tx.nonce == tx->nonce)
             return SG_EDUP;
     }
-    return SG_OK;
+    return sigcache_verify(mp->sc, tx, chain_id);
 }
 
 static int acct_insert(mempool *mp, mp_entry *e)
@@ -306,6 +309,7 @@ typedef struct {
     size_t max_txs, max_bytes;
     ledger_undo *undo;
     proto_tx *out;
+    uint8_t (*ids)[32];           /* NULL: not wanted */
     size_t n, bytes;
 } mp_select;
 
@@ -325,6 +329,8 @@ static int take_run(mp_select *s, mp_account *a, size_t i)
         int rc = proto_tx_copy(&s->out[s->n], &e->tx);
         if (rc < 0)
             return rc;
+        if (s->ids)
+            memcpy(s->ids[s->n], e->txid, 32);
         s->n++;
         s->bytes += e->bytes;
         a->sel_expect++;
@@ -359,18 +365,22 @@ static int select_passes(mempool *mp, mp_select *s)
 }
 
 int mempool_select(mempool *mp, ledger *tip, uint64_t height, size_t max_txs,
-                   size_t max_bytes, proto_tx **out, size_t *n)
+                   size_t max_bytes, proto_tx **out, uint8_t (**ids)[32], size_t *n)
 {
     mp_select s = { .tip = tip, .height = height, .max_bytes = max_bytes };
     s.max_txs = max_txs < mp->count ? max_txs : mp->count;
     *out = NULL;
+    if (ids)
+        *ids = NULL;
     *n = 0;
     if (s.max_txs == 0)
         return SG_OK;
     int rc = SG_ENOMEM;
     s.undo = ledger_undo_new();
     s.out = calloc(s.max_txs, sizeof *s.out);
-    if (s.undo == NULL || s.out == NULL)
+    if (ids)
+        s.ids = malloc(s.max_txs * sizeof *s.ids);
+    if (s.undo == NULL || s.out == NULL || (ids && s.ids == NULL))
         goto fail;
     rc = select_passes(mp, &s);
     ledger_undo_apply(tip, s.undo);
@@ -379,15 +389,20 @@ int mempool_select(mempool *mp, ledger *tip, uint64_t height, size_t max_txs,
     ledger_undo_free(s.undo);
     if (s.n == 0) {
         free(s.out);
+        free(s.ids);
         s.out = NULL;
+        s.ids = NULL;
     }
     *out = s.out;
+    if (ids)
+        *ids = s.ids;
     *n = s.n;
     return SG_OK;
 fail:
     for (size_t i = 0; i < s.n; i++)
         proto_tx_free(&s.out[i]);
     free(s.out);
+    free(s.ids);
     if (s.undo)
         ledger_undo_free(s.undo);
     return rc;

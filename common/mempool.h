@@ -5,7 +5,9 @@
  * each account's run of consecutive nonces starting at its ledger nonce.
  * Bounded by count and bytes (adds beyond them fail with SG_EFULL).  The
  * pool owns copies of what it holds.  Signatures are checked on add, so the
- * template builder need not check them again.
+ * template builder need not check them again; with a signature cache
+ * (mempool_set_sigcache) a valid one is remembered there, so the block
+ * that later carries the transaction is not checked twice.
  */
 #ifndef SG_MEMPOOL_H
 #define SG_MEMPOOL_H
@@ -13,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "ledger.h"
+#include "sigcache.h"
 
 #define MEMPOOL_NONCE_WINDOW 256  /* nonces accepted ahead of the ledger */
 
@@ -20,6 +23,8 @@ typedef struct mempool mempool;
 
 int mempool_new(mempool **out, size_t max_txs, size_t max_bytes);
 void mempool_free(mempool *mp);
+/* Borrowed: sc (may be NULL) must outlive the pool or be unset first. */
+void mempool_set_sigcache(mempool *mp, sigcache *sc);
 /* Checks signature (chain_id), nonce not below the account's and within the
  * window, no duplicate txid or (account, nonce).  Coinbase is refused. */
 int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
@@ -39,9 +44,10 @@ size_t mempool_bytes(const mempool *mp);
  * as soon as its first applies, with a few passes so one that another
  * account's transaction enables still gets in.  *out is an array of deep
  * copies the caller frees with proto_tx_free each and free(); NULL when
- * *n is 0. */
+ * *n is 0.  ids (may be NULL): *ids gets their txids, in the same order,
+ * freed with free() (so a template need not hash them again). */
 int mempool_select(mempool *mp, ledger *tip, uint64_t height, size_t max_txs,
-                   size_t max_bytes, proto_tx **out, size_t *n);
+                   size_t max_bytes, proto_tx **out, uint8_t (**ids)[32], size_t *n);
 /* Iterates txids in unspecified order (for inventory to a new peer). */
 int mempool_next(const mempool *mp, size_t *iter, const uint8_t **txid);
 

@@ -89,6 +89,10 @@ static const metric_def defs[] = {
       "Settlements signed and relayed." },
     { "settlements_mined", "sg_settlements_mined_total", M_COUNTER, 0,
       "Settlements seen in connected blocks." },
+    { "tx_latency_tracked", "sg_tx_latency_tracked_total", M_COUNTER, 0,
+      "Own transactions whose inclusion latency is being measured." },
+    { "tx_latency_dropped", "sg_tx_latency_dropped_total", M_COUNTER, 0,
+      "Own transactions evicted before inclusion, or records lost before collection." },
     { "settlements_rebuilt", "sg_settlements_rebuilt_total", M_COUNTER, 0,
       "Settlements dropped because they stopped applying." },
 };
@@ -173,7 +177,40 @@ static void emit_value(sbuf *b, const metric_def *d, int64_t v)
               (unsigned long long)(a % 1000));
 }
 
+/* Milliseconds as the shortest exact decimal seconds: 250 -> 0.25. */
+static void ms_to_seconds(uint64_t ms, char *out, size_t cap)
+{
+    int len = snprintf(out, cap, "%llu.%03llu", (unsigned long long)(ms / 1000),
+                       (unsigned long long)(ms % 1000));
+    while (len > 0 && out[len - 1] == '0')
+        out[--len] = '\0';
+    if (len > 0 && out[len - 1] == '.')
+        out[--len] = '\0';
+}
+
+static void emit_histogram(sbuf *b, const metrics_histogram *h, const char *labels)
+{
+    char le[32], sum[32];
+
+    sb_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help, h->name);
+    for (size_t i = 0; i < h->n; i++) {
+        ms_to_seconds(h->bounds_ms[i], le, sizeof le);
+        sb_printf(b, "%s_bucket{%s,le=\"%s\"} %llu\n", h->name, labels, le,
+                  (unsigned long long)h->counts[i]);
+    }
+    ms_to_seconds(h->sum_ms, sum, sizeof sum);
+    sb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n%s_sum{%s} %s\n%s_count{%s} %llu\n",
+              h->name, labels, (unsigned long long)h->counts[h->n], h->name, labels,
+              sum[0] ? sum : "0", h->name, labels, (unsigned long long)h->counts[h->n]);
+}
+
 int metrics_format(const proto_stat *items, size_t n, char **out, size_t *len)
+{
+    return metrics_format_ex(items, n, NULL, 0, out, len);
+}
+
+int metrics_format_ex(const proto_stat *items, size_t n, const metrics_histogram *h,
+                      size_t nh, char **out, size_t *len)
 {
     char node[2 * PROTO_STAT_STR_MAX + 1], role[2 * PROTO_STAT_STR_MAX + 1];
     char impl[2 * PROTO_STAT_STR_MAX + 1], labels[8 * PROTO_STAT_STR_MAX];
@@ -200,6 +237,8 @@ int metrics_format(const proto_stat *items, size_t n, char **out, size_t *len)
                   d->type == M_COUNTER ? "counter" : "gauge", d->name, labels);
         emit_value(&b, d, s->i);
     }
+    for (size_t i = 0; i < nh; i++)
+        emit_histogram(&b, &h[i], labels);
     if (b.failed) {
         free(b.p);
         return SG_ENOMEM;

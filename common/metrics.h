@@ -32,6 +32,23 @@
  * its length into *len.  0 or SG_ENOMEM. */
 int metrics_format(const proto_stat *items, size_t n, char **out, size_t *len);
 
+/* A histogram family in Prometheus form: NAME_bucket{le=...} cumulative
+ * counts (the +Inf bucket last), NAME_sum (seconds) and NAME_count.  The
+ * observations are integer milliseconds; bounds print as exact decimal
+ * seconds.  Borrowed for the call only. */
+typedef struct {
+    const char *name;                /* the family, e.g. sg_tx_inclusion_latency_seconds */
+    const char *help;
+    size_t n;                        /* finite buckets */
+    const uint64_t *bounds_ms;       /* n upper bounds, ascending */
+    const uint64_t *counts;          /* n + 1 cumulative counts; [n] is +Inf = count */
+    uint64_t sum_ms;
+} metrics_histogram;
+
+/* metrics_format followed by nh histograms, labelled like the rest. */
+int metrics_format_ex(const proto_stat *items, size_t n, const metrics_histogram *h,
+                      size_t nh, char **out, size_t *len);
+
 /* Fills *body (malloc'd, caller's to free) with the exposition text. */
 typedef int (*metrics_render_fn)(void *ctx, char **body, size_t *len);
 

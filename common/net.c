@@ -48,9 +48,11 @@ typedef struct log_item {
     char text[];
 } log_item;
 
+/* One uv_write of every frame a peer was sent in one loop iteration. */
 typedef struct {
     uv_write_t req;
-    uint8_t *frame;
+    uv_buf_t *bufs;               /* owned, with each frame */
+    unsigned n_bufs;
     size_t len;
 } net_write;
 
@@ -70,6 +72,9 @@ struct net_peer {
     uint64_t next_ping_ms, ping_sent_ms, ping_rtt_ms, ping_nonce;
     int ping_outstanding;
     size_t send_queued;           /* bytes of writes not yet completed */
+    uv_buf_t *outq;               /* sealed frames not yet handed to libuv */
+    unsigned n_outq, cap_outq;
+    size_t outq_bytes;
     uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
     unsigned turn_msgs;           /* messages in the current read turn */
     uint8_t *backlog;             /* read but not yet fed (budget spent) */
@@ -87,6 +92,14 @@ struct net {
     int listener_init;
     uv_timer_t tick;
     uv_idle_t idle;
+    /* End of a loop turn, before the loop sleeps (prepare) and after it
+     * handled I/O (check): the turn hook, then the frames peers were sent
+     * during the turn go out, one write per peer. */
+    uv_prepare_t prepare;
+    uv_check_t check;
+    void (*turn_hook)(void *arg);
+    void *turn_arg;
+    int corked;                   /* some peer has frames in outq */
     uv_async_t async;
     uint8_t *rbuf;
     net_peer *peers, *peers_tail;
@@ -561,6 +574,8 @@ static void maybe_finish(net *n)
         cb(arg);
 }
 
+static void free_bufs(uv_buf_t *bufs, unsigned n);
+
 static void on_peer_closed(uv_handle_t *h)
 {
     net_peer *p = h->data;
@@ -576,9 +591,12 @@ static void on_peer_closed(uv_handle_t *h)
         n->peers_tail = p->prev;
     sec_free(p->sec);
     free(p->backlog);
+    free_bufs(p->outq, p->n_outq);
     free(p);
     maybe_finish(n);
 }
+
+static int flush_peer(net_peer *p);
 
 static void peer_close(net_peer *p, int level, const char *why)
 {
@@ -586,6 +604,9 @@ static void peer_close(net_peer *p, int level, const char *why)
         return;
     log_msg(p->n->cfg.log, level, "closing %s %s (%s): %s",
             p->inbound ? "inbound" : "outbound", p->addr, peer_label(p), why);
+    /* What was sent before the close goes out as it would have unqueued
+     * (a reject, a last answer); a failure here changes nothing. */
+    (void)flush_peer(p);
     conn_set_state(p, NET_CONN_CLOSING);
     uv_close((uv_handle_t *)&p->tcp, on_peer_closed);
 }
@@ -621,6 +642,13 @@ static net_peer *peer_new(net *n, int inbound)
 
 /* ---- output ------------------------------------------------------------ */
 
+static void free_bufs(uv_buf_t *bufs, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        free(bufs[i].base);
+    free(bufs);
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     net_write *w = (net_write *)req;
@@ -630,7 +658,7 @@ static void on_write(uv_write_t *req, int status)
     p->send_queued -= w->len;
     if (status == 0)
         p->bytes_out += w->len;
-    free(w->frame);
+    free_bufs(w->bufs, w->n_bufs);
     free(w);
     if (status < 0 && status != UV_ECANCELED) {
         snprintf(why, sizeof(why), "write failed: %s", uv_strerror(status));
@@ -643,17 +671,73 @@ static void on_write(uv_write_t *req, int status)
  * writes that went through but whose callbacks are still to run). */
 static size_t unsent(const net_peer *p)
 {
-    return uv_stream_get_write_queue_size((const uv_stream_t *)&p->tcp);
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&p->tcp) + p->outq_bytes;
 }
 
-/* The session's output: queue one frame for writing; the frame lives until
- * on_write. */
+/* Hands the frames queued this turn to libuv as one write (one writev
+ * instead of a syscall per frame); they live until on_write. */
+static int flush_peer(net_peer *p)
+{
+    net_write *w;
+    int rc;
+
+    if (p->n_outq == 0)
+        return 0;
+    w = malloc(sizeof(*w));
+    if (w == NULL)
+        return SG_ENOMEM;
+    w->bufs = p->outq;
+    w->n_bufs = p->n_outq;
+    w->len = p->outq_bytes;
+    w->req.data = p;
+    p->outq = NULL;
+    p->n_outq = p->cap_outq = 0;
+    p->outq_bytes = 0;
+    rc = uv_write(&w->req, (uv_stream_t *)&p->tcp, w->bufs, w->n_bufs, on_write);
+    if (rc != 0) {
+        free_bufs(w->bufs, w->n_bufs);
+        free(w);
+        return SG_EIO;
+    }
+    p->send_queued += w->len;
+    return 0;
+}
+
+static void flush_all(net *n)
+{
+    net_peer *next;
+
+    if (!n->corked)
+        return;
+    n->corked = 0;
+    for (net_peer *p = n->peers; p != NULL; p = next) {
+        next = p->next;
+        if (p->n_outq > 0 && p->state != NET_CONN_CLOSING && flush_peer(p) != 0)
+            peer_close(p, LOG_LEVEL_INFO, "write refused");
+    }
+}
+
+static int outq_push(net_peer *p, uint8_t *frame, size_t len)
+{
+    if (p->n_outq == p->cap_outq) {
+        unsigned cap = p->cap_outq ? p->cap_outq * 2 : 8;
+        uv_buf_t *q = realloc(p->outq, cap * sizeof(*q));
+        if (q == NULL)
+            return SG_ENOMEM;
+        p->outq = q;
+        p->cap_outq = cap;
+    }
+    p->outq[p->n_outq++] = uv_buf_init((char *)frame, (unsigned)len);
+    p->outq_bytes += len;
+    p->n->corked = 1;
+    return 0;
+}
+
+/* The session's output: queue one frame, written at the end of this loop
+ * turn (flush_all) together with the others for this peer. */
 static int on_sec_out(void *ctx, uint8_t *frame, size_t len)
 {
     net_peer *p = ctx;
-    net_write *w;
-    uv_buf_t buf;
-    int rc;
 
     if (p->state == NET_CONN_CLOSING) {
         free(frame);
@@ -664,24 +748,11 @@ static int on_sec_out(void *ctx, uint8_t *frame, size_t len)
         peer_close(p, LOG_LEVEL_WARN, "send buffer over its limit (peer too slow)");
         return SG_EFULL;
     }
-    w = malloc(sizeof(*w));
-    if (w == NULL) {
+    if (outq_push(p, frame, len) != 0) {
         free(frame);
         peer_close(p, LOG_LEVEL_ERROR, "out of memory queueing a frame");
         return SG_ENOMEM;
     }
-    w->frame = frame;
-    w->len = len;
-    w->req.data = p;
-    buf = uv_buf_init((char *)frame, (unsigned)len);
-    rc = uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_write);
-    if (rc != 0) {
-        free(frame);
-        free(w);
-        peer_close(p, LOG_LEVEL_INFO, "write refused");
-        return SG_EIO;
-    }
-    p->send_queued += len;
     return 0;
 }
 
@@ -871,6 +942,12 @@ static void peer_msg(net_peer *p, uint8_t type, const uint8_t *payload,
     case PROTO_MSG_LOG_SUB:
     case PROTO_MSG_LOG_LINE:
     case PROTO_MSG_SHUTDOWN:
+    case PROTO_MSG_STORE_READ:
+    case PROTO_MSG_STORE_DATA:
+    case PROTO_MSG_TXLAT_REQ:
+    case PROTO_MSG_TXLAT:
+    case PROTO_MSG_MINING:
+    case PROTO_MSG_MINING_ACK:
         net_misbehave(p, "control message on a peer link");
         return;
     }
@@ -1425,6 +1502,16 @@ static int copy_config(net *n, const net_config *cfg)
     return 0;
 }
 
+static void end_turn(net *n)
+{
+    if (n->turn_hook != NULL && !n->closing)
+        n->turn_hook(n->turn_arg);
+    flush_all(n);
+}
+
+static void on_prepare(uv_prepare_t *h) { end_turn(h->data); }
+static void on_check(uv_check_t *h) { end_turn(h->data); }
+
 int net_new(net **out, uv_loop_t *loop, const net_config *cfg)
 {
     struct sockaddr_storage ss;
@@ -1466,8 +1553,13 @@ int net_new(net **out, uv_loop_t *loop, const net_config *cfg)
     pthread_mutex_init(&n->log_mu, NULL);
     uv_timer_init(loop, &n->tick);
     uv_idle_init(loop, &n->idle);
+    uv_prepare_init(loop, &n->prepare);
+    uv_check_init(loop, &n->check);
     n->async.data = n->tick.data = n->idle.data = n;
-    n->handles_open = 3;
+    n->prepare.data = n->check.data = n;
+    n->handles_open = 5;
+    uv_prepare_start(&n->prepare, on_prepare);
+    uv_check_start(&n->check, on_check);
     *out = n;
     return 0;
 fail:
@@ -1542,7 +1634,15 @@ void net_close(net *n, void (*cb)(void *arg), void *arg)
         uv_close((uv_handle_t *)&n->listener, on_handle_closed);
     uv_close((uv_handle_t *)&n->tick, on_handle_closed);
     uv_close((uv_handle_t *)&n->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&n->prepare, on_handle_closed);
+    uv_close((uv_handle_t *)&n->check, on_handle_closed);
     uv_close((uv_handle_t *)&n->async, on_handle_closed);
+}
+
+void net_set_turn_hook(net *n, void (*fn)(void *arg), void *arg)
+{
+    n->turn_hook = fn;
+    n->turn_arg = arg;
 }
 
 int net_add_peer(net *n, const char *hostport)

@@ -198,6 +198,14 @@ int net_send(net_peer *p, uint8_t type, const void *payload, size_t len);
  * how many it was queued for. */
 size_t net_broadcast(net *n, net_peer *except, uint8_t type,
                      const void *payload, size_t len);
+/* Calls fn(arg) at the end of every loop turn: after the turn's network
+ * input was handled, and before the loop waits for more (uv_check and
+ * uv_prepare), so a caller can gather what it sends while a batch of
+ * messages comes in and send it as one message, with no added delay.  One
+ * hook per net; fn NULL removes it; nothing is called once net_close
+ * began.  (Frames themselves are also gathered per peer during a turn and
+ * written at its end with one writev.) */
+void net_set_turn_hook(net *n, void (*fn)(void *arg), void *arg);
 /* Encodes and sends STATS (answering a control client's STATS_REQ). */
 int net_send_stats(net_peer *p, const proto_stats *st);
 

@@ -39,12 +39,16 @@ typedef struct relay_peer {
     int batch_pending;
     int want_getblocks;
     uint64_t getblocks_ms;            /* when we last sent GETBLOCKS */
+    proto_inv_item *tx_inv;           /* txids to announce, <= PROTO_INV_MAX */
+    uint32_t n_tx_inv, cap_tx_inv;
+    int tx_inv_queued;                /* on the relay's list of such peers */
 } relay_peer;
 
 struct relay {
     relay_config cfg;
     hmap in_flight;                   /* block hash -> relay_peer asked */
     relay_stats st;
+    size_t n_tx_inv_peers;            /* peers with tx announcements queued */
 };
 
 static uint64_t mono_ms(void)
@@ -120,6 +124,7 @@ static void mark_theirs(relay_peer *rp, const uint8_t h[32])
 static void rpeer_free(relay_peer *rp)
 {
     known_free(&rp->known);
+    free(rp->tx_inv);
     free(rp->fetch);
     free(rp);
 }
@@ -285,16 +290,63 @@ static void announce_block(relay *r, const uint8_t h[32])
     }
 }
 
+static void flush_tx_inv(relay *r, relay_peer *rp)
+{
+    if (rp->n_tx_inv > 0)
+        send_inv_items(rp->np, PROTO_MSG_INV, rp->tx_inv, rp->n_tx_inv);
+    rp->n_tx_inv = 0;
+    if (rp->tx_inv_queued) {
+        rp->tx_inv_queued = 0;
+        r->n_tx_inv_peers--;
+    }
+}
+
+/* The net's turn hook: the transactions that came in during this loop
+ * iteration go out as one INV per peer instead of one INV each. */
+static void flush_all_tx_inv(void *arg)
+{
+    relay *r = arg;
+    if (r->n_tx_inv_peers == 0)
+        return;
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        if (rp && rp->tx_inv_queued)
+            flush_tx_inv(r, rp);
+    }
+}
+
+static int tx_inv_grow(relay_peer *rp)
+{
+    uint32_t cap = rp->cap_tx_inv ? rp->cap_tx_inv * 2 : 16;
+    if (cap > PROTO_INV_MAX)
+        cap = PROTO_INV_MAX;
+    proto_inv_item *v = realloc(rp->tx_inv, sizeof *v * cap);
+    if (!v)
+        return SG_ENOMEM;
+    rp->tx_inv = v;
+    rp->cap_tx_inv = cap;
+    return 0;
+}
+
+/* Queued, not sent: see flush_all_tx_inv. */
 static void announce_tx(relay *r, const uint8_t txid[32])
 {
-    proto_inv_item it = { .kind = PROTO_INV_TX };
-    memcpy(it.hash, txid, 32);
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         if (!rp || known_has(&rp->known, txid))
             continue;
+        if (rp->n_tx_inv == rp->cap_tx_inv && tx_inv_grow(rp) != 0)
+            continue;                 /* not announced: only slower spread */
         known_add(&rp->known, txid);
-        send_inv_items(p, PROTO_MSG_INV, &it, 1);
+        proto_inv_item *it = &rp->tx_inv[rp->n_tx_inv++];
+        it->kind = PROTO_INV_TX;
+        memcpy(it->hash, txid, 32);
+        if (!rp->tx_inv_queued) {
+            rp->tx_inv_queued = 1;
+            r->n_tx_inv_peers++;
+        }
+        if (rp->n_tx_inv == PROTO_INV_MAX)
+            flush_tx_inv(r, rp);
     }
 }
 
@@ -364,6 +416,8 @@ static void on_closed(relay *r, net_peer *p)
     if (!rp)
         return;
     net_peer_set_data(p, NULL);
+    if (rp->tx_inv_queued)
+        r->n_tx_inv_peers--;
     while (rp->n_flights > 0) {
         uint8_t h[32];
         memcpy(h, rp->flights[0].hash, 32);
@@ -664,10 +718,11 @@ static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         misbehave(r, rp->np, "bad TX", rc);
         return;
     }
-    if (tx_id(&tx, txid) == 0)
-        mark_theirs(rp, txid);
-    rc = chain_submit_tx(r->cfg.chain, &tx, txid);
+    memset(txid, 0, sizeof txid);
+    rc = chain_submit_tx(r->cfg.chain, &tx, txid);   /* computes txid first */
     proto_tx_free(&tx);
+    if (!hash_is_zero(txid))
+        mark_theirs(rp, txid);
     if (rc == 0) {
         announce_tx(r, txid);
         if (r->cfg.on_tx)
@@ -717,6 +772,7 @@ void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
 void relay_tick(relay *r, uint64_t now_ms)
 {
     uint64_t now = now_ms;
+    flush_all_tx_inv(r);
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         if (!rp)
@@ -784,6 +840,7 @@ int relay_new(relay **out, const relay_config *cfg)
     if (r->cfg.stall_ms == 0)
         r->cfg.stall_ms = RELAY_STALL_MS;
     hmap_init(&r->in_flight);
+    net_set_turn_hook(r->cfg.net, flush_all_tx_inv, r);
     *out = r;
     return 0;
 }

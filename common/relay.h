@@ -7,6 +7,9 @@
  * Per peer the relay keeps a bounded set of hashes the peer is known to
  * have (it announced them, sent them, or we sent them), and never announces
  * those to it, so an item never goes back to the peer it came from.
+ * Transactions accepted during one loop turn are announced to each peer in
+ * one INV at the end of the turn (the net's turn hook, which relay_new
+ * installs), not one INV each; blocks are announced at once.
  *
  * Sync.  When a peer link becomes READY both sides send GETBLOCKS with their
  * locator; the answer is an INV of up to RELAY_SYNC_BATCH block hashes after

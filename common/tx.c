@@ -22,9 +22,7 @@ int tx_id(const proto_tx *tx, uint8_t id[32])
     return rc;
 }
 
-/* "SGTX" || chain_id || encoding without the signature.  The caller frees
- * wr with proto_wr_free whatever the result. */
-static int tx_sig_message(proto_wr *wr, const proto_tx *tx, const uint8_t chain_id[32])
+int tx_sig_message(proto_wr *wr, const proto_tx *tx, const uint8_t chain_id[32])
 {
     proto_wr_init(wr, sizeof tx_sig_tag + 32 + PROTO_TX_MAX_SIZE);
     proto_put_bytes(wr, tx_sig_tag, sizeof tx_sig_tag);

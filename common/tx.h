@@ -15,6 +15,10 @@
 int tx_id(const proto_tx *tx, uint8_t id[32]);
 /* sk is a libsodium Ed25519 secret key (64 bytes); sets tx->sig. */
 int tx_sign(proto_tx *tx, const uint8_t sk[64], const uint8_t chain_id[32]);
+/* The exact bytes a signature covers: "SGTX" || chain_id || encoding
+ * without the signature (`from`, the public key, included).  Initialises
+ * wr; the caller frees it with proto_wr_free whatever the result. */
+int tx_sig_message(proto_wr *wr, const proto_tx *tx, const uint8_t chain_id[32]);
 /* 0 or SG_EBADSIG.  Coinbase must carry an all-zero signature and from. */
 int tx_verify_sig(const proto_tx *tx, const uint8_t chain_id[32]);
 /* Rules needing no state: version, known kind, non-zero amounts, sorted

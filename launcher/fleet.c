@@ -2,6 +2,7 @@
  * fleet.c - spawning, reaping, stopping and polling the daemons; see
  * fleet.h.
  */
+#define _GNU_SOURCE
 #include "fleet.h"
 
 #include <errno.h>
@@ -83,6 +84,14 @@ const char *fleet_addr(const fleet *f, size_t i)
     return f->nodes[i].addr[0] ? f->nodes[i].addr : "127.0.0.1";
 }
 
+const char *fleet_host_name(const fleet *f, size_t i)
+{
+    const fleet_node *n = &f->nodes[i];
+    if (!f->hosts || n->host < 0 || (size_t)n->host >= f->n_hosts)
+        return NULL;
+    return f->hosts[n->host].name;
+}
+
 int fleet_is_remote(const fleet *f, size_t i)
 {
     const fleet_node *n = &f->nodes[i];
@@ -102,7 +111,8 @@ int fleet_remote_path(const fleet *f, const char *p, char *out, size_t cap)
 }
 
 /* The script the remote shell runs for argv: the daemon replaces the
- * remote sh, its output goes to the remote copy of out_path. */
+ * remote sh and keeps its stdin (the launcher's pipe, for
+ * --stop-on-stdin-eof), its output goes to the remote copy of out_path. */
 static char *remote_script(const fleet *f, const char *out_path, char **argv)
 {
     size_t cap = 8192;
@@ -119,7 +129,7 @@ static char *remote_script(const fleet *f, const char *out_path, char **argv)
     }
     if (strlen(s) + 20 >= cap)
         goto fail;
-    strcat(s, " </dev/null >>");
+    strcat(s, " >>");
     if (fleet_remote_path(f, out_path, p, sizeof p) != 0 || hosts_quote(s, cap, p) != 0 ||
         strlen(s) + 8 >= cap)
         goto fail;
@@ -130,22 +140,29 @@ fail:
     return NULL;
 }
 
-/* A pipe holding the whole script, its write end closed: the child's stdin. */
-static int script_pipe(const char *script)
+/* A pipe holding the whole script: fds[0] becomes the child's stdin, fds[1]
+ * stays with the fleet (close-on-exec, so no other child holds it) until
+ * the daemon is to stop.  The script fits the pipe's buffer, so the write
+ * never blocks. */
+static int script_pipe(const char *script, int fds[2])
 {
-    int fds[2];
     size_t len = strlen(script);
-    if (len > 60000 || pipe(fds) != 0)
+    if (len > 60000 || pipe2(fds, O_CLOEXEC) != 0)
         return -1;
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
     if (write(fds[1], script, len) != (ssize_t)len) {
         close(fds[0]);
         close(fds[1]);
         return -1;
     }
-    close(fds[1]);
-    return fds[0];
+    return 0;
+}
+
+static void close_stdin(fleet_node *n)
+{
+    if (!n->stdin_open)
+        return;
+    close(n->stdin_fd);
+    n->stdin_open = 0;
 }
 
 int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
@@ -198,9 +215,11 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
     }
     if (f->use_gpu)
         argv[k++] = "--use-gpu";
+    if (fleet_is_remote(f, i))
+        argv[k++] = "--stop-on-stdin-eof";
     argv[k] = NULL;
 
-    int in_fd = -1;
+    int in_fd = -1, pfd[2] = { -1, -1 };
     char shcmd[1024];
     const char *sh_argv[] = { "sh", "-c", shcmd, NULL };
     if (fleet_is_remote(f, i)) {
@@ -210,28 +229,41 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
             free(script);
             return SG_ETOOBIG;
         }
-        in_fd = script_pipe(script);
+        int prc = script_pipe(script, pfd);
         free(script);
-        if (in_fd < 0)
+        if (prc != 0)
             return SG_EIO;
+        in_fd = pfd[0];
         exe = "/bin/sh";
         memcpy(argv, sh_argv, sizeof sh_argv);
     }
     char **envp = child_env();
     if (!envp) {
-        if (in_fd >= 0)
+        if (in_fd >= 0) {
             close(in_fd);
+            close(pfd[1]);
+        }
         return SG_ENOMEM;
     }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
         child_exec(exe, (char **)argv, envp, n->out_path, parent, in_fd);
+    int fork_errno = errno;
     free(envp);
     if (in_fd >= 0)
         close(in_fd);
-    if (pid < 0)
+    if (pid < 0) {
+        if (pfd[1] >= 0)
+            close(pfd[1]);
+        errno = fork_errno;
         return SG_EIO;
+    }
+    close_stdin(n);
+    if (pfd[1] >= 0) {
+        n->stdin_fd = pfd[1];
+        n->stdin_open = 1;
+    }
     /* Also from the parent, so a signal sent at once finds the group. */
     setpgid(pid, pid);
     n->pid = pid;
@@ -253,6 +285,7 @@ int fleet_reap(fleet *f, fleet_exit_cb cb, void *ctx)
             continue;
         n->pid = 0;
         n->last_status = status;
+        close_stdin(n);
         if (n->c) {
             ctl_close(n->c);
             n->c = NULL;
@@ -298,6 +331,8 @@ int fleet_stop_all(fleet *f, int grace_ms)
     int killed = 0;
     fleet_close_ctl(f);
     shutdown_remote(f);
+    for (size_t i = 0; i < f->n; i++)
+        close_stdin(&f->nodes[i]);   /* the EOF that --stop-on-stdin-eof waits for */
     fleet_signal_all(f, SIGTERM);
     int64_t deadline = fleet_now_ms() + grace_ms;
     while (running(f) > 0 && fleet_now_ms() < deadline) {
@@ -314,6 +349,7 @@ int fleet_stop_all(fleet *f, int grace_ms)
         kill(n->pid, SIGKILL);
         waitpid(n->pid, &n->last_status, 0);
         n->pid = 0;
+        close_stdin(n);
         killed++;
     }
     return killed;
@@ -357,36 +393,101 @@ static void take_stats(fleet_node *n, const proto_stats *ps)
     }
 }
 
+static int ctl_timeout(const fleet *f)
+{
+    return f->ctl_timeout_ms > 0 ? f->ctl_timeout_ms : FLEET_CTL_TIMEOUT_MS;
+}
+
+/* Node i's control link, connected when needed; a failed attempt is not
+ * repeated for a second. */
+static int node_ctl(fleet *f, size_t i, int64_t now_ms)
+{
+    fleet_node *n = &f->nodes[i];
+    int rc;
+    if (n->pid <= 0)
+        return SG_ECLOSED;
+    if (n->c)
+        return 0;
+    if (now_ms < n->ctl_retry_ms)
+        return SG_ETIMEOUT;
+    rc = fleet_connect(f, i, &n->c, ctl_timeout(f));
+    if (rc != 0) {
+        n->c = NULL;
+        n->ctl_retry_ms = now_ms + 1000;
+    }
+    return rc;
+}
+
+/* After a failed request the link is in an unknown state: drop it. */
+static int drop_ctl(fleet_node *n, int rc, int64_t now_ms)
+{
+    ctl_close(n->c);
+    n->c = NULL;
+    n->ctl_retry_ms = now_ms + 1000;
+    return rc;
+}
+
+int fleet_store_read(fleet *f, size_t i, uint64_t offset, uint8_t *buf, size_t cap,
+                     int64_t now_ms)
+{
+    size_t got = 0;
+    int rc = node_ctl(f, i, now_ms);
+    if (rc != 0)
+        return rc;
+    if (cap > PROTO_STORE_READ_MAX)
+        cap = PROTO_STORE_READ_MAX;
+    rc = ctl_store_read(f->nodes[i].c, offset, buf, cap, &got, NULL, ctl_timeout(f));
+    if (rc != 0)
+        return drop_ctl(&f->nodes[i], rc, now_ms);
+    return (int)got;
+}
+
 int fleet_poll_stats(fleet *f, size_t i, int64_t now_ms)
 {
     fleet_node *n = &f->nodes[i];
     proto_stats ps;
-    int rc;
-    int tmo = f->ctl_timeout_ms > 0 ? f->ctl_timeout_ms : FLEET_CTL_TIMEOUT_MS;
-    if (n->pid <= 0)
-        return SG_ECLOSED;
-    if (!n->c) {
-        if (now_ms < n->ctl_retry_ms)
-            return SG_ETIMEOUT;
-        rc = fleet_connect(f, i, &n->c, tmo);
-        if (rc != 0) {
-            n->c = NULL;
-            n->ctl_retry_ms = now_ms + 1000;
-            return rc;
-        }
-    }
-    rc = ctl_stats(n->c, &ps, tmo);
-    if (rc != 0) {
-        ctl_close(n->c);
-        n->c = NULL;
-        n->ctl_retry_ms = now_ms + 1000;
+    int rc = node_ctl(f, i, now_ms);
+    if (rc != 0)
         return rc;
-    }
+    rc = ctl_stats(n->c, &ps, ctl_timeout(f));
+    if (rc != 0)
+        return drop_ctl(n, rc, now_ms);
     take_stats(n, &ps);
     proto_stats_free(&ps);
     n->have_stats = 1;
     n->stats_ms = now_ms;
     return 0;
+}
+
+int fleet_poll_txlat(fleet *f, size_t i, int64_t now_ms, proto_txlat *out)
+{
+    fleet_node *n = &f->nodes[i];
+    int tmo = f->ctl_timeout_ms > 0 ? f->ctl_timeout_ms : FLEET_CTL_TIMEOUT_MS;
+    memset(out, 0, sizeof *out);
+    if (n->pid <= 0 || !n->c)
+        return SG_ECLOSED;
+    int rc = ctl_txlat(n->c, out, tmo);
+    if (rc != 0) {
+        ctl_close(n->c);
+        n->c = NULL;
+        n->ctl_retry_ms = now_ms + 1000;
+    }
+    return rc;
+}
+
+int fleet_set_mining(fleet *f, size_t i, int on, int64_t now_ms)
+{
+    fleet_node *n = &f->nodes[i];
+    int rc = node_ctl(f, i, now_ms);
+    if (rc == 0 && (rc = ctl_mining(n->c, on, ctl_timeout(f))) != 0)
+        drop_ctl(n, rc, now_ms);
+    /* The fallback for a local daemon whose link is down: its pid is the
+     * daemon itself.  A remote node's pid is the transport (ssh), which a
+     * USR1 would kill, so it never gets one. */
+    if (rc != 0 && n->pid > 0 && !fleet_is_remote(f, i) &&
+        kill(n->pid, on ? SIGUSR2 : SIGUSR1) == 0)
+        rc = 0;
+    return rc;
 }
 
 void fleet_close_ctl(fleet *f)
@@ -396,4 +497,44 @@ void fleet_close_ctl(fleet *f)
             ctl_close(f->nodes[i].c);
             f->nodes[i].c = NULL;
         }
+}
+
+/* The last non-empty line of path (at most cap-1 bytes of it), "" when
+ * there is none. */
+static void last_line(const char *path, char *out, size_t cap)
+{
+    char buf[1024];
+    out[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t from = end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0;
+    ssize_t n = end > 0 ? pread(fd, buf, (size_t)(end - from), from) : 0;
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    const char *l = strrchr(buf, '\n') ? strrchr(buf, '\n') + 1 : buf;
+    size_t len = strnlen(l, cap - 1);
+    memcpy(out, l, len);
+    out[len] = '\0';
+}
+
+void fleet_exit_message(const fleet *f, size_t i, const char *middle, char *out, size_t cap)
+{
+    const fleet_node *n = &f->nodes[i];
+    const char *host = fleet_host_name(f, i);
+    int st = n->last_status, remote = fleet_is_remote(f, i);
+    char said[200];
+    /* Through ssh the daemon's own words stay on its host; what is here is
+     * the transport's (ssh's errors), or all of it on a shared directory. */
+    last_line(n->out_path, said, sizeof said);
+    snprintf(out, cap, "%s%s%s died (%s %d)%s; see %s%s%s%s%s", n->name,
+             host ? " on host " : "", host ? host : "",
+             WIFSIGNALED(st) ? "signal" : "exit status",
+             WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), middle ? middle : "",
+             n->log_path, remote ? " on " : "", remote ? host : "", said[0] ? ": " : "", said);
 }

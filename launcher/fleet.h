@@ -6,8 +6,15 @@
  * their own process group (a Ctrl-C in the terminal reaches only the
  * launcher, which then stops them in order) and with PR_SET_PDEATHSIG =
  * SIGTERM, so a launcher killed outright still takes its daemons down.
- * Statistics come over the control channel (ctl.h), one blocking request
- * per node with a short timeout.
+ * That signal reaches only the launcher's own child, which for a daemon on
+ * another host is the remote shell's transport (the ssh client): so remote
+ * daemons run with --stop-on-stdin-eof, and the fleet holds the write end
+ * of each one's stdin pipe for the daemon's lifetime.  When the launcher
+ * dies, even by SIGKILL, the kernel closes it, ssh (or `ip netns exec`,
+ * which hands the pipe over directly) passes the EOF on, and the daemon
+ * stops.  Statistics and, for remote daemons, block-store bytes come over
+ * the control channel (ctl.h), one blocking request per node with a short
+ * timeout.
  */
 #ifndef LAUNCHER_FLEET_H
 #define LAUNCHER_FLEET_H
@@ -44,6 +51,8 @@ typedef struct {
     char log_path[PATH_MAX];
     char out_path[PATH_MAX];         /* the daemon's stdout and stderr */
     pid_t pid;                       /* 0: not running */
+    int stdin_fd;                    /* remote: its stdin's write end, when stdin_open */
+    int stdin_open;
     int64_t started_ms;
     int64_t restart_at_ms;           /* 0: no restart pending */
     uint32_t backoff_ms;
@@ -74,7 +83,7 @@ typedef struct {
      * to remote_dir; the launcher's child is then the shell's transport
      * (with `ip netns exec` the daemon itself, with ssh the ssh client), so
      * the stop path also asks each remote daemon to shut down over the
-     * control channel. */
+     * control channel, and mining is paused over it for every node. */
     const host_entry *hosts;         /* not owned; NULL without --hosts */
     size_t n_hosts;
     const char *remote_shell;
@@ -85,10 +94,13 @@ typedef struct {
 const char *fleet_addr(const fleet *f, size_t i);
 /* Whether node i runs through the remote shell. */
 int fleet_is_remote(const fleet *f, size_t i);
+/* The name of node i's host, NULL without --hosts. */
+const char *fleet_host_name(const fleet *f, size_t i);
 /* p with a leading local_dir replaced by remote_dir (copied otherwise). */
 int fleet_remote_path(const fleet *f, const char *p, char *out, size_t cap);
 
-/* Starts node i (argv built from the fleet's paths).  0 or SG_EIO. */
+/* Starts node i (argv built from the fleet's paths).  0, or SG_EIO with
+ * errno set, SG_ETOOBIG (paths too long) or SG_ENOMEM. */
 int fleet_spawn(fleet *f, size_t i, int64_t now_ms);
 /* Reaps exited children without blocking.  For each one that exited, calls
  * cb (may be NULL).  Returns how many exited. */
@@ -102,7 +114,30 @@ int fleet_stop_all(fleet *f, int grace_ms);
 /* Fetches stats from node i; connects when needed.  0 or an SG_E* code
  * (the connection is dropped and retried no sooner than a second later). */
 int fleet_poll_stats(fleet *f, size_t i, int64_t now_ms);
+/* Drains node i's transaction latency records (ctl_txlat) over the
+ * control link fleet_poll_stats opened; *out is freed with
+ * proto_txlat_free.  SG_ECLOSED without an open link; on other errors the
+ * link is dropped as in fleet_poll_stats. */
+int fleet_poll_txlat(fleet *f, size_t i, int64_t now_ms, proto_txlat *out);
+/* Stops (on = 0) or starts (on = 1) node i's mining over its control link
+ * (ctl_mining, connecting when needed), which reaches local and remote
+ * daemons alike.  A local daemon whose link is down gets SIGUSR1/SIGUSR2
+ * instead.  0 once the daemon confirmed it (or the signal went out), else
+ * an SG_E* code (SG_ECLOSED: not running). */
+int fleet_set_mining(fleet *f, size_t i, int on, int64_t now_ms);
 void fleet_close_ctl(fleet *f);
+/* Reads up to cap bytes of node i's block store from offset over its
+ * control link (connecting when needed, like fleet_poll_stats).  Returns
+ * the count (fewer than cap only at the end of the store) or an SG_E*
+ * code: SG_ECLOSED when the daemon is not running. */
+int fleet_store_read(fleet *f, size_t i, uint64_t offset, uint8_t *buf, size_t cap,
+                     int64_t now_ms);
+/* One line about node i's exit, naming its host and log, with the last
+ * line it printed when that is readable here:
+ * "NAME[ on host HOST] died (exit status N|signal N)MIDDLE; see LOG[ on
+ * HOST][: LAST LINE]"; middle may be NULL. */
+void fleet_exit_message(const fleet *f, size_t i, const char *middle, char *out,
+                        size_t cap);
 /* Connects a control client to node i (for attach). */
 int fleet_connect(const fleet *f, size_t i, ctl **out, int timeout_ms);
 

@@ -17,8 +17,11 @@
 #include "../common/ledger.h"
 #include "../common/store.h"
 #include "../common/tx.h"
+#include "../proto/msg.h"
 
 #define REC_HDR 12                  /* magic, length, checksum */
+/* Bytes read from a store at once: what one STORE_READ answer carries. */
+#define INGEST_WINDOW PROTO_STORE_READ_MAX
 
 typedef struct iblock {
     uint8_t hash[32];
@@ -48,8 +51,11 @@ typedef struct {
 typedef struct {
     char name[DB_NAME_MAX];
     uint8_t pk[32];
-    char path[PATH_MAX];
+    char path[PATH_MAX];            /* "" for a remote source */
     int fd;
+    ingest_read_fn read;            /* remote: where the bytes come from */
+    void *read_ctx;
+    size_t read_id;
     uint64_t off;
     int broken;                     /* a corrupt record: stop reading it */
 } isource;
@@ -64,6 +70,8 @@ struct ingest {
     uint64_t seq;
     isource *src;
     size_t n_src;
+    uint8_t *win;                   /* the bytes of one store being parsed */
+    size_t win_cap;
     ingest_stats st;
     int put_err;
     int genesis_put;
@@ -161,32 +169,64 @@ void ingest_free(ingest *g)
         if (g->src[i].fd >= 0)
             close(g->src[i].fd);
     free(g->src);
+    free(g->win);
     free(g);
+}
+
+static isource *add_source(ingest *g, const char *name, const uint8_t pubkey[32], int *rc)
+{
+    /* Sources are never removed, and names points into this array, so it
+     * is sized once, generously, instead of moving under the map. */
+    *rc = SG_ENOMEM;
+    if (!g->src) {
+        g->src = calloc(LAUNCHER_INGEST_MAX_NODES, sizeof *g->src);
+        if (!g->src)
+            return NULL;
+    }
+    *rc = SG_EFULL;
+    if (g->n_src == LAUNCHER_INGEST_MAX_NODES)
+        return NULL;
+    isource *s = &g->src[g->n_src];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    memcpy(s->pk, pubkey, 32);
+    s->fd = -1;
+    *rc = 0;
+    return s;
+}
+
+/* The source joins only once complete. */
+static int commit_source(ingest *g, isource *s)
+{
+    if (hmap_put(&g->names, s->pk, s) != 0)
+        return SG_ENOMEM;
+    g->n_src++;
+    return 0;
 }
 
 int ingest_add_node(ingest *g, const char *name, const uint8_t pubkey[32],
                     const char *data_dir)
 {
-    /* Sources are never removed, and names points into this array, so it
-     * is sized once, generously, instead of moving under the map. */
-    if (!g->src) {
-        g->src = calloc(LAUNCHER_INGEST_MAX_NODES, sizeof *g->src);
-        if (!g->src)
-            return SG_ENOMEM;
-    }
-    if (g->n_src == LAUNCHER_INGEST_MAX_NODES)
-        return SG_EFULL;
-    isource *s = &g->src[g->n_src];
-    memset(s, 0, sizeof *s);
-    snprintf(s->name, sizeof s->name, "%s", name);
-    memcpy(s->pk, pubkey, 32);
+    int rc;
+    isource *s = add_source(g, name, pubkey, &rc);
+    if (!s)
+        return rc;
     if ((size_t)snprintf(s->path, sizeof s->path, "%s/blocks.dat", data_dir) >= sizeof s->path)
         return SG_EINVAL;
-    s->fd = -1;
-    if (hmap_put(&g->names, pubkey, s) != 0)
-        return SG_ENOMEM;
-    g->n_src++;
-    return 0;
+    return commit_source(g, s);
+}
+
+int ingest_add_remote_node(ingest *g, const char *name, const uint8_t pubkey[32],
+                           ingest_read_fn read, void *ctx, size_t id)
+{
+    int rc;
+    isource *s = add_source(g, name, pubkey, &rc);
+    if (!s)
+        return rc;
+    s->read = read;
+    s->read_ctx = ctx;
+    s->read_id = id;
+    return commit_source(g, s);
 }
 
 /* ---- best chain ---------------------------------------------------------- */
@@ -473,73 +513,138 @@ static int add_block(ingest *g, const isource *s, const proto_block *pb, int64_t
 
 /* ---- reading the stores -------------------------------------------------- */
 
-/* Reads one complete record at s->off into *buf.  1 read, 0 nothing new
- * yet, negative on corruption. */
-static int read_record(isource *s, uint8_t **buf, size_t *len)
+/* Up to cap bytes of s's store at off: a count, 0 at the end, negative when
+ * the store cannot be read now (not created yet, no control link). */
+static int source_read(isource *s, uint64_t off, uint8_t *buf, size_t cap)
 {
-    uint8_t hdr[REC_HDR], sum[32];
-    ssize_t n = pread(s->fd, hdr, REC_HDR, (off_t)s->off);
-    if (n < REC_HDR)
-        return 0;
-    if (memcmp(hdr, "SGB1", 4) != 0)
-        return SG_ECORRUPT;
-    uint32_t plen = (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 |
-                    (uint32_t)hdr[7] << 24;
-    if (plen == 0 || plen > STORE_RECORD_MAX)
-        return SG_ECORRUPT;
-    uint8_t *p = malloc(plen);
-    if (!p)
-        return SG_ENOMEM;
-    n = pread(s->fd, p, plen, (off_t)(s->off + REC_HDR));
-    if (n < (ssize_t)plen) {
-        free(p);
-        return 0;                  /* still being written */
-    }
-    hash_sha256d(p, plen, sum);
-    if (memcmp(sum, hdr + 8, 4) != 0) {
-        free(p);
-        return 0;                  /* torn tail: the daemon cuts and rewrites it */
-    }
-    *buf = p;
-    *len = plen;
-    s->off += REC_HDR + plen;
-    return 1;
-}
-
-static int poll_source(ingest *g, isource *s, int64_t now_ms, size_t max, int *added)
-{
-    if (s->broken)
-        return 0;
+    if (s->read)
+        return s->read(s->read_ctx, s->read_id, off, buf, cap);
     if (s->fd < 0) {
         s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
         if (s->fd < 0)
-            return 0;              /* the daemon has not created it yet */
+            return SG_ENOTFOUND;   /* the daemon has not created it yet */
     }
-    for (size_t i = 0; i < max; i++) {
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        int rc = read_record(s, &buf, &len);
-        if (rc == 0)
-            return 0;
-        if (rc == SG_ENOMEM)
-            return rc;
-        if (rc < 0) {
-            s->broken = 1;
-            g->st.bad_records++;
-            return 0;
-        }
-        proto_block pb;
-        rc = proto_block_decode(buf, len, &pb);
-        free(buf);
-        if (rc != 0) {
-            g->st.bad_records++;
+    size_t got = 0;
+    while (got < cap) {
+        ssize_t n = pread(s->fd, buf + got, cap - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0)
+            return SG_EIO;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (int)got;
+}
+
+static int window_reserve(ingest *g, size_t need)
+{
+    if (g->win_cap >= need)
+        return 0;
+    uint8_t *w = realloc(g->win, need);
+    if (!w)
+        return SG_ENOMEM;
+    g->win = w;
+    g->win_cap = need;
+    return 0;
+}
+
+/* A record longer than the window: the window grows to hold it and the
+ * rest is read.  1 when it is all there, 0 not yet, negative on error. */
+static int read_long_record(ingest *g, isource *s, size_t have, size_t need)
+{
+    int rc = window_reserve(g, need);
+    if (rc != 0)
+        return rc;
+    while (have < need) {
+        size_t want = need - have > INGEST_WINDOW ? INGEST_WINDOW : need - have;
+        int n = source_read(s, s->off + have, g->win + have, want);
+        if (n <= 0)
+            return n == SG_ENOMEM ? n : 0;
+        have += (size_t)n;
+    }
+    return 1;
+}
+
+/* The record at the start of p (n bytes there): its full length, 0 when
+ * its header is not all there, SG_ECORRUPT when it is no record. */
+static int64_t record_len(const uint8_t *p, size_t n)
+{
+    if (n < REC_HDR)
+        return 0;
+    if (memcmp(p, "SGB1", 4) != 0)
+        return SG_ECORRUPT;
+    uint32_t plen = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+                    (uint32_t)p[7] << 24;
+    if (plen == 0 || plen > STORE_RECORD_MAX)
+        return SG_ECORRUPT;
+    return REC_HDR + (int64_t)plen;
+}
+
+/* One complete record's payload: a block for the index. */
+static int take_record(ingest *g, const isource *s, const uint8_t *rec, size_t len,
+                       int64_t now_ms, int *added)
+{
+    proto_block pb;
+    int rc = proto_block_decode(rec + REC_HDR, len - REC_HDR, &pb);
+    if (rc != 0) {
+        g->st.bad_records++;
+        return 0;
+    }
+    rc = add_block(g, s, &pb, now_ms);
+    proto_block_free(&pb);
+    if (rc < 0)
+        return rc;
+    *added += rc;
+    return 0;
+}
+
+/* Reads s window by window from its offset and takes every complete record
+ * whose checksum matches, at most max.  A record still being written, or a
+ * torn tail the daemon will cut and rewrite, stops the poll: it is read
+ * again from its start next time, so no stale bytes are ever kept. */
+static int poll_source(ingest *g, isource *s, int64_t now_ms, size_t max, int *added)
+{
+    size_t done = 0;
+    int rc;
+    if (s->broken)
+        return 0;
+    if ((rc = window_reserve(g, INGEST_WINDOW)) != 0)
+        return rc;
+    while (done < max) {
+        int n = source_read(s, s->off, g->win, INGEST_WINDOW);
+        size_t have = n > 0 ? (size_t)n : 0, pos = 0;
+        while (done < max) {
+            int64_t len = record_len(g->win + pos, have - pos);
+            uint8_t sum[32];
+            if (len == SG_ECORRUPT) {
+                s->broken = 1;
+                g->st.bad_records++;
+                return 0;
+            }
+            if (len == 0)
+                break;
+            if ((size_t)len > have - pos) {
+                if (pos > 0 || have < INGEST_WINDOW)
+                    break;         /* a fresh window from its start, or not yet */
+                if ((rc = read_long_record(g, s, have, (size_t)len)) <= 0)
+                    return rc;
+                have = (size_t)len;
+            }
+            const uint8_t *r = g->win + pos;
+            hash_sha256d(r + REC_HDR, (size_t)len - REC_HDR, sum);
+            if (memcmp(sum, r + 8, 4) != 0)
+                return 0;          /* torn tail: the daemon cuts and rewrites it */
+            if ((rc = take_record(g, s, r, (size_t)len, now_ms, added)) != 0)
+                return rc;
+            pos += (size_t)len;
+            s->off += (uint64_t)len;
+            done++;
         }
-        rc = add_block(g, s, &pb, now_ms);
-        proto_block_free(&pb);
-        if (rc < 0)
-            return rc;
-        *added += rc;
+        /* The window ended inside the store only when it was full. */
+        if (have < INGEST_WINDOW || pos == 0)
+            return 0;
     }
     return 0;
 }

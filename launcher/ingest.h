@@ -8,7 +8,10 @@
  * a second gives every block of every node's view, soon after it exists,
  * without any control message.  Records are read only when complete and
  * their checksum matches; a record still being written is retried on the
- * next poll.  The files are opened read-only and never locked.
+ * next poll.  The files are opened read-only and never locked.  A node on
+ * another host has no file here: its bytes come through a read callback
+ * instead (the launcher's control link, STORE_READ), window by window, with
+ * the same checks; ingest itself knows no sockets.
  *
  * The launcher's own index over all views picks the best chain by most
  * work (fixed bits: the greatest height; ties go to the block seen first)
@@ -51,6 +54,17 @@ void ingest_free(ingest *g);
  * trades, pubkey (32 bytes) names the node in trades. */
 int ingest_add_node(ingest *g, const char *name, const uint8_t pubkey[32],
                     const char *data_dir);
+
+/* Reads up to cap bytes of node id's block store from offset into buf.
+ * Returns how many (fewer than cap only at the end of the store; 0:
+ * nothing there yet) or a negative SG_E* code (retried on the next poll). */
+typedef int (*ingest_read_fn)(void *ctx, size_t id, uint64_t offset, uint8_t *buf,
+                              size_t cap);
+
+/* A node whose store the launcher cannot open (it lives on another host):
+ * read(ctx, id, ...) gives its bytes; ctx must outlive the ingest. */
+int ingest_add_remote_node(ingest *g, const char *name, const uint8_t pubkey[32],
+                           ingest_read_fn read, void *ctx, size_t id);
 
 /* Reads what is new in every store (at most max_records per node per
  * call) and queues the rows.  Returns the number of new blocks, or

@@ -11,12 +11,12 @@
 
 #include <limits.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../common/db.h"
 #include "../common/err.h"
 
 #define RP_SERIES_MAX 24
@@ -305,51 +305,49 @@ static void draw_chart(FILE *f, const rp_chart *c)
 /* ---- queries ------------------------------------------------------------- */
 
 typedef struct {
-    sqlite3 *db;
+    db_reader *db;
     char run_id[64];
     char err[2 * PATH_MAX + 128];
 } rp_ctx;
 
-/* Runs sql with ?1 = run id and calls row() per result row. */
-static int query(rp_ctx *r, const char *sql, void (*row)(sqlite3_stmt *, void *), void *arg)
+/* Runs sql with ?1 = run id and calls row() per result row.  The queries
+ * are plain SQL that SQLite and MySQL/MariaDB both accept. */
+static int query(rp_ctx *r, const char *sql, db_row_fn row, void *arg)
 {
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(r->err, sizeof r->err, "query failed: %s", sqlite3_errmsg(r->db));
-        return SG_EIO;
-    }
-    sqlite3_bind_text(st, 1, r->run_id, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        row(st, arg);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(r->err, sizeof r->err, "query failed: %s", sqlite3_errmsg(r->db));
+    char err[DB_ERR_MAX];
+    if (db_reader_query(r->db, sql, r->run_id, row, arg, err, sizeof err) != 0) {
+        snprintf(r->err, sizeof r->err, "query failed: %s", err);
         return SG_EIO;
     }
     return 0;
+}
+
+/* Column i as a double (integers and MySQL's DECIMAL sums alike). */
+static double col_d(const db_row *row, int i)
+{
+    return (double)db_row_int(row, i);
 }
 
 typedef struct {
     rp_chart *price, *traded, *grid;
 } market_charts;
 
-static void row_market(sqlite3_stmt *st, void *arg)
+static void row_market(const db_row *st, void *arg)
 {
     market_charts *m = arg;
-    double k = (double)sqlite3_column_int64(st, 0);
-    series_add(m->price, "clearing price", k, (double)sqlite3_column_int64(st, 1) / 1e6);
-    series_add(m->traded, "traded peer to peer", k, (double)sqlite3_column_int64(st, 2));
-    series_add(m->grid, "grid import", k, (double)sqlite3_column_int64(st, 3));
-    series_add(m->grid, "grid export", k, (double)sqlite3_column_int64(st, 4));
+    double k = col_d(st, 0);
+    series_add(m->price, "clearing price", k, col_d(st, 1) / 1e6);
+    series_add(m->traded, "traded peer to peer", k, col_d(st, 2));
+    series_add(m->grid, "grid import", k, col_d(st, 3));
+    series_add(m->grid, "grid export", k, col_d(st, 4));
 }
 
-static void row_orders(sqlite3_stmt *st, void *arg)
+static void row_orders(const db_row *st, void *arg)
 {
     rp_chart *c = arg;
-    double k = (double)sqlite3_column_int64(st, 0);
-    series_add(c, "offered surplus", k, (double)sqlite3_column_int64(st, 1));
-    series_add(c, "bid deficit", k, (double)sqlite3_column_int64(st, 2));
+    double k = col_d(st, 0);
+    series_add(c, "offered surplus", k, col_d(st, 1));
+    series_add(c, "bid deficit", k, col_d(st, 2));
 }
 
 /* Category charts: column 0 names the category, the others are series. */
@@ -358,25 +356,24 @@ typedef struct {
     const char *names[4];
 } cat_rows;
 
-static void row_cats(sqlite3_stmt *st, void *arg)
+static void row_cats(const db_row *st, void *arg)
 {
     cat_rows *cr = arg;
     rp_chart *c = cr->c;
     if (c->ncats == RP_CATS_MAX)
         return;
-    const unsigned char *name = sqlite3_column_text(st, 0);
-    snprintf(c->cats[c->ncats], sizeof c->cats[0], "%s", name ? (const char *)name : "?");
+    const char *name = st->vals[0];
+    snprintf(c->cats[c->ncats], sizeof c->cats[0], "%s", name ? name : "?");
     for (int i = 0; i < 4 && cr->names[i]; i++)
-        series_add(c, cr->names[i], (double)c->ncats, (double)sqlite3_column_int64(st, i + 1));
+        series_add(c, cr->names[i], (double)c->ncats, col_d(st, i + 1));
     c->ncats++;
 }
 
-static void row_hashrate(sqlite3_stmt *st, void *arg)
+static void row_hashrate(const db_row *st, void *arg)
 {
     rp_chart *c = arg;
-    const unsigned char *node = sqlite3_column_text(st, 0);
-    series_add(c, node ? (const char *)node : "?", (double)sqlite3_column_int64(st, 1) / 1000.0,
-               (double)sqlite3_column_int64(st, 2));
+    const char *node = st->vals[0];
+    series_add(c, node ? node : "?", col_d(st, 1) / 1000.0, col_d(st, 2));
 }
 
 typedef struct {
@@ -385,7 +382,7 @@ typedef struct {
     int failed;
 } int_list;
 
-static void row_int(sqlite3_stmt *st, void *arg)
+static void row_int(const db_row *st, void *arg)
 {
     int_list *l = arg;
     if (l->n == l->cap) {
@@ -398,7 +395,7 @@ static void row_int(sqlite3_stmt *st, void *arg)
         l->v = nv;
         l->cap = cap;
     }
-    int64_t v = sqlite3_column_int64(st, 0);
+    int64_t v = db_row_int(st, 0);
     l->v[l->n++] = v < 0 ? 0 : v;    /* first sightings by different nodes */
 }
 
@@ -448,38 +445,67 @@ static void histogram(rp_chart *c, int_list *l, const char *series)
 
 /* ---- the page ------------------------------------------------------------ */
 
-static void row_params(sqlite3_stmt *st, void *arg)
+/* Unix seconds as UTC, "running" for 0 (a run not yet ended). */
+static void utc_time(int64_t s, char *out, size_t cap)
+{
+    time_t t = (time_t)s;
+    struct tm tm;
+    if (s == 0 || !gmtime_r(&t, &tm))
+        snprintf(out, cap, "running");
+    else
+        strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void row_params(const db_row *st, void *arg)
 {
     FILE *f = arg;
-    int n = sqlite3_column_count(st);
+    char when[32];
     fputs("<table>\n", f);
-    for (int i = 0; i < n; i++) {
-        const char *name = sqlite3_column_name(st, i);
-        const unsigned char *v = sqlite3_column_text(st, i);
+    for (int i = 0; i < st->n; i++) {
+        const char *name = st->names[i], *v = db_row_text(st, i);
         if (strcmp(name, "params") == 0)
             continue;
         fputs("<tr><th>", f);
-        esc(f, name);
+        if (strcmp(name, "started_at_s") == 0 || strcmp(name, "ended_at_s") == 0) {
+            utc_time(db_row_int(st, i), when, sizeof when);
+            esc(f, name[0] == 's' ? "started_utc" : "ended_utc");
+            v = when;
+        } else {
+            esc(f, name);
+        }
         fputs("</th><td>", f);
-        esc(f, v ? (const char *)v : "");
+        esc(f, v);
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n<details><summary>every launcher option (JSON)</summary><pre>", f);
-    for (int i = 0; i < n; i++) {
-        const unsigned char *v = sqlite3_column_text(st, i);
-        if (strcmp(sqlite3_column_name(st, i), "params") == 0 && v)
-            esc(f, (const char *)v);
-    }
+    for (int i = 0; i < st->n; i++)
+        if (strcmp(st->names[i], "params") == 0)
+            esc(f, db_row_text(st, i));
     fputs("</pre></details>\n", f);
 }
 
-static void row_summary(sqlite3_stmt *st, void *arg)
+static void row_summary(const db_row *st, void *arg)
 {
     rp_chart *c = arg;
-    int64_t total = sqlite3_column_int64(st, 0), stale = sqlite3_column_int64(st, 1);
+    int64_t total = db_row_int(st, 0), stale = db_row_int(st, 1);
     snprintf(c->note, sizeof c->note, "%lld blocks seen, %lld stale: stale-block rate %.1f %%.",
              (long long)total, (long long)stale,
              total ? 100.0 * (double)stale / (double)total : 0.0);
+}
+
+/* Whether the run's database has the measured latency columns (runs
+ * stored before they existed do not). */
+static void row_none(const db_row *st, void *arg)
+{
+    (void)st;
+    (void)arg;
+}
+
+static int has_latency_columns(rp_ctx *r)
+{
+    char err[DB_ERR_MAX];
+    return db_reader_query(r->db, "SELECT broadcast_ms, included_ms FROM transactions "
+                                  "WHERE 1=0", NULL, row_none, NULL, err, sizeof err) == 0;
 }
 
 static int charts(rp_ctx *r, FILE *f)
@@ -517,14 +543,18 @@ static int charts(rp_ctx *r, FILE *f)
     c[7] = (rp_chart){ .id = "chart-hashrate", .title = "Hash rate per node",
         .xlabel = "time since the first sample (s)", .ylabel = "hash rate (hashes per second)",
         .about = "Each daemon's measured mining rate, sampled about once a second." };
+    int measured = has_latency_columns(r);
     c[8] = (rp_chart){ .id = "chart-latency", .title = "Transaction latency",
-        .xlabel = "broadcast to first inclusion in a best-chain block (ms)",
-        .ylabel = "transactions", .bars = 1,
-        .about = "First-seen time of the including best-chain block minus the stored "
-                 "first-seen time of the transaction, for every non-coinbase transaction. "
-                 "The launcher learns of a transaction from the first stored block holding "
-                 "it (it does not watch mempools), so this is the delay until a best-chain "
-                 "block holds it: zero when that first block stayed on the best chain." };
+        .xlabel = "broadcast to first inclusion (ms)", .ylabel = "transactions", .bars = 1,
+        .about = measured
+            ? "Measured by the node that created each transaction (orders and settlements), "
+              "on its own clock: from broadcasting it to a block holding it first "
+              "connecting to that node's chain (a block that later went stale counts). "
+              "Transactions evicted from a node's bounded tracker, or never mined, are "
+              "not shown (see sg_tx_latency_dropped_total)."
+            : "This run's database predates measured latency: first-seen time of the "
+              "including best-chain block minus the stored first-seen time of the "
+              "transaction, as the launcher saw them." };
     market_charts mc = { &c[0], &c[1], &c[2] };
     cat_rows pv = { &c[4], { "PV produced", "load consumed", NULL, NULL } };
     cat_rows stale = { &c[6], { both[0], both[1], NULL, NULL } };
@@ -545,7 +575,7 @@ static int charts(rp_ctx *r, FILE *f)
                       "ON p.run_id=b.run_id AND p.hash=b.prev_hash WHERE b.run_id=?1 "
                       "AND b.stale=0 AND p.stale=0", row_int, &bi);
     if (rc == 0)
-        rc = query(r, "SELECT COALESCE(n.name, substr(b.miner,1,8)), SUM(b.stale=0), "
+        rc = query(r, "SELECT MAX(COALESCE(n.name, SUBSTR(b.miner,1,8))), SUM(b.stale=0), "
                       "SUM(b.stale=1) FROM blocks b LEFT JOIN nodes n ON n.run_id=b.run_id "
                       "AND n.pubkey=b.miner WHERE b.run_id=?1 AND b.height>0 "
                       "GROUP BY b.miner ORDER BY 1", row_cats, &stale);
@@ -556,7 +586,11 @@ static int charts(rp_ctx *r, FILE *f)
         rc = query(r, "SELECT node, t_ms - (SELECT MIN(t_ms) FROM simulation_stats WHERE "
                       "run_id=?1), hashrate FROM simulation_stats WHERE run_id=?1 "
                       "ORDER BY node, t_ms", row_hashrate, &c[7]);
-    if (rc == 0)
+    if (rc == 0 && measured)
+        rc = query(r, "SELECT included_ms - broadcast_ms FROM transactions WHERE run_id=?1 "
+                      "AND included_ms IS NOT NULL AND broadcast_ms IS NOT NULL",
+                   row_int, &lat);
+    else if (rc == 0)
         rc = query(r, "SELECT b.first_seen_ms - t.first_seen_ms FROM transactions t JOIN "
                       "blocks b ON b.run_id=t.run_id AND b.hash=t.block_hash "
                       "WHERE t.run_id=?1 AND t.kind<>'coinbase'", row_int, &lat);
@@ -583,61 +617,148 @@ static int charts(rp_ctx *r, FILE *f)
 
 static int write_page(rp_ctx *r, FILE *f)
 {
-    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>"
-          "Run ", f);
+    /* The policy forbids every fetch and every script: a browser refuses
+     * (and reports in its console) anything that would make the page
+     * depend on more than this one file. */
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+          "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+          "style-src 'unsafe-inline'\"/>\n<title>Run ", f);
     esc(f, r->run_id);
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>Smart grid run ", css);
     esc(f, r->run_id);
     fputs("</h1>\n<h2>Parameters</h2>\n", f);
-    int rc = query(r, "SELECT run_id, datetime(started_at_s,'unixepoch') AS started_utc, "
-                      "CASE ended_at_s WHEN 0 THEN 'running' ELSE datetime(ended_at_s,"
-                      "'unixepoch') END AS ended_utc, seed, prosumers, consumers, operators, "
-                      "difficulty, duration_s, tick_ms, market_rule, use_gpu, hosts, params "
-                      "FROM runs WHERE run_id=?1", row_params, f);
+    int rc = query(r, "SELECT run_id, started_at_s, ended_at_s, seed, prosumers, consumers, "
+                      "operators, difficulty, duration_s, tick_ms, market_rule, use_gpu, hosts, "
+                      "params FROM runs WHERE run_id=?1", row_params, f);
     if (rc == 0)
         rc = charts(r, f);
     fputs("</body>\n</html>\n", f);
     return rc;
 }
 
-static int pick_run(rp_ctx *r)
+static void row_run_id(const db_row *st, void *arg)
 {
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(r->db, "SELECT run_id FROM runs ORDER BY started_at_s DESC "
-                                       "LIMIT 1", -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(r->err, sizeof r->err, "not a run database: %s", sqlite3_errmsg(r->db));
+    rp_ctx *r = arg;
+    if (!r->run_id[0])
+        snprintf(r->run_id, sizeof r->run_id, "%s", db_row_text(st, 0));
+}
+
+/* The run named by run.json, or else the newest run in the database. */
+static int pick_run(rp_ctx *r, const char *want)
+{
+    char err[DB_ERR_MAX];
+    int rc = want[0]
+        ? db_reader_query(r->db, "SELECT run_id FROM runs WHERE run_id=?1", want, row_run_id,
+                          r, err, sizeof err)
+        : db_reader_query(r->db, "SELECT run_id FROM runs ORDER BY started_at_s DESC LIMIT 1",
+                          NULL, row_run_id, r, err, sizeof err);
+    if (rc != 0) {
+        snprintf(r->err, sizeof r->err, "not a run database: %s", err);
         return SG_EIO;
     }
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(r->run_id, sizeof r->run_id, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) {
-        snprintf(r->err, sizeof r->err, "the database holds no run");
+    if (!r->run_id[0]) {
+        snprintf(r->err, sizeof r->err, "the database holds no run%s%s", want[0] ? " " : "",
+                 want);
         return SG_ENOTFOUND;
+    }
+    return 0;
+}
+
+/* A top-level string or number field of the launcher's run.json (its own
+ * one-field-a-line output, rundir.c); "" when absent. */
+static void json_field(const char *text, const char *key, char *out, size_t cap)
+{
+    char pat[64];
+    size_t n = 0;
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(text, pat);
+    out[0] = '\0';
+    if (!p)
+        return;
+    p += strlen(pat);
+    while (*p == ' ')
+        p++;
+    if (*p != '"') {
+        while (n + 1 < cap && (*p == '-' || (*p >= '0' && *p <= '9')))
+            out[n++] = *p++;
+    } else {
+        for (p++; *p && *p != '"' && n + 1 < cap; p++) {
+            if (*p == '\\' && p[1])
+                p++;
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+}
+
+typedef struct {
+    char run_id[64], host[256], port[16], user[128], name[128];
+} run_info;
+
+/* run.json of the run directory, if there is one (older runs, or a
+ * directory of copied files, may lack it). */
+static void read_run_json(const char *dir, run_info *ri)
+{
+    char path[PATH_MAX], text[16384];
+    memset(ri, 0, sizeof *ri);
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    json_field(text, "run_id", ri->run_id, sizeof ri->run_id);
+    json_field(text, "db_host", ri->host, sizeof ri->host);
+    json_field(text, "db_port", ri->port, sizeof ri->port);
+    json_field(text, "db_user", ri->user, sizeof ri->user);
+    json_field(text, "db_name", ri->name, sizeof ri->name);
+}
+
+/* Opens the run's store: MySQL/MariaDB when run.json names a --db-host,
+ * else DIR/run.db. */
+static int open_store(rp_ctx *r, const char *dir, const run_info *ri, const char *password)
+{
+    char db_path[PATH_MAX], err[DB_ERR_MAX];
+    db_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(db_path, sizeof db_path, "%s/run.db", dir);
+    if (ri->host[0]) {
+        cfg.host = ri->host;
+        cfg.port = (unsigned)strtoul(ri->port, NULL, 10);
+        cfg.user = ri->user[0] ? ri->user : NULL;
+        cfg.name = ri->name[0] ? ri->name : NULL;
+        cfg.password = password ? password : getenv("MYSQL_PWD");
+    } else {
+        cfg.sqlite_path = db_path;
+    }
+    if (db_reader_open(&r->db, &cfg, err, sizeof err) != 0) {
+        snprintf(r->err, sizeof r->err, "%s", err);
+        return SG_EIO;
     }
     return 0;
 }
 
 int report_write(const char *dir, char *err, size_t errcap)
 {
-    char db_path[PATH_MAX], tmp[PATH_MAX], out[PATH_MAX];
+    return report_write_ex(dir, NULL, err, errcap);
+}
+
+int report_write_ex(const char *dir, const char *db_password, char *err, size_t errcap)
+{
+    char tmp[PATH_MAX], out[PATH_MAX];
+    run_info ri;
     rp_ctx r;
     FILE *f = NULL;
     int rc;
 
     memset(&r, 0, sizeof r);
-    snprintf(db_path, sizeof db_path, "%s/run.db", dir);
     snprintf(tmp, sizeof tmp, "%s/report.html.tmp", dir);
     snprintf(out, sizeof out, "%s/report.html", dir);
-    if (sqlite3_open_v2(db_path, &r.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        snprintf(r.err, sizeof r.err, "cannot open %s (only SQLite runs are reported)", db_path);
-        rc = SG_EIO;
-        goto out;
-    }
-    sqlite3_busy_timeout(r.db, 5000);
-    rc = pick_run(&r);
+    read_run_json(dir, &ri);
+    rc = open_store(&r, dir, &ri, db_password);
+    if (rc == 0)
+        rc = pick_run(&r, ri.run_id);
     if (rc != 0)
         goto out;
     f = fopen(tmp, "w");
@@ -659,8 +780,7 @@ int report_write(const char *dir, char *err, size_t errcap)
     if (rc != 0)
         remove(tmp);
 out:
-    if (r.db)
-        sqlite3_close(r.db);
+    db_reader_close(r.db);
     if (rc != 0 && err)
         snprintf(err, errcap, "report: %s", r.err);
     return rc;

@@ -1,9 +1,11 @@
 /*
  * report.h - the run report: DIR/report.html, one self-contained file
- * (inline SVG and CSS, no scripts, no network) drawn from the run's SQLite
- * database DIR/run.db.  Written at the end of every run and on demand by
- * `launcher report --run DIR`.  Runs stored in MySQL/MariaDB are not
- * reported yet (the report reads SQLite only).
+ * (inline SVG and CSS, no scripts, no network) drawn from the run's store:
+ * the MySQL/MariaDB database DIR/run.json names (a --db-host run; the
+ * password from the caller or MYSQL_PWD), else the SQLite file DIR/run.db.
+ * The run is the one DIR/run.json names, else the newest in the store.
+ * Written at the end of every run and on demand by `launcher report --run
+ * DIR`.  The store is only read, through db_reader (db.h).
  *
  * Charts, each with axes, units, labels and a legend: clearing price and
  * traded energy per market interval, grid import/export per interval,
@@ -16,9 +18,12 @@
 
 #include <stddef.h>
 
-/* Writes DIR/report.html for the newest run in DIR/run.db (through a
- * temporary file and rename, so a reader never sees half a report).
- * 0, or SG_EIO / SG_ENOTFOUND / SG_ENOMEM with one line in err. */
+/* Writes DIR/report.html (through a temporary file and rename, so a
+ * reader never sees half a report).  db_password: for a MySQL run (NULL:
+ * MYSQL_PWD or none).  0, or SG_EIO / SG_ENOTFOUND / SG_ENOMEM with one
+ * line in err. */
+int report_write_ex(const char *dir, const char *db_password, char *err, size_t errcap);
+/* report_write_ex with no password given. */
 int report_write(const char *dir, char *err, size_t errcap);
 
 #endif

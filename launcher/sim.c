@@ -43,6 +43,7 @@
 #define SIM_SETTLE_MS 12000          /* per shutdown step waiting for one tip */
 #define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL */
 #define SIM_INGEST_BATCH 5000        /* records per store per tick */
+#define SIM_TXLAT_ROUNDS 4           /* TXLAT replies per node per tick */
 
 typedef struct {
     launcher_opts *o;
@@ -73,7 +74,7 @@ static void sim_event(sim *s, const char *fmt, ...) __attribute__((format(printf
 
 static void sim_event(sim *s, const char *fmt, ...)
 {
-    char line[192];
+    char line[640];                 /* whole on a line of its own; cut in the table */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
@@ -82,7 +83,9 @@ static void sim_event(sim *s, const char *fmt, ...)
         memmove(s->events[0], s->events[1], sizeof s->events[0] * (VIEW_EVENTS - 1));
         s->n_events--;
     }
-    snprintf(s->events[s->n_events++], sizeof s->events[0], "%s", line);
+    size_t len = strnlen(line, sizeof s->events[0] - 1);
+    memcpy(s->events[s->n_events], line, len);
+    s->events[s->n_events++][len] = '\0';
     /* In a terminal the table shows it; otherwise it is a line of its own. */
     if (!s->tty && !s->o->quiet)
         printf("launcher: %s\n", line);
@@ -335,6 +338,13 @@ static int preflight(sim *s, const char *argv0)
 
 /* ---- the run -------------------------------------------------------------- */
 
+/* Ingest's reader for a daemon on another host, whose blocks.dat is not
+ * here: the bytes come over the fleet's control link (STORE_READ). */
+static int read_remote_store(void *ctx, size_t i, uint64_t offset, uint8_t *buf, size_t cap)
+{
+    return fleet_store_read(ctx, i, offset, buf, cap, fleet_now_ms());
+}
+
 static int setup(sim *s)
 {
     char err[DB_ERR_MAX];
@@ -377,10 +387,14 @@ static int setup(sim *s)
     printf("launcher: run %s in %s, seed %llu\n", s->run_id, s->dir,
            (unsigned long long)s->o->seed);
     fflush(stdout);
-    for (size_t i = 0; i < s->f.n; i++)
-        if (ingest_add_node(s->ing, s->f.nodes[i].name, s->f.nodes[i].pk,
-                            s->f.nodes[i].data_dir) != 0)
+    for (size_t i = 0; i < s->f.n; i++) {
+        const fleet_node *n = &s->f.nodes[i];
+        rc = fleet_is_remote(&s->f, i)
+                 ? ingest_add_remote_node(s->ing, n->name, n->pk, read_remote_store, &s->f, i)
+                 : ingest_add_node(s->ing, n->name, n->pk, n->data_dir);
+        if (rc != 0)
             return 1;
+    }
     return 0;
 }
 
@@ -428,6 +442,32 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     db_put_node(s->db, &r);
 }
 
+/* Node i's transaction latency records into `transactions`; a few replies
+ * at most per call so one busy node cannot hold up the tick. */
+static void put_txlat(sim *s, size_t i, int64_t now, int64_t wall_ms)
+{
+    proto_txlat m;
+    db_txlat r;
+
+    for (int round = 0; round < SIM_TXLAT_ROUNDS; round++) {
+        if (fleet_poll_txlat(&s->f, i, now, &m) != 0)
+            return;
+        for (uint32_t k = 0; k < m.n; k++) {
+            memset(&r, 0, sizeof r);
+            snprintf(r.run_id, sizeof r.run_id, "%s", s->run_id);
+            hash_to_hex_display(m.items[k].txid, r.txid);
+            r.first_seen_ms = wall_ms;
+            r.broadcast_ms = (int64_t)m.items[k].broadcast_ms;
+            r.included_ms = (int64_t)m.items[k].included_ms;
+            db_put_txlat(s->db, &r);
+        }
+        uint32_t left = m.left;
+        proto_txlat_free(&m);
+        if (left == 0)
+            return;
+    }
+}
+
 static void put_stat(sim *s, const fleet_node *n, int64_t wall_ms)
 {
     db_stat r;
@@ -449,17 +489,16 @@ static void put_stat(sim *s, const fleet_node *n, int64_t wall_ms)
 static void on_exit_cb(void *ctx, fleet_node *n)
 {
     sim *s = ctx;
-    int st = n->last_status;
     int64_t now = fleet_now_ms();
+    char note[64], msg[600];
     if (s->stopping)
         return;
     if (now - n->started_ms >= FLEET_STABLE_MS)
         n->backoff_ms = FLEET_BACKOFF_MIN_MS;
     n->restart_at_ms = now + n->backoff_ms;
-    sim_event(s, "%s died (%s %d); restart %u in %u ms; see %s", n->name,
-              WIFSIGNALED(st) ? "signal" : "exit status",
-              WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), n->restarts + 1,
-              n->backoff_ms, n->log_path);
+    snprintf(note, sizeof note, "; restart %u in %u ms", n->restarts + 1, n->backoff_ms);
+    fleet_exit_message(&s->f, (size_t)(n - s->f.nodes), note, msg, sizeof msg);
+    sim_event(s, "%s", msg);
     n->backoff_ms = n->backoff_ms * 2 > FLEET_BACKOFF_MAX_MS ? FLEET_BACKOFF_MAX_MS
                                                             : n->backoff_ms * 2;
     n->have_stats = 0;
@@ -534,6 +573,7 @@ static void tick(sim *s, int show)
             continue;
         put_stat(s, &s->f.nodes[i], wall);
         put_node(s, &s->f.nodes[i], wall);
+        put_txlat(s, i, now, wall);
     }
     int rc = ingest_poll(s->ing, wall, SIM_INGEST_BATCH);
     if (rc < 0)
@@ -577,12 +617,18 @@ static int tick_until(sim *s, int (*done)(const sim *), int64_t deadline, int st
 static int spawn_all(sim *s)
 {
     int64_t now = fleet_now_ms();
-    for (size_t i = 0; i < s->f.n; i++)
-        if (fleet_spawn(&s->f, i, now) != 0) {
-            fprintf(stderr, "launcher: cannot start %s: %s\n", s->f.nodes[i].name,
-                    strerror(errno));
-            return 1;
-        }
+    for (size_t i = 0; i < s->f.n; i++) {
+        int rc = fleet_spawn(&s->f, i, now);
+        if (rc == 0)
+            continue;
+        const char *host = fleet_host_name(&s->f, i);
+        fprintf(stderr, "launcher: cannot start %s%s%s: %s\n", s->f.nodes[i].name,
+                host ? " on host " : "", host ? host : "",
+                rc == SG_EIO ? strerror(errno) : rc == SG_ETOOBIG
+                    ? "its command line or paths are too long (use a shorter --run-dir)"
+                    : sg_strerror(rc));
+        return 1;
+    }
     return 0;
 }
 
@@ -623,6 +669,22 @@ static int one_tip(const sim *s)
     return 1;
 }
 
+/* Asks nodes [from, to) to stop mining over their control links, one path
+ * for local and remote daemons: a signal would reach a remote daemon's
+ * transport (ssh) instead, kill it and count as the daemon dying.  A node
+ * that does not confirm is named; settling then waits out its step. */
+static void stop_mining(sim *s, size_t from, size_t to)
+{
+    int64_t now = fleet_now_ms();
+    for (size_t i = from; i < to; i++) {
+        if (s->f.nodes[i].pid <= 0)
+            continue;
+        int rc = fleet_set_mining(&s->f, i, 0, now);
+        if (rc != 0)
+            sim_event(s, "cannot stop mining on %s: %s", s->f.nodes[i].name, sg_strerror(rc));
+    }
+}
+
 /* Mining stops in two steps so that every node ends on the same tip: a tie
  * between two blocks found at once would otherwise stand (ties keep the
  * first seen).  The operator mines alone until it passes every height seen,
@@ -630,17 +692,16 @@ static int one_tip(const sim *s)
 static void settle(sim *s)
 {
     int64_t step = SIM_SETTLE_MS;
-    for (size_t i = 1; i < s->f.n; i++)
-        if (s->f.nodes[i].pid > 0)
-            kill(s->f.nodes[i].pid, SIGUSR1);
+    /* Before the requests, which may block a while: a second Ctrl-C sent
+     * meanwhile must count. */
     s->interrupts = 0;
+    stop_mining(s, 1, s->f.n);
     tick_until(s, all_idle, fleet_now_ms() + step, 250);
     if (s->interrupts)
         return;
     s->settle_target = max_node_height(s);
     tick_until(s, operator_passed, fleet_now_ms() + step, 250);
-    if (s->f.nodes[0].pid > 0)
-        kill(s->f.nodes[0].pid, SIGUSR1);
+    stop_mining(s, 0, 1);
     if (s->interrupts)
         return;
     if (!tick_until(s, one_tip, fleet_now_ms() + step, 250) && !s->interrupts)
@@ -671,9 +732,16 @@ static int finish(sim *s)
     s->phase = "stopping";
     settle(s);
     int64_t wall = fleet_wall_ms();
-    for (size_t i = 0; i < s->f.n; i++)
+    for (size_t i = 0; i < s->f.n; i++) {
         if (s->f.nodes[i].have_stats)
             put_node(s, &s->f.nodes[i], wall);
+        put_txlat(s, i, fleet_now_ms(), wall);
+    }
+    /* Daemons on other hosts are read over their control links, so their
+     * stores are drained while they still run (mining has stopped); the
+     * local files once more after the stop. */
+    while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
+        ;
     s->stopping = 1;
     int killed = fleet_stop_all(&s->f, SIM_STOP_GRACE_MS);
     while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
@@ -684,9 +752,10 @@ static int finish(sim *s)
         status = 1;
     }
     s->db = NULL;
-    /* The report reads SQLite only; a MySQL run has no report.html. */
-    if (!s->o->db_host[0] && report_write(s->dir, err, sizeof err) != 0)
-        fprintf(stderr, "launcher: %s\n", err);
+    /* From SQLite, or from MySQL when --db-host is set (run.json says). */
+    char rerr[2 * PATH_MAX + 256];
+    if (report_write_ex(s->dir, s->o->db_password, rerr, sizeof rerr) != 0)
+        fprintf(stderr, "launcher: %s\n", rerr);
     if (!s->o->quiet && s->tty)
         render(s, fleet_now_ms());
     summary(s, killed, ran_ms);

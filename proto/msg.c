@@ -82,6 +82,12 @@ const char *proto_msg_type_name(uint8_t type)
     case PROTO_MSG_LOG_LINE: return "LOG_LINE";
     case PROTO_MSG_SHUTDOWN: return "SHUTDOWN";
     case PROTO_MSG_REJECT: return "REJECT";
+    case PROTO_MSG_STORE_READ: return "STORE_READ";
+    case PROTO_MSG_STORE_DATA: return "STORE_DATA";
+    case PROTO_MSG_TXLAT_REQ: return "TXLAT_REQ";
+    case PROTO_MSG_TXLAT: return "TXLAT";
+    case PROTO_MSG_MINING: return "MINING";
+    case PROTO_MSG_MINING_ACK: return "MINING_ACK";
     }
     return unknown_type;
 }
@@ -538,5 +544,172 @@ int proto_reject_decode(const uint8_t *in, size_t len, proto_reject *m)
     proto_get_str(&rd, m->reason, PROTO_REASON_MAX);
     if ((rc = proto_rd_finish(&rd)) != 0)
         memset(m, 0, sizeof *m);
+    return rc;
+}
+
+/* ---- STORE_READ / STORE_DATA: a daemon's block store over control ---- */
+
+int proto_store_read_encode(const proto_store_read *m, uint8_t **out, size_t *len)
+{
+    proto_wr wr;
+
+    proto_wr_init(&wr, MSG_CAP);
+    proto_put_u64(&wr, m->offset);
+    proto_put_u32(&wr, m->max);
+    return proto_wr_done(&wr, out, len);
+}
+
+int proto_store_read_decode(const uint8_t *in, size_t len, proto_store_read *m)
+{
+    proto_rd rd;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    proto_rd_init(&rd, in, len);
+    m->offset = proto_get_u64(&rd);
+    m->max = proto_get_u32(&rd);
+    if ((rc = proto_rd_finish(&rd)) != 0)
+        memset(m, 0, sizeof *m);
+    return rc;
+}
+
+/* The bytes must lie inside the file they claim to come from (an empty
+ * answer past the end says the file is shorter than asked). */
+static int store_data_valid(uint64_t offset, uint64_t file_size, uint64_t len)
+{
+    if (len > PROTO_STORE_READ_MAX)
+        return SG_ETOOBIG;
+    if (len > 0 && (offset > file_size || len > file_size - offset))
+        return SG_EINVAL;
+    return 0;
+}
+
+int proto_store_data_encode(const proto_store_data *m, uint8_t **out, size_t *len)
+{
+    proto_wr wr;
+    int rc = store_data_valid(m->offset, m->file_size, m->len);
+
+    if (rc != 0) {
+        *out = NULL;
+        *len = 0;
+        return rc;
+    }
+    proto_wr_init(&wr, MSG_CAP);
+    proto_put_u64(&wr, m->offset);
+    proto_put_u64(&wr, m->file_size);
+    proto_put_bytes(&wr, m->data, m->len);
+    return proto_wr_done(&wr, out, len);
+}
+
+int proto_store_data_decode(const uint8_t *in, size_t len, proto_store_data *m)
+{
+    proto_rd rd;
+    size_t n;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    proto_rd_init(&rd, in, len);
+    m->offset = proto_get_u64(&rd);
+    m->file_size = proto_get_u64(&rd);
+    n = proto_rd_left(&rd);
+    if ((rc = rd.err) == 0)
+        rc = store_data_valid(m->offset, m->file_size, n);
+    if (rc == 0) {
+        m->len = (uint32_t)n;
+        m->data = proto_get_view(&rd, n);
+        rc = proto_rd_finish(&rd);
+    }
+    if (rc != 0)
+        memset(m, 0, sizeof *m);
+    return rc;
+}
+
+/* ---- TXLAT: transaction inclusion latency records ---- */
+
+#define TXLAT_REC_SIZE (32 + 8 + 8)
+
+int proto_txlat_encode(const proto_txlat *m, uint8_t **out, size_t *len)
+{
+    proto_wr wr;
+
+    proto_wr_init(&wr, MSG_CAP);
+    if (m->n > PROTO_TXLAT_MAX)
+        wr_fail(&wr, SG_ETOOBIG);
+    else if (m->n > 0 && m->items == NULL)
+        wr_fail(&wr, SG_EINVAL);
+    proto_put_u64(&wr, m->dropped);
+    proto_put_u32(&wr, m->left);
+    proto_put_u32(&wr, m->n);
+    for (uint32_t i = 0; i < m->n && wr.err == 0; i++) {
+        const proto_txlat_rec *r = &m->items[i];
+        if (r->included_ms < r->broadcast_ms)
+            wr_fail(&wr, SG_EINVAL);
+        proto_put_bytes(&wr, r->txid, 32);
+        proto_put_u64(&wr, r->broadcast_ms);
+        proto_put_u64(&wr, r->included_ms);
+    }
+    return proto_wr_done(&wr, out, len);
+}
+
+int proto_txlat_decode(const uint8_t *in, size_t len, proto_txlat *m)
+{
+    proto_rd rd;
+    uint32_t n;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    proto_rd_init(&rd, in, len);
+    m->dropped = proto_get_u64(&rd);
+    m->left = proto_get_u32(&rd);
+    m->items = get_list(&rd, PROTO_TXLAT_MAX, TXLAT_REC_SIZE, sizeof *m->items, &n, &rc);
+    if (rc != 0)
+        goto fail;
+    m->n = n;
+    for (uint32_t i = 0; i < n; i++) {
+        proto_txlat_rec *r = &m->items[i];
+        proto_get_bytes(&rd, r->txid, 32);
+        r->broadcast_ms = proto_get_u64(&rd);
+        r->included_ms = proto_get_u64(&rd);
+        if (r->included_ms < r->broadcast_ms)
+            rd_fail(&rd, SG_EINVAL);
+    }
+    if ((rc = proto_rd_finish(&rd)) == 0)
+        return 0;
+fail:
+    proto_txlat_free(m);
+    return rc;
+}
+
+void proto_txlat_free(proto_txlat *m)
+{
+    free(m->items);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- MINING / MINING_ACK: pause and resume a daemon's miner ---- */
+
+int proto_mining_encode(const proto_mining *m, uint8_t **out, size_t *len)
+{
+    proto_wr wr;
+
+    proto_wr_init(&wr, MSG_CAP);
+    if (m->on > 1)
+        wr_fail(&wr, SG_EINVAL);
+    proto_put_u8(&wr, m->on);
+    return proto_wr_done(&wr, out, len);
+}
+
+int proto_mining_decode(const uint8_t *in, size_t len, proto_mining *m)
+{
+    proto_rd rd;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    proto_rd_init(&rd, in, len);
+    m->on = proto_get_u8(&rd);
+    if (m->on > 1)
+        rd_fail(&rd, SG_EINVAL);
+    if ((rc = proto_rd_finish(&rd)) != 0)
+        m->on = 0;
     return rc;
 }

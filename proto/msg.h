@@ -30,6 +30,10 @@
 #define PROTO_STAT_STR_MAX 255
 #define PROTO_LOG_LINE_MAX 4000
 #define PROTO_REASON_MAX 255
+/* Most bytes of a block store one STORE_DATA carries (a larger ask is cut). */
+#define PROTO_STORE_READ_MAX (1u << 20)
+/* Latency records one TXLAT reply carries at most (48 bytes each). */
+#define PROTO_TXLAT_MAX 1000
 
 enum proto_msg_type {
     PROTO_MSG_HELLO = 1,
@@ -53,6 +57,12 @@ enum proto_msg_type {
     PROTO_MSG_LOG_LINE = 33,
     PROTO_MSG_SHUTDOWN = 34,  /* empty payload */
     PROTO_MSG_REJECT = 35,
+    PROTO_MSG_STORE_READ = 36, /* control: the daemon's blocks.dat from an offset */
+    PROTO_MSG_STORE_DATA = 37, /* control: the answer to STORE_READ */
+    PROTO_MSG_TXLAT_REQ = 38,  /* control, empty payload: drain latency records */
+    PROTO_MSG_TXLAT = 39,      /* control: the answer to TXLAT_REQ */
+    PROTO_MSG_MINING = 40,     /* control: stop (0) or start (1) mining */
+    PROTO_MSG_MINING_ACK = 41, /* control: the answer to MINING, the state now */
 };
 
 /* Returns 1 if the type byte names a known message. */
@@ -141,6 +151,48 @@ typedef struct {
     char reason[PROTO_REASON_MAX + 1];
 } proto_reject;
 
+/* STORE_READ: up to max bytes of the daemon's block store (store.h)
+ * from offset; the daemon answers with at most PROTO_STORE_READ_MAX. */
+typedef struct {
+    uint64_t offset;
+    uint32_t max;
+} proto_store_read;
+
+/* STORE_DATA: the bytes at offset (len of them, possibly 0 at or past the
+ * end; bytes never reach past file_size) and the file's size when they
+ * were read.  data is a view: decode
+ * points it into the input buffer, so it lives as long as that buffer. */
+typedef struct {
+    uint64_t offset;
+    uint64_t file_size;
+    uint32_t len;                  /* <= PROTO_STORE_READ_MAX */
+    const uint8_t *data;
+} proto_store_data;
+
+/* One transaction the daemon created: when it broadcast it and when a
+ * block holding it first connected to its chain (its own wall clock, unix
+ * ms; included_ms >= broadcast_ms, decoders refuse the reverse). */
+typedef struct {
+    uint8_t txid[32];
+    uint64_t broadcast_ms;
+    uint64_t included_ms;
+} proto_txlat_rec;
+
+/* TXLAT: the records measured since the previous TXLAT_REQ (oldest
+ * first, at most PROTO_TXLAT_MAX; `left` more are waiting: ask again), and
+ * the daemon's lifetime count of records it could not keep. */
+typedef struct {
+    uint64_t dropped;
+    uint32_t left;
+    uint32_t n;
+    proto_txlat_rec *items;        /* owned */
+} proto_txlat;
+
+/* MINING and MINING_ACK: one byte, 0 (off) or 1 (on); anything else is
+ * refused both ways.  The request asks for a state, the ack tells the
+ * state the daemon is in after it (the same, as requests are idempotent). */
+typedef struct { uint8_t on; } proto_mining;
+
 /* Encoders return 0 or SG_ETOOBIG/SG_ENOMEM; *out is freed with free(). */
 int proto_hello_encode(const proto_hello *m, uint8_t **out, size_t *len);
 int proto_hello_decode(const uint8_t *in, size_t len, proto_hello *m);
@@ -169,7 +221,17 @@ int proto_log_line_encode(const proto_log_line *m, uint8_t **out, size_t *len);
 int proto_log_line_decode(const uint8_t *in, size_t len, proto_log_line *m);
 int proto_reject_encode(const proto_reject *m, uint8_t **out, size_t *len);
 int proto_reject_decode(const uint8_t *in, size_t len, proto_reject *m);
-/* For the empty-payload messages (GETADDR, STATS_REQ, SHUTDOWN). */
+int proto_store_read_encode(const proto_store_read *m, uint8_t **out, size_t *len);
+int proto_store_read_decode(const uint8_t *in, size_t len, proto_store_read *m);
+/* Refuses len over the cap and bytes reaching past file_size. */
+int proto_store_data_encode(const proto_store_data *m, uint8_t **out, size_t *len);
+int proto_store_data_decode(const uint8_t *in, size_t len, proto_store_data *m);
+int proto_txlat_encode(const proto_txlat *m, uint8_t **out, size_t *len);
+int proto_txlat_decode(const uint8_t *in, size_t len, proto_txlat *m);
+void proto_txlat_free(proto_txlat *m);
+int proto_mining_encode(const proto_mining *m, uint8_t **out, size_t *len);
+int proto_mining_decode(const uint8_t *in, size_t len, proto_mining *m);
+/* For the empty-payload messages (GETADDR, STATS_REQ, SHUTDOWN, TXLAT_REQ). */
 int proto_empty_decode(const uint8_t *in, size_t len);
 
 #endif

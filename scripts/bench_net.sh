@@ -53,6 +53,30 @@ rss_summary() {
 
 cpu_load() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# cpu_ticks PID: user + system CPU time of the daemon's loop thread (the
+# one whose id is the PID; mining threads are left out) in clock ticks
+# (stat fields 14 and 15; the command name in parentheses may hold spaces).
+cpu_ticks() { sed 's/.*) //' "/proc/$1/task/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+
+# BENCH_PERF_DIR=DIR: record every daemon with `perf record` (DWARF stacks) while the
+# transfers flow (DIR/NAME.perf), for `perf report -i`.
+perf_start() {
+    local n
+    [[ -n "${BENCH_PERF_DIR:-}" ]] || return 0
+    mkdir -p "$BENCH_PERF_DIR"
+    for n in "$@"; do
+        perf record -q --call-graph dwarf,8192 -F 199 -p "${SG_PID[$n]}" -o "$BENCH_PERF_DIR/$n.perf" \
+            >/dev/null 2>&1 &
+        SG_PID[perf_$n]=$!
+    done
+}
+perf_stop() {
+    local n
+    [[ -n "${BENCH_PERF_DIR:-}" ]] || return 0
+    for n in "$@"; do kill -INT "${SG_PID[perf_$n]}" 2>/dev/null; done
+    for n in "$@"; do wait "${SG_PID[perf_$n]}" 2>/dev/null; unset "SG_PID[perf_$n]"; done
+}
+
 # Listening ports from a random start below the ephemeral range (32768 up):
 # with thousands of links, lib.sh's random high ports can meet an outbound
 # connection's local port and the daemon cannot listen.
@@ -181,6 +205,9 @@ bench_tx() {
     sg_start_mining n0
     sg_wait_for 120 "a first block" sg_all_height_ge $((h0 + 1)) n0
     total=$((senders * per))
+    local -A cpu0=()
+    for n in "${names[@]}"; do cpu0[$n]=$(cpu_ticks "${SG_PID[$n]}"); done
+    perf_start "${names[@]}"
     t_inj=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
     # Into n1, a node that does not mine: every transfer crosses the network.
     "$inject" send --connect "$(sg_addr n1)" --cluster-key "$SG_T/cluster.key" \
@@ -189,14 +216,38 @@ bench_tx() {
     SG_PID[inject]=$!
     # Done once n0's blocks since the injection hold them all (market orders
     # from the households ride along and are counted too).
-    local deadline=$(( $(date +%s) + 600 )) got=0
+    # Also noted: when n0 first held them all (in its mempool or in its
+    # blocks), which times the relay alone, not the luck of the miner.
+    local deadline=$(( $(date +%s) + 600 )) got=0 pool t_pool=""
     while (( $(date +%s) < deadline )); do
         got=$(accepted_lines n0 | awk -v t0="$(echo "$t_inj" | awk "$AWK_MS"' { print ms($1) }')" \
             '$1 >= t0 { s += $2 - 1 } END { print s + 0 }')
         (( got >= total )) && break
-        sleep 1
+        if [[ -z $t_pool ]]; then
+            pool=$(sg_stat n0 mempool_txs)
+            (( got + ${pool:-0} >= total )) && t_pool=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+        fi
+        sleep 0.5
     done
+    [[ -n $t_pool ]] || t_pool=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+    echo "all transfers at the miner (mempool or blocks, polled every 0.5 s): $(printf '%s\n%s\n' \
+        "$t_inj" "$t_pool" | awk "$AWK_MS"' { t[NR] = ms($1) } END {
+            printf "%.2f s after the first injection, %.0f tx/s", (t[2] - t[1]) / 1000,
+                   n * 1000 / (t[2] - t[1] > 0 ? t[2] - t[1] : 1) }' n="$total")"
     sg_stop_mining n0
+    perf_stop "${names[@]}"
+    # CPU time is steadier than wall time on a shared machine: what the
+    # daemons' loop threads (verification, relay, templates, blocks; not
+    # the miner) spent from the injection to the end, per 1000 transfers.
+    local hz ticks=0 per_node=""
+    hz=$(getconf CLK_TCK)
+    for n in "${names[@]}"; do
+        local d=$(( $(cpu_ticks "${SG_PID[$n]}") - ${cpu0[$n]} ))
+        ticks=$((ticks + d))
+        per_node+=" $n=$(awk -v t="$d" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')"
+    done
+    echo "loop-thread cpu from injection to the end, s:$per_node; total $(awk -v t="$ticks" -v hz="$hz" \
+        -v n="$total" 'BEGIN { printf "%.2f s, %.1f ms per 1000 transfers", t / hz, 1e6 * t / hz / n }')"
     echo "injector: $(head -n 1 "$SG_T/inject.out")"
     accepted_lines n0 | awk -v t0="$(echo "$t_inj" | awk "$AWK_MS"' { print ms($1) }')" -v total="$total" '
         $1 >= t0 { s += $2 - 1; nb++; last = $1; if ($2 - 1 > big) big = $2 - 1 }

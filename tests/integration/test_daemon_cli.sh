@@ -75,6 +75,34 @@ sg_wait_for 30 "the streamed log shows mining starting" grep -q 'mining started'
 sg_signal n1 USR1
 kill "$stream" 2>/dev/null; wait "$stream" 2>/dev/null
 
+# Mining off and on over the control channel, the way the launcher pauses
+# daemons (a signal would reach only ssh for a daemon on another host): the
+# height rises while on and stays put while off, the daemon running.
+ctl_n1() {
+    "$SGNODE" ctl --connect "$(sg_addr n1)" --cluster-key "$SG_T/cluster.key" \
+        --genesis "$SG_T/genesis.txt" --timeout-ms 10000 "$@"
+}
+sg_wait_for 30 "n1 idle after SIGUSR1" sg_all_idle n1
+out=$(ctl_n1 mining on) || sg_fail "ctl mining on failed: $out"
+sg_assert_eq "$out" "mining=1" "ctl mining on"
+sg_assert_eq "$(sg_stat n1 mining)" 1 "mining flag after ctl mining on"
+h0=$(sg_stat n1 height)
+sg_wait_for 180 "n1 mining a block after ctl mining on" \
+    eval '[[ "$(sg_stat n1 height)" -gt '"$h0"' ]]'
+out=$(ctl_n1 mining off) || sg_fail "ctl mining off failed: $out"
+sg_assert_eq "$out" "mining=0" "ctl mining off"
+sg_assert_eq "$(ctl_n1 mining off)" "mining=0" "ctl mining off again (idempotent)"
+sg_assert_eq "$(sg_stat n1 mining)" 0 "mining flag after ctl mining off"
+sleep 2                          # a block solved just before the pause still connects
+h1=$(sg_stat n1 height)
+sleep 10
+sg_assert_eq "$(sg_stat n1 height)" "$h1" "n1's height 10 s after ctl mining off"
+kill -0 "${SG_PID[n1]}" 2>/dev/null || sg_fail "n1 exited after ctl mining off"
+sg_grep_log n1 'mining stopped' || sg_fail "no 'mining stopped' line in n1's log"
+sg_log "ctl mining: on mined up to height $h1, off held it"
+out=$(ctl_n1 mining sideways 2>&1); rc=$?
+[[ $rc -eq 2 && "$out" == *"mining on|off"* ]] || sg_fail "ctl mining sideways: exit $rc, '$out'"
+
 # SIGHUP reopens the log file (after logrotate renamed it).
 mv "$SG_T/n1.log" "$SG_T/n1.log.1"
 sg_signal n1 HUP

@@ -178,7 +178,7 @@ done
 [[ -n "$vpid" ]] || sg_fail "no process for $VICTIM in ${NSS[1]}"
 kill -KILL "$vpid"
 sg_log "killed $VICTIM (pid $vpid) with -9"
-sg_wait_for 60 "$VICTIM restarted" grep -q "$VICTIM died" "$RUN.out"
+sg_wait_for 60 "$VICTIM restarted" grep -q "$VICTIM on host ${NSS[1]} died (signal 9); restart" "$RUN.out"
 KILL_H=$(stat_of op height)
 back() { local h; h=$(stat_of "$VICTIM" height); [[ -n "$h" && "$h" -gt "$KILL_H" ]]; }
 sg_wait_for 60 "$VICTIM back past height $KILL_H" back

@@ -43,6 +43,16 @@ grep -q -- "--db-password" "$T/err" || fail "wrong password message lacks the fi
 [[ -z "$(ls -A "$T/work")" ]] || fail "wrong password: created $(ls -A "$T/work")"
 [[ -z "$(our_daemons)" ]] || fail "wrong password: daemons started"
 
+# A database from before the latency columns: the launcher adds them.
+mdb_sql "CREATE DATABASE IF NOT EXISTS sglaunch; CREATE TABLE sglaunch.transactions (
+    run_id VARCHAR(39) NOT NULL DEFAULT '', txid VARCHAR(64) NOT NULL DEFAULT '',
+    block_hash VARCHAR(64) NOT NULL DEFAULT '', kind VARCHAR(15) NOT NULL DEFAULT '',
+    from_pk VARCHAR(64) NOT NULL DEFAULT '', to_pk VARCHAR(64) NOT NULL DEFAULT '',
+    nonce BIGINT NOT NULL DEFAULT 0, amount BIGINT NOT NULL DEFAULT 0,
+    interval_no BIGINT NOT NULL DEFAULT 0, energy_wh BIGINT NOT NULL DEFAULT 0,
+    price BIGINT NOT NULL DEFAULT 0, first_seen_ms BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, txid)) ENGINE=InnoDB" || fail "cannot make an old transactions table"
+
 # Right password through the environment; a short run.  A port taken
 # between the probe and the launcher's check (tests side by side) gives
 # exit 2 at once: another range is tried.
@@ -82,4 +92,29 @@ reward=$(sed -n 's/^block_reward //p' "$T/run/genesis.txt")
 alloc=$(awk '/^alloc / { s += $3 } END { print s }' "$T/run/genesis.txt")
 [[ "$(s 'SUM(balance + reserved)' nodes)" -eq $((alloc + reward * best)) ]] ||
     fail "money supply: $(s 'SUM(balance + reserved)' nodes) != $((alloc + reward * best))"
+# Measured latency reached MySQL (in the migrated table): both times or
+# neither, never negative, and the block's row filled every measured one.
+[[ "$(s 'COUNT(*)' transactions 'included_ms IS NOT NULL')" -gt 0 ]] || fail "no measured latency"
+[[ "$(s 'COUNT(*)' transactions '(included_ms IS NULL) <> (broadcast_ms IS NULL)')" -eq 0 ]] ||
+    fail "a transaction has only one latency time"
+[[ "$(s 'COUNT(*)' transactions "included_ms < broadcast_ms OR (included_ms IS NOT NULL AND kind='')")" -eq 0 ]] ||
+    fail "a negative latency, or a measured transaction without its block's row"
+# The report of a MySQL run: written at the end from MySQL, every chart
+# with data points; `launcher report` rewrites it given the password in
+# MYSQL_PWD and fails with one line without it.
+R=$T/run/report.html
+[[ -s "$R" ]] || fail "no report.html for the MySQL run: $(grep report "$T/l.out")"
+for id in price traded grid community pvload blockint stale hashrate latency; do
+    svg=$(awk -v id="chart-$id" 'index($0, "<svg id=\"" id "\"") {f=1} f {print} f && /<\/svg>/ {exit}' "$R")
+    [[ $(grep -Eo '<circle |<rect class="bar"' <<<"$svg" | wc -l) -gt 0 ]] ||
+        fail "MySQL report: chart $id has no data points"
+done
+grep -q "<td>$run</td>" "$R" || fail "MySQL report: not of run $run"
+rm -f "$R"
+MYSQL_PWD=$MDB_PASS "$L" report --run "$T/run" >/dev/null 2>"$T/rep.err" ||
+    fail "launcher report of the MySQL run failed: $(cat "$T/rep.err")"
+[[ -s "$R" ]] || fail "launcher report wrote no file for the MySQL run"
+env -u MYSQL_PWD "$L" report --run "$T/run" >/dev/null 2>"$T/rep.err" &&
+    fail "launcher report without the password succeeded"
+[[ $(wc -l <"$T/rep.err") -eq 1 ]] || fail "report without password: not one line: $(cat "$T/rep.err")"
 mdb_log "MySQL run $run: best height $best; pass"

@@ -2,7 +2,10 @@
 # Prometheus metrics: two daemons serve GET /metrics (--metrics-port and
 # --metrics-listen); each scrape parses as the text format (HELP and TYPE
 # for every family, counters end in _total, samples `name{labels} value`
-# with node and role labels); counters rise between two scrapes; other
+# with node and role labels; histograms as _bucket/_sum/_count); counters
+# rise between two scrapes; the transaction inclusion latency histogram
+# gets measurements (cumulative buckets, +Inf equal to _count, a sum of
+# seconds >= 0) once orders and settlements are mined; other
 # paths get 404, other methods 405, an oversized request 431; a daemon
 # with an idle metrics connection open still stops cleanly.
 # Scrapes use bash /dev/tcp: no curl or python needed.
@@ -31,7 +34,8 @@ check_format() {
         /^# HELP / { if (split($0, f, " ") < 4) fail("HELP without text")
                      help[f[3]] = 1; next }
         /^# TYPE / { if (split($0, f, " ") != 4) fail("TYPE line")
-                     if (f[4] != "counter" && f[4] != "gauge") fail("type " f[4])
+                     if (f[4] != "counter" && f[4] != "gauge" && f[4] != "histogram")
+                         fail("type " f[4])
                      if (f[3] in type) fail("second TYPE for " f[3])
                      if (f[4] == "counter" && f[3] !~ /_total$/) fail("counter not _total")
                      if (!(f[3] in help)) fail("TYPE before HELP")
@@ -42,7 +46,13 @@ check_format() {
             re = "^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{" lab "(," lab ")*\\})? -?[0-9]+(\\.[0-9]+)?$"
             if ($0 !~ re) fail("sample syntax")
             name = $0; sub(/[{ ].*/, "", name)
-            if (!(name in type)) fail("sample without TYPE")
+            fam = name
+            if (!(fam in type) && sub(/_(bucket|sum|count)$/, "", fam) &&
+                !((fam in type) && type[fam] == "histogram"))
+                fam = name
+            if (!(fam in type)) fail("sample without TYPE")
+            if (type[fam] == "histogram" && name ~ /_bucket$/ && $0 !~ /,le="[^"]+"\}/)
+                fail("bucket without le")
             if (index($0, "node=\"" node "\"") == 0 || index($0, "role=\"" role "\"") == 0)
                 fail("labels")
             samples++
@@ -55,6 +65,32 @@ check_format() {
 
 # value FILE METRIC: the sample value of a metric (one sample per family).
 value() { sed -n "s/^$2{[^}]*} //p" "$1"; }
+
+LAT=sg_tx_inclusion_latency_seconds
+# check_latency FILE: the latency histogram is consistent: le bounds rise
+# and end in +Inf, bucket counts never fall, +Inf equals _count, and the
+# sum (seconds) is >= 0 and no more than count * the largest finite bound
+# (every finite measurement is below it).  Prints the reason on failure.
+check_latency() {
+    awk -v h="$LAT" '
+        function fail(msg) { print msg; bad = 1; exit 1 }
+        index($0, h "_bucket{") == 1 {
+            le = $0; sub(/.*,le="/, "", le); sub(/".*/, "", le)
+            v = $NF + 0
+            if (n > 0 && v < last) fail("bucket " le " below the one before")
+            if (le != "+Inf") { if (n > 0 && le + 0 <= lastle) fail("le not rising at " le)
+                                lastle = le + 0 }
+            else inf = v
+            last = v; n++; lastname = le; next }
+        index($0, h "_count{") == 1 { count = $NF + 0; have_count = 1; next }
+        index($0, h "_sum{") == 1 { sum = $NF + 0; have_sum = 1; next }
+        END { if (bad) exit 1
+              if (n < 2 || lastname != "+Inf") { print "no buckets ending in +Inf"; exit 1 }
+              if (!have_count || !have_sum) { print "no _count or _sum"; exit 1 }
+              if (inf != count) { print "+Inf " inf " != count " count; exit 1 }
+              if (sum < 0) { print "negative sum " sum; exit 1 } }
+    ' "$1"
+}
 
 sg_cluster "${SG_DIFFICULTY:-4}" p1
 # Port 0: the kernel picks a free port, read back from the log (a probed
@@ -95,6 +131,20 @@ for f in op p1; do
     b=$(value "$SG_T/$f-2.txt" sg_block_height)
     [[ $b -gt $a ]] || sg_fail "$f sg_block_height did not rise ($a -> $b)"
 done
+check_latency "$SG_T/op-2.txt" || sg_fail "op latency histogram inconsistent"
+check_latency "$SG_T/p1-2.txt" || sg_fail "p1 latency histogram inconsistent"
+# The prosumer's orders and the operator's settlements get mined: both
+# measure latency (a transaction's creator is the one that measures it).
+lat_count() { scrape "$1" | sed -n "s/^${LAT}_count{[^}]*} //p"; }
+measured() { [[ $(lat_count "$mop") -gt 0 && $(lat_count "$mp1") -gt 0 ]]; }
+sg_wait_for 180 "latency measurements on both nodes" measured
+scrape "$mp1" >"$SG_T/p1-3.txt" || sg_fail "third scrape p1 failed"
+check_format "$SG_T/p1-3.txt" p1 prosumer || sg_fail "third p1 scrape invalid"
+check_latency "$SG_T/p1-3.txt" || sg_fail "p1 latency histogram inconsistent after measuring"
+[[ $(value "$SG_T/p1-3.txt" ${LAT}_count) -ge $(value "$SG_T/p1-2.txt" ${LAT}_count) ]] ||
+    sg_fail "latency count went down"
+grep -q '^sg_tx_latency_tracked_total{' "$SG_T/p1-3.txt" || sg_fail "p1 lacks tracked latency counter"
+sg_log "latency: p1 $(value "$SG_T/p1-3.txt" ${LAT}_count) measured, sum $(value "$SG_T/p1-3.txt" ${LAT}_sum) s"
 # Every counter is monotonic between the scrapes.
 for f in op p1; do
     first=$SG_T/$f-1.txt; second=$SG_T/$f-2.txt

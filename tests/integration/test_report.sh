@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The run report: a short launcher run writes report.html in its run
-# directory; it is one self-contained file (no scripts, no external URLs),
-# well-formed (xmllint), and holds every chart as an inline <svg> with data
-# points (circles or bars), axis titles and a legend; `launcher report
-# --run DIR` rewrites it.  If Chromium is installed, the page also renders
-# headless to a screenshot without console errors (else that part is
-# skipped; the rest still runs).
+# directory; it is one self-contained file (no scripts, no external URLs,
+# a Content-Security-Policy that forbids every fetch), well-formed
+# (xmllint), and holds every chart as an inline <svg> with data points
+# (circles or bars), axis titles and a legend; `launcher report --run DIR`
+# rewrites it.  The run's database holds measured transaction latency
+# (broadcast and first inclusion on the creating node's clock) and the
+# latency chart is drawn from it.  If Chromium is installed, the page
+# renders headless to a non-trivial screenshot with no console message and
+# no load of anything but itself; broken copies (a script error, a missing
+# image) prove that check fails when it should.  Without Chromium that part
+# is skipped; the rest still runs.
 . "$(dirname "$0")/lib.sh"
 sg_setup
 
@@ -54,6 +59,36 @@ for id in price traded grid community pvload blockint stale hashrate latency; do
     sg_log "chart $id: $pts points"
 done
 grep -q '<td>99</td>' "$R" || sg_fail "the parameters table lacks the seed"
+# Nothing on the page can reach the network: the only URL is the SVG
+# namespace, and the page carries a policy that forbids every fetch.
+urls=$(grep -Eo 'https?://[^"'"'"' <>)]*' "$R" | grep -vx 'http://www.w3.org/2000/svg' | sort -u)
+[[ -z "$urls" ]] || sg_fail "the report names URLs: $urls"
+grep -q '<meta http-equiv="Content-Security-Policy" content="default-src '"'none'"'; ' "$R" ||
+    sg_fail "the report lacks its Content-Security-Policy"
+
+# Measured latency: some transactions have both times, none has only one,
+# and no latency is negative; the chart says what it measures.
+DB=$RUN/run.db
+if command -v sqlite3 >/dev/null; then
+    q() { sqlite3 "$DB" "$1" || sg_fail "query failed: $1"; }
+    nlat=$(q "SELECT COUNT(*) FROM transactions WHERE included_ms IS NOT NULL AND broadcast_ms IS NOT NULL")
+    [[ $nlat -gt 0 ]] || sg_fail "no transaction has a measured latency"
+    [[ $(q "SELECT COUNT(*) FROM transactions WHERE (included_ms IS NULL) <> (broadcast_ms IS NULL)") -eq 0 ]] ||
+        sg_fail "a transaction has only one of broadcast_ms and included_ms"
+    [[ $(q "SELECT COUNT(*) FROM transactions WHERE included_ms < broadcast_ms") -eq 0 ]] ||
+        sg_fail "a negative latency was stored"
+    [[ $(q "SELECT COUNT(*) FROM transactions WHERE broadcast_ms IS NOT NULL AND kind = ''") -eq 0 ]] ||
+        sg_fail "a measured transaction lacks its block's row"
+    [[ $(q "SELECT COUNT(*) FROM transactions WHERE kind = 'coinbase' AND broadcast_ms IS NOT NULL") -eq 0 ]] ||
+        sg_fail "a coinbase has a broadcast time"
+    sg_log "latency: $nlat transactions measured, $(q "SELECT MIN(included_ms - broadcast_ms) || '..' || MAX(included_ms - broadcast_ms) FROM transactions WHERE included_ms IS NOT NULL") ms"
+else
+    sg_log "sqlite3 not installed: stored latency not checked"
+fi
+grep -q 'Measured by the node that created each transaction' "$R" ||
+    sg_fail "the latency chart does not describe measured latency"
+lat_svg=$(awk 'index($0, "<svg id=\"chart-latency\"") {f=1} f {print} f && /<\/svg>/ {exit}' "$R")
+grep -q '<rect class="bar"' <<<"$lat_svg" || sg_fail "the latency chart has no bars"
 
 # The on-demand command rewrites the same file.
 rm -f "$R"
@@ -63,13 +98,55 @@ rm -f "$R"
 
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [[ -z "$chromium" ]]; then
-    sg_log "pass (chromium not installed: screenshot check skipped)"
+    sg_log "pass (chromium not installed: render check skipped; scripts/install-deps installs it)"
     exit 0
 fi
-timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --disable-background-networking \
-    --disable-component-update --disable-sync --no-first-run \
-    --user-data-dir="$SG_T/chromium" --enable-logging=stderr --v=0 \
-    --window-size=1000,3400 --screenshot="$SG_T/report.png" "file://$R" >"$SG_T/chromium.log" 2>&1
-[[ -s "$SG_T/report.png" ]] || { tail "$SG_T/chromium.log"; sg_fail "chromium made no screenshot"; }
-grep -E 'Uncaught|ERROR:CONSOLE' "$SG_T/chromium.log" && sg_fail "console errors while rendering"
-sg_log "pass (rendered by chromium)"
+
+# render HTML PNG LOG: headless Chromium, time-boxed; true if it wrote the
+# screenshot.  --v=1 makes it log every file it loads.
+render() {
+    rm -rf "$SG_T/prof"
+    timeout -k 5 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic \
+        --no-first-run --disable-background-networking --disable-component-update \
+        --disable-sync --user-data-dir="$SG_T/prof" --enable-logging=stderr --v=1 \
+        --window-size=1280,4000 --screenshot="$2" "file://$1" >"$3" 2>&1
+    [[ -s "$2" ]]
+}
+# problems HTML LOG: prints every console message of the page (the report
+# has no script, so any is a failure: a script error, a load the policy
+# blocked) and every file loaded besides the page itself.
+problems() {
+    grep -E ':CONSOLE[(:]' "$2"
+    grep -o 'FileURLLoader::Start: .*' "$2" | grep -vxF "FileURLLoader::Start: file://$1"
+}
+# png_size PNG: width and height from the IHDR chunk.
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }
+
+# A blank page first: Chromium works here, and a floor for "non-trivial".
+printf '<!DOCTYPE html>\n<html><head><title>blank</title></head><body></body></html>\n' >"$SG_T/blank.html"
+render "$SG_T/blank.html" "$SG_T/blank.png" "$SG_T/blank.log" ||
+    { tail -n 5 "$SG_T/blank.log"; sg_fail "chromium made no screenshot of a blank page"; }
+render "$R" "$SG_T/report.png" "$SG_T/chromium.log" ||
+    { tail -n 5 "$SG_T/chromium.log"; sg_fail "chromium made no screenshot of the report"; }
+head -c 8 "$SG_T/report.png" | od -An -tx1 | tr -d ' \n' | grep -qx 89504e470d0a1a0a ||
+    sg_fail "the screenshot is not a PNG"
+[[ $(png_size "$SG_T/report.png") == 1280x4000 ]] || sg_fail "screenshot is $(png_size "$SG_T/report.png"), not 1280x4000"
+blank=$(stat -c %s "$SG_T/blank.png"); shot=$(stat -c %s "$SG_T/report.png")
+[[ $shot -gt $((blank * 3)) ]] || sg_fail "the screenshot looks empty ($shot bytes; a blank page: $blank)"
+out=$(problems "$R" "$SG_T/chromium.log")
+[[ -z "$out" ]] || { echo "$out" | head; sg_fail "console messages or extra loads while rendering the report"; }
+grep -q 'FileURLLoader::Start: file://' "$SG_T/chromium.log" ||
+    sg_log "note: this Chromium does not log file loads; only console messages are checked"
+
+# The check must catch what it is for: a copy with a script error (policy
+# removed so the script runs) and a copy that asks for a missing image.
+sed -e 's|<meta http-equiv="Content-Security-Policy"[^>]*>||' \
+    -e 's|</body>|<script>undefinedFunction();</script></body>|' "$R" >"$SG_T/broken-js.html"
+sed -e 's|</body>|<img src="missing.png" alt=""/></body>|' "$R" >"$SG_T/broken-img.html"
+for b in broken-js broken-img; do
+    render "$SG_T/$b.html" "$SG_T/$b.png" "$SG_T/$b.log" || sg_fail "chromium made no screenshot of $b"
+    out=$(problems "$SG_T/$b.html" "$SG_T/$b.log")
+    [[ -n "$out" ]] || sg_fail "the render check missed the fault in $b.html"
+    sg_log "$b caught: $(head -n 1 <<<"$out" | cut -c1-160)"
+done
+sg_log "pass (rendered by chromium: $shot-byte screenshot, no console messages)"

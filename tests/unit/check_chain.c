@@ -884,6 +884,48 @@ START_TEST(test_store_reload)
 }
 END_TEST
 
+/* A transaction the mempool verified is not verified again in a block, but
+ * a block carrying the same payload with a tampered signature is still
+ * refused: the signature cache is keyed by the signature too. */
+START_TEST(test_sigcache_block)
+{
+    fix f;
+    fix_init(&f);
+    chain *c = open_chain(&f, NULL, NULL, NULL, NULL, NULL);
+    blk b1 = make(&f, f.id, 1, 0, NULL, 0);
+    expect(c, &b1, CHAIN_NEW_TIP);
+    proto_tx t = transfer(&f, 0, 1, 0, 5);
+    uint8_t txid[32];
+    sigcache_stats st0, st;
+    ck_assert_int_eq(chain_submit_tx(c, &t, txid), 0);
+    chain_sigcache_stats(c, &st0);
+    ck_assert_uint_eq(st0.entries, 1);
+
+    for (int i = 0; i < 64; i += 9) {
+        proto_tx bad = t;
+        bad.sig[i] ^= 0x20;
+        proto_block b;
+        build(&f, b1.hash, 2, 0, &bad, 1, &b);
+        set_merkle(&b);
+        mine(&b);
+        reject(c, &b, SG_EBADSIG);
+    }
+    chain_sigcache_stats(c, &st);
+    ck_assert_uint_eq(st.hits, st0.hits);
+    ck_assert_uint_eq(st.entries, 1);
+
+    blk b2 = make(&f, b1.hash, 2, 0, &t, 1);
+    expect(c, &b2, CHAIN_NEW_TIP);
+    chain_sigcache_stats(c, &st);
+    ck_assert_uint_eq(st.hits, st0.hits + 1);
+    ck_assert_int_eq(mempool_count(chain_mempool(c)), 0);
+    free(b1.bytes);
+    free(b2.bytes);
+    chain_free(c);
+    params_free(&f.p);
+}
+END_TEST
+
 Suite *chain_suite(void)
 {
     Suite *s = suite_create("chain");
@@ -899,6 +941,7 @@ Suite *chain_suite(void)
     tcase_add_test(tc, test_invalid_branch_more_work);
     tcase_add_test(tc, test_template);
     tcase_add_test(tc, test_store_reload);
+    tcase_add_test(tc, test_sigcache_block);
     suite_add_tcase(s, tc);
     return s;
 }

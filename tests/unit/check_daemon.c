@@ -29,7 +29,8 @@ START_TEST(test_opts_full)
                      "--key", "k", "--cluster-key", "ck", "--genesis=g", "--log", "l",
                      "--log-level", "debug", "--name", "alice", "--mining-threads", "3",
                      "--impl", "generic", "--no-mine", "--use-gpu", "--no-discover",
-                     "--reconnect-max-ms", "1500", "--ban-secs", "30", "--stall-ms", "900" };
+                     "--reconnect-max-ms", "1500", "--ban-secs", "30", "--stall-ms", "900",
+                     "--stop-on-stdin-eof" };
     daemon_opts o;
     char err[256] = "";
 
@@ -54,6 +55,7 @@ START_TEST(test_opts_full)
     ck_assert_uint_eq(o.reconnect_max_ms, 1500);
     ck_assert_uint_eq(o.ban_secs, 30);
     ck_assert_uint_eq(o.stall_ms, 900);
+    ck_assert_int_eq(o.stop_on_stdin_eof, 1);
 }
 END_TEST
 

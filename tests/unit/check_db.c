@@ -620,6 +620,78 @@ START_TEST(test_concurrent_puts)
 }
 END_TEST
 
+/* Latency records land in `transactions` whichever comes first, the row
+ * from the block or the record; unknown stays NULL; the rest of the row is
+ * the block's. */
+START_TEST(test_txlat_columns)
+{
+    fixture f;
+    fx_init(&f);
+    db_block b = mk_block(1, 1000, "p1", 0);
+    db_tx t1 = mk_tx(1, b.hash, 900), t2 = mk_tx(2, b.hash, 950), t3 = mk_tx(3, b.hash, 990);
+    db_txlat l1 = { .run_id = RUN, .first_seen_ms = 1200, .broadcast_ms = 500,
+                    .included_ms = 800 };
+    db_txlat l2 = { .run_id = RUN, .first_seen_ms = 700, .broadcast_ms = 600,
+                    .included_ms = 650 };
+    snprintf(l1.txid, sizeof l1.txid, "%s", t1.txid);
+    snprintf(l2.txid, sizeof l2.txid, "%s", t2.txid);
+    ck_assert_int_eq(db_put_tx(f.d, &t1), 0);       /* row first, record after */
+    ck_assert_int_eq(db_put_txlat(f.d, &l1), 0);
+    ck_assert_int_eq(db_put_txlat(f.d, &l2), 0);    /* record first, row after */
+    flush_ok(f.d);
+    ck_assert_int_eq(db_put_tx(f.d, &t2), 0);
+    ck_assert_int_eq(db_put_tx(f.d, &t3), 0);
+    ck_assert_int_eq(db_put_tx(f.d, &t1), 0);       /* a re-put keeps the times */
+    flush_ok(f.d);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM transactions"), 3);
+    ck_assert_int_eq(q_int(&f, "SELECT included_ms - broadcast_ms FROM transactions "
+                               "WHERE nonce = 1"), 300);
+    ck_assert_int_eq(q_int(&f, "SELECT first_seen_ms FROM transactions WHERE nonce = 1"),
+                     900);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM transactions WHERE nonce = 2 AND "
+                               "kind = 'offer' AND price = 120000 AND broadcast_ms = 600 "
+                               "AND included_ms = 650 AND first_seen_ms = 700"), 1);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM transactions WHERE nonce = 3 AND "
+                               "broadcast_ms IS NULL AND included_ms IS NULL"), 1);
+    fx_done(&f);
+}
+END_TEST
+
+/* A file from before the latency columns gets them on open; an old spill
+ * line without them still reads. */
+START_TEST(test_txlat_migration)
+{
+    fixture f;
+    sqlite3 *h;
+    memset(&f, 0, sizeof f);
+    f.dir = tu_mkdtemp();
+    snprintf(f.path, sizeof f.path, "%s/run.sqlite", f.dir);
+    snprintf(f.spill, sizeof f.spill, "%s/db.spill", f.dir);
+    ck_assert_int_eq(sqlite3_open(f.path, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, "CREATE TABLE transactions (run_id TEXT NOT NULL "
+        "DEFAULT '', txid TEXT NOT NULL DEFAULT '', block_hash TEXT NOT NULL DEFAULT '', "
+        "kind TEXT NOT NULL DEFAULT '', from_pk TEXT NOT NULL DEFAULT '', to_pk TEXT NOT "
+        "NULL DEFAULT '', nonce INTEGER NOT NULL DEFAULT 0, amount INTEGER NOT NULL "
+        "DEFAULT 0, interval_no INTEGER NOT NULL DEFAULT 0, energy_wh INTEGER NOT NULL "
+        "DEFAULT 0, price INTEGER NOT NULL DEFAULT 0, first_seen_ms INTEGER NOT NULL "
+        "DEFAULT 0, PRIMARY KEY (run_id, txid))", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    FILE *sp = fopen(f.spill, "w");
+    ck_assert_ptr_nonnull(sp);
+    fprintf(sp, "3\t" RUN "\t%064x\t\toffer\t\t\t5\t0\t4\t500\t120000\t900\n", 77u);
+    fclose(sp);
+    fx_open_cfg(&f, 0);
+    db_txlat l = { .run_id = RUN, .first_seen_ms = 1000, .broadcast_ms = 10,
+                   .included_ms = 20 };
+    snprintf(l.txid, sizeof l.txid, "%064x", 77u);
+    ck_assert_int_eq(db_put_txlat(f.d, &l), 0);
+    flush_ok(f.d);
+    ck_assert_int_eq(q_int(&f, "SELECT included_ms FROM transactions WHERE nonce = 5 "
+                               "AND kind = 'offer'"), 20);
+    fx_done(&f);
+}
+END_TEST
+
 Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -629,6 +701,8 @@ Suite *db_suite(void)
     tcase_add_test(tc, test_every_table);
     tcase_add_test(tc, test_idempotent);
     tcase_add_test(tc, test_upsert_rules);
+    tcase_add_test(tc, test_txlat_columns);
+    tcase_add_test(tc, test_txlat_migration);
     tcase_add_test(tc, test_invalid);
     tcase_add_test(tc, test_outage);
     tcase_add_test(tc, test_spill_order);

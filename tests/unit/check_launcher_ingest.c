@@ -287,6 +287,112 @@ START_TEST(test_partial_record)
 }
 END_TEST
 
+/* The remote source's reader: a store file read the way STORE_READ
+ * answers (at most cap bytes from offset, fewer only at the end), failing
+ * the first `fail` calls as a lost control link would. */
+typedef struct {
+    char path[600];
+    int fail;
+    int calls;
+    size_t max_cap;
+} remote_file;
+
+static int read_remote(void *ctx, size_t id, uint64_t off, uint8_t *buf, size_t cap)
+{
+    remote_file *r = ctx;
+    ck_assert_uint_eq(id, 42);
+    r->calls++;
+    if (cap > r->max_cap)
+        r->max_cap = cap;
+    if (r->fail > 0) {
+        r->fail--;
+        return SG_ECLOSED;
+    }
+    FILE *in = fopen(r->path, "rb");
+    if (!in)
+        return SG_ENOTFOUND;
+    ck_assert_int_eq(fseeko(in, (off_t)off, SEEK_SET), 0);
+    size_t n = fread(buf, 1, cap, in);
+    fclose(in);
+    return (int)n;
+}
+
+/* A record with a valid checksum whose payload is no block, longer than
+ * one read window: skipped as a bad record, and what follows is read. */
+static size_t append_long_record(const char *path, size_t plen)
+{
+    uint8_t *rec = calloc(1, 12 + plen), sum[32];
+    ck_assert_ptr_nonnull(rec);
+    memset(rec + 12, 0x5a, plen);
+    memcpy(rec, "SGB1", 4);
+    for (int i = 0; i < 4; i++)
+        rec[4 + i] = (uint8_t)(plen >> (8 * i));
+    hash_sha256d(rec + 12, plen, sum);
+    memcpy(rec + 8, sum, 4);
+    FILE *out = fopen(path, "ab");
+    ck_assert_ptr_nonnull(out);
+    ck_assert_uint_eq(fwrite(rec, 1, 12 + plen, out), 12 + plen);
+    fclose(out);
+    free(rec);
+    return 12 + plen;
+}
+
+/* A node on another host: its store comes through the read callback, with
+ * the same records, checks and rows as a file. */
+START_TEST(test_remote_source)
+{
+    static const uint8_t pk_c[32] = { 0xcc };
+    fx f;
+    uint8_t a1[32], a2[32];
+    char c_dir[512], hex[65], sql[256], got[65];
+    remote_file r = { .fail = 1 };
+    ingest_stats st;
+    fx_open(&f);
+    snprintf(c_dir, sizeof c_dir, "%s/c", f.dir);
+    snprintf(r.path, sizeof r.path, "%s/blocks.dat", c_dir);
+    ck_assert_int_eq(ingest_add_remote_node(f.g, "c", pk_c, read_remote, &r, 42), 0);
+
+    put_block(c_dir, f.genesis, 1, 0xa1, 0, 0, 0, a1);
+    /* A lost link is retried on the next poll, not an error. */
+    ck_assert_int_eq(poll_flush(&f), 0);
+    ck_assert_int_eq(r.calls, 1);
+    ck_assert_int_eq(poll_flush(&f), 1);
+
+    size_t long_len = append_long_record(r.path, (3u << 20) / 2);
+    put_block(c_dir, a1, 2, 0xa2, 1, 0, 0, a2);
+    /* Cut inside the long record: nothing new, and nothing kept. */
+    FILE *in = fopen(r.path, "rb");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_int_eq(fseeko(in, 0, SEEK_END), 0);
+    off_t full = ftello(in);
+    uint8_t *all = malloc((size_t)full);
+    rewind(in);
+    ck_assert_uint_eq(fread(all, 1, (size_t)full, in), (size_t)full);
+    fclose(in);
+    ck_assert_int_eq(truncate(r.path, full - 100 - (off_t)long_len / 2), 0);
+    ck_assert_int_eq(poll_flush(&f), 0);
+    FILE *out = fopen(r.path, "wb");
+    ck_assert_ptr_nonnull(out);
+    ck_assert_uint_eq(fwrite(all, 1, (size_t)full, out), (size_t)full);
+    fclose(out);
+    free(all);
+    ck_assert_int_eq(poll_flush(&f), 1);
+
+    ingest_get_stats(f.g, &st);
+    ck_assert_uint_eq(st.best_height, 2);
+    ck_assert_uint_eq(st.bad_records, 1);
+    ck_assert_uint_eq(st.txs, 3);
+    ck_assert_uint_le(r.max_cap, 1u << 20);   /* what one STORE_DATA carries */
+    hash_to_hex_display(a2, hex);
+    snprintf(sql, sizeof sql, "SELECT seen_by FROM blocks WHERE hash='%s'", hex);
+    q_str(&f, sql, got, sizeof got);
+    ck_assert_str_eq(got, "c");
+    transfer_block(&f, got);
+    ck_assert_str_eq(got, hex);
+    fx_close(&f);
+}
+END_TEST
+
 Suite *launcher_ingest_suite(void)
 {
     Suite *s = suite_create("launcher_ingest");
@@ -294,6 +400,7 @@ Suite *launcher_ingest_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_fork_tie_reorg);
     tcase_add_test(tc, test_partial_record);
+    tcase_add_test(tc, test_remote_source);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -100,11 +100,18 @@ START_TEST(test_nonce_order_and_gaps)
     uint8_t before[32], after[32];
     ck_assert_int_eq(ledger_state_hash(f.l, before), 0);
     proto_tx *sel;
+    uint8_t (*ids)[32];
     size_t n;
-    ck_assert_int_eq(mempool_select(mp, f.l, 1, 100, 1 << 20, &sel, &n), 0);
+    ck_assert_int_eq(mempool_select(mp, f.l, 1, 100, 1 << 20, &sel, &ids, &n), 0);
     ck_assert_int_eq(ledger_state_hash(f.l, after), 0);
     ck_assert_mem_eq(before, after, 32);   /* selection leaves the tip alone */
     ck_assert_uint_eq(n, 4);               /* b2 waits for the missing nonce 1 */
+    for (size_t i = 0; i < n; i++) {       /* the txids, in the same order */
+        uint8_t want[32];
+        ck_assert_int_eq(tx_id(&sel[i], want), 0);
+        ck_assert_mem_eq(ids[i], want, 32);
+    }
+    free(ids);
     ck_assert_mem_eq(sel[0].from, f.pk[0], 32);
     ck_assert_uint_eq(sel[0].nonce, 0);
     ck_assert_uint_eq(sel[1].nonce, 1);
@@ -117,7 +124,7 @@ START_TEST(test_nonce_order_and_gaps)
     /* The same selection twice: deterministic. */
     proto_tx *sel2;
     size_t n2;
-    ck_assert_int_eq(mempool_select(mp, f.l, 1, 2, 1 << 20, &sel2, &n2), 0);
+    ck_assert_int_eq(mempool_select(mp, f.l, 1, 2, 1 << 20, &sel2, NULL, &n2), 0);
     ck_assert_uint_eq(n2, 2);              /* max_txs respected */
     ck_assert_uint_eq(sel2[0].nonce, 0);
     ck_assert_uint_eq(sel2[1].nonce, 1);
@@ -221,7 +228,7 @@ START_TEST(test_bounds)
     ck_assert_int_eq(add(mp, &f, &t[0], id[0]), 0);
     proto_tx *sel;
     size_t n;
-    ck_assert_int_eq(mempool_select(mp, f.l, 1, 100, one, &sel, &n), 0);
+    ck_assert_int_eq(mempool_select(mp, f.l, 1, 100, one, &sel, NULL, &n), 0);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(sel[0].nonce, 0);
     free_sel(sel, n);
@@ -280,7 +287,7 @@ START_TEST(test_prune_after_block)
 
     proto_tx *sel;
     size_t n;
-    ck_assert_int_eq(mempool_select(mp, f.l, 2, 100, 1 << 20, &sel, &n), 0);
+    ck_assert_int_eq(mempool_select(mp, f.l, 2, 100, 1 << 20, &sel, NULL, &n), 0);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(sel[0].nonce, 2);
     free_sel(sel, n);
@@ -307,7 +314,7 @@ START_TEST(test_select_cross_account)
     ck_assert_int_eq(ledger_state_hash(f.l, before), 0);
     proto_tx *sel;
     size_t n;
-    ck_assert_int_eq(mempool_select(mp, f.l, 1, 100, 1 << 20, &sel, &n), 0);
+    ck_assert_int_eq(mempool_select(mp, f.l, 1, 100, 1 << 20, &sel, NULL, &n), 0);
     ck_assert_int_eq(ledger_state_hash(f.l, after), 0);
     ck_assert_mem_eq(before, after, 32);
     ck_assert_uint_eq(n, 2);               /* the overdraft never applies */

@@ -216,6 +216,30 @@ START_TEST(test_server)
 }
 END_TEST
 
+START_TEST(test_format_histogram)
+{
+    proto_stat items[] = { st_str("name", "c1"), st_str("role", "consumer") };
+    static const uint64_t bounds[] = { 100, 250, 1000, 60000 };
+    static const uint64_t counts[] = { 0, 1, 3, 3, 4 };
+    metrics_histogram h = { .name = "sg_x_seconds", .help = "X.", .n = 4,
+                            .bounds_ms = bounds, .counts = counts, .sum_ms = 61250 };
+    char *out = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(metrics_format_ex(items, 2, &h, 1, &out, &len), 0);
+    ck_assert_uint_eq(strlen(out), len);
+    ck_assert_ptr_nonnull(strstr(out,
+        "# HELP sg_x_seconds X.\n# TYPE sg_x_seconds histogram\n"
+        "sg_x_seconds_bucket{node=\"c1\",role=\"consumer\",le=\"0.1\"} 0\n"
+        "sg_x_seconds_bucket{node=\"c1\",role=\"consumer\",le=\"0.25\"} 1\n"
+        "sg_x_seconds_bucket{node=\"c1\",role=\"consumer\",le=\"1\"} 3\n"
+        "sg_x_seconds_bucket{node=\"c1\",role=\"consumer\",le=\"60\"} 3\n"
+        "sg_x_seconds_bucket{node=\"c1\",role=\"consumer\",le=\"+Inf\"} 4\n"
+        "sg_x_seconds_sum{node=\"c1\",role=\"consumer\"} 61.25\n"
+        "sg_x_seconds_count{node=\"c1\",role=\"consumer\"} 4\n"));
+    free(out);
+}
+END_TEST
+
 Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -223,6 +247,7 @@ Suite *metrics_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_format_families);
     tcase_add_test(tc, test_format_rules);
+    tcase_add_test(tc, test_format_histogram);
     tcase_add_test(tc, test_daemon_opts);
     tcase_add_test(tc, test_server);
     suite_add_tcase(s, tc);

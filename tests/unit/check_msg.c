@@ -38,6 +38,9 @@ DEC(stats, proto_stats)
 DEC(log_sub, proto_log_sub)
 DEC(log_line, proto_log_line)
 DEC(reject, proto_reject)
+DEC(store_read, proto_store_read)
+DEC(store_data, proto_store_data)
+DEC(mining, proto_mining)
 FREE(inv, proto_inv)
 FREE(locator, proto_locator)
 FREE(headers, proto_headers)
@@ -56,6 +59,9 @@ static const codec c_stats = CODEC(stats, proto_stats, free_stats);
 static const codec c_log_sub = CODEC(log_sub, proto_log_sub, free_none);
 static const codec c_log_line = CODEC(log_line, proto_log_line, free_none);
 static const codec c_reject = CODEC(reject, proto_reject, free_none);
+static const codec c_store_read = CODEC(store_read, proto_store_read, free_none);
+static const codec c_store_data = CODEC(store_data, proto_store_data, free_none);
+static const codec c_mining = CODEC(mining, proto_mining, free_none);
 
 static int try_decode(const codec *c, const uint8_t *in, size_t len)
 {
@@ -109,7 +115,9 @@ START_TEST(type_names)
         PROTO_MSG_HEADERS, PROTO_MSG_GETBLOCKS, PROTO_MSG_ADDR,
         PROTO_MSG_GETADDR, PROTO_MSG_STATS_REQ, PROTO_MSG_STATS,
         PROTO_MSG_LOG_SUB, PROTO_MSG_LOG_LINE, PROTO_MSG_SHUTDOWN,
-        PROTO_MSG_REJECT};
+        PROTO_MSG_REJECT, PROTO_MSG_STORE_READ, PROTO_MSG_STORE_DATA,
+        PROTO_MSG_TXLAT_REQ, PROTO_MSG_TXLAT, PROTO_MSG_MINING,
+        PROTO_MSG_MINING_ACK};
     int count = 0;
 
     for (size_t i = 0; i < sizeof known; i++) {
@@ -554,6 +562,112 @@ START_TEST(log_sub_line_reject)
 }
 END_TEST
 
+/* STORE_DATA's bytes are the rest of the payload, so a prefix is only
+ * truncated inside the two sizes; past them it is shorter data, which
+ * must still lie inside the file it names. */
+START_TEST(store_read_data)
+{
+    proto_store_read rq = { 0x0102030405060708ull, PROTO_STORE_READ_MAX }, rqb;
+    proto_store_data d, db;
+    uint8_t bytes[300], *enc, *big;
+    size_t len;
+
+    ck_assert_int_eq(proto_store_read_encode(&rq, &enc, &len), 0);
+    ck_assert_uint_eq(len, 12);
+    ROUND_TRIP(store_read, &rqb, enc, len);
+    ck_assert_uint_eq(rqb.offset, rq.offset);
+    ck_assert_uint_eq(rqb.max, rq.max);
+    assert_rejects_damaged(&c_store_read, enc, len);
+    free(enc);
+
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (uint8_t)(i * 7);
+    d = (proto_store_data){ .offset = 1000, .file_size = 1300, .len = 300, .data = bytes };
+    ck_assert_int_eq(proto_store_data_encode(&d, &enc, &len), 0);
+    ck_assert_uint_eq(len, 16 + 300);
+    ROUND_TRIP(store_data, &db, enc, len);
+    ck_assert_uint_eq(db.offset, 1000);
+    ck_assert_uint_eq(db.file_size, 1300);
+    ck_assert_uint_eq(db.len, 300);
+    ck_assert_mem_eq(db.data, bytes, 300);
+    for (size_t k = 0; k < 16; k++)
+        ck_assert_int_eq(try_decode(&c_store_data, enc, k), SG_ETRUNC);
+    ck_assert_int_eq(try_decode(&c_store_data, enc, 16), 0);
+    big = malloc(len + 1);
+    memcpy(big, enc, len);
+    big[len] = 0;                  /* one byte past the file's end */
+    ck_assert_int_eq(try_decode(&c_store_data, big, len + 1), SG_EINVAL);
+    free(big);
+    enc[8] = 0xff;                 /* file_size < offset: only when empty */
+    enc[9] = 0;
+    ck_assert_int_eq(try_decode(&c_store_data, enc, 16), 0);
+    ck_assert_int_eq(try_decode(&c_store_data, enc, 17), SG_EINVAL);
+    memset(enc, 0xff, 8);          /* offset + len would wrap */
+    memset(enc + 8, 0xff, 8);
+    ck_assert_int_eq(try_decode(&c_store_data, enc, len), SG_EINVAL);
+    free(enc);
+
+    /* Empty: at the end of the file. */
+    d = (proto_store_data){ .offset = 1300, .file_size = 1300 };
+    ck_assert_int_eq(proto_store_data_encode(&d, &enc, &len), 0);
+    ROUND_TRIP(store_data, &db, enc, len);
+    ck_assert_uint_eq(db.len, 0);
+    free(enc);
+
+    /* The cap, both ways. */
+    big = calloc(1, 16 + PROTO_STORE_READ_MAX + 1);
+    d = (proto_store_data){ .offset = 0, .file_size = UINT64_MAX, .len = PROTO_STORE_READ_MAX,
+                            .data = big };
+    ck_assert_int_eq(proto_store_data_encode(&d, &enc, &len), 0);
+    free(enc);
+    d.len++;
+    ck_assert_int_eq(proto_store_data_encode(&d, &enc, &len), SG_ETOOBIG);
+    d.offset = 5;                  /* past the end: only empty */
+    d.file_size = 4;
+    d.len = 0;
+    ck_assert_int_eq(proto_store_data_encode(&d, &enc, &len), 0);
+    free(enc);
+    d.len = 1;
+    ck_assert_int_eq(proto_store_data_encode(&d, &enc, &len), SG_EINVAL);
+    memset(big + 8, 0xff, 8);
+    ck_assert_int_eq(try_decode(&c_store_data, big, 16 + PROTO_STORE_READ_MAX), 0);
+    ck_assert_int_eq(try_decode(&c_store_data, big, 16 + PROTO_STORE_READ_MAX + 1), SG_ETOOBIG);
+    free(big);
+}
+END_TEST
+
+/* MINING and MINING_ACK share one byte: 0 or 1, nothing else either way. */
+START_TEST(mining)
+{
+    proto_mining m, back;
+    uint8_t *enc, bad[1];
+    size_t len;
+
+    for (uint8_t on = 0; on <= 1; on++) {
+        m.on = on;
+        ck_assert_int_eq(proto_mining_encode(&m, &enc, &len), 0);
+        ck_assert_uint_eq(len, 1);
+        ck_assert_uint_eq(enc[0], on);
+        ROUND_TRIP(mining, &back, enc, len);
+        ck_assert_uint_eq(back.on, on);
+        assert_rejects_damaged(&c_mining, enc, len);
+        free(enc);
+    }
+    for (int v = 2; v < 256; v++) {
+        bad[0] = (uint8_t)v;
+        back.on = 7;
+        ck_assert_int_eq(proto_mining_decode(bad, 1, &back), SG_EINVAL);
+        ck_assert_uint_eq(back.on, 0);
+        m.on = (uint8_t)v;
+        enc = NULL;
+        ck_assert_int_eq(proto_mining_encode(&m, &enc, &len), SG_EINVAL);
+        ck_assert_ptr_null(enc);
+    }
+    ck_assert_str_eq(proto_msg_type_name(PROTO_MSG_MINING), "MINING");
+    ck_assert_str_eq(proto_msg_type_name(PROTO_MSG_MINING_ACK), "MINING_ACK");
+}
+END_TEST
+
 Suite *msg_suite(void)
 {
     Suite *s = suite_create("msg");
@@ -569,6 +683,8 @@ Suite *msg_suite(void)
     tcase_add_test(tc, addr);
     tcase_add_test(tc, stats);
     tcase_add_test(tc, log_sub_line_reject);
+    tcase_add_test(tc, store_read_data);
+    tcase_add_test(tc, mining);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,6 +26,8 @@ typedef struct node {
     relay *r;
     char name[16];
     uint64_t block_inv_items;    /* block hashes announced to this node */
+    uint64_t tx_inv_msgs;        /* INV messages holding txids, received */
+    uint64_t tx_inv_items;       /* txids announced to this node */
     uint64_t getblocks;          /* GETBLOCKS received */
     int silent;                  /* drops GETDATA: a peer that stalls */
     int closed;
@@ -38,6 +40,7 @@ typedef struct {
     uint8_t cluster_key[32];
     uint8_t alloc_sk[64], alloc_pk[32];
     uint32_t stall_ms;
+    int no_discovery;            /* exactly the links world_add makes */
     node nodes[MAX_NODES];
     int n_nodes;
     int (*cond)(void *);
@@ -62,9 +65,15 @@ static void on_msg(void *ctx, net_peer *p, uint8_t type, const uint8_t *pl, size
     if (type == PROTO_MSG_INV) {
         proto_inv inv;
         if (proto_inv_decode(pl, len, &inv) == 0) {
-            for (uint32_t i = 0; i < inv.n; i++)
+            uint32_t txs = 0;
+            for (uint32_t i = 0; i < inv.n; i++) {
                 if (inv.items[i].kind == PROTO_INV_BLOCK)
                     nd->block_inv_items++;
+                else if (inv.items[i].kind == PROTO_INV_TX)
+                    txs++;
+            }
+            nd->tx_inv_items += txs;
+            nd->tx_inv_msgs += txs > 0;
             proto_inv_free(&inv);
         }
     }
@@ -117,6 +126,7 @@ static node *world_add(world *w, int peer)
     nc.on_peer = on_peer;
     nc.on_msg = on_msg;
     nc.backoff_max_ms = 1000;
+    nc.no_discovery = (uint8_t)w->no_discovery;
     if (peer >= 0) {
         snprintf(boot, sizeof boot, "127.0.0.1:%u", net_listen_port(w->nodes[peer].n));
         nc.bootstrap = boots;
@@ -337,6 +347,38 @@ START_TEST(test_tx_relay_and_misbehaviour)
 }
 END_TEST
 
+/* Transactions made or received in one loop turn are announced to each
+ * peer in one INV, not one INV each, and never back to their source. */
+START_TEST(test_tx_inv_batched)
+{
+    enum { N = 50 };
+    world w;
+    proto_tx tx;
+    uint8_t txid[32];
+    world_init(&w);
+    w.no_discovery = 1;
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    node *c = world_add(&w, 1);
+    pair ab = { a, b }, bc = { b, c };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    ck_assert_int_eq(run_until(&w, linked, &bc, 20000), 1);
+    for (uint64_t i = 0; i < N; i++) {
+        make_transfer(&w, a, i, &tx);
+        ck_assert_int_eq(relay_submit_tx(a->r, &tx, txid), 0);
+    }
+    pool_want pw = { c, N };
+    ck_assert_int_eq(run_until(&w, pool_has, &pw, 20000), 1);
+    ck_assert_uint_eq(mempool_count(chain_mempool(b->c)), N);
+    ck_assert_uint_eq(b->tx_inv_items, N);
+    ck_assert_uint_eq(b->tx_inv_msgs, 1);
+    ck_assert_uint_eq(c->tx_inv_items, N);
+    ck_assert_uint_lt(c->tx_inv_msgs, N);
+    ck_assert_uint_eq(a->tx_inv_items, 0);
+    world_free(&w);
+}
+END_TEST
+
 static int has_flights(void *arg)
 {
     relay_stats st;
@@ -433,6 +475,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_sync_in_batches);
     tcase_add_test(tc, test_new_block_gossip);
     tcase_add_test(tc, test_tx_relay_and_misbehaviour);
+    tcase_add_test(tc, test_tx_inv_batched);
     tcase_add_test(tc, test_stall_reissue);
     tcase_add_test(tc, test_tie_settles);
     suite_add_tcase(s, tc);
