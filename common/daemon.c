@@ -92,7 +92,7 @@ static void rebuild_work(daemon *d)
     d->tx_dirty = 0;
     d->last_build_ms = mono_ms();
     int rc = chain_template(d->chain, d->pk, (uint64_t)time(NULL),
-                            DAEMON_TEMPLATE_TXS, &b);
+                            d->o.max_block_txs, &b);
     if (rc == 0) {
         rc = proto_block_encode(&b, &bytes, &len);
         proto_block_free(&b);
@@ -997,6 +997,8 @@ static void usage(const char *prog, int fixed_role)
            "  --mining-threads N  --impl auto|avx512|avx2|shani|generic|openssl|cuda\n"
            "  --use-gpu  --no-mine  --no-discover (dial only --peer addresses)\n"
            "  --reconnect-max-ms N  --ban-secs N  --stall-ms N\n"
+           "  --max-block-txs N (transactions per mined block, coinbase included; 1 to %d,\n"
+           "    default %d)\n"
            "  --metrics-port N (Prometheus on 127.0.0.1, off by default)  --metrics-listen HOST:PORT\n"
            "  --stop-on-stdin-eof (stop when standard input, a pipe, closes: a launcher's\n"
            "    remote daemons end with it)\n"
@@ -1004,6 +1006,7 @@ static void usage(const char *prog, int fixed_role)
            "signals: TERM/INT stop, HUP reopens the log, USR1 stops and USR2 starts mining\n"
            "tools: %s keygen --out FILE | cluster-key --out FILE | genesis ... | ctl ...\n",
            prog, fixed_role ? "" : "--role prosumer|consumer ", DAEMON_DEFAULT_LISTEN,
+           PROTO_BLOCK_MAX_TXS, DAEMON_TEMPLATE_TXS,
            fixed_role ? "" : "market: --battery-kwh KWH (prosumers)  --pv-profile FILE "
                              "(prosumers)\n  --load-profile FILE (Wh per 15-minute slot, "
                              "one a line; a CSV's last field)\n", prog);

@@ -73,7 +73,8 @@ enum daemon_role {
 #define DAEMON_LAG_TICK_MS 100        /* loop-lag probe period */
 #define DAEMON_LAG_WINDOW 100         /* probes kept: 10 s */
 #define DAEMON_TX_REBUILD_MS 500      /* new txs refresh the template this often */
-#define DAEMON_TEMPLATE_TXS 20000     /* per mined block: PROTO_BLOCK_MAX_TXS, the rules' cap */
+#define DAEMON_TEMPLATE_TXS 20000     /* per mined block: PROTO_BLOCK_MAX_TXS, the rules' cap;
+                                         the default of --max-block-txs */
 #define DAEMON_DEFAULT_LISTEN ":7700"
 
 typedef struct {
@@ -97,6 +98,8 @@ typedef struct {
     uint32_t reconnect_max_ms;        /* 0: net's default */
     uint32_t ban_secs;                /* 0: net's default */
     uint32_t stall_ms;                /* 0: relay's default */
+    uint32_t max_block_txs;           /* per mined block, coinbase included:
+                                         1..PROTO_BLOCK_MAX_TXS */
     uint64_t battery_wh;              /* --battery-kwh; prosumers; 0: none */
     const char *pv_profile_path;      /* prosumers; NULL: built-in curve */
     const char *load_profile_path;    /* NULL: built-in curve */

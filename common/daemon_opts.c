@@ -180,6 +180,16 @@ static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
         o->stall_ms = u;
         return 0;
     }
+    if (strcmp(opt, "--max-block-txs") == 0) {
+        if (parse_u32(v, 1, PROTO_BLOCK_MAX_TXS, &u) != 0) {
+            char what[64];
+            snprintf(what, sizeof what, "a transaction count from 1 to %d (coinbase included)",
+                     PROTO_BLOCK_MAX_TXS);
+            return bad(err, cap, opt, what, v);
+        }
+        o->max_block_txs = u;
+        return 0;
+    }
     if (strcmp(opt, "--metrics-port") == 0) {
         if (parse_u32(v, 0, 65535, &u) != 0)
             return bad(err, cap, opt, "a port from 0 to 65535", v);
@@ -217,7 +227,7 @@ static const char *const valued_opts[] = {
     "--role", "--listen", "--peer", "--data-dir", "--key", "--cluster-key",
     "--genesis", "--log", "--log-level", "--name", "--mining-threads", "--impl",
     "--reconnect-max-ms", "--ban-secs", "--stall-ms", "--battery-kwh", "--pv-profile",
-    "--load-profile", "--metrics-port", "--metrics-listen", NULL,
+    "--load-profile", "--metrics-port", "--metrics-listen", "--max-block-txs", NULL,
 };
 
 static int is_valued(const char *name)
@@ -238,6 +248,7 @@ int daemon_parse_opts(daemon_opts *o, const char *prog, int fixed_role,
     o->data_dir = NULL;
     o->log_level = LOG_LEVEL_INFO;
     o->mining_threads = 1;
+    o->max_block_txs = DAEMON_TEMPLATE_TXS;
     o->impl = "auto";
     for (int i = 1; i < argc; i++) {
         char name[64];

@@ -6,6 +6,8 @@
 #   SG_BENCH_SECONDS       seconds per PoW / verify measurement (default 2)
 #   BENCH_PROP_NODES       daemon counts for prop (default "10 50")
 #   BENCH_PROP_BLOCKS      blocks per prop run (default 100), BENCH_PROP_DIFF (6)
+#   BENCH_PROP_TXS         transfers per block for prop, each size run for every
+#                          node count (default "0 1000"; 0: coinbase and orders)
 #   BENCH_TX_NODES         daemon counts for tx (default "2 10"); BENCH_TX_SENDERS
 #                          (256) x BENCH_TX_PER (100) transfers per run
 #   BENCH_SCENARIO_SECONDS length of the default scenario (default 300)
@@ -36,9 +38,12 @@ if want verify; then
 fi
 if want prop; then
     for n in ${BENCH_PROP_NODES:-10 50}; do
-        echo "== block propagation and memory: $n daemons (scripts/bench_net.sh prop) =="
-        net prop "$n" "${BENCH_PROP_BLOCKS:-100}" "${BENCH_PROP_DIFF:-6}"
-        echo
+        for txs in ${BENCH_PROP_TXS:-0 1000}; do
+            if ((txs > 0)); then size="blocks of $txs transfers"; else size="blocks of coinbase and orders"; fi
+            echo "== block propagation and memory: $n daemons, $size (scripts/bench_net.sh prop) =="
+            net prop "$n" "${BENCH_PROP_BLOCKS:-100}" "${BENCH_PROP_DIFF:-6}" "$txs"
+            echo
+        done
     done
 fi
 if want tx; then

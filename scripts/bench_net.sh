@@ -2,7 +2,8 @@
 # scripts/bench_net.sh SECTION [ARGS] - network benchmarks with real daemons
 # on loopback, run by scripts/bench.sh (`make bench`); never part of the tests.
 #
-#   prop N BLOCKS DIFF   N daemons (node n0 the only miner, the others
+#   prop N BLOCKS DIFF [TXS]
+#                        N daemons (node n0 the only miner, the others
 #                        --no-mine), each dialling n0 and its predecessor,
 #                        discovery on.  Once every node has a peer, n0 mines
 #                        BLOCKS blocks; for each, the delay from its
@@ -11,7 +12,15 @@
 #                        read from the daemons' millisecond log timestamps
 #                        (one host, one clock).  Also prints every daemon's
 #                        resident size idle (connected, before mining) and
-#                        its peak (VmHWM) after the run.
+#                        its peak (VmHWM) after the run.  TXS > 0: blocks
+#                        of TXS transfers plus the coinbase (n0 runs with
+#                        --max-block-txs TXS+1); about BLOCKS*TXS signed
+#                        transfers are injected (bench_txinject, into n1)
+#                        and gossiped to every node before mining, in
+#                        batches the mempool holds (PROP_BATCH_TXS), mining
+#                        paused between batches.  TXS 0 (the default):
+#                        blocks carry the coinbase and the households'
+#                        market orders.
 #   scale N SECONDS      N daemons (all mining, difficulty 7): time from
 #                        the first start to every node having a peer, then
 #                        SECONDS of running; checks all alive and one tip.
@@ -88,25 +97,107 @@ next_port() {
     done
 }
 
+# start_nodes N all|none [ARG...]: the ARGs go to n0 only.
 start_nodes() {
     local nodes=$1 mine=$2 i args
+    shift 2
     for ((i = 0; i < nodes; i++)); do
         next_port
         SG_PORT[n$i]=$BENCH_PORT
         args=(--mining-threads 1)
         [[ $mine == all ]] || args+=(--no-mine)
+        ((i == 0)) && args+=("$@")
         ((i > 0)) && args+=(--peer "$(sg_addr n0)")
         ((i > 1)) && args+=(--peer "$(sg_addr "n$((i - 1))")")
         sg_start "n$i" consumer "${args[@]}"
     done
 }
 
+# Transfers a prop batch may hold: the mempool keeps CHAIN_MEMPOOL_TXS
+# (50,000), and the households' orders need room too.  BENCH_PROP_BATCH_TXS
+# lowers it (to try the batching quickly).
+PROP_BATCH_TXS=${BENCH_PROP_BATCH_TXS:-40000}
+PROP_PER=250                      # nonces per sender, within the mempool's window of 256
+
+# prop_genesis NAMES...: like sg_cluster, plus PROP_SENDERS injector senders
+# funded (their keys from bench_txinject keys).
+prop_genesis() {
+    local pk allocs=() n
+    mkdir -p "$SG_T/keys"
+    "$SGNODE" cluster-key --out "$SG_T/cluster.key" || sg_fail "cluster-key failed"
+    SG_OPERATOR_PK=$("$SGNODE" keygen --out "$SG_T/keys/operator.key") || sg_fail "keygen failed"
+    for n in "$@"; do
+        pk=$("$SGNODE" keygen --out "$SG_T/keys/$n.key") || sg_fail "keygen $n failed"
+        allocs+=(--alloc "$pk=1000000000")
+    done
+    while read -r pk; do allocs+=(--alloc "$pk=1000000000"); done \
+        < <("$PROP_INJECT" keys --count "$PROP_SENDERS")
+    "$SGNODE" genesis --out "$SG_T/genesis.txt" --operator-key "$SG_OPERATOR_PK" \
+        --difficulty "$PROP_DIFF" "${allocs[@]}" || sg_fail "genesis failed"
+}
+
+# True if every named node's mempool holds at least N transactions.
+all_mempool_ge() {
+    local want=$1 n v; shift
+    for n in "$@"; do
+        v=$(sg_stat "$n" mempool_txs)
+        [[ -n "$v" && "$v" -ge "$want" ]] || return 1
+    done
+}
+
+# prop_inject FIRST SENDERS PER NAMES...: SENDERS x PER transfers into n1
+# (n0 when alone); returns once n0's mempool holds them and, waiting at most
+# 300 s more, every node's.  Prints one line of timings.
+prop_inject() {
+    local first=$1 senders=$2 per=$3 want t0 t1 t2 every; shift 3
+    local to=n0
+    [[ $# -gt 1 ]] && to=n1
+    want=$((senders * per))
+    t0=$(date +%s.%N)
+    "$PROP_INJECT" send --connect "$(sg_addr "$to")" --cluster-key "$SG_T/cluster.key" \
+        --genesis "$SG_T/genesis.txt" --first "$first" --count "$senders" --per "$per" \
+        --linger-ms 1200000 >"$SG_T/inject.out" 2>&1 &
+    SG_PID[inject]=$!
+    sg_wait_for 900 "n0's mempool holding $want transfers" all_mempool_ge "$want" n0
+    t1=$(date +%s.%N)
+    if sg_wait_for_quiet 300 all_mempool_ge "$want" "$@"; then every=yes; else every=no; fi
+    t2=$(date +%s.%N)
+    kill "${SG_PID[inject]}" 2>/dev/null
+    wait "${SG_PID[inject]}" 2>/dev/null
+    unset "SG_PID[inject]"
+    awk -v a="$t0" -v b="$t1" -v c="$t2" -v w="$want" -v e="$every" -v n="$#" 'BEGIN {
+        printf "  %d transfers: in n0'"'"'s mempool %.1f s after the injection began, ", w, b - a
+        if (e == "yes") printf "in all %d mempools after %.1f s\n", n, c - a
+        else printf "NOT in all %d mempools after %.1f s (mining anyway)\n", n, c - a }'
+}
+
 bench_prop() {
-    local nodes=$1 blocks=$2 diff=$3 names=() i h0 t0 t1
+    local nodes=$1 blocks=$2 diff=$3 txs=$4 names=() i h0 t0 t1 n0args=()
+    local batch_blocks=$blocks senders=0 b left nb cnt s p first
+    local -a bsend=() bper=() bblocks=()
     for ((i = 0; i < nodes; i++)); do names+=("n$i"); done
     sg_setup
-    sg_cluster "$diff" "${names[@]}"
-    start_nodes "$nodes" none
+    if ((txs > 0)); then
+        PROP_INJECT=$SG_ROOT/${B:-build}/tests/bench_txinject
+        [[ -x $PROP_INJECT ]] || sg_skip "$PROP_INJECT not built (make bench builds it)"
+        ((txs < PROP_BATCH_TXS)) && batch_blocks=$((PROP_BATCH_TXS / txs)) || batch_blocks=1
+        # Batches of batch_blocks blocks, each with its own senders (nonces
+        # from 0): S senders x P nonces, about the batch's blocks x TXS.
+        for ((left = blocks; left > 0; left -= nb)); do
+            nb=$((left < batch_blocks ? left : batch_blocks))
+            cnt=$((nb * txs))
+            s=$(((cnt + PROP_PER - 1) / PROP_PER))
+            p=$(((cnt + s - 1) / s))
+            bblocks+=("$nb"); bsend+=("$s"); bper+=("$p")
+            senders=$((senders + s))
+        done
+        PROP_SENDERS=$senders PROP_DIFF=$diff prop_genesis "${names[@]}"
+        n0args=(--max-block-txs $((txs + 1)))
+    else
+        sg_cluster "$diff" "${names[@]}"
+        bblocks=("$blocks")
+    fi
+    start_nodes "$nodes" none "${n0args[@]}"
     sg_wait_for 300 "every node has a peer" sg_all_peers_ge 1 "${names[@]}"
     sleep 5                       # discovery settles; then idle sizes
     echo "load average before: $(cpu_load)"
@@ -114,25 +205,44 @@ bench_prop() {
         awk '{ v[NR] = $1 } END { printf "min=%d max=%d", v[1], v[NR] }')"
     echo "rss idle (connected, not mining): $(rss_summary VmRSS "${names[@]}")"
     h0=$(sg_stat n0 height)
+    ((txs > 0)) && echo "blocks of $txs transfers + coinbase, ${#bblocks[@]} batch(es) of injected transfers:"
     t0=$(date +%s)
-    sg_start_mining n0
-    sg_wait_for 1800 "n0 at height $((h0 + blocks))" sg_all_height_ge $((h0 + blocks)) n0
-    sg_stop_mining n0
-    sg_wait_for 120 "one tip everywhere" sg_same_tip "${names[@]}"
+    first=0
+    for ((b = 0; b < ${#bblocks[@]}; b++)); do
+        if ((txs > 0)); then
+            prop_inject "$first" "${bsend[b]}" "${bper[b]}" "${names[@]}"
+            first=$((first + bsend[b]))
+        fi
+        local h=$(sg_stat n0 height)
+        sg_start_mining n0
+        sg_wait_for 1800 "n0 at height $((h + bblocks[b]))" sg_all_height_ge $((h + bblocks[b])) n0
+        sg_stop_mining n0
+        sg_wait_for 300 "one tip everywhere" sg_same_tip "${names[@]}"
+    done
     t1=$(date +%s)
-    echo "mined $(( $(sg_stat n0 height) - h0 )) blocks in $((t1 - t0)) s at difficulty $diff"
+    local note=""
+    ((txs > 0)) && note=" (injection and mempool waits included)"
+    echo "mined $(( $(sg_stat n0 height) - h0 )) blocks in $((t1 - t0)) s at difficulty $diff$note"
     echo "rss peak (VmHWM) after the run: $(rss_summary VmHWM "${names[@]}")"
     echo "rss now: $(rss_summary VmRSS "${names[@]}")"
     echo "load average after: $(cpu_load)"
-    # One line per (node, block): "hash ms"; n0's acceptance is the find.
+    # One line per (node, block): "file hash ms txs"; n0's acceptance is
+    # the find.  With TXS, only blocks that carry TXS transfers count: the
+    # ones found after a batch ran out (mining stops a moment late) are
+    # left out and counted apart.
     for n in "${names[@]}"; do
-        awk "$AWK_MS"' / accepted at height / { print FILENAME, $5, ms($1) }' "$SG_T/$n.log"
-    done | awk -v n0="$SG_T/n0.log" -v want="$nodes" '
-        $1 == n0 { found[$2] = $3; next }
+        awk "$AWK_MS"' / accepted at height / { t = $(NF - 1); sub(/\(/, "", t); print FILENAME, $5, ms($1), t }' \
+            "$SG_T/$n.log"
+    done | awk -v n0="$SG_T/n0.log" -v want="$nodes" -v min=$((txs > 0 ? txs + 1 : 0)) \
+               -v short="$SG_T/short" '
+        $1 == n0 { found[$2] = $3; txs[$2] = $4; next }
         { if (!($2 in last) || $3 > last[$2]) last[$2] = $3; cnt[$2]++ }
         END { for (h in found) if (cnt[h] == want - 1) {
-                  print last[h] - found[h] } }' >"$SG_T/delays"
-    echo "propagation to every node, ms: $(percentiles "$SG_T/delays")"
+                  if (txs[h] >= min) print last[h] - found[h]; else ns++ }
+              print ns + 0 >short }' >"$SG_T/delays"
+    echo "propagation to every node, ms$( ((txs > 0)) && echo " (blocks of $txs+ transfers)"):" \
+         "$(percentiles "$SG_T/delays")"
+    ((txs > 0)) && echo "blocks with fewer transfers (after a batch ran out), not counted: $(cat "$SG_T/short")"
     echo "transactions per block at n0 (coinbase included): $(accepted_lines n0 | cut -d' ' -f2 |
         sort -n | awk '{ v[NR] = $1 } END { printf "min=%d median=%d max=%d", v[1], v[int((NR + 1) / 2)], v[NR] }')"
 }
@@ -298,11 +408,11 @@ bench_scenario() {
 # so editing this file during a run cannot change what the run does.
 {
 case "${1:-}" in
-    prop) shift; bench_prop "${1:-10}" "${2:-100}" "${3:-6}" ;;
+    prop) shift; bench_prop "${1:-10}" "${2:-100}" "${3:-6}" "${4:-0}" ;;
     scenario) shift; bench_scenario "${1:-300}" ;;
     tx) shift; bench_tx "${1:-10}" "${2:-256}" "${3:-100}" "${4:-6}" ;;
     scale) shift; bench_scale "${1:-100}" "${2:-120}" ;;
-    *) echo "usage: bench_net.sh prop [NODES BLOCKS DIFF] | tx [NODES SENDERS PER DIFF] |" \
+    *) echo "usage: bench_net.sh prop [NODES BLOCKS DIFF [TXS]] | tx [NODES SENDERS PER DIFF] |" \
             "scenario [SECONDS] |" \
             "scale [NODES SECONDS]" >&2; exit 2 ;;
 esac

@@ -1,13 +1,15 @@
 /*
- * bench_txinject - signed transfers for the throughput benchmark
- * (scripts/bench_net.sh tx), sent to one daemon over the peer protocol.
+ * bench_txinject - signed transfers for the throughput and propagation
+ * benchmarks (scripts/bench_net.sh tx, prop), sent to one daemon over the
+ * peer protocol.
  *
- *   bench_txinject keys --count K
- *       prints the K sender public keys (hex, one a line) for the genesis'
- *       --alloc; the keys are derived from fixed seeds, so both modes agree.
+ *   bench_txinject keys --count K [--first F]
+ *       prints the public keys of senders F..F+K-1 (hex, one a line; F
+ *       defaults to 0) for the genesis' --alloc; the keys are derived from
+ *       fixed seeds, so both modes agree.
  *   bench_txinject send --connect IP:PORT --cluster-key FILE --genesis FILE
- *                       --count K --per N
- *       signs N transfers per sender (nonces 0..N-1, N <= 256, the
+ *                       --count K --per N [--first F]
+ *       signs N transfers per sender F..F+K-1 (nonces 0..N-1, N <= 256, the
  *       mempool's nonce window) before connecting, then sends them round by
  *       round (nonce 0 of every sender, then nonce 1, ...) as fast as the
  *       socket takes them, and stays connected for --linger-ms (default
@@ -135,15 +137,15 @@ static int dial(const char *hostport)
 }
 
 /* Signs count * per transfers, round-major; each a malloc'd encoding. */
-static int sign_all(unsigned count, unsigned per, const uint8_t chain_id[32],
-                    proto_wr *enc)
+static int sign_all(unsigned first, unsigned count, unsigned per,
+                    const uint8_t chain_id[32], proto_wr *enc)
 {
     uint8_t (*pk)[32] = malloc((size_t)count * 32);
     uint8_t (*sk)[64] = malloc((size_t)count * 64);
     int rc = pk && sk ? 0 : SG_ENOMEM;
 
     for (unsigned i = 0; rc == 0 && i < count; i++)
-        sender_key(i, pk[i], sk[i]);
+        sender_key(first + i, pk[i], sk[i]);
     for (unsigned r = 0; rc == 0 && r < per; r++) {
         for (unsigned i = 0; rc == 0 && i < count; i++) {
             proto_tx tx;
@@ -189,7 +191,7 @@ static int handshake(client *c, sec_session **s, const uint8_t ckey[32],
 }
 
 static int send_mode(const char *connect_to, const char *ckey_path, const char *genesis,
-                     unsigned count, unsigned per, int linger_ms)
+                     unsigned first, unsigned count, unsigned per, int linger_ms)
 {
     uint8_t ckey[32], chain_id[32];
     chain_params p;
@@ -206,7 +208,7 @@ static int send_mode(const char *connect_to, const char *ckey_path, const char *
     }
     params_chain_id(&p, chain_id);
     double t0 = now_s();
-    if (sign_all(count, per, chain_id, enc) != 0) {
+    if (sign_all(first, count, per, chain_id, enc) != 0) {
         fprintf(stderr, "bench_txinject: signing failed\n");
         goto out;
     }
@@ -243,7 +245,7 @@ out:
 int main(int argc, char **argv)
 {
     const char *connect_to = NULL, *ckey_path = NULL, *genesis = NULL;
-    unsigned count = 0, per = 1;
+    unsigned count = 0, per = 1, first = 0;
     int linger_ms = 60000;
 
     if (argc < 2 || sodium_init() < 0)
@@ -255,16 +257,17 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--genesis") == 0 && v) genesis = argv[++i];
         else if (strcmp(argv[i], "--count") == 0 && v) count = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--per") == 0 && v) per = (unsigned)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--first") == 0 && v) first = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--linger-ms") == 0 && v) linger_ms = atoi(argv[++i]);
         else goto usage;
     }
-    if (count == 0 || count > 100000)
+    if (count == 0 || count > 100000 || first > 100000)
         goto usage;
     if (strcmp(argv[1], "keys") == 0) {
         for (unsigned i = 0; i < count; i++) {
             uint8_t pk[32], sk[64];
             char hex[65];
-            sender_key(i, pk, sk);
+            sender_key(first + i, pk, sk);
             sodium_bin2hex(hex, sizeof hex, pk, 32);
             printf("%s\n", hex);
         }
@@ -272,10 +275,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "send") == 0 && connect_to && ckey_path && genesis &&
         per >= 1 && per <= 256)
-        return send_mode(connect_to, ckey_path, genesis, count, per, linger_ms);
+        return send_mode(connect_to, ckey_path, genesis, first, count, per, linger_ms);
 usage:
-    fprintf(stderr, "usage: bench_txinject keys --count K\n"
+    fprintf(stderr, "usage: bench_txinject keys --count K [--first F]\n"
             "       bench_txinject send --connect IP:PORT --cluster-key FILE "
-            "--genesis FILE --count K --per N [--linger-ms N]\n");
+            "--genesis FILE --count K --per N [--first F] [--linger-ms N]\n");
     return 2;
 }

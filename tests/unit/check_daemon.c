@@ -30,7 +30,7 @@ START_TEST(test_opts_full)
                      "--log-level", "debug", "--name", "alice", "--mining-threads", "3",
                      "--impl", "generic", "--no-mine", "--use-gpu", "--no-discover",
                      "--reconnect-max-ms", "1500", "--ban-secs", "30", "--stall-ms", "900",
-                     "--stop-on-stdin-eof" };
+                     "--stop-on-stdin-eof", "--max-block-txs=1001" };
     daemon_opts o;
     char err[256] = "";
 
@@ -56,6 +56,7 @@ START_TEST(test_opts_full)
     ck_assert_uint_eq(o.ban_secs, 30);
     ck_assert_uint_eq(o.stall_ms, 900);
     ck_assert_int_eq(o.stop_on_stdin_eof, 1);
+    ck_assert_uint_eq(o.max_block_txs, 1001);
 }
 END_TEST
 
@@ -76,6 +77,24 @@ START_TEST(test_opts_defaults)
     ck_assert_uint_eq(o.mining_threads, 1);
     ck_assert_str_eq(o.impl, "auto");
     ck_assert_int_eq(o.no_mine, 0);
+    ck_assert_uint_eq(o.max_block_txs, DAEMON_TEMPLATE_TXS);
+}
+END_TEST
+
+/* The template cap's range is the rules' own: 1 (the coinbase alone) up to
+ * PROTO_BLOCK_MAX_TXS; the value counts the coinbase. */
+START_TEST(test_opts_max_block_txs)
+{
+    static const char *const ok[] = { "1", "1001", "20000" };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char *argv[] = { "sgoperator", "--data-dir", "d", "--cluster-key", "ck",
+                         "--genesis", "g", "--max-block-txs", (char *)ok[i] };
+        daemon_opts o;
+        char err[256] = "";
+        ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(argv), argv, err), 0);
+        ck_assert_uint_eq(o.max_block_txs, strtoul(ok[i], NULL, 10));
+    }
+    ck_assert_int_eq(PROTO_BLOCK_MAX_TXS, 20000);
 }
 END_TEST
 
@@ -90,6 +109,9 @@ START_TEST(test_opts_errors)
         { { "--log-level", "loud" }, "--log-level expects debug, info, warn or error, got 'loud'" },
         { { "--mining-threads", "0" }, "--mining-threads expects a thread count from 1 to 256, got '0'" },
         { { "--mining-threads", "2x" }, "--mining-threads expects a thread count from 1 to 256, got '2x'" },
+        { { "--max-block-txs", "0" }, "--max-block-txs expects a transaction count from 1 to 20000 (coinbase included), got '0'" },
+        { { "--max-block-txs", "20001" }, "--max-block-txs expects a transaction count from 1 to 20000 (coinbase included), got '20001'" },
+        { { "--max-block-txs", "1k" }, "--max-block-txs expects a transaction count from 1 to 20000 (coinbase included), got '1k'" },
         { { "--impl", "quantum" }, "--impl expects auto, avx512, avx2, shani, generic, openssl or cuda, got 'quantum'" },
         { { "--bogus", "1" }, "unknown option '--bogus' (see --help)" },
         { { "--no-mine=1" }, "--no-mine takes no value" },
@@ -345,6 +367,7 @@ Suite *daemon_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_opts_full);
     tcase_add_test(tc, test_opts_defaults);
+    tcase_add_test(tc, test_opts_max_block_txs);
     tcase_add_test(tc, test_opts_errors);
     tcase_add_test(tc, test_opts_required);
     tcase_add_test(tc, test_identity_file);
