@@ -31,6 +31,7 @@ struct txlat {
     hmap by_id;                      /* txid -> pend_entry * */
     pend_entry *pool;
     size_t pool_cap, oldest, newest, free_head;
+    size_t pool_used;                /* entries below this were handed out */
     txlat_record *ring;
     size_t ring_cap, ring_head, ring_n;
     txlat_stats st;
@@ -53,9 +54,9 @@ int txlat_new(txlat **out, size_t pending_max, size_t done_max)
     }
     t->pool_cap = pending_max;
     t->ring_cap = done_max;
-    for (size_t i = 0; i < pending_max; i++)
-        t->pool[i].next = i + 1 < pending_max ? i + 1 : NIL;
-    t->free_head = 0;
+    /* Entries are handed out from the untouched tail before the free list
+     * exists, so an idle daemon's pool stays unbacked zero pages. */
+    t->free_head = NIL;
     t->oldest = t->newest = NIL;
     *out = t;
     return 0;
@@ -92,6 +93,10 @@ int txlat_broadcast(txlat *t, const uint8_t txid[32], uint64_t now_ms)
 {
     if (hmap_get(&t->by_id, txid))
         return 0;
+    if (t->free_head == NIL && t->pool_used < t->pool_cap) {
+        t->pool[t->pool_used].next = NIL;
+        t->free_head = t->pool_used++;
+    }
     if (t->free_head == NIL) {
         unlink_entry(t, t->oldest);
         t->st.dropped_pending++;

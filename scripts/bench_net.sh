@@ -122,28 +122,21 @@ PROP_PER=250                      # nonces per sender, within the mempool's wind
 # prop_genesis NAMES...: like sg_cluster, plus PROP_SENDERS injector senders
 # funded (their keys from bench_txinject keys).
 prop_genesis() {
-    local pk allocs=() n
-    mkdir -p "$SG_T/keys"
-    "$SGNODE" cluster-key --out "$SG_T/cluster.key" || sg_fail "cluster-key failed"
-    SG_OPERATOR_PK=$("$SGNODE" keygen --out "$SG_T/keys/operator.key") || sg_fail "keygen failed"
-    for n in "$@"; do
-        pk=$("$SGNODE" keygen --out "$SG_T/keys/$n.key") || sg_fail "keygen $n failed"
-        allocs+=(--alloc "$pk=1000000000")
-    done
-    while read -r pk; do allocs+=(--alloc "$pk=1000000000"); done \
-        < <("$PROP_INJECT" keys --count "$PROP_SENDERS")
-    "$SGNODE" genesis --out "$SG_T/genesis.txt" --operator-key "$SG_OPERATOR_PK" \
-        --difficulty "$PROP_DIFF" "${allocs[@]}" || sg_fail "genesis failed"
+    fund_injector "$PROP_INJECT" "$PROP_SENDERS"
+    sg_cluster "$PROP_DIFF" "$@"
+}
+
+# fund_injector INJECT SENDERS: the next sg_cluster's genesis also funds the
+# injector's first SENDERS accounts.
+fund_injector() {
+    local pk
+    SG_EXTRA_ALLOCS=()
+    while read -r pk; do SG_EXTRA_ALLOCS+=(--alloc "$pk=1000000000"); done \
+        < <("$1" keys --count "$2")
 }
 
 # True if every named node's mempool holds at least N transactions.
-all_mempool_ge() {
-    local want=$1 n v; shift
-    for n in "$@"; do
-        v=$(sg_stat "$n" mempool_txs)
-        [[ -n "$v" && "$v" -ge "$want" ]] || return 1
-    done
-}
+all_mempool_ge() { sg_all_stat_ge mempool_txs "$@"; }
 
 # prop_inject FIRST SENDERS PER NAMES...: SENDERS x PER transfers into n1
 # (n0 when alone); returns once n0's mempool holds them and, waiting at most
@@ -292,21 +285,13 @@ accepted_lines() {
 }
 
 bench_tx() {
-    local nodes=$1 senders=$2 per=$3 diff=$4 names=() allocs=() i pk t_inj h0 total
+    local nodes=$1 senders=$2 per=$3 diff=$4 names=() i pk t_inj h0 total
     local inject=$SG_ROOT/${B:-build}/tests/bench_txinject
     [[ -x $inject ]] || sg_skip "$inject not built (make bench builds it)"
     for ((i = 0; i < nodes; i++)); do names+=("n$i"); done
     sg_setup
-    mkdir -p "$SG_T/keys"
-    "$SGNODE" cluster-key --out "$SG_T/cluster.key" || sg_fail "cluster-key failed"
-    SG_OPERATOR_PK=$("$SGNODE" keygen --out "$SG_T/keys/operator.key") || sg_fail "keygen failed"
-    for n in "${names[@]}"; do
-        pk=$("$SGNODE" keygen --out "$SG_T/keys/$n.key") || sg_fail "keygen $n failed"
-        allocs+=(--alloc "$pk=1000000000")
-    done
-    while read -r pk; do allocs+=(--alloc "$pk=1000000000"); done < <("$inject" keys --count "$senders")
-    "$SGNODE" genesis --out "$SG_T/genesis.txt" --operator-key "$SG_OPERATOR_PK" \
-        --difficulty "$diff" "${allocs[@]}" || sg_fail "genesis failed"
+    fund_injector "$inject" "$senders"
+    sg_cluster "$diff" "${names[@]}"
     start_nodes "$nodes" none
     sg_wait_for 300 "every node has a peer" sg_all_peers_ge 1 "${names[@]}"
     sleep 3

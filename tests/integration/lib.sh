@@ -111,10 +111,12 @@ sg_free_port() {
 }
 
 # sg_cluster DIFFICULTY NODE_NAME...: cluster key, operator key, one key per
-# node (keys/NAME.key), and a genesis giving each node 1000 coins.
+# node (keys/NAME.key), and a genesis giving each node 1000 coins, plus any
+# "--alloc PK=AMOUNT" pairs the caller put in SG_EXTRA_ALLOCS.
+SG_EXTRA_ALLOCS=()
 sg_cluster() {
     local diff=$1; shift
-    local n pk allocs=()
+    local n pk allocs=("${SG_EXTRA_ALLOCS[@]}")
     mkdir -p "$SG_T/keys"
     "$SGNODE" cluster-key --out "$SG_T/cluster.key" || sg_fail "cluster-key failed"
     SG_OPERATOR_PK=$("$SGNODE" keygen --out "$SG_T/keys/operator.key") || sg_fail "keygen failed"
@@ -212,14 +214,17 @@ sg_wait_for() {
     done
 }
 
-# True if every named node reports a height >= H.
-sg_all_height_ge() {
-    local h=$1 n v; shift
+# sg_all_stat_ge STAT N NODE...: true if every named node reports STAT >= N.
+sg_all_stat_ge() {
+    local stat=$1 want=$2 n v; shift 2
     for n in "$@"; do
-        v=$(sg_stat "$n" height)
-        [[ -n "$v" && "$v" -ge "$h" ]] || return 1
+        v=$(sg_stat "$n" "$stat")
+        [[ -n "$v" && "$v" -ge "$want" ]] || return 1
     done
 }
+
+# True if every named node reports a height >= H.
+sg_all_height_ge() { sg_all_stat_ge height "$@"; }
 
 # True if every named node reports the same tip (printed on success).
 sg_same_tip() {
@@ -233,13 +238,7 @@ sg_same_tip() {
 }
 
 # True if every named node reports at least N peers.
-sg_all_peers_ge() {
-    local want=$1 n v; shift
-    for n in "$@"; do
-        v=$(sg_stat "$n" peers)
-        [[ -n "$v" && "$v" -ge "$want" ]] || return 1
-    done
-}
+sg_all_peers_ge() { sg_all_stat_ge peers "$@"; }
 
 sg_assert_eq() {
     [[ "$1" == "$2" ]] || sg_fail "$3: expected '$2', got '$1'"

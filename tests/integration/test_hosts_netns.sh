@@ -20,62 +20,10 @@ cp "$SG_BIN/launcher" "$SG_T/bin/" || sg_fail "cannot copy the launcher"
 LAUNCHER=$SG_T/bin/launcher
 
 TAG=$$
-NSS=("sgh${TAG}a" "sgh${TAG}b" "sgh${TAG}c")
-BR="sgbr$TAG"
-MADE_NS=()
-MADE_BR=0
-LPID=
-
-cleanup_net() {
-    local ns p
-    [[ -n "$LPID" ]] && kill -TERM "$LPID" 2>/dev/null
-    for _ in $(seq 1 50); do
-        [[ -n "$LPID" ]] && kill -0 "$LPID" 2>/dev/null || break
-        sleep 0.2
-    done
-    [[ -n "$LPID" ]] && { kill -KILL "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null; }
-    for ns in "${MADE_NS[@]}"; do
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-        ip netns del "$ns" 2>/dev/null
-    done
-    [[ $MADE_BR -eq 1 ]] && ip link del "$BR" 2>/dev/null
-    return 0
-}
-# sg_cleanup reads the exit status from $?: hand it on past cleanup_net.
-trap 'rc=$?; cleanup_net; (exit $rc); sg_cleanup' EXIT
-
-ip netns add "${NSS[0]}" 2>/dev/null || sg_skip "cannot create network namespaces (ip netns add failed)"
-MADE_NS+=("${NSS[0]}")
-
-# A private /24 that nothing on this machine uses yet.
-NET=
-for _ in $(seq 1 20); do
-    x=$(( 20 + RANDOM % 200 ))
-    ip -4 addr show | grep -q "inet 10\.231\.$x\." && continue
-    ip -4 route show | grep -q "^10\.231\.$x\." && continue
-    NET=10.231.$x; break
-done
-[[ -n "$NET" ]] || sg_fail "no free 10.231.x.0/24 found"
-
-ip link add "$BR" type bridge || sg_skip "cannot create a bridge"
-MADE_BR=1
-ip addr add "$NET.1/24" dev "$BR" && ip link set "$BR" up || sg_fail "cannot set up $BR"
-for i in 0 1 2; do
-    ns=${NSS[$i]}
-    if [[ $i -gt 0 ]]; then ip netns add "$ns" || sg_fail "ip netns add $ns"; MADE_NS+=("$ns"); fi
-    ip link add "sgv${TAG}h$i" type veth peer name "sgv${TAG}n$i" || sg_fail "veth for $ns"
-    ip link set "sgv${TAG}n$i" netns "$ns" || sg_fail "moving veth into $ns"
-    ip link set "sgv${TAG}h$i" master "$BR" up || sg_fail "veth into $BR"
-    ip -n "$ns" addr add "$NET.$((i + 2))/24" dev "sgv${TAG}n$i" || sg_fail "address in $ns"
-    ip -n "$ns" link set "sgv${TAG}n$i" up && ip -n "$ns" link set lo up || sg_fail "links up in $ns"
-done
-sg_log "namespaces ${NSS[*]} on $NET.0/24 (bridge $BR)"
-
-HOSTS=$SG_T/hosts
-{
-    echo "# three namespaces"
-    for i in 0 1 2; do echo "${NSS[$i]} $NET.$((i + 2)) 1"; done
-} >"$HOSTS"
+. "$(dirname "$0")/lib_netns.sh"
+# sg_cleanup reads the exit status from $?: hand it on past netns_cleanup.
+trap 'rc=$?; netns_cleanup; (exit $rc); sg_cleanup' EXIT
+netns_setup sgh 10.231 3
 
 # ---- errors name the host ---------------------------------------------------
 echo "nosuchns$TAG $NET.99" >"$SG_T/badhosts"
@@ -137,7 +85,7 @@ cut_nodes=() main_nodes=()
 for n in "${!ADDR[@]}"; do
     if [[ ${NS_OF[$n]} == "$CUT" ]]; then cut_nodes+=("$n"); else main_nodes+=("$n"); fi
 done
-ip -n "$CUT" link set "sgv${TAG}n2" down || sg_fail "cannot take $CUT's link down"
+ip -n "$CUT" link set "${NETNS_VETH[2]}" down || sg_fail "cannot take $CUT's link down"
 sg_log "partition: ${cut_nodes[*]} cut off"
 sleep 30
 # Both sides mined: their tips differ (read from inside the cut namespace).
@@ -147,7 +95,7 @@ cut_tip=$(ip netns exec "$CUT" "$SGNODE" ctl --connect "${ADDR[${cut_nodes[0]}]}
 main_tip=$(stat_of "${main_nodes[0]}" tip)
 [[ -n "$cut_tip" && -n "$main_tip" ]] || sg_fail "no tips during the partition"
 [[ "$cut_tip" != "$main_tip" ]] || sg_fail "both sides on one tip after 30 s apart"
-ip -n "$CUT" link set "sgv${TAG}n2" up || sg_fail "cannot bring $CUT's link back"
+ip -n "$CUT" link set "${NETNS_VETH[2]}" up || sg_fail "cannot bring $CUT's link back"
 sg_log "partition healed"
 # One tip everywhere (sampled while mining goes on, so retried), past the
 # cut side's tip: the heavier branch won on both sides.

@@ -29,58 +29,12 @@ LAUNCHER=$SG_T/bin/launcher
 SHELL_T='setsid -w ip netns exec {host}'
 
 TAG=$$
-NSS=("sgo${TAG}a" "sgo${TAG}b")
-BR="sgob$TAG"
-MADE_NS=()
-MADE_BR=0
-LPID=
 HOLDER=
-
-cleanup_net() {
-    local ns p
-    [[ -n "$HOLDER" ]] && kill -KILL "$HOLDER" 2>/dev/null
-    [[ -n "$LPID" ]] && kill -TERM "$LPID" 2>/dev/null
-    for _ in $(seq 1 50); do
-        [[ -n "$LPID" ]] && kill -0 "$LPID" 2>/dev/null || break
-        sleep 0.2
-    done
-    [[ -n "$LPID" ]] && { kill -KILL "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null; }
-    # Every daemon runs inside one of our namespaces, even those in their
-    # own sessions (setsid).
-    for ns in "${MADE_NS[@]}"; do
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-        ip netns del "$ns" 2>/dev/null
-    done
-    [[ $MADE_BR -eq 1 ]] && ip link del "$BR" 2>/dev/null
-    return 0
-}
-trap 'rc=$?; cleanup_net; (exit $rc); sg_cleanup' EXIT
-
-ip netns add "${NSS[0]}" 2>/dev/null || sg_skip "cannot create network namespaces (ip netns add failed)"
-MADE_NS+=("${NSS[0]}")
-NET=
-for _ in $(seq 1 20); do
-    x=$(( 20 + RANDOM % 200 ))
-    ip -4 addr show | grep -q "inet 10\.232\.$x\." && continue
-    ip -4 route show | grep -q "^10\.232\.$x\." && continue
-    NET=10.232.$x; break
-done
-[[ -n "$NET" ]] || sg_fail "no free 10.232.x.0/24 found"
-ip link add "$BR" type bridge || sg_skip "cannot create a bridge"
-MADE_BR=1
-ip addr add "$NET.1/24" dev "$BR" && ip link set "$BR" up || sg_fail "cannot set up $BR"
-for i in 0 1; do
-    ns=${NSS[$i]}
-    if [[ $i -gt 0 ]]; then ip netns add "$ns" || sg_fail "ip netns add $ns"; MADE_NS+=("$ns"); fi
-    ip link add "sgo${TAG}h$i" type veth peer name "sgo${TAG}n$i" || sg_fail "veth for $ns"
-    ip link set "sgo${TAG}n$i" netns "$ns" || sg_fail "moving veth into $ns"
-    ip link set "sgo${TAG}h$i" master "$BR" up || sg_fail "veth into $BR"
-    ip -n "$ns" addr add "$NET.$((i + 2))/24" dev "sgo${TAG}n$i" || sg_fail "address in $ns"
-    ip -n "$ns" link set "sgo${TAG}n$i" up && ip -n "$ns" link set lo up || sg_fail "links up in $ns"
-done
-HOSTS=$SG_T/hosts
-for i in 0 1; do echo "${NSS[$i]} $NET.$((i + 2)) 1"; done >"$HOSTS"
-sg_log "namespaces ${NSS[*]} on $NET.0/24"
+. "$(dirname "$0")/lib_netns.sh"
+# Every daemon runs inside one of our namespaces, even those in their own
+# sessions (setsid): netns_cleanup finds them there.
+trap 'rc=$?; [[ -n "$HOLDER" ]] && kill -KILL "$HOLDER" 2>/dev/null; netns_cleanup; (exit $rc); sg_cleanup' EXIT
+netns_setup sgo 10.232 2
 
 daemons_of() {  # RUNDIR: pids of daemons started for that run
     pgrep -f -- "--data-dir $1/" || true

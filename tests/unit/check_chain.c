@@ -64,14 +64,7 @@ static chain *open_chain(const fix *f, const char *dir, chain_block_cb con,
 static proto_tx transfer(const fix *f, int from, int to, uint64_t nonce, uint64_t amount)
 {
     proto_tx tx;
-    memset(&tx, 0, sizeof tx);
-    tx.version = PROTO_TX_VERSION;
-    tx.kind = PROTO_TX_TRANSFER;
-    memcpy(tx.from, f->pk[from], 32);
-    tx.nonce = nonce;
-    memcpy(tx.u.pay.to, f->pk[to], 32);
-    tx.u.pay.amount = amount;
-    ck_assert_int_eq(tx_sign(&tx, f->sk[from], f->id), 0);
+    ck_assert_int_eq(tu_transfer(&tx, f->pk[from], f->sk[from], f->pk[to], nonce, amount, f->id), 0);
     return tx;
 }
 

@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "common/sigcache.h"
 #include "common/tx.h"
+#include "testutil.h"
 
 typedef struct {
     uint8_t pk[2][32];
@@ -30,14 +31,7 @@ static void fix_init(sc_fix *f)
 static proto_tx transfer(const sc_fix *f, int from, uint64_t nonce, uint64_t amount)
 {
     proto_tx tx;
-    memset(&tx, 0, sizeof tx);
-    tx.version = PROTO_TX_VERSION;
-    tx.kind = PROTO_TX_TRANSFER;
-    memcpy(tx.from, f->pk[from], 32);
-    tx.nonce = nonce;
-    memcpy(tx.u.pay.to, f->pk[1 - from], 32);
-    tx.u.pay.amount = amount;
-    ck_assert_int_eq(tx_sign(&tx, f->sk[from], f->chain_a), 0);
+    ck_assert_int_eq(tu_transfer(&tx, f->pk[from], f->sk[from], f->pk[1 - from], nonce, amount, f->chain_a), 0);
     return tx;
 }
 

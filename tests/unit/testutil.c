@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/tx.h"
+
 char *tu_mkdtemp(void)
 {
     const char *base = getenv("TMPDIR");
@@ -59,4 +61,18 @@ void tu_unhex(const char *hex, uint8_t *out, size_t len)
             abort();
         out[i] = (uint8_t)v;
     }
+}
+
+int tu_transfer(proto_tx *out, const uint8_t from_pk[32], const uint8_t from_sk[64],
+                const uint8_t to_pk[32], uint64_t nonce, uint64_t amount,
+                const uint8_t chain_id[32])
+{
+    memset(out, 0, sizeof *out);
+    out->version = PROTO_TX_VERSION;
+    out->kind = PROTO_TX_TRANSFER;
+    memcpy(out->from, from_pk, 32);
+    out->nonce = nonce;
+    memcpy(out->u.pay.to, to_pk, 32);
+    out->u.pay.amount = amount;
+    return tx_sign(out, from_sk, chain_id);
 }
