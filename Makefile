@@ -40,7 +40,7 @@ CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -MMD -MP -pthread \
 LDLIBS := $(PKG_LIBS) -lpthread -lm
 
 PROTO_SRC := $(wildcard proto/*.c)
-COMMON_SRC := $(wildcard common/*.c)
+COMMON_SRC := $(wildcard common/*/*.c)
 KERNEL_SRC := $(wildcard kernels/*.c)
 CUDA_SRC := $(wildcard kernels/*.cu)
 LIB_SRC := $(PROTO_SRC) $(COMMON_SRC) $(KERNEL_SRC)
@@ -79,6 +79,9 @@ BINS := bin/sgnode bin/sgoperator bin/launcher
 NODE_SRC := $(wildcard node/*.c)
 OPERATOR_SRC := $(wildcard operator/*.c)
 LAUNCHER_SRC := $(wildcard launcher/*.c)
+# The run's SQL store: only the launcher (and its tests and tools) link it.
+DB_SRC := $(wildcard launcher/db/*.c)
+DB_LIB := $(B)/libsgdb.a
 
 UNIT_SRC := $(wildcard tests/unit/check_*.c)
 UNIT_SUITES := $(patsubst tests/unit/check_%.c,%,$(UNIT_SRC))
@@ -132,7 +135,12 @@ bin/sgoperator: $(OPERATOR_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-bin/launcher: $(LAUNCHER_SRC:%.c=$(B)/%.o) $(LIB)
+$(DB_LIB): $(DB_SRC:%.c=$(B)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+bin/launcher: $(LAUNCHER_SRC:%.c=$(B)/%.o) $(DB_LIB) $(LIB)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -150,7 +158,7 @@ $(B)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
 
-$(UNIT_BIN): $(UNIT_OBJ) $(LIB)
+$(UNIT_BIN): $(UNIT_OBJ) $(DB_LIB) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 # Each fuzz target also links with a plain main that replays its corpus, so
@@ -165,9 +173,9 @@ test-replay: $(REPLAY_BINS)
 	@for t in $(FUZZ_NAMES); do \
 	    $(B)/tests/replay_$$t tests/fuzz/corpus/$$t || exit 1; done
 
-$(B)/tests/tools/%: tests/tools/%.c $(LIB)
+$(B)/tests/tools/%: tests/tools/%.c $(DB_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(DB_LIB) $(LIB) $(LDLIBS)
 
 test-integration: all $(TOOL_BINS)
 	@bash tests/integration/run.sh
@@ -191,9 +199,9 @@ $(FZ)/%.o: %.c
 # Decoders live in proto/, the genesis, market and profile parsers and the
 # handshake in common/: only what they need is instrumented, which keeps the
 # clang build short (no SIMD kernels, no libuv layer).
-FUZZ_LIB_SRC := $(PROTO_SRC) common/err.c common/hash.c common/hmap.c common/pow.c \
-                common/params.c common/secure.c common/ledger.c common/tx.c \
-                common/market.c common/energy.c
+FUZZ_LIB_SRC := $(PROTO_SRC) common/base/err.c common/base/hmap.c common/core/hash.c \
+                common/core/pow.c common/core/params.c common/core/ledger.c common/core/tx.c \
+                common/core/market.c common/link/secure.c common/model/energy.c
 $(FZ)/fuzz_%: $(FZ)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_SRC:%.c=$(FZ)/%.o)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lpthread -lm
 

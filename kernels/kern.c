@@ -9,7 +9,7 @@
 #include <cpuid.h>
 #endif
 
-#include "../common/err.h"
+#include "common/base/err.h"
 #include "kern_internal.h"
 
 #define KERN_MAX_THREADS 1024

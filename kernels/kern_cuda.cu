@@ -14,7 +14,7 @@
  */
 #include <cuda_runtime.h>
 
-#include "../common/err.h"
+#include "common/base/err.h"
 #include "kern_internal.h"
 
 /* Nonces per launch: a few ms on a current GPU, which bounds how long a

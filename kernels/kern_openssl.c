@@ -9,7 +9,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 
-#include "../common/err.h"
+#include "common/base/err.h"
 #include "kern_internal.h"
 
 int kern__scan_openssl(const kern_prep *p, uint32_t start, uint32_t n, uint32_t *found)

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "fleet.h"
+#include "common/base/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,22 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/daemon.h"
-#include "../common/err.h"
-
-int64_t fleet_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t fleet_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "common/daemon/daemon.h"
+#include "common/base/err.h"
 
 extern char **environ;
 
@@ -334,8 +321,8 @@ int fleet_stop_all(fleet *f, int grace_ms)
     for (size_t i = 0; i < f->n; i++)
         close_stdin(&f->nodes[i]);   /* the EOF that --stop-on-stdin-eof waits for */
     fleet_signal_all(f, SIGTERM);
-    int64_t deadline = fleet_now_ms() + grace_ms;
-    while (running(f) > 0 && fleet_now_ms() < deadline) {
+    int64_t deadline = clock_mono_ms() + grace_ms;
+    while (running(f) > 0 && clock_mono_ms() < deadline) {
         fleet_reap(f, NULL, NULL);
         if (running(f) > 0) {
             struct timespec ts = { 0, 50 * 1000000 };

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../common/ctl.h"
+#include "common/link/ctl.h"
 #include "hosts.h"
 
 #define FLEET_BACKOFF_MIN_MS 500
@@ -140,8 +140,5 @@ void fleet_exit_message(const fleet *f, size_t i, const char *middle, char *out,
                         size_t cap);
 /* Connects a control client to node i (for attach). */
 int fleet_connect(const fleet *f, size_t i, ctl **out, int timeout_ms);
-
-int64_t fleet_now_ms(void);          /* CLOCK_MONOTONIC */
-int64_t fleet_wall_ms(void);         /* CLOCK_REALTIME */
 
 #endif

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../common/err.h"
+#include "common/base/err.h"
 
 static int valid_word(const char *s)
 {

@@ -11,13 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/hash.h"
-#include "../common/hmap.h"
-#include "../common/ledger.h"
-#include "../common/store.h"
-#include "../common/tx.h"
-#include "../proto/msg.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/base/hmap.h"
+#include "common/core/ledger.h"
+#include "common/core/store.h"
+#include "common/core/tx.h"
+#include "proto/msg.h"
 
 #define REC_HDR 12                  /* magic, length, checksum */
 /* Bytes read from a store at once: what one STORE_READ answer carries. */

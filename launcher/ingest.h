@@ -28,8 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/db.h"
-#include "../common/params.h"
+#include "launcher/db/db.h"
+#include "common/core/params.h"
 
 #define LAUNCHER_INGEST_MAX_NODES 1024
 

@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/ctl.h"
-#include "../common/err.h"
-#include "../common/log.h"
+#include "common/link/ctl.h"
+#include "common/base/clock.h"
+#include "common/base/err.h"
+#include "common/daemon/log.h"
 #include "fleet.h"
 #include "opts.h"
 #include "pow_cmd.h"
@@ -159,7 +160,7 @@ static int cmd_status(int argc, char **argv)
     for (size_t i = 0; i < f.n; i++) {
         fleet_node *n = &f.nodes[i];
         n->pid = 1;                 /* not ours: only marks it worth asking */
-        if (fleet_poll_stats(&f, i, fleet_now_ms()) == 0)
+        if (fleet_poll_stats(&f, i, clock_mono_ms()) == 0)
             up++;
         n->pid = 0;
     }

@@ -10,11 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/energy.h"
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/params.h"
-#include "../common/units.h"
+#include "common/model/energy.h"
+#include "common/base/err.h"
+#include "common/daemon/log.h"
+#include "common/core/params.h"
+#include "common/base/units.h"
 
 const char launcher_usage[] =
     "usage: launcher [options]          run a simulation (Ctrl-C stops it cleanly)\n"

@@ -1,5 +1,6 @@
 /* pow_cmd.c - `launcher pow`: parse, pick a kernel, search, report. */
 #include "pow_cmd.h"
+#include "common/base/clock.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -9,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/hash.h"
-#include "../common/pow.h"
-#include "../kernels/kern.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/core/pow.h"
+#include "kernels/kern.h"
 
 #define POW_EXIT_FOUND 0
 #define POW_EXIT_NOTFOUND 1
@@ -262,14 +263,6 @@ static int pow_pick_impl(const pow_opts *o, kern_impl *impl)
     return 0;
 }
 
-static double pow_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int pow_cmd_main(int argc, char **argv)
 {
     pow_opts o;
@@ -294,9 +287,9 @@ int pow_cmd_main(int argc, char **argv)
     if (impl == KERN_IMPL_CUDA)
         o.threads = 1;
 
-    t0 = pow_now();
+    t0 = clock_mono_s();
     rc = kern_search_mt(impl, &job, o.threads, NULL, &res);
-    secs = pow_now() - t0;
+    secs = clock_mono_s() - t0;
     if (rc != 0 && rc != SG_ENOTFOUND) {
         fprintf(stderr, "launcher pow: the search failed: %s\n", sg_strerror(rc));
         return POW_EXIT_FAILED;

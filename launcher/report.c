@@ -16,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/db.h"
-#include "../common/err.h"
+#include "launcher/db/db.h"
+#include "common/base/err.h"
 
 #define RP_SERIES_MAX 24
 #define RP_CATS_MAX 64

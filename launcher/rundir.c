@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../common/daemon.h"
-#include "../common/err.h"
-#include "../common/hash.h"
-#include "../common/pow.h"
+#include "common/daemon/daemon.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/core/pow.h"
 
 #define OPERATOR_FUNDS_FACTOR 100    /* the grid pays feed-in out of this */
 

@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "../common/params.h"
+#include "common/core/params.h"
 #include "fleet.h"
 #include "opts.h"
 

@@ -9,6 +9,7 @@
  * stalls supervision.
  */
 #include "sim.h"
+#include "common/base/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,10 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/daemon.h"
-#include "../common/db.h"
-#include "../common/err.h"
-#include "../common/hash.h"
+#include "common/daemon/daemon.h"
+#include "launcher/db/db.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
 #include "fleet.h"
 #include "hosts.h"
 #include "ingest.h"
@@ -342,7 +343,7 @@ static int preflight(sim *s, const char *argv0)
  * here: the bytes come over the fleet's control link (STORE_READ). */
 static int read_remote_store(void *ctx, size_t i, uint64_t offset, uint8_t *buf, size_t cap)
 {
-    return fleet_store_read(ctx, i, offset, buf, cap, fleet_now_ms());
+    return fleet_store_read(ctx, i, offset, buf, cap, clock_mono_ms());
 }
 
 static int setup(sim *s)
@@ -489,7 +490,7 @@ static void put_stat(sim *s, const fleet_node *n, int64_t wall_ms)
 static void on_exit_cb(void *ctx, fleet_node *n)
 {
     sim *s = ctx;
-    int64_t now = fleet_now_ms();
+    int64_t now = clock_mono_ms();
     char note[64], msg[600];
     if (s->stopping)
         return;
@@ -523,7 +524,7 @@ static void restart_due(sim *s, int64_t now)
 static void wait_until(sim *s, int64_t until)
 {
     for (;;) {
-        int64_t now = fleet_now_ms();
+        int64_t now = clock_mono_ms();
         if (now >= until)
             return;
         struct pollfd p = { .fd = s->sfd, .events = POLLIN };
@@ -565,7 +566,7 @@ static void render(sim *s, int64_t now)
 
 static void tick(sim *s, int show)
 {
-    int64_t now = fleet_now_ms(), wall = fleet_wall_ms();
+    int64_t now = clock_mono_ms(), wall = clock_wall_ms();
     fleet_reap(&s->f, on_exit_cb, s);
     restart_due(s, now);
     for (size_t i = 0; i < s->f.n; i++) {
@@ -607,7 +608,7 @@ static int tick_until(sim *s, int (*done)(const sim *), int64_t deadline, int st
         tick(s, 1);
         if (done && done(s))
             return 1;
-        int64_t now = fleet_now_ms();
+        int64_t now = clock_mono_ms();
         if (now >= deadline || s->interrupts)
             return 0;
         wait_until(s, now + step_ms < deadline ? now + step_ms : deadline);
@@ -616,7 +617,7 @@ static int tick_until(sim *s, int (*done)(const sim *), int64_t deadline, int st
 
 static int spawn_all(sim *s)
 {
-    int64_t now = fleet_now_ms();
+    int64_t now = clock_mono_ms();
     for (size_t i = 0; i < s->f.n; i++) {
         int rc = fleet_spawn(&s->f, i, now);
         if (rc == 0)
@@ -675,7 +676,7 @@ static int one_tip(const sim *s)
  * that does not confirm is named; settling then waits out its step. */
 static void stop_mining(sim *s, size_t from, size_t to)
 {
-    int64_t now = fleet_now_ms();
+    int64_t now = clock_mono_ms();
     for (size_t i = from; i < to; i++) {
         if (s->f.nodes[i].pid <= 0)
             continue;
@@ -696,15 +697,15 @@ static void settle(sim *s)
      * meanwhile must count. */
     s->interrupts = 0;
     stop_mining(s, 1, s->f.n);
-    tick_until(s, all_idle, fleet_now_ms() + step, 250);
+    tick_until(s, all_idle, clock_mono_ms() + step, 250);
     if (s->interrupts)
         return;
     s->settle_target = max_node_height(s);
-    tick_until(s, operator_passed, fleet_now_ms() + step, 250);
+    tick_until(s, operator_passed, clock_mono_ms() + step, 250);
     stop_mining(s, 0, 1);
     if (s->interrupts)
         return;
-    if (!tick_until(s, one_tip, fleet_now_ms() + step, 250) && !s->interrupts)
+    if (!tick_until(s, one_tip, clock_mono_ms() + step, 250) && !s->interrupts)
         sim_event(s, "daemons did not agree on one tip within %lld ms; final balances are "
                   "each node's own view", (long long)step);
 }
@@ -727,15 +728,15 @@ static void summary(sim *s, int killed, int64_t ran_ms)
 static int finish(sim *s)
 {
     char err[DB_ERR_MAX];
-    int64_t ran_ms = s->clock0_ms > 0 ? fleet_now_ms() - s->clock0_ms : 0;
+    int64_t ran_ms = s->clock0_ms > 0 ? clock_mono_ms() - s->clock0_ms : 0;
     int status = 0;
     s->phase = "stopping";
     settle(s);
-    int64_t wall = fleet_wall_ms();
+    int64_t wall = clock_wall_ms();
     for (size_t i = 0; i < s->f.n; i++) {
         if (s->f.nodes[i].have_stats)
             put_node(s, &s->f.nodes[i], wall);
-        put_txlat(s, i, fleet_now_ms(), wall);
+        put_txlat(s, i, clock_mono_ms(), wall);
     }
     /* Daemons on other hosts are read over their control links, so their
      * stores are drained while they still run (mining has stopped); the
@@ -757,7 +758,7 @@ static int finish(sim *s)
     if (report_write_ex(s->dir, s->o->db_password, rerr, sizeof rerr) != 0)
         fprintf(stderr, "launcher: %s\n", rerr);
     if (!s->o->quiet && s->tty)
-        render(s, fleet_now_ms());
+        render(s, clock_mono_ms());
     summary(s, killed, ran_ms);
     return status;
 }
@@ -782,7 +783,7 @@ static int block_signals(sim *s)
 
 static int run(sim *s)
 {
-    int64_t start = fleet_now_ms();
+    int64_t start = clock_mono_ms();
     s->wall0_s = time(NULL);
     put_run(s, 0);
     if (spawn_all(s) != 0)
@@ -791,14 +792,14 @@ static int run(sim *s)
     if (!tick_until(s, all_connected, start + SIM_CONNECT_WAIT_MS, 250) && !s->interrupts)
         sim_event(s, "not every daemon connected within %d s; starting the clock anyway",
                   SIM_CONNECT_WAIT_MS / 1000);
-    s->clock0_ms = fleet_now_ms();
+    s->clock0_ms = clock_mono_ms();
     s->phase = "running";
     int64_t end = s->o->duration ? s->clock0_ms + (int64_t)s->o->duration * 1000 : INT64_MAX;
     int64_t next = s->clock0_ms;
     while (!s->interrupts) {
         tick(s, 1);
         next += SIM_TICK_MS;
-        int64_t now = fleet_now_ms();
+        int64_t now = clock_mono_ms();
         if (now >= end)
             break;
         if (next < now)

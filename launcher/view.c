@@ -3,7 +3,7 @@
  */
 #include "view.h"
 
-#include "../common/daemon.h"
+#include "common/daemon/daemon.h"
 
 static void fmt_rate(char *out, size_t cap, int64_t hps)
 {

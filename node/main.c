@@ -1,5 +1,5 @@
 /* sgnode: a prosumer or consumer full node (see common/daemon.h). */
-#include "common/daemon.h"
+#include "common/daemon/daemon.h"
 
 int main(int argc, char **argv)
 {

@@ -5,12 +5,12 @@
  * over the caps), so any bytes we send are bytes we accept: the encoding is
  * canonical in both directions.
  */
-#include "block.h"
+#include "proto/block.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
+#include "common/base/err.h"
 
 #define FILL_SIZE (32 + 8 + 8 + 8)
 /* version, kind, from, nonce */

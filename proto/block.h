@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
+#include "proto/buf.h"
 
 #define PROTO_HEADER_SIZE 80
 #define PROTO_PUBKEY_SIZE 32

@@ -4,12 +4,12 @@
  * Errors are sticky on both sides so a codec can read or write a whole
  * structure and test the error once at the end; the first error wins.
  */
-#include "buf.h"
+#include "proto/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
+#include "common/base/err.h"
 
 #define WR_MIN_ALLOC 64
 

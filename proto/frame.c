@@ -8,13 +8,13 @@
  * header has been read and vetted, so a peer can make us hold at most one
  * body of at most max_frame bytes.
  */
-#include "frame.h"
+#include "proto/frame.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "common/err.h"
+#include "proto/buf.h"
+#include "common/base/err.h"
 
 void proto_deframer_init(proto_deframer *d, uint32_t max_frame,
                          proto_frame_cb cb, void *ctx)

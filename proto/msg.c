@@ -6,13 +6,13 @@
  * Encoders refuse what decoders refuse (counts over caps, bad enum values,
  * over-long strings), which keeps the encoding canonical.
  */
-#include "msg.h"
+#include "proto/msg.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
-#include "common/err.h"
+#include "proto/frame.h"
+#include "common/base/err.h"
 
 /* A payload must fit in one frame together with its type byte. */
 #define MSG_CAP (PROTO_FRAME_MAX - 1)

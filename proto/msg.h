@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "block.h"
+#include "proto/block.h"
 
 #define PROTO_VERSION 1
 #define PROTO_NAME_MAX 64

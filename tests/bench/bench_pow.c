@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/err.h"
+#include "common/base/err.h"
 #include "kernels/kern.h"
 
 typedef struct {

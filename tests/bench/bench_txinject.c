@@ -31,11 +31,12 @@
 
 #include <sodium.h>
 
-#include "common/daemon.h"
-#include "common/err.h"
-#include "common/params.h"
-#include "common/secure.h"
-#include "common/tx.h"
+#include "common/daemon/daemon.h"
+#include "common/base/clock.h"
+#include "common/base/err.h"
+#include "common/core/params.h"
+#include "common/link/secure.h"
+#include "common/core/tx.h"
 #include "proto/msg.h"
 
 typedef struct {
@@ -43,13 +44,6 @@ typedef struct {
     int ready;
     int dead;
 } client;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sender_key(unsigned i, uint8_t pk[32], uint8_t sk[64])
 {
@@ -184,8 +178,8 @@ static int handshake(client *c, sec_session **s, const uint8_t ckey[32],
     snprintf(cfg.name, sizeof cfg.name, "txinject");
     if (sec_new(s, &cfg, 1, &cb, c) != 0 || sec_start(*s) != 0)
         return -1;
-    double deadline = now_s() + 10;
-    while (!c->ready && !c->dead && now_s() < deadline)
+    double deadline = clock_mono_s() + 10;
+    while (!c->ready && !c->dead && clock_mono_s() < deadline)
         drain(c, *s, 100);
     return c->ready ? 0 : -1;
 }
@@ -207,28 +201,28 @@ static int send_mode(const char *connect_to, const char *ckey_path, const char *
         goto out;
     }
     params_chain_id(&p, chain_id);
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     if (sign_all(first, count, per, chain_id, enc) != 0) {
         fprintf(stderr, "bench_txinject: signing failed\n");
         goto out;
     }
-    double t1 = now_s();
+    double t1 = clock_mono_s();
     c.fd = dial(connect_to);
     if (c.fd < 0 || handshake(&c, &s, ckey, chain_id) != 0) {
         fprintf(stderr, "bench_txinject: cannot connect to %s\n", connect_to);
         goto out;
     }
-    double t2 = now_s();
+    double t2 = clock_mono_s();
     for (; sent < total && !c.dead; sent++) {
         if (sec_send(s, PROTO_MSG_TX, enc[sent].p, enc[sent].len) != 0)
             break;
         if (sent % 64 == 63)
             drain(&c, s, 0);
     }
-    double t3 = now_s();
+    double t3 = clock_mono_s();
     printf("sign_s=%.2f sent=%zu send_s=%.2f\n", t1 - t0, sent, t3 - t2);
     fflush(stdout);
-    for (double end = now_s() + linger_ms / 1000.0; !c.dead && now_s() < end;)
+    for (double end = clock_mono_s() + linger_ms / 1000.0; !c.dead && clock_mono_s() < end;)
         drain(&c, s, 200);
     rc = sent == total ? 0 : 1;
 out:

@@ -20,7 +20,7 @@
 
 #include <sodium.h>
 
-#include "common/tx.h"
+#include "common/core/tx.h"
 
 typedef struct {
     int use_tx;

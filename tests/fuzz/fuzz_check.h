@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
+#include "common/base/err.h"
 
 /* A decoder refuses hostile bytes only with these codes. */
 static inline void fuzz_check_refusal(int rc)

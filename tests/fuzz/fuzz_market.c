@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/market.h"
+#include "common/base/err.h"
+#include "common/core/market.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/err.h"
-#include "common/ledger.h"
-#include "common/params.h"
+#include "common/base/err.h"
+#include "common/core/ledger.h"
+#include "common/core/params.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "common/err.h"
-#include "common/secure.h"
+#include "common/base/err.h"
+#include "common/link/secure.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -23,17 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/db.h"
-#include "common/err.h"
+#include "launcher/db/db.h"
+#include "common/base/clock.h"
+#include "common/base/err.h"
 
 #define NODES 5
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void hex_of(char out[DB_HEX_MAX], unsigned tag, unsigned n)
 {
@@ -138,7 +132,7 @@ static int drain(db *d, int seconds)
 {
     char err[DB_ERR_MAX] = "";
     int rc = 0;
-    for (int64_t end = now_ms() + seconds * 1000; now_ms() < end;) {
+    for (int64_t end = clock_mono_ms() + seconds * 1000; clock_mono_ms() < end;) {
         rc = db_flush(d, err, sizeof err);
         if (rc == 0 && db_backlog(d) == 0)
             return 0;
@@ -151,24 +145,24 @@ static int drain(db *d, int seconds)
 static int stream(db *d, const char *run, int seconds, counts *c)
 {
     char err[DB_ERR_MAX];
-    int64_t start = now_ms(), next_flush = start + 1000, worst = 0;
+    int64_t start = clock_mono_ms(), next_flush = start + 1000, worst = 0;
     unsigned i = 1;
     int was_up = 1;
 
     put_run(d, run, c);
-    while (now_ms() - start < seconds * 1000LL) {
+    while (clock_mono_ms() - start < seconds * 1000LL) {
         put_iteration(d, run, i++, c);
-        if (now_ms() >= next_flush) {
-            int64_t t0 = now_ms();
+        if (clock_mono_ms() >= next_flush) {
+            int64_t t0 = clock_mono_ms();
             err[0] = '\0';
             db_flush(d, err, sizeof err);
-            int64_t took = now_ms() - t0;
+            int64_t took = clock_mono_ms() - t0;
             worst = took > worst ? took : worst;
-            next_flush = now_ms() + 1000;
+            next_flush = clock_mono_ms() + 1000;
             if (db_is_up(d) != was_up) {
                 was_up = db_is_up(d);
                 printf("t=%llds %s backlog=%zu %s\n",
-                       (long long)((now_ms() - start) / 1000),
+                       (long long)((clock_mono_ms() - start) / 1000),
                        was_up ? "up" : "down", db_backlog(d), err);
                 fflush(stdout);
             }

@@ -29,12 +29,13 @@
 
 #include <sodium.h>
 
-#include "common/chain.h"
-#include "common/daemon.h"
-#include "common/err.h"
-#include "common/params.h"
-#include "common/pow.h"
-#include "common/secure.h"
+#include "common/core/chain.h"
+#include "common/base/clock.h"
+#include "common/daemon/daemon.h"
+#include "common/base/err.h"
+#include "common/core/params.h"
+#include "common/core/pow.h"
+#include "common/link/secure.h"
 #include "proto/frame.h"
 
 typedef struct {
@@ -85,23 +86,16 @@ static int on_msg(void *ctx, uint8_t type, const uint8_t *p, size_t len)
     return 0;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads (feeding the session if any) until the peer closes or the time is
  * up.  Returns 1 if it closed, 0 if not; stops early once *stop_flag. */
 static int wait_closed(client *c, sec_session *s, int wait_ms, const int *stop_flag)
 {
-    int64_t deadline = now_ms() + wait_ms;
+    int64_t deadline = clock_mono_ms() + wait_ms;
     uint8_t buf[65536];
     for (;;) {
         if (stop_flag && *stop_flag)
             return 0;
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd pfd = { .fd = c->fd, .events = POLLIN };

@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/agent.h"
-#include "common/chain.h"
-#include "common/err.h"
-#include "common/params.h"
-#include "common/pow.h"
-#include "common/tx.h"
+#include "common/daemon/agent.h"
+#include "common/core/chain.h"
+#include "common/base/err.h"
+#include "common/core/params.h"
+#include "common/core/pow.h"
+#include "common/core/tx.h"
 
 #define T0 1700000000u           /* genesis time, unix seconds */
 #define TICK 1000u

@@ -9,12 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/chain.h"
-#include "common/err.h"
-#include "common/merkle.h"
-#include "common/params.h"
-#include "common/pow.h"
-#include "common/tx.h"
+#include "common/core/chain.h"
+#include "common/base/err.h"
+#include "common/core/merkle.h"
+#include "common/core/params.h"
+#include "common/core/pow.h"
+#include "common/core/tx.h"
 #include "testutil.h"
 
 #define NKEYS 4

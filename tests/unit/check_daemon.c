@@ -7,12 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/daemon.h"
-#include "common/err.h"
-#include "common/hash.h"
-#include "common/log.h"
-#include "common/params.h"
-#include "common/pow.h"
+#include "common/daemon/daemon.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/daemon/log.h"
+#include "common/core/params.h"
+#include "common/core/pow.h"
 #include "testutil.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/db.h"
-#include "common/err.h"
+#include "launcher/db/db.h"
+#include "common/base/err.h"
 #include "testutil.h"
 
 #define RUN "20261125-013000-ab12"

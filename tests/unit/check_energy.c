@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/energy.h"
-#include "common/err.h"
-#include "common/hash.h"
-#include "common/ledger.h"
-#include "common/market.h"
-#include "common/params.h"
-#include "common/tx.h"
+#include "common/model/energy.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/core/ledger.h"
+#include "common/core/market.h"
+#include "common/core/params.h"
+#include "common/core/tx.h"
 #include "testutil.h"
 
 #define DAY0 1700006400u   /* 2023-11-15 00:00 UTC */

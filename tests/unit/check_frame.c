@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
+#include "common/base/err.h"
 #include "proto/buf.h"
 #include "proto/frame.h"
 #include "testutil.h"

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/err.h"
-#include "common/hash.h"
-#include "common/pow.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/core/pow.h"
 #include "kernels/kern.h"
 #include "kernels/sha256_core.h"
 #include "testutil.h"

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../common/err.h"
-#include "../../launcher/hosts.h"
+#include "common/base/err.h"
+#include "launcher/hosts.h"
 #include "testutil.h"
 
 START_TEST(test_parse_fields_and_comments)

@@ -8,13 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../common/db.h"
-#include "../../common/err.h"
-#include "../../common/hash.h"
-#include "../../common/params.h"
-#include "../../common/store.h"
-#include "../../common/tx.h"
-#include "../../launcher/ingest.h"
+#include "launcher/db/db.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/core/params.h"
+#include "common/core/store.h"
+#include "common/core/tx.h"
+#include "launcher/ingest.h"
 #include "testutil.h"
 
 typedef struct {

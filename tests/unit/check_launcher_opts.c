@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../common/err.h"
-#include "../../common/params.h"
-#include "../../launcher/opts.h"
+#include "common/base/err.h"
+#include "common/core/params.h"
+#include "launcher/opts.h"
 #include "testutil.h"
 
 /* Parses a NULL-terminated list of arguments (argv[0] added). */

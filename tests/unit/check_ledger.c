@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/ledger.h"
-#include "common/market.h"
-#include "common/params.h"
-#include "common/tx.h"
+#include "common/base/err.h"
+#include "common/core/ledger.h"
+#include "common/core/market.h"
+#include "common/core/params.h"
+#include "common/core/tx.h"
 #include "testutil.h"
 
 #define START_BALANCE 10000000u   /* 10 units per participant */

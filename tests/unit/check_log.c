@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/log.h"
+#include "common/base/err.h"
+#include "common/daemon/log.h"
 #include "testutil.h"
 
 static char *slurp(const char *path)

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/market.h"
+#include "common/base/err.h"
+#include "common/core/market.h"
 #include "testutil.h"
 
 #define FEED_IN 80000

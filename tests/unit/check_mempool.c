@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/ledger.h"
-#include "common/mempool.h"
-#include "common/params.h"
-#include "common/pow.h"
-#include "common/tx.h"
+#include "common/base/err.h"
+#include "common/core/ledger.h"
+#include "common/core/mempool.h"
+#include "common/core/params.h"
+#include "common/core/pow.h"
+#include "common/core/tx.h"
 #include "testutil.h"
 
 #define MP_KEYS 5          /* key 4 has no genesis allocation */

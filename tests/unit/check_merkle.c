@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/hash.h"
-#include "common/merkle.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/core/merkle.h"
 #include "testutil.h"
 
 /* sha256d(a || b), written out here so the expected roots below do not

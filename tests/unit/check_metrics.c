@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "common/daemon.h"
-#include "common/err.h"
-#include "common/metrics.h"
+#include "common/daemon/daemon.h"
+#include "common/base/err.h"
+#include "common/daemon/metrics.h"
 
 static proto_stat st_int(const char *k, int64_t v)
 {

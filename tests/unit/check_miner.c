@@ -5,9 +5,9 @@
 #include <string.h>
 #include <uv.h>
 
-#include "common/err.h"
-#include "common/miner.h"
-#include "common/pow.h"
+#include "common/base/err.h"
+#include "common/daemon/miner.h"
+#include "common/core/pow.h"
 #include "proto/block.h"
 
 typedef struct {

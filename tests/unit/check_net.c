@@ -17,11 +17,11 @@
 #include <sodium.h>
 #include <uv.h>
 
-#include "common/ctl.h"
-#include "common/err.h"
-#include "common/log.h"
-#include "common/net.h"
-#include "common/secure.h"
+#include "common/link/ctl.h"
+#include "common/base/err.h"
+#include "common/daemon/log.h"
+#include "common/daemon/net.h"
+#include "common/link/secure.h"
 #include "testutil.h"
 
 /* Waits, running the loop, until cond holds; fails the test after ms. */

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/hash.h"
-#include "common/params.h"
-#include "common/pow.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/core/params.h"
+#include "common/core/pow.h"
 #include "testutil.h"
 
 #define OP_HEX "11223344556677889900aabbccddeeff11223344556677889900aabbccddeeff"

@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/hash.h"
-#include "common/pow.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/core/pow.h"
 #include "proto/block.h"
 #include "testutil.h"
 

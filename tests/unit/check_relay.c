@@ -10,13 +10,14 @@
 #include <time.h>
 #include <uv.h>
 
-#include "common/chain.h"
-#include "common/err.h"
-#include "common/net.h"
-#include "common/params.h"
-#include "common/pow.h"
-#include "common/relay.h"
-#include "common/tx.h"
+#include "common/core/chain.h"
+#include "common/base/clock.h"
+#include "common/base/err.h"
+#include "common/daemon/net.h"
+#include "common/core/params.h"
+#include "common/core/pow.h"
+#include "common/daemon/relay.h"
+#include "common/core/tx.h"
 
 #define MAX_NODES 3
 
@@ -48,11 +49,6 @@ typedef struct {
     uint64_t deadline_ms;
     int met;
 } world;
-
-static uint64_t mono_ms(void)
-{
-    return uv_hrtime() / 1000000u;
-}
 
 static void on_peer(void *ctx, net_peer *p, enum net_event ev)
 {
@@ -144,11 +140,11 @@ static void on_poll(uv_timer_t *t)
 {
     world *w = t->data;
     for (int i = 0; i < w->n_nodes; i++)
-        relay_tick(w->nodes[i].r, mono_ms());
+        relay_tick(w->nodes[i].r, (uint64_t)clock_mono_ms());
     if (w->cond(w->cond_arg)) {
         w->met = 1;
         uv_stop(&w->loop);
-    } else if (mono_ms() > w->deadline_ms) {
+    } else if ((uint64_t)clock_mono_ms() > w->deadline_ms) {
         uv_stop(&w->loop);
     }
 }
@@ -159,7 +155,7 @@ static int run_until(world *w, int (*cond)(void *), void *arg, uint64_t ms)
     w->cond = cond;
     w->cond_arg = arg;
     w->met = 0;
-    w->deadline_ms = mono_ms() + ms;
+    w->deadline_ms = (uint64_t)clock_mono_ms() + ms;
     uv_timer_start(&w->poll, on_poll, 20, 20);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_timer_stop(&w->poll);

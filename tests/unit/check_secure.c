@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "common/err.h"
-#include "common/secure.h"
+#include "common/base/err.h"
+#include "common/link/secure.h"
 #include "testutil.h"
 
 #define MAX_MSGS 64

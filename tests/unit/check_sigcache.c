@@ -5,9 +5,9 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/sigcache.h"
-#include "common/tx.h"
+#include "common/base/err.h"
+#include "common/core/sigcache.h"
+#include "common/core/tx.h"
 #include "testutil.h"
 
 typedef struct {

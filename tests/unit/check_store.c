@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/err.h"
-#include "common/hash.h"
-#include "common/store.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/core/store.h"
 #include "testutil.h"
 
 #define NREC 12

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/tx.h"
+#include "common/base/err.h"
+#include "common/core/tx.h"
 #include "proto/block.h"
 
 static const uint8_t chain_a[32] = { 0xa1, 0x02, 0x03 };

@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/tx.h"
-#include "common/txlat.h"
+#include "common/base/err.h"
+#include "common/core/tx.h"
+#include "common/daemon/txlat.h"
 #include "proto/msg.h"
 
 static void id_of(uint8_t id[32], unsigned k)

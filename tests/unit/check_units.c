@@ -1,8 +1,8 @@
 #include <check.h>
 #include <stdint.h>
 
-#include "common/err.h"
-#include "common/units.h"
+#include "common/base/err.h"
+#include "common/base/units.h"
 
 START_TEST(test_accepts)
 {

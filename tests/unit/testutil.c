@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/tx.h"
+#include "common/core/tx.h"
 
 char *tu_mkdtemp(void)
 {

@@ -1,0 +1,144 @@
+/*
+ * chain.h - block index, most-work fork choice, reorganisation, orphans.
+ *
+ * A chain owns: the index of every valid block it has seen (any branch), the
+ * ledger at the active tip with undo journals for connected blocks, the
+ * mempool, a signature cache shared with the mempool (sigcache.h), a
+ * bounded orphan pool and (with a data_dir) the block store.
+ *
+ * Acceptance of a block: decode, context-free checks (size, PoW against the
+ * chain's fixed bits, merkle root, coinbase placement, tx_check), parent
+ * known (else it waits in the orphan pool and the caller is told which
+ * parent to fetch), time above the median of the previous 11 and not more
+ * than CHAIN_MAX_FUTURE_SECS ahead of `now`; then it is written to the store
+ * (fsync) and indexed.  If its branch has more cumulative work than the
+ * active tip (ties: the first seen stays), the chain reorganises: blocks
+ * back to the fork are disconnected with their undo journals and their
+ * transactions return to the mempool; the new branch is connected block by
+ * block with full ledger validation.  A block failing there is marked
+ * invalid with its descendants and the best valid branch is restored.
+ *
+ * Events: optional callbacks see every connect and disconnect in order,
+ * so daemons can announce, record and count stale blocks.
+ * Single-threaded: call from one thread (the daemon's loop).
+ */
+#ifndef SG_CHAIN_H
+#define SG_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common/core/ledger.h"
+#include "common/core/mempool.h"
+#include "common/core/pow.h"
+
+#define CHAIN_MAX_FUTURE_SECS 7200
+#define CHAIN_MEDIAN_SPAN 11
+#define CHAIN_ORPHAN_MAX 256
+#define CHAIN_MEMPOOL_TXS 50000
+#define CHAIN_MEMPOOL_BYTES (64u * 1024 * 1024)
+
+enum chain_entry_status {
+    CHAIN_ENTRY_VALID = 0,    /* passed checks; may or may not be active */
+    CHAIN_ENTRY_INVALID = 1,  /* failed full validation (or a parent did) */
+};
+
+typedef struct chain_entry {
+    uint8_t hash[32];
+    proto_header header;
+    uint32_t height;
+    u256 chainwork;           /* sum of work from genesis through this block */
+    struct chain_entry *parent;
+    uint64_t seq;             /* arrival order; lower wins ties */
+    uint64_t store_offset;    /* record in blocks.dat; UINT64_MAX for genesis */
+    uint32_t n_txs;
+    uint8_t status;           /* enum chain_entry_status */
+    uint8_t active;           /* on the active chain */
+} chain_entry;
+
+typedef struct chain chain;
+
+typedef void (*chain_block_cb)(void *ctx, const chain_entry *e,
+                               const proto_block *b);
+
+typedef struct {
+    const chain_params *params;   /* must outlive the chain */
+    const char *data_dir;         /* NULL: memory only (tests) */
+    chain_block_cb on_connect;    /* optional */
+    chain_block_cb on_disconnect; /* optional */
+    void *cb_ctx;
+} chain_config;
+
+typedef struct {
+    uint64_t blocks_loaded;       /* replayed from the store */
+    uint64_t dropped_bytes;       /* torn tail cut from the store */
+    uint64_t rejected;            /* stored blocks that no longer validate */
+} chain_load_report;
+
+enum chain_outcome {
+    CHAIN_NEW_TIP = 1,            /* the tip moved (maybe by a reorg) */
+    CHAIN_SIDE = 2,               /* stored on a branch with less work */
+    CHAIN_ORPHANED = 3,           /* held until `missing` arrives */
+    CHAIN_KNOWN = 4,              /* already had it */
+};
+
+typedef struct {
+    int outcome;                  /* enum chain_outcome when rc == 0 */
+    uint8_t hash[32];             /* the submitted block's hash */
+    uint8_t missing[32];          /* ORPHANED: the parent to ask for */
+    uint32_t disconnected;        /* blocks taken off the active chain */
+    uint32_t connected;           /* blocks put on it (incl. adopted orphans) */
+} chain_result;
+
+/* Loads the store (if data_dir), replays it through the same rules (the
+ * future-time rule aside), and reports what it found.  The callbacks fire
+ * during the replay too. */
+int chain_open(chain **out, const chain_config *cfg, chain_load_report *rep);
+void chain_free(chain *c);
+
+/* rc 0 with res->outcome, or a negative rule violation (the sender
+ * misbehaved).  `now` is unix seconds for the future-time rule.  A block
+ * already known to be invalid gives SG_EINVALID again.  A block
+ * found invalid only while connecting its branch is kept in the index as
+ * CHAIN_ENTRY_INVALID (with its descendants) and its rule is returned; res
+ * still counts any tip movement.  SG_ENOMEM / SG_EIO are local failures,
+ * not the sender's.  Callbacks fire from inside this call and must not
+ * call back into the chain's mutating functions. */
+int chain_submit_block(chain *c, const uint8_t *bytes, size_t len,
+                       uint64_t now, chain_result *res);
+/* Into the mempool against the tip state. */
+int chain_submit_tx(chain *c, const proto_tx *tx, uint8_t txid[32]);
+
+const chain_entry *chain_tip(const chain *c);
+const chain_entry *chain_genesis(const chain *c);
+/* Any indexed block, invalid ones included (check status); NULL if none. */
+const chain_entry *chain_lookup(const chain *c, const uint8_t hash[32]);
+/* Block at height on the active chain, or NULL. */
+const chain_entry *chain_at_height(const chain *c, uint32_t height);
+/* Count of indexed valid blocks not on the active chain. */
+uint64_t chain_stale_count(const chain *c);
+/* Blocks waiting in the orphan pool for their parent (<= CHAIN_ORPHAN_MAX). */
+size_t chain_orphan_count(const chain *c);
+const uint8_t *chain_id(const chain *c);
+
+/* Wire bytes of a stored block; *out freed with free(). */
+int chain_block_bytes(chain *c, const uint8_t hash[32], uint8_t **out, size_t *len);
+/* Bitcoin-style locator of the active chain: up to max hashes, dense near
+ * the tip then exponentially sparse, genesis last. */
+size_t chain_locator(const chain *c, uint8_t (*out)[32], size_t max);
+/* Hashes of active-chain blocks after the first locator hash we know (or
+ * genesis), up to max, stopping after `stop` if non-zero. */
+size_t chain_after_locator(const chain *c, const uint8_t (*loc)[32], size_t n,
+                           const uint8_t stop[32], uint8_t (*out)[32], size_t max);
+
+ledger *chain_ledger(chain *c);
+mempool *chain_mempool(chain *c);
+/* Hits and misses of the signature cache the chain and its mempool share. */
+void chain_sigcache_stats(const chain *c, sigcache_stats *out);
+
+/* A block template on the tip: coinbase to `miner`, mempool transactions
+ * that apply, merkle root, time max(now, median + 1), chain bits, nonce 0.
+ * b is freed with proto_block_free. */
+int chain_template(chain *c, const uint8_t miner[32], uint64_t now,
+                   size_t max_txs, proto_block *b);
+
+#endif

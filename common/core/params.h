@@ -1,0 +1,62 @@
+/*
+ * params.h - chain parameters and the genesis block.
+ *
+ * The launcher writes a genesis file; every daemon loads it (--genesis), so
+ * all nodes agree on difficulty, reward, market prices, the operator's key
+ * and the initial balances.  The file is text, one "key value" per line,
+ * '#' comments; "alloc PUBKEYHEX AMOUNT" lines repeat.  The genesis block
+ * commits to all of it: its merkle field is sha256d of the canonical
+ * binary encoding of the parameters, so its hash (the chain id) differs
+ * whenever any parameter does.
+ */
+#ifndef SG_PARAMS_H
+#define SG_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "proto/block.h"
+
+#define PARAMS_MAX_ALLOCS 100000
+#define PARAMS_NAME_MAX 64
+
+enum params_market { PARAMS_MARKET_UNIFORM = 0, PARAMS_MARKET_PAY_AS_BID = 1,
+                     PARAMS_MARKET_MID = 2 };
+
+typedef struct {
+    uint8_t pubkey[32];
+    uint64_t balance;          /* micro-units */
+} params_alloc;
+
+typedef struct {
+    char name[PARAMS_NAME_MAX + 1];
+    uint64_t genesis_time;     /* unix seconds; also market clock origin */
+    uint32_t bits;             /* every block carries exactly these bits */
+    uint64_t block_reward;     /* micro-units per block */
+    uint32_t tick_ms;          /* real time of one market interval */
+    uint32_t interval_minutes; /* simulated time of one market interval */
+    uint64_t sim_start;        /* unix seconds of simulated time at interval 0 */
+    uint8_t market_rule;       /* enum params_market */
+    uint64_t retail_price;     /* micro-units per kWh, grid sells */
+    uint64_t feed_in_price;    /* micro-units per kWh, grid buys */
+    uint64_t seed;
+    uint8_t operator_key[32];  /* signs settlements; its account is the grid */
+    uint32_t n_allocs;
+    params_alloc *allocs;      /* owned */
+} chain_params;
+
+void params_init_defaults(chain_params *p);
+void params_free(chain_params *p);
+/* On a parse error returns SG_EINVAL and sets *bad_line (1-based; for a
+ * missing required key, the line count + 1).  p needs no initialisation; on
+ * return (success or not) it may be passed to params_free.  Other errors:
+ * SG_EIO (cannot read), SG_ETOOBIG (file over 32 MiB), SG_ENOMEM; *bad_line
+ * is then 0.  bad_line may be NULL. */
+int params_load(const char *path, chain_params *p, int *bad_line);
+/* The same parser on text in memory (len bytes, no NUL needed). */
+int params_parse(const char *text, size_t len, chain_params *p, int *bad_line);
+int params_save(const char *path, const chain_params *p);
+/* Builds the genesis block (no transactions, nonce 0, no PoW required). */
+void params_genesis_header(const chain_params *p, proto_header *h);
+void params_chain_id(const chain_params *p, uint8_t id[32]);
+
+#endif

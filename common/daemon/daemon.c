@@ -1,0 +1,1078 @@
+/*
+ * daemon.c - the daemon runtime: one libuv loop carrying the net, the
+ * relay, the miner's hand-off, timers and signals; see daemon.h.
+ *
+ * Shutdown is a chain of close callbacks so nothing is freed while libuv
+ * still refers to it: timers and signal handles, then the miner (workers
+ * joined), then the net (every peer closed, CLOSED events delivered to the
+ * relay), then the relay and the chain.  uv_run returns once the last
+ * handle is gone.
+ */
+#include "common/daemon/daemon.h"
+#include "common/base/clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <uv.h>
+
+#include "common/daemon/agent.h"
+#include "common/core/chain.h"
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/daemon/log.h"
+#include "common/daemon/metrics.h"
+#include "common/daemon/miner.h"
+#include "common/daemon/net.h"
+#include "common/core/params.h"
+#include "common/daemon/relay.h"
+#include "common/daemon/txlat.h"
+
+enum { SIG_TERM, SIG_INT, SIG_HUP, SIG_USR1, SIG_USR2, SIG_COUNT };
+static const int sig_nums[SIG_COUNT] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
+
+typedef struct {
+    daemon_opts o;
+    char name[PROTO_NAME_MAX + 1];
+    char key_path[4096];
+    uint8_t sk[64], pk[32];
+    uint8_t cluster_key[32];
+    chain_params params;
+    logger *log;
+    uv_loop_t loop;
+    chain *chain;
+    net *net;
+    relay *relay;
+    miner *miner;
+    agent *agent;                /* the market role; NULL until running */
+    metrics_server *metrics;     /* --metrics-port; NULL: off */
+    txlat *txlat;                /* inclusion latency of our own transactions */
+    uv_pipe_t stdin_pipe;        /* --stop-on-stdin-eof */
+    int stdin_open;
+    char stdin_buf[256];
+    energy_profile pv_profile, load_profile;
+    int agent_rc;                /* last agent_tick error, logged once */
+    kern_impl impl;
+    uv_timer_t timer;
+    uv_signal_t sigs[SIG_COUNT];
+    int handles_open;
+    int stopping;
+    int mining;                  /* wanted (SIGUSR1/2, control MINING, --no-mine) */
+    int tx_dirty;
+    uint64_t last_build_ms;
+    uint64_t start_ms;
+    uint64_t blocks_mined;       /* ours, accepted */
+    uint64_t reorgs;
+    /* Loop lag probes. */
+    uint64_t lag_expect_ms;
+    uint32_t lag[DAEMON_LAG_WINDOW];
+    unsigned lag_n, lag_next;
+    unsigned ticks;
+} daemon;
+
+/* ---- mining -------------------------------------------------------------- */
+
+static void rebuild_work(daemon *d)
+{
+    proto_block b;
+    uint8_t *bytes;
+    size_t len;
+
+    if (d->stopping || !d->miner || !d->mining)
+        return;
+    d->tx_dirty = 0;
+    d->last_build_ms = (uint64_t)clock_mono_ms();
+    int rc = chain_template(d->chain, d->pk, (uint64_t)time(NULL),
+                            d->o.max_block_txs, &b);
+    if (rc == 0) {
+        rc = proto_block_encode(&b, &bytes, &len);
+        proto_block_free(&b);
+    }
+    if (rc == 0) {
+        rc = miner_set_work(d->miner, bytes, len);
+        free(bytes);
+    }
+    if (rc != 0)
+        log_error(d->log, "cannot build mining work: %s", sg_strerror(rc));
+}
+
+static void set_mining(daemon *d, int on)
+{
+    if (!d->miner || d->mining == on)
+        return;
+    d->mining = on;
+    log_info(d->log, "mining %s", on ? "started" : "stopped");
+    if (on)
+        rebuild_work(d);
+    else
+        miner_pause(d->miner);
+}
+
+static void on_found(void *ctx, const uint8_t *block, size_t len)
+{
+    daemon *d = ctx;
+    chain_result res;
+    char hex[65];
+
+    if (d->stopping)
+        return;
+    int rc = relay_submit_block(d->relay, block, len, &res);
+    hash_to_hex_display(res.hash, hex);
+    if (rc != 0) {
+        log_error(d->log, "mined block %s refused: %s", hex, sg_strerror(rc));
+    } else if (res.outcome == CHAIN_NEW_TIP || res.outcome == CHAIN_SIDE) {
+        d->blocks_mined++;
+        log_info(d->log, "mined block %s at height %u%s", hex,
+                 chain_lookup(d->chain, res.hash)->height,
+                 res.outcome == CHAIN_SIDE ? " (stale: another branch leads)" : "");
+    }
+    /* The miner idles after a find; its template is spent either way. */
+    rebuild_work(d);
+}
+
+static void on_tip(void *ctx)
+{
+    rebuild_work(ctx);
+}
+
+static void on_tx(void *ctx)
+{
+    ((daemon *)ctx)->tx_dirty = 1;
+}
+
+/* ---- market -------------------------------------------------------------- */
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int agent_submit(void *ctx, const proto_tx *tx, uint8_t txid[32])
+{
+    daemon *d = ctx;
+    int rc = relay_submit_tx(d->relay, tx, txid);
+    if (rc == 0)
+        d->tx_dirty = 1;
+    if (rc == 0 && d->txlat && txlat_broadcast(d->txlat, txid, wall_ms()) != 0)
+        log_warn(d->log, "out of memory tracking a transaction's latency");
+    return rc;
+}
+
+static int start_agent(daemon *d)
+{
+    agent_config ac = {
+        .role = d->o.role == DAEMON_ROLE_OPERATOR ? AGENT_OPERATOR : AGENT_HOUSEHOLD,
+        .params = &d->params, .chain = d->chain, .sk = d->sk, .pk = d->pk,
+        .name = d->name, .submit = agent_submit, .submit_ctx = d, .log = d->log,
+        .energy = {
+            .prosumer = d->o.role == DAEMON_ROLE_PROSUMER,
+            .battery_wh = d->o.battery_wh,
+            .pv_profile = d->o.pv_profile_path ? &d->pv_profile : NULL,
+            .load_profile = d->o.load_profile_path ? &d->load_profile : NULL,
+        },
+    };
+    return agent_new(&d->agent, &ac);
+}
+
+static void market_tick(daemon *d)
+{
+    int rc = agent_tick(d->agent, wall_ms());
+    if (rc != 0 && rc != d->agent_rc)
+        log_warn(d->log, "market: %s", sg_strerror(rc));
+    d->agent_rc = rc;
+}
+
+/* ---- chain events -------------------------------------------------------- */
+
+static void on_connect(void *ctx, const chain_entry *e, const proto_block *b)
+{
+    daemon *d = ctx;
+    char hex[65];
+    if (!d->relay)
+        return;                  /* replay of the store at start */
+    if (d->agent)
+        agent_block_connected(d->agent, b);
+    if (d->txlat)
+        txlat_block(d->txlat, b, wall_ms());
+    hash_to_hex_display(e->hash, hex);
+    log_info(d->log, "block %s accepted at height %u (%u txs)", hex, e->height, e->n_txs);
+}
+
+static void on_disconnect(void *ctx, const chain_entry *e, const proto_block *b)
+{
+    daemon *d = ctx;
+    char hex[65];
+    (void)b;
+    hash_to_hex_display(e->hash, hex);
+    d->reorgs++;
+    log_info(d->log, "reorg: block %s at height %u disconnected", hex, e->height);
+}
+
+/* ---- statistics ---------------------------------------------------------- */
+
+typedef struct {
+    proto_stat items[PROTO_STATS_MAX];
+    uint32_t n;
+} stat_buf;
+
+static void stat_int(stat_buf *sb, const char *k, int64_t v)
+{
+    if (sb->n == PROTO_STATS_MAX)
+        return;
+    proto_stat *s = &sb->items[sb->n++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->key, sizeof s->key, "%s", k);
+    s->kind = PROTO_STAT_INT;
+    s->i = v;
+}
+
+static void stat_str(stat_buf *sb, const char *k, const char *v)
+{
+    if (sb->n == PROTO_STATS_MAX)
+        return;
+    proto_stat *s = &sb->items[sb->n++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->key, sizeof s->key, "%s", k);
+    s->kind = PROTO_STAT_STR;
+    snprintf(s->s, sizeof s->s, "%s", v);
+}
+
+static int64_t clamp64(uint64_t v)
+{
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+static void lag_figures(const daemon *d, uint64_t *max, uint64_t *avg)
+{
+    uint64_t sum = 0;
+    *max = 0;
+    for (unsigned i = 0; i < d->lag_n; i++) {
+        sum += d->lag[i];
+        if (d->lag[i] > *max)
+            *max = d->lag[i];
+    }
+    *avg = d->lag_n ? sum / d->lag_n : 0;
+}
+
+static void stats_wallet(daemon *d, stat_buf *sb)
+{
+    ledger *l = chain_ledger(d->chain);
+    const ledger_account *a = ledger_account_get(l, d->pk);
+    ledger_account zero = { 0 };
+    uint8_t sh[32];
+    char hex[65];
+
+    if (!a)
+        a = &zero;
+    stat_int(sb, "balance", clamp64(a->balance));
+    stat_int(sb, "reserved", clamp64(a->reserved));
+    stat_int(sb, "nonce", clamp64(a->nonce));
+    stat_int(sb, "sold_wh", clamp64(a->sold_wh));
+    stat_int(sb, "bought_wh", clamp64(a->bought_wh));
+    stat_int(sb, "grid_import_wh", clamp64(a->grid_import_wh));
+    stat_int(sb, "grid_export_wh", clamp64(a->grid_export_wh));
+    if (ledger_state_hash(l, sh) == 0) {
+        hash_hex(sh, 32, hex);
+        stat_str(sb, "state_hash", hex);
+    }
+}
+
+static void stats_market(daemon *d, stat_buf *sb)
+{
+    agent_stats as;
+    if (!d->agent)
+        return;
+    agent_get_stats(d->agent, &as);
+    stat_int(sb, "interval", clamp64(as.interval));
+    stat_int(sb, "last_settled_interval", as.last_settled_interval);
+    stat_int(sb, "clearing_price", clamp64(as.clearing_price));
+    if (d->o.role != DAEMON_ROLE_OPERATOR) {
+        stat_int(sb, "produced_wh", clamp64(as.produced_wh));
+        stat_int(sb, "consumed_wh", clamp64(as.consumed_wh));
+        stat_int(sb, "battery_wh", clamp64(as.battery_wh));
+        stat_int(sb, "orders_submitted", clamp64(as.orders_submitted));
+        stat_int(sb, "orders_skipped", clamp64(as.orders_skipped));
+        return;
+    }
+    stat_int(sb, "traded_wh", clamp64(as.traded_wh));
+    stat_int(sb, "last_grid_import_wh", clamp64(as.grid_import_wh));
+    stat_int(sb, "last_grid_export_wh", clamp64(as.grid_export_wh));
+    stat_int(sb, "matched_orders", as.matched_orders);
+    stat_int(sb, "total_traded_wh", clamp64(as.total_traded_wh));
+    stat_int(sb, "settlements_published", clamp64(as.settlements_published));
+    stat_int(sb, "settlements_mined", clamp64(as.settlements_mined));
+    stat_int(sb, "settlements_rebuilt", clamp64(as.settlements_rebuilt));
+}
+
+static void stats_txlat(daemon *d, stat_buf *sb)
+{
+    txlat_stats ts;
+    if (!d->txlat)
+        return;
+    txlat_get_stats(d->txlat, &ts);
+    stat_int(sb, "tx_latency_tracked", clamp64(ts.tracked));
+    stat_int(sb, "tx_latency_measured", clamp64(ts.measured));
+    stat_int(sb, "tx_latency_dropped", clamp64(ts.dropped_pending + ts.dropped_records));
+}
+
+static void stats_build(daemon *d, stat_buf *sb)
+{
+    const chain_entry *tip = chain_tip(d->chain);
+    mempool *mp = chain_mempool(d->chain);
+    relay_stats rs;
+    uint64_t lag_max, lag_avg;
+    char hex[65];
+
+    sb->n = 0;
+    stat_str(sb, "name", d->name);
+    stat_str(sb, "role", daemon_role_name(d->o.role));
+    stat_int(sb, "height", tip->height);
+    hash_to_hex_display(tip->hash, hex);
+    stat_str(sb, "tip", hex);
+    u256_hex(&tip->chainwork, hex);
+    stat_str(sb, "chainwork", hex);
+    stat_int(sb, "peers", (int64_t)net_peer_count(d->net));
+    stat_int(sb, "mempool_txs", (int64_t)mempool_count(mp));
+    stat_int(sb, "mempool_bytes", (int64_t)mempool_bytes(mp));
+    stat_int(sb, "stale_blocks", clamp64(chain_stale_count(d->chain)));
+    stat_int(sb, "orphans", (int64_t)chain_orphan_count(d->chain));
+    stat_int(sb, "reorg_blocks", clamp64(d->reorgs));
+    stat_int(sb, "hashrate", d->miner ? clamp64(miner_hashrate(d->miner)) : 0);
+    stat_int(sb, "mining", d->mining);
+    stat_str(sb, "impl", kern_impl_name(d->impl));
+    lag_figures(d, &lag_max, &lag_avg);
+    stat_int(sb, "loop_lag_ms_max", clamp64(lag_max));
+    stat_int(sb, "loop_lag_ms_avg", clamp64(lag_avg));
+    stats_wallet(d, sb);
+    stat_int(sb, "blocks_mined", clamp64(d->blocks_mined));
+    stat_int(sb, "uptime_ms", clamp64((uint64_t)clock_mono_ms() - d->start_ms));
+    stat_int(sb, "bans", (int64_t)net_ban_count(d->net));
+    relay_get_stats(d->relay, &rs);
+    stat_int(sb, "blocks_in_flight", (int64_t)rs.in_flight);
+    stat_int(sb, "block_stalls", clamp64(rs.stalls));
+    stat_int(sb, "misbehaved", clamp64(rs.misbehaved));
+    stats_txlat(d, sb);
+    hash_hex(d->pk, 32, hex);
+    stat_str(sb, "pubkey", hex);
+    stats_market(d, sb);
+}
+
+/* ---- control and peer callbacks ------------------------------------------ */
+
+static void shutdown_begin(daemon *d, const char *why);
+
+static void on_peer(void *ctx, net_peer *p, enum net_event ev)
+{
+    daemon *d = ctx;
+    if (d->relay)
+        relay_peer_event(d->relay, p, ev);
+}
+
+static void on_msg(void *ctx, net_peer *p, uint8_t type, const uint8_t *pl, size_t len)
+{
+    daemon *d = ctx;
+    if (d->relay && !d->stopping)
+        relay_peer_msg(d->relay, p, type, pl, len);
+}
+
+/* STORE_READ: the launcher follows a daemon's blocks.dat over the control
+ * link where it cannot read the file (another host).  Read on the loop:
+ * at most PROTO_STORE_READ_MAX bytes from the page cache, once a second
+ * per launcher, and the loop is the only writer, so no record is
+ * half-written while this runs. */
+static void serve_store_read(daemon *d, net_peer *p, const uint8_t *pl, size_t len)
+{
+    proto_store_read rq;
+    proto_store_data ans = { 0 };
+    char path[4200];
+    uv_fs_t req;
+    uint8_t *buf = NULL, *enc = NULL;
+    size_t enc_len = 0;
+    const char *why = NULL;
+    int fd = -1;
+
+    if (proto_store_read_decode(pl, len, &rq) != 0) {
+        net_disconnect(p, "malformed STORE_READ");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/blocks.dat", d->o.data_dir);
+    /* Synchronous uv_fs calls (no callback): see above for why. */
+    fd = uv_fs_open(&d->loop, &req, path, O_RDONLY | O_CLOEXEC, 0, NULL);
+    uv_fs_req_cleanup(&req);
+    int st_rc = fd < 0 ? fd : uv_fs_fstat(&d->loop, &req, fd, NULL);
+    ans.file_size = st_rc == 0 ? req.statbuf.st_size : 0;
+    if (fd >= 0)
+        uv_fs_req_cleanup(&req);
+    if (st_rc != 0) {
+        why = "cannot open the block store";
+        goto out;
+    }
+    ans.offset = rq.offset;
+    if (rq.offset < ans.file_size) {
+        uint64_t left = ans.file_size - rq.offset;
+        size_t want = rq.max > PROTO_STORE_READ_MAX ? PROTO_STORE_READ_MAX : rq.max;
+        if (want > left)
+            want = (size_t)left;
+        if (want > 0 && !(buf = malloc(want))) {
+            why = "out of memory for STORE_READ";
+            goto out;
+        }
+        uv_buf_t ub = uv_buf_init((char *)buf, (unsigned)want);
+        int n = want > 0 ? uv_fs_read(&d->loop, &req, fd, &ub, 1, (int64_t)rq.offset, NULL)
+                         : 0;
+        if (want > 0)
+            uv_fs_req_cleanup(&req);
+        if (n < 0) {
+            why = "cannot read the block store";
+            goto out;
+        }
+        ans.len = (uint32_t)n;
+        ans.data = buf;
+    }
+    if (proto_store_data_encode(&ans, &enc, &enc_len) != 0 ||
+        net_send(p, PROTO_MSG_STORE_DATA, enc, enc_len) != 0)
+        why = "cannot answer STORE_READ";
+out:
+    if (why) {
+        log_warn(d->log, "%s (%s)", why, path);
+        net_disconnect(p, why);
+    }
+    if (fd >= 0) {
+        uv_fs_close(&d->loop, &req, fd, NULL);
+        uv_fs_req_cleanup(&req);
+    }
+    free(buf);
+    free(enc);
+}
+
+static void on_control(void *ctx, net_peer *p, enum net_event ev)
+{
+    daemon *d = ctx;
+    log_debug(d->log, "control client %s (%s) %s", net_peer_name(p), net_peer_addr(p),
+              ev == NET_EV_READY ? "connected" : "left");
+}
+
+/* Drains up to PROTO_TXLAT_MAX latency records into one TXLAT reply. */
+static void serve_txlat(daemon *d, net_peer *p)
+{
+    proto_txlat m = { 0 };
+    txlat_record *recs = NULL;
+    txlat_stats ts;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = SG_ENOMEM;
+
+    if (d->txlat) {
+        recs = malloc(PROTO_TXLAT_MAX * sizeof *recs);
+        m.items = malloc(PROTO_TXLAT_MAX * sizeof *m.items);
+        if (!recs || !m.items)
+            goto out;
+        m.n = (uint32_t)txlat_drain(d->txlat, recs, PROTO_TXLAT_MAX);
+        for (uint32_t i = 0; i < m.n; i++) {
+            memcpy(m.items[i].txid, recs[i].txid, 32);
+            m.items[i].broadcast_ms = recs[i].broadcast_ms;
+            m.items[i].included_ms = recs[i].included_ms;
+        }
+        txlat_get_stats(d->txlat, &ts);
+        m.dropped = ts.dropped_pending + ts.dropped_records;
+        m.left = ts.waiting > UINT32_MAX ? UINT32_MAX : (uint32_t)ts.waiting;
+    }
+    rc = proto_txlat_encode(&m, &buf, &len);
+    if (rc == 0)
+        rc = net_send(p, PROTO_MSG_TXLAT, buf, len);
+out:
+    if (rc != 0)
+        net_disconnect(p, "cannot answer TXLAT_REQ");
+    free(buf);
+    free(m.items);
+    free(recs);
+}
+
+/* MINING: how the launcher pauses and resumes a daemon on any host (its
+ * signals reach only its own child, which for a remote daemon is the
+ * transport, ssh); the same path as SIGUSR1/SIGUSR2.  The ack carries the
+ * state after the request. */
+static void serve_mining(daemon *d, net_peer *p, const uint8_t *pl, size_t len)
+{
+    proto_mining rq, ack;
+    uint8_t *buf = NULL;
+    size_t blen = 0;
+
+    if (proto_mining_decode(pl, len, &rq) != 0) {
+        net_disconnect(p, "malformed MINING");
+        return;
+    }
+    log_debug(d->log, "control client %s asks to %s mining", net_peer_addr(p),
+              rq.on ? "start" : "stop");
+    set_mining(d, rq.on);
+    ack.on = d->mining ? 1 : 0;
+    if (proto_mining_encode(&ack, &buf, &blen) != 0 ||
+        net_send(p, PROTO_MSG_MINING_ACK, buf, blen) != 0)
+        net_disconnect(p, "cannot answer MINING");
+    free(buf);
+}
+
+static void on_control_msg(void *ctx, net_peer *p, uint8_t type,
+                           const uint8_t *pl, size_t len)
+{
+    daemon *d = ctx;
+    if (type == PROTO_MSG_STATS_REQ && proto_empty_decode(pl, len) == 0) {
+        stat_buf *sb = malloc(sizeof *sb);
+        if (!sb) {
+            net_disconnect(p, "out of memory for stats");
+            return;
+        }
+        stats_build(d, sb);
+        proto_stats st = { .n = sb->n, .items = sb->items };
+        net_send_stats(p, &st);
+        free(sb);
+    } else if (type == PROTO_MSG_SHUTDOWN) {
+        log_info(d->log, "shutdown requested by control client %s", net_peer_addr(p));
+        shutdown_begin(d, "control request");
+    } else if (type == PROTO_MSG_STORE_READ) {
+        serve_store_read(d, p, pl, len);
+    } else if (type == PROTO_MSG_TXLAT_REQ && proto_empty_decode(pl, len) == 0) {
+        serve_txlat(d, p);
+    } else if (type == PROTO_MSG_MINING) {
+        serve_mining(d, p, pl, len);
+    } else {
+        net_disconnect(p, "unexpected control message");
+    }
+}
+
+static int render_metrics(void *ctx, char **body, size_t *len)
+{
+    daemon *d = ctx;
+    stat_buf *sb = malloc(sizeof *sb);
+    if (!sb)
+        return SG_ENOMEM;
+    stats_build(d, sb);
+    txlat_stats ts = { 0 };
+    if (d->txlat)
+        txlat_get_stats(d->txlat, &ts);
+    metrics_histogram h = {
+        .name = "sg_tx_inclusion_latency_seconds",
+        .help = "Seconds from broadcasting an own transaction to a block holding it "
+                "first connecting here.",
+        .n = TXLAT_BUCKETS, .bounds_ms = txlat_bounds_ms, .counts = ts.counts,
+        .sum_ms = ts.sum_ms,
+    };
+    int rc = metrics_format_ex(sb->items, sb->n, &h, 1, body, len);
+    free(sb);
+    return rc;
+}
+
+static int start_metrics(daemon *d)
+{
+    int uv_err = 0;
+    if (!d->o.metrics_listen)
+        return 0;
+    int rc = metrics_server_start(&d->metrics, &d->loop, d->o.metrics_listen,
+                                  render_metrics, d, &uv_err);
+    if (rc != 0) {
+        log_error(d->log, "cannot serve metrics on %s: %s", d->o.metrics_listen,
+                  uv_err ? uv_strerror(uv_err) : sg_strerror(rc));
+        return rc;
+    }
+    log_info(d->log, "metrics on http://%s/metrics (port %u)", d->o.metrics_listen,
+             metrics_server_port(d->metrics));
+    return 0;
+}
+
+/* ---- --stop-on-stdin-eof ------------------------------------------------ */
+
+/* A launcher that started us through a remote shell keeps our stdin open
+ * for our lifetime; when it dies, even by SIGKILL, ssh or `ip netns exec`
+ * passes the EOF on, and we stop instead of running on unsupervised. */
+static void on_stdin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    daemon *d = h->data;
+    (void)suggested;
+    *buf = uv_buf_init(d->stdin_buf, sizeof d->stdin_buf);
+}
+
+static void on_stdin_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    daemon *d = s->data;
+    (void)buf;
+    if (nread >= 0)
+        return;                  /* whatever arrives is ignored */
+    uv_read_stop(s);
+    log_info(d->log, "standard input %s (--stop-on-stdin-eof)",
+             nread == UV_EOF ? "closed" : uv_strerror((int)nread));
+    shutdown_begin(d, "standard input closed");
+}
+
+static int watch_stdin(daemon *d)
+{
+    int uv_err;
+    if (!d->o.stop_on_stdin_eof)
+        return 0;
+    uv_pipe_init(&d->loop, &d->stdin_pipe, 0);
+    d->stdin_pipe.data = d;
+    d->stdin_open = 1;
+    uv_err = uv_pipe_open(&d->stdin_pipe, 0);
+    if (uv_err == 0)
+        uv_err = uv_read_start((uv_stream_t *)&d->stdin_pipe, on_stdin_alloc, on_stdin_read);
+    if (uv_err != 0) {
+        log_error(d->log, "--stop-on-stdin-eof: cannot watch standard input: %s (it must "
+                  "be a pipe or a socket)", uv_strerror(uv_err));
+        return SG_EIO;
+    }
+    return 0;
+}
+
+/* ---- timer: loop lag, relay, hash rate, template refresh ------------------ */
+
+static void on_timer(uv_timer_t *t)
+{
+    daemon *d = t->data;
+    uint64_t now = (uint64_t)clock_mono_ms();
+    uint64_t late = now > d->lag_expect_ms ? now - d->lag_expect_ms : 0;
+
+    d->lag[d->lag_next] = late > UINT32_MAX ? UINT32_MAX : (uint32_t)late;
+    d->lag_next = (d->lag_next + 1) % DAEMON_LAG_WINDOW;
+    if (d->lag_n < DAEMON_LAG_WINDOW)
+        d->lag_n++;
+    d->lag_expect_ms = now + DAEMON_LAG_TICK_MS;
+    if (d->stopping)
+        return;
+    d->ticks++;
+    if (d->ticks % 2 == 0)
+        relay_tick(d->relay, now);
+    if (d->ticks % 10 == 0 && d->miner)
+        miner_tick(d->miner, now);
+    if (d->ticks % 2 == 1 && d->agent)
+        market_tick(d);
+    if (d->tx_dirty && now - d->last_build_ms >= DAEMON_TX_REBUILD_MS)
+        rebuild_work(d);
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    daemon *d = h->data;
+    if (signum == SIGTERM || signum == SIGINT) {
+        log_info(d->log, "%s received", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+        shutdown_begin(d, "signal");
+    } else if (signum == SIGHUP) {
+        if (log_reopen(d->log) != 0)
+            log_error(d->log, "SIGHUP: cannot reopen the log file: %s", strerror(errno));
+        else
+            log_info(d->log, "log file reopened");
+    } else if (signum == SIGUSR1) {
+        set_mining(d, 0);
+    } else if (signum == SIGUSR2) {
+        set_mining(d, 1);
+    }
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+static void on_net_closed(void *arg)
+{
+    daemon *d = arg;
+    d->net = NULL;
+    agent_free(d->agent);
+    d->agent = NULL;
+    txlat_free(d->txlat);
+    d->txlat = NULL;
+    relay_free(d->relay);
+    d->relay = NULL;
+    chain_free(d->chain);
+    d->chain = NULL;
+    log_info(d->log, "stopped");
+}
+
+static void on_miner_closed(void *arg)
+{
+    daemon *d = arg;
+    d->miner = NULL;
+    net_close(d->net, on_net_closed, d);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void shutdown_begin(daemon *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    log_info(d->log, "shutting down (%s)", why);
+    uv_timer_stop(&d->timer);
+    uv_close((uv_handle_t *)&d->timer, on_handle_closed);
+    metrics_server_close(d->metrics);
+    d->metrics = NULL;
+    if (d->stdin_open) {
+        d->stdin_open = 0;
+        uv_close((uv_handle_t *)&d->stdin_pipe, on_handle_closed);
+    }
+    for (int i = 0; i < SIG_COUNT; i++)
+        uv_close((uv_handle_t *)&d->sigs[i], on_handle_closed);
+    if (d->miner)
+        miner_close(d->miner, on_miner_closed, d);
+    else
+        on_miner_closed(d);
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf)
+        return SG_EINVAL;
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return SG_EIO;
+        buf[i] = c;
+    }
+    return 0;
+}
+
+static int pick_impl(daemon *d)
+{
+    if (d->o.use_gpu) {
+        if (kern_impl_available(KERN_IMPL_CUDA)) {
+            d->impl = KERN_IMPL_CUDA;
+            d->o.mining_threads = 1;
+            return 0;
+        }
+        d->impl = kern_impl_best();
+        log_warn(d->log, "--use-gpu: no usable CUDA device in this build or machine; "
+                 "mining on the CPU with %s", kern_impl_name(d->impl));
+        return 0;
+    }
+    if (strcmp(d->o.impl, "auto") == 0) {
+        d->impl = kern_impl_best();
+        return 0;
+    }
+    kern_impl_from_name(d->o.impl, &d->impl);
+    if (!kern_impl_available(d->impl)) {
+        fprintf(stderr, "%s: --impl %s is not available on this machine or build\n",
+                d->o.prog, d->o.impl);
+        return SG_EUNSUPPORTED;
+    }
+    if (d->impl == KERN_IMPL_CUDA)
+        d->o.mining_threads = 1;
+    return 0;
+}
+
+/* A --pv-profile / --load-profile file (none: nothing to do); prints one
+ * line on failure. */
+static int load_profile(daemon *d, const char *opt, const char *path, energy_profile *p)
+{
+    int bad_line = 0;
+    if (!path)
+        return 0;
+    int rc = energy_profile_load(path, p, &bad_line);
+    if (rc == 0)
+        return 0;
+    if (rc == SG_EINVAL && bad_line)
+        fprintf(stderr, "%s: %s %s: line %d: expected Wh per 15-minute slot (a "
+                "non-negative number; the profile needs at least one)\n", d->o.prog, opt,
+                path, bad_line);
+    else
+        fprintf(stderr, "%s: %s %s: %s\n", d->o.prog, opt, path,
+                rc == SG_EIO ? strerror(errno) : sg_strerror(rc));
+    return rc;
+}
+
+/* Keys, genesis and log: everything that can fail for a usage reason.
+ * Returns an exit status (0 to go on). */
+static int load_inputs(daemon *d)
+{
+    int bad_line = 0, created = 0, rc;
+    char hex[65];
+
+    rc = params_load(d->o.genesis_path, &d->params, &bad_line);
+    if (rc != 0) {
+        fprintf(stderr, "%s: --genesis %s: %s%s%.0d\n", d->o.prog, d->o.genesis_path,
+                rc == SG_EIO ? strerror(errno) : sg_strerror(rc),
+                bad_line ? " at line " : "", bad_line);
+        return 2;
+    }
+    rc = daemon_cluster_key_load(d->o.cluster_key_path, d->cluster_key);
+    if (rc != 0) {
+        fprintf(stderr, "%s: --cluster-key %s: %s (expected 64 hex digits; make one with "
+                "'%s cluster-key --out FILE')\n", d->o.prog, d->o.cluster_key_path,
+                rc == SG_EIO ? strerror(errno) : "malformed", d->o.prog);
+        return 2;
+    }
+    if (mkdir_p(d->o.data_dir) != 0) {
+        fprintf(stderr, "%s: --data-dir %s: %s\n", d->o.prog, d->o.data_dir, strerror(errno));
+        return 1;
+    }
+    if (d->o.key_path)
+        snprintf(d->key_path, sizeof d->key_path, "%s", d->o.key_path);
+    else
+        snprintf(d->key_path, sizeof d->key_path, "%s/identity.key", d->o.data_dir);
+    rc = daemon_identity_load(d->key_path, d->sk, d->pk, &created);
+    if (rc != 0) {
+        fprintf(stderr, "%s: --key %s: %s (expected 128 hex digits)\n", d->o.prog,
+                d->key_path, rc == SG_EIO ? strerror(errno) : "malformed key");
+        return 2;
+    }
+    hash_hex(d->pk, 32, hex);
+    if (d->o.role == DAEMON_ROLE_OPERATOR && memcmp(d->pk, d->params.operator_key, 32)) {
+        char want[65];
+        hash_hex(d->params.operator_key, 32, want);
+        fprintf(stderr, "%s: --key %s holds %s, but the genesis operator key is %s\n",
+                d->o.prog, d->key_path, hex, want);
+        return 2;
+    }
+    if (load_profile(d, "--pv-profile", d->o.pv_profile_path, &d->pv_profile) != 0 ||
+        load_profile(d, "--load-profile", d->o.load_profile_path, &d->load_profile) != 0)
+        return 2;
+    if (d->o.name)
+        snprintf(d->name, sizeof d->name, "%s", d->o.name);
+    else
+        snprintf(d->name, sizeof d->name, "%s-%.8s", daemon_role_name(d->o.role), hex);
+    rc = log_open(&d->log, d->name, d->o.log_path, d->o.log_level);
+    if (rc != 0) {
+        fprintf(stderr, "%s: --log %s: %s\n", d->o.prog, d->o.log_path, strerror(errno));
+        return 2;
+    }
+    if (created)
+        log_info(d->log, "created identity key %s", d->key_path);
+    return 0;
+}
+
+static int open_chain(daemon *d)
+{
+    chain_config cc = {
+        .params = &d->params, .data_dir = d->o.data_dir,
+        .on_connect = on_connect, .on_disconnect = on_disconnect, .cb_ctx = d,
+    };
+    chain_load_report rep = { 0 };
+    char hex[65];
+    int rc = chain_open(&d->chain, &cc, &rep);
+    if (rc != 0) {
+        const char *why = rc == SG_ELOCKED ? "the data directory is in use by another process"
+                                           : sg_strerror(rc);
+        log_error(d->log, "cannot open the chain in %s: %s", d->o.data_dir, why);
+        if (d->o.log_path)
+            fprintf(stderr, "%s: cannot open the chain in %s: %s\n", d->o.prog,
+                    d->o.data_dir, why);
+        return rc;
+    }
+    hash_to_hex_display(chain_tip(d->chain)->hash, hex);
+    log_info(d->log, "chain loaded: %llu stored blocks, height %u, tip %s%s",
+             (unsigned long long)rep.blocks_loaded, chain_tip(d->chain)->height, hex,
+             rep.dropped_bytes ? " (torn tail cut from the store)" : "");
+    if (rep.rejected)
+        log_warn(d->log, "%llu stored blocks no longer validate",
+                 (unsigned long long)rep.rejected);
+    return 0;
+}
+
+static int open_net(daemon *d)
+{
+    net_config nc;
+    memset(&nc, 0, sizeof nc);
+    nc.listen = d->o.listen;
+    nc.bootstrap = d->o.peers;
+    nc.n_bootstrap = d->o.n_peers;
+    memcpy(nc.identity_pk, d->pk, 32);
+    memcpy(nc.identity_sk, d->sk, 64);
+    memcpy(nc.cluster_key, d->cluster_key, 32);
+    memcpy(nc.chain_id, chain_id(d->chain), 32);
+    nc.role = (uint8_t)d->o.role;
+    nc.name = d->name;
+    nc.log = d->log;
+    nc.log_stream = d->log;
+    nc.ctx = d;
+    nc.on_peer = on_peer;
+    nc.on_msg = on_msg;
+    nc.on_control = on_control;
+    nc.on_control_msg = on_control_msg;
+    nc.backoff_max_ms = d->o.reconnect_max_ms;
+    nc.ban_secs = d->o.ban_secs;
+    nc.no_discovery = (uint8_t)d->o.no_discover;
+    int rc = net_new(&d->net, &d->loop, &nc);
+    memset(nc.identity_sk, 0, sizeof nc.identity_sk);
+    if (rc != 0)
+        log_error(d->log, "cannot set up the network: %s", sg_strerror(rc));
+    return rc;
+}
+
+static int start_runtime(daemon *d)
+{
+    relay_config rc_cfg = {
+        .chain = d->chain, .net = d->net, .log = d->log, .stall_ms = d->o.stall_ms,
+        .on_tip = on_tip, .on_tx = on_tx, .ctx = d,
+    };
+    miner_config mc = {
+        .loop = &d->loop, .threads = d->o.mining_threads, .impl = d->impl,
+        .log = d->log, .on_found = on_found, .ctx = d,
+    };
+    int rc = relay_new(&d->relay, &rc_cfg);
+    if (rc == 0)
+        rc = txlat_new(&d->txlat, TXLAT_PENDING_MAX, TXLAT_DONE_MAX);
+    if (rc == 0)
+        rc = start_agent(d);
+    if (rc == 0)
+        rc = miner_new(&d->miner, &mc);
+    if (rc != 0) {
+        log_error(d->log, "cannot start: %s", sg_strerror(rc));
+        return rc;
+    }
+    rc = net_start(d->net);
+    if (rc != 0) {
+        /* net logged the cause; the terminal gets a pointer to it. */
+        if (d->o.log_path)
+            fprintf(stderr, "%s: cannot listen on %s (the reason is in %s)\n", d->o.prog,
+                    d->o.listen ? d->o.listen : "-", d->o.log_path);
+        return rc;
+    }
+    rc = start_metrics(d);
+    if (rc != 0)
+        return rc;
+    uv_timer_init(&d->loop, &d->timer);
+    d->timer.data = d;
+    d->lag_expect_ms = (uint64_t)clock_mono_ms() + DAEMON_LAG_TICK_MS;
+    uv_timer_start(&d->timer, on_timer, DAEMON_LAG_TICK_MS, DAEMON_LAG_TICK_MS);
+    for (int i = 0; i < SIG_COUNT; i++) {
+        uv_signal_init(&d->loop, &d->sigs[i]);
+        d->sigs[i].data = d;
+        uv_signal_start(&d->sigs[i], on_signal, sig_nums[i]);
+    }
+    d->handles_open = 1;
+    rc = watch_stdin(d);
+    if (rc != 0)
+        return rc;
+    log_info(d->log, "%s %s started: listening on %s (port %u), %zu bootstrap peers, "
+             "mining %s with %u thread(s) of %s", d->o.prog, daemon_role_name(d->o.role),
+             d->o.listen ? d->o.listen : "nothing", net_listen_port(d->net), d->o.n_peers,
+             d->o.no_mine ? "off" : "on", d->o.mining_threads, kern_impl_name(d->impl));
+    set_mining(d, !d->o.no_mine);
+    return 0;
+}
+
+/* A failure after the loop's handles exist: close what was opened and let
+ * the loop finish the close callbacks. */
+static void abort_runtime(daemon *d)
+{
+    if (d->handles_open) {
+        shutdown_begin(d, "start-up failed");
+    } else {
+        d->stopping = 1;
+        if (d->miner)
+            miner_close(d->miner, on_miner_closed, d);
+        else if (d->net)
+            net_close(d->net, on_net_closed, d);
+        else
+            on_net_closed(d);
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+}
+
+static void usage(const char *prog, int fixed_role)
+{
+    printf("usage: %s %s--genesis FILE --cluster-key FILE --data-dir DIR [options]\n"
+           "  --listen HOST:PORT|none  (default %s)   --peer HOST:PORT (repeatable)\n"
+           "  --key FILE (default DATA_DIR/identity.key, created if missing)\n"
+           "  --log FILE  --log-level debug|info|warn|error  --name NAME\n"
+           "  --mining-threads N  --impl auto|avx512|avx2|shani|generic|openssl|cuda\n"
+           "  --use-gpu  --no-mine  --no-discover (dial only --peer addresses)\n"
+           "  --reconnect-max-ms N  --ban-secs N  --stall-ms N\n"
+           "  --max-block-txs N (transactions per mined block, coinbase included; 1 to %d,\n"
+           "    default %d)\n"
+           "  --metrics-port N (Prometheus on 127.0.0.1, off by default)  --metrics-listen HOST:PORT\n"
+           "  --stop-on-stdin-eof (stop when standard input, a pipe, closes: a launcher's\n"
+           "    remote daemons end with it)\n"
+           "%s"
+           "signals: TERM/INT stop, HUP reopens the log, USR1 stops and USR2 starts mining\n"
+           "tools: %s keygen --out FILE | cluster-key --out FILE | genesis ... | ctl ...\n",
+           prog, fixed_role ? "" : "--role prosumer|consumer ", DAEMON_DEFAULT_LISTEN,
+           PROTO_BLOCK_MAX_TXS, DAEMON_TEMPLATE_TXS,
+           fixed_role ? "" : "market: --battery-kwh KWH (prosumers)  --pv-profile FILE "
+                             "(prosumers)\n  --load-profile FILE (Wh per 15-minute slot, "
+                             "one a line; a CSV's last field)\n", prog);
+}
+
+static int run_daemon(daemon *d)
+{
+    int status = 1;
+    if (pick_impl(d) != 0)
+        return 2;
+    if (uv_loop_init(&d->loop) != 0) {
+        log_error(d->log, "cannot initialise the event loop");
+        return 1;
+    }
+    d->start_ms = (uint64_t)clock_mono_ms();
+    if (open_chain(d) != 0)
+        goto out;
+    if (open_net(d) != 0 || start_runtime(d) != 0) {
+        abort_runtime(d);
+        goto out;
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    status = 0;
+out:
+    if (d->chain)
+        chain_free(d->chain);
+    uv_loop_close(&d->loop);
+    return status;
+}
+
+int daemon_main(int argc, char **argv, int role)
+{
+    const char *prog = role == DAEMON_ROLE_OPERATOR ? "sgoperator" : "sgnode";
+    char err[512];
+    int status;
+
+    if (argc >= 2 && argv[1][0] != '-') {
+        if (strcmp(argv[1], "keygen") == 0)
+            return daemon_tool_keygen(prog, argc - 1, argv + 1);
+        if (strcmp(argv[1], "cluster-key") == 0)
+            return daemon_tool_cluster_key(prog, argc - 1, argv + 1);
+        if (strcmp(argv[1], "genesis") == 0)
+            return daemon_tool_genesis(prog, argc - 1, argv + 1);
+        if (strcmp(argv[1], "ctl") == 0)
+            return daemon_tool_ctl(prog, argc - 1, argv + 1);
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(prog, role);
+        return 0;
+    }
+    daemon *d = calloc(1, sizeof *d);
+    if (!d) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
+    if (daemon_parse_opts(&d->o, prog, role, argc, argv, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        free(d);
+        return 2;
+    }
+    /* A peer vanishing mid-write must be an error code, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
+    status = load_inputs(d);
+    if (status == 0)
+        status = run_daemon(d);
+    log_close(d->log);
+    energy_profile_free(&d->pv_profile);
+    energy_profile_free(&d->load_profile);
+    params_free(&d->params);
+    memset(d->sk, 0, sizeof d->sk);
+    free(d);
+    return status;
+}

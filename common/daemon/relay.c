@@ -1,0 +1,850 @@
+/*
+ * relay.c - inventory gossip and block sync; see relay.h.
+ */
+#include "common/daemon/relay.h"
+#include "common/base/clock.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/base/err.h"
+#include "common/core/hash.h"
+#include "common/base/hmap.h"
+#include "common/core/tx.h"
+
+/* Hashes a peer is known to have, each with how we know (KNOWN_* bits):
+ * a set with first-in first-out eviction, so memory stays bounded however
+ * much the peer announces. */
+enum { KNOWN_SENT = 1, KNOWN_THEIRS = 2 };
+
+typedef struct {
+    hmap set;                         /* hash -> (void *)flags */
+    uint8_t (*ring)[32];              /* RELAY_KNOWN_MAX slots */
+    size_t head, count;
+} known_set;
+
+typedef struct {
+    uint8_t hash[32];
+    uint64_t since_ms;
+} flight;
+
+typedef struct relay_peer {
+    net_peer *np;
+    known_set known;                  /* what it announced or we sent it */
+    flight flights[RELAY_BLOCKS_IN_FLIGHT];
+    size_t n_flights;
+    uint8_t (*fetch)[32];             /* queued block hashes to request */
+    size_t fetch_head, fetch_len, fetch_cap;
+    uint8_t batch_last[32];           /* last hash of a full sync batch */
+    int batch_pending;
+    int want_getblocks;
+    uint64_t getblocks_ms;            /* when we last sent GETBLOCKS */
+    proto_inv_item *tx_inv;           /* txids to announce, <= PROTO_INV_MAX */
+    uint32_t n_tx_inv, cap_tx_inv;
+    int tx_inv_queued;                /* on the relay's list of such peers */
+} relay_peer;
+
+struct relay {
+    relay_config cfg;
+    hmap in_flight;                   /* block hash -> relay_peer asked */
+    relay_stats st;
+    size_t n_tx_inv_peers;            /* peers with tx announcements queued */
+};
+
+/* ---- known set ----------------------------------------------------------- */
+
+static int known_init(known_set *k)
+{
+    hmap_init(&k->set);
+    k->head = k->count = 0;
+    k->ring = malloc(sizeof *k->ring * RELAY_KNOWN_MAX);
+    return k->ring ? 0 : SG_ENOMEM;
+}
+
+static void known_free(known_set *k)
+{
+    hmap_free(&k->set);
+    free(k->ring);
+    k->ring = NULL;
+}
+
+static unsigned known_flags(const known_set *k, const uint8_t h[32])
+{
+    return (unsigned)(uintptr_t)hmap_get(&k->set, h);
+}
+
+static int known_has(const known_set *k, const uint8_t h[32])
+{
+    return known_flags(k, h) != 0;
+}
+
+static void known_mark(known_set *k, const uint8_t h[32], unsigned flags)
+{
+    unsigned old = known_flags(k, h);
+    if (old) {
+        hmap_put(&k->set, h, (void *)(uintptr_t)(old | flags));
+        return;
+    }
+    if (k->count == RELAY_KNOWN_MAX) {
+        hmap_del(&k->set, k->ring[k->head]);
+        k->head = (k->head + 1) % RELAY_KNOWN_MAX;
+        k->count--;
+    }
+    /* On ENOMEM the hash is simply not remembered: at worst we announce
+     * it again, which the peer ignores. */
+    if (hmap_put(&k->set, h, (void *)(uintptr_t)flags) != 0)
+        return;
+    memcpy(k->ring[(k->head + k->count) % RELAY_KNOWN_MAX], h, 32);
+    k->count++;
+}
+
+static void known_add(known_set *k, const uint8_t h[32])
+{
+    known_mark(k, h, KNOWN_SENT);
+}
+
+/* ---- per-peer state ------------------------------------------------------ */
+
+
+static relay_peer *peer_of(net_peer *p)
+{
+    return net_peer_data(p);
+}
+
+static void mark_theirs(relay_peer *rp, const uint8_t h[32])
+{
+    known_mark(&rp->known, h, KNOWN_THEIRS);
+}
+
+static void rpeer_free(relay_peer *rp)
+{
+    known_free(&rp->known);
+    free(rp->tx_inv);
+    free(rp->fetch);
+    free(rp);
+}
+
+static int fetch_has(const relay_peer *rp, const uint8_t h[32])
+{
+    for (size_t i = 0; i < rp->fetch_len; i++)
+        if (memcmp(rp->fetch[rp->fetch_head + i], h, 32) == 0)
+            return 1;
+    return 0;
+}
+
+static int fetch_push(relay_peer *rp, const uint8_t h[32])
+{
+    if (rp->fetch_len >= RELAY_FETCH_MAX)
+        return SG_EFULL;
+    if (rp->fetch_head > 0 && rp->fetch_head + rp->fetch_len == rp->fetch_cap) {
+        memmove(rp->fetch, rp->fetch + rp->fetch_head,
+                sizeof *rp->fetch * rp->fetch_len);
+        rp->fetch_head = 0;
+    }
+    if (rp->fetch_head + rp->fetch_len == rp->fetch_cap) {
+        size_t cap = rp->fetch_cap ? rp->fetch_cap * 2 : 64;
+        void *n = realloc(rp->fetch, sizeof *rp->fetch * cap);
+        if (!n)
+            return SG_ENOMEM;
+        rp->fetch = n;
+        rp->fetch_cap = cap;
+    }
+    memcpy(rp->fetch[rp->fetch_head + rp->fetch_len++], h, 32);
+    return 0;
+}
+
+static void fetch_pop(relay_peer *rp, uint8_t h[32])
+{
+    memcpy(h, rp->fetch[rp->fetch_head], 32);
+    rp->fetch_head++;
+    rp->fetch_len--;
+    if (rp->fetch_len == 0)
+        rp->fetch_head = 0;
+}
+
+static int flight_find(const relay_peer *rp, const uint8_t h[32])
+{
+    for (size_t i = 0; i < rp->n_flights; i++)
+        if (memcmp(rp->flights[i].hash, h, 32) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void flight_remove_at(relay *r, relay_peer *rp, size_t i)
+{
+    if (hmap_get(&r->in_flight, rp->flights[i].hash) == rp)
+        hmap_del(&r->in_flight, rp->flights[i].hash);
+    rp->flights[i] = rp->flights[--rp->n_flights];
+}
+
+/* The block arrived (or was refused): no longer outstanding anywhere. */
+static void flight_done(relay *r, const uint8_t h[32])
+{
+    relay_peer *owner = hmap_get(&r->in_flight, h);
+    if (!owner)
+        return;
+    int i = flight_find(owner, h);
+    if (i >= 0)
+        flight_remove_at(r, owner, (size_t)i);
+    else
+        hmap_del(&r->in_flight, h);
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static void send_inv_items(net_peer *p, uint8_t type, const proto_inv_item *items,
+                           uint32_t n)
+{
+    proto_inv inv = { .n = n, .items = (proto_inv_item *)items };
+    uint8_t *buf;
+    size_t len;
+    if (n == 0 || proto_inv_encode(&inv, &buf, &len) != 0)
+        return;
+    net_send(p, type, buf, len);
+    free(buf);
+}
+
+static void send_getblocks(relay *r, relay_peer *rp)
+{
+    uint8_t loc[PROTO_LOCATOR_MAX][32];
+    proto_locator m = { 0 };
+    uint8_t *buf;
+    size_t len;
+
+    m.n = (uint32_t)chain_locator(r->cfg.chain, loc, PROTO_LOCATOR_MAX);
+    m.hashes = loc;
+    if (proto_locator_encode(&m, &buf, &len) != 0)
+        return;
+    net_send(rp->np, PROTO_MSG_GETBLOCKS, buf, len);
+    free(buf);
+    rp->getblocks_ms = (uint64_t)clock_mono_ms();
+    rp->want_getblocks = 0;
+    log_debug(r->cfg.log, "getblocks to %s (tip height %u)", net_peer_name(rp->np),
+              chain_tip(r->cfg.chain)->height);
+}
+
+static void maybe_getblocks(relay *r, relay_peer *rp)
+{
+    if ((uint64_t)clock_mono_ms() - rp->getblocks_ms >= RELAY_GETBLOCKS_MIN_MS)
+        send_getblocks(r, rp);
+    else
+        rp->want_getblocks = 1;
+}
+
+static int block_wanted(relay *r, const uint8_t h[32])
+{
+    return chain_lookup(r->cfg.chain, h) == NULL &&
+           hmap_get(&r->in_flight, h) == NULL;
+}
+
+/* Requests queued blocks from this peer while it has free slots. */
+static void pump(relay *r, relay_peer *rp)
+{
+    proto_inv_item items[RELAY_BLOCKS_IN_FLIGHT];
+    uint32_t n = 0;
+    uint64_t now = (uint64_t)clock_mono_ms();
+
+    while (rp->n_flights < RELAY_BLOCKS_IN_FLIGHT && rp->fetch_len > 0) {
+        uint8_t h[32];
+        fetch_pop(rp, h);
+        if (!block_wanted(r, h))
+            continue;
+        if (hmap_put(&r->in_flight, h, rp) != 0)
+            break;
+        flight *f = &rp->flights[rp->n_flights++];
+        memcpy(f->hash, h, 32);
+        f->since_ms = now;
+        items[n].kind = PROTO_INV_BLOCK;
+        memcpy(items[n].hash, h, 32);
+        n++;
+    }
+    r->st.blocks_requested += n;
+    send_inv_items(rp->np, PROTO_MSG_GETDATA, items, n);
+}
+
+/* The end of a full sync batch is in: ask for the next batch. */
+static void batch_check(relay *r, relay_peer *rp, const uint8_t h[32])
+{
+    if (rp->batch_pending && memcmp(rp->batch_last, h, 32) == 0) {
+        rp->batch_pending = 0;
+        send_getblocks(r, rp);
+    }
+}
+
+/* Announces the tip to every peer not known to have it. */
+static void announce_block(relay *r, const uint8_t h[32])
+{
+    proto_inv_item it = { .kind = PROTO_INV_BLOCK };
+    memcpy(it.hash, h, 32);
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        if (!rp || known_has(&rp->known, h))
+            continue;
+        known_add(&rp->known, h);
+        send_inv_items(p, PROTO_MSG_INV, &it, 1);
+    }
+}
+
+static void flush_tx_inv(relay *r, relay_peer *rp)
+{
+    if (rp->n_tx_inv > 0)
+        send_inv_items(rp->np, PROTO_MSG_INV, rp->tx_inv, rp->n_tx_inv);
+    rp->n_tx_inv = 0;
+    if (rp->tx_inv_queued) {
+        rp->tx_inv_queued = 0;
+        r->n_tx_inv_peers--;
+    }
+}
+
+/* The net's turn hook: the transactions that came in during this loop
+ * iteration go out as one INV per peer instead of one INV each. */
+static void flush_all_tx_inv(void *arg)
+{
+    relay *r = arg;
+    if (r->n_tx_inv_peers == 0)
+        return;
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        if (rp && rp->tx_inv_queued)
+            flush_tx_inv(r, rp);
+    }
+}
+
+static int tx_inv_grow(relay_peer *rp)
+{
+    uint32_t cap = rp->cap_tx_inv ? rp->cap_tx_inv * 2 : 16;
+    if (cap > PROTO_INV_MAX)
+        cap = PROTO_INV_MAX;
+    proto_inv_item *v = realloc(rp->tx_inv, sizeof *v * cap);
+    if (!v)
+        return SG_ENOMEM;
+    rp->tx_inv = v;
+    rp->cap_tx_inv = cap;
+    return 0;
+}
+
+/* Queued, not sent: see flush_all_tx_inv. */
+static void announce_tx(relay *r, const uint8_t txid[32])
+{
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        if (!rp || known_has(&rp->known, txid))
+            continue;
+        if (rp->n_tx_inv == rp->cap_tx_inv && tx_inv_grow(rp) != 0)
+            continue;                 /* not announced: only slower spread */
+        known_add(&rp->known, txid);
+        proto_inv_item *it = &rp->tx_inv[rp->n_tx_inv++];
+        it->kind = PROTO_INV_TX;
+        memcpy(it->hash, txid, 32);
+        if (!rp->tx_inv_queued) {
+            rp->tx_inv_queued = 1;
+            r->n_tx_inv_peers++;
+        }
+        if (rp->n_tx_inv == PROTO_INV_MAX)
+            flush_tx_inv(r, rp);
+    }
+}
+
+static void misbehave(relay *r, net_peer *p, const char *what, int rc)
+{
+    char reason[128];
+    snprintf(reason, sizeof reason, "%s: %s", what, sg_strerror(rc));
+    r->st.misbehaved++;
+    net_misbehave(p, reason);
+}
+
+/* ---- peer events --------------------------------------------------------- */
+
+static void announce_mempool(relay *r, relay_peer *rp)
+{
+    proto_inv_item *items = malloc(sizeof *items * RELAY_MEMPOOL_INV_MAX);
+    mempool *mp = chain_mempool(r->cfg.chain);
+    const uint8_t *id;
+    size_t it = 0;
+    uint32_t n = 0;
+
+    if (!items)
+        return;
+    while (n < RELAY_MEMPOOL_INV_MAX && mempool_next(mp, &it, &id)) {
+        items[n].kind = PROTO_INV_TX;
+        memcpy(items[n].hash, id, 32);
+        known_add(&rp->known, id);
+        n++;
+    }
+    send_inv_items(rp->np, PROTO_MSG_INV, items, n);
+    free(items);
+}
+
+static void on_ready(relay *r, net_peer *p)
+{
+    relay_peer *rp = calloc(1, sizeof *rp);
+    if (!rp || known_init(&rp->known) != 0) {
+        if (rp)
+            rpeer_free(rp);
+        net_disconnect(p, "out of memory for peer state");
+        return;
+    }
+    rp->np = p;
+    net_peer_set_data(p, rp);
+    log_debug(r->cfg.log, "relay: peer %s (%s) ready, %s", net_peer_name(p), net_peer_addr(p),
+             net_peer_is_inbound(p) ? "inbound" : "outbound");
+    send_getblocks(r, rp);
+    announce_mempool(r, rp);
+}
+
+/* Requests a peer had outstanding go to other peers with free slots. */
+static void reissue(relay *r, relay_peer *from, const uint8_t h[32])
+{
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        if (!rp || rp == from || rp->n_flights >= RELAY_BLOCKS_IN_FLIGHT)
+            continue;
+        if (fetch_push(rp, h) == 0)
+            pump(r, rp);
+        return;
+    }
+}
+
+static void on_closed(relay *r, net_peer *p)
+{
+    relay_peer *rp = peer_of(p);
+    if (!rp)
+        return;
+    net_peer_set_data(p, NULL);
+    if (rp->tx_inv_queued)
+        r->n_tx_inv_peers--;
+    while (rp->n_flights > 0) {
+        uint8_t h[32];
+        memcpy(h, rp->flights[0].hash, 32);
+        flight_remove_at(r, rp, 0);
+        if (block_wanted(r, h))
+            reissue(r, rp, h);
+    }
+    log_debug(r->cfg.log, "relay: peer %s (%s) gone", net_peer_name(p), net_peer_addr(p));
+    rpeer_free(rp);
+}
+
+void relay_peer_event(relay *r, net_peer *p, enum net_event ev)
+{
+    if (ev == NET_EV_READY)
+        on_ready(r, p);
+    else if (ev == NET_EV_CLOSED)
+        on_closed(r, p);
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static void on_inv(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+{
+    proto_inv inv;
+    proto_inv_item *want = NULL;
+    uint32_t n_want = 0, n_blocks = 0;
+    const uint8_t *last_block = NULL;
+    int rc = proto_inv_decode(pl, len, &inv);
+
+    if (rc != 0) {
+        misbehave(r, rp->np, "bad INV", rc);
+        return;
+    }
+    want = malloc(sizeof *want * (inv.n ? inv.n : 1));
+    if (!want)
+        goto out;
+    for (uint32_t i = 0; i < inv.n; i++) {
+        const proto_inv_item *it = &inv.items[i];
+        mark_theirs(rp, it->hash);
+        if (it->kind == PROTO_INV_TX) {
+            if (!mempool_has(chain_mempool(r->cfg.chain), it->hash))
+                want[n_want++] = *it;
+        } else if (it->kind == PROTO_INV_BLOCK) {
+            n_blocks++;
+            last_block = it->hash;
+            if (block_wanted(r, it->hash) && !fetch_has(rp, it->hash))
+                fetch_push(rp, it->hash);
+        } else {
+            misbehave(r, rp->np, "bad INV", SG_EINVAL);
+            goto out;
+        }
+    }
+    /* Announcements carry one tip; several block hashes at once are an
+     * answer to GETBLOCKS, so once its last block is in, ask again: the
+     * next answer is empty when we have everything.  (Counting on a full
+     * batch alone would stall when the peer left out hashes we had
+     * announced to it.) */
+    if (n_blocks > 1 && last_block) {
+        memcpy(rp->batch_last, last_block, 32);
+        rp->batch_pending = 1;
+        /* Everything in the batch already on our chain: go on at once
+         * (our locator has moved past it).  Known blocks off our chain
+         * (a branch with no more work than ours) end the exchange, or two
+         * peers at a tie would ask each other for ever. */
+        const chain_entry *e = chain_lookup(r->cfg.chain, last_block);
+        if (e) {
+            rp->batch_pending = 0;
+            if (e->active)
+                send_getblocks(r, rp);
+        }
+    }
+    send_inv_items(rp->np, PROTO_MSG_GETDATA, want, n_want);
+    pump(r, rp);
+out:
+    free(want);
+    proto_inv_free(&inv);
+}
+
+static int serve_block(relay *r, relay_peer *rp, const uint8_t h[32])
+{
+    net_peer_info info;
+    uint8_t *bytes;
+    size_t len;
+
+    net_peer_get_info(rp->np, &info);
+    if (info.send_queued > RELAY_SEND_BACKLOG_MAX)
+        return SG_EFULL;
+    const chain_entry *e = chain_lookup(r->cfg.chain, h);
+    if (!e || e->status != CHAIN_ENTRY_VALID)
+        return SG_ENOTFOUND;
+    int rc = chain_block_bytes(r->cfg.chain, h, &bytes, &len);
+    if (rc != 0)
+        return rc;
+    rc = net_send(rp->np, PROTO_MSG_BLOCK, bytes, len);
+    free(bytes);
+    if (rc == 0) {
+        known_add(&rp->known, h);
+        r->st.blocks_served++;
+    }
+    return rc;
+}
+
+static int serve_tx(relay *r, relay_peer *rp, const uint8_t h[32])
+{
+    const proto_tx *tx = mempool_get(chain_mempool(r->cfg.chain), h);
+    uint8_t *bytes;
+    size_t len;
+    if (!tx)
+        return SG_ENOTFOUND;
+    int rc = proto_tx_encode(tx, &bytes, &len);
+    if (rc != 0)
+        return rc;
+    rc = net_send(rp->np, PROTO_MSG_TX, bytes, len);
+    free(bytes);
+    if (rc == 0)
+        known_add(&rp->known, h);
+    return rc;
+}
+
+static void on_getdata(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+{
+    proto_inv inv;
+    proto_inv_item *missing = NULL;
+    uint32_t n_missing = 0;
+    int rc = proto_inv_decode(pl, len, &inv);
+
+    if (rc != 0) {
+        misbehave(r, rp->np, "bad GETDATA", rc);
+        return;
+    }
+    missing = malloc(sizeof *missing * (inv.n ? inv.n : 1));
+    if (!missing)
+        goto out;
+    for (uint32_t i = 0; i < inv.n; i++) {
+        const proto_inv_item *it = &inv.items[i];
+        if (it->kind == PROTO_INV_BLOCK)
+            rc = serve_block(r, rp, it->hash);
+        else if (it->kind == PROTO_INV_TX)
+            rc = serve_tx(r, rp, it->hash);
+        else
+            rc = SG_EINVAL;
+        if (rc == SG_ECLOSED)
+            goto out;             /* dropped as too slow */
+        if (rc != 0)
+            missing[n_missing++] = *it;
+    }
+    send_inv_items(rp->np, PROTO_MSG_NOTFOUND, missing, n_missing);
+out:
+    free(missing);
+    proto_inv_free(&inv);
+}
+
+static void on_notfound(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+{
+    proto_inv inv;
+    int rc = proto_inv_decode(pl, len, &inv);
+    if (rc != 0) {
+        misbehave(r, rp->np, "bad NOTFOUND", rc);
+        return;
+    }
+    for (uint32_t i = 0; i < inv.n; i++) {
+        int k = flight_find(rp, inv.items[i].hash);
+        if (k >= 0) {
+            uint8_t h[32];
+            memcpy(h, inv.items[i].hash, 32);
+            flight_remove_at(r, rp, (size_t)k);
+            reissue(r, rp, h);
+        }
+    }
+    proto_inv_free(&inv);
+    pump(r, rp);
+}
+
+static void on_getblocks(relay *r, relay_peer *rp, uint8_t type,
+                         const uint8_t *pl, size_t len)
+{
+    proto_locator loc;
+    uint8_t (*hashes)[32] = NULL;
+    int rc = proto_locator_decode(pl, len, &loc);
+
+    if (rc != 0) {
+        misbehave(r, rp->np, type == PROTO_MSG_GETBLOCKS ? "bad GETBLOCKS"
+                                                         : "bad GETHEADERS", rc);
+        return;
+    }
+    size_t max = type == PROTO_MSG_GETBLOCKS ? RELAY_SYNC_BATCH : PROTO_HEADERS_MAX;
+    hashes = malloc(sizeof *hashes * max);
+    if (!hashes)
+        goto out;
+    size_t n = chain_after_locator(r->cfg.chain, (const uint8_t (*)[32])loc.hashes,
+                                   loc.n, loc.stop, hashes, max);
+    if (type == PROTO_MSG_GETBLOCKS) {
+        proto_inv_item *items = malloc(sizeof *items * (n ? n : 1));
+        uint32_t k = 0;
+        if (!items)
+            goto out;
+        /* An explicit request gets what we announced before, too; only
+         * what the peer itself announced is left out. */
+        for (size_t i = 0; i < n; i++) {
+            if (known_flags(&rp->known, hashes[i]) & KNOWN_THEIRS)
+                continue;
+            items[k].kind = PROTO_INV_BLOCK;
+            memcpy(items[k].hash, hashes[i], 32);
+            known_add(&rp->known, hashes[i]);
+            k++;
+        }
+        send_inv_items(rp->np, PROTO_MSG_INV, items, k);
+        free(items);
+    } else {
+        proto_headers hm = { .n = 0 };
+        uint8_t *buf;
+        size_t blen;
+        hm.headers = malloc(sizeof *hm.headers * (n ? n : 1));
+        if (!hm.headers)
+            goto out;
+        for (size_t i = 0; i < n; i++) {
+            const chain_entry *e = chain_lookup(r->cfg.chain, hashes[i]);
+            if (e)
+                hm.headers[hm.n++] = e->header;
+        }
+        if (proto_headers_encode(&hm, &buf, &blen) == 0) {
+            net_send(rp->np, PROTO_MSG_HEADERS, buf, blen);
+            free(buf);
+        }
+        free(hm.headers);
+    }
+out:
+    free(hashes);
+    proto_locator_free(&loc);
+}
+
+static int is_local_failure(int rc)
+{
+    return rc == SG_ENOMEM || rc == SG_EIO || rc == SG_EFULL;
+}
+
+static void after_block(relay *r, const chain_result *res, relay_peer *from)
+{
+    if (res->outcome == CHAIN_NEW_TIP) {
+        const chain_entry *tip = chain_tip(r->cfg.chain);
+        announce_block(r, tip->hash);
+        if (r->cfg.on_tip)
+            r->cfg.on_tip(r->cfg.ctx);
+    } else if (res->outcome == CHAIN_ORPHANED && from) {
+        r->st.orphans++;
+        log_debug(r->cfg.log, "orphan block from %s, asking for its parents",
+                  net_peer_name(from->np));
+        maybe_getblocks(r, from);
+    }
+}
+
+static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+{
+    chain_result res;
+    int rc;
+
+    r->st.blocks_in++;
+    memset(&res, 0, sizeof res);
+    rc = chain_submit_block(r->cfg.chain, pl, len, (uint64_t)time(NULL), &res);
+    if (rc == 0 || !is_local_failure(rc)) {
+        /* res.hash is set once the block decoded; a block that did not
+         * decode has no hash worth tracking. */
+        if (!hash_is_zero(res.hash)) {
+            mark_theirs(rp, res.hash);
+            flight_done(r, res.hash);
+        }
+    }
+    if (rc < 0) {
+        if (is_local_failure(rc)) {
+            log_error(r->cfg.log, "storing a block from %s failed: %s",
+                      net_peer_name(rp->np), sg_strerror(rc));
+            return;
+        }
+        if (res.connected > 0 || res.disconnected > 0)
+            after_block(r, &(chain_result){ .outcome = CHAIN_NEW_TIP }, NULL);
+        misbehave(r, rp->np, "invalid block", rc);
+        return;
+    }
+    after_block(r, &res, rp);
+    batch_check(r, rp, res.hash);
+    pump(r, rp);
+}
+
+static int tx_fault_is_senders(int rc)
+{
+    return rc == SG_EBADSIG || rc == SG_EINVALID || rc == SG_ECOINBASE ||
+           rc == SG_ETOOBIG || rc == SG_EINVAL;
+}
+
+static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+{
+    proto_tx tx;
+    uint8_t txid[32];
+    int rc = proto_tx_decode(pl, len, &tx);
+
+    r->st.txs_in++;
+    if (rc != 0) {
+        misbehave(r, rp->np, "bad TX", rc);
+        return;
+    }
+    memset(txid, 0, sizeof txid);
+    rc = chain_submit_tx(r->cfg.chain, &tx, txid);   /* computes txid first */
+    proto_tx_free(&tx);
+    if (!hash_is_zero(txid))
+        mark_theirs(rp, txid);
+    if (rc == 0) {
+        announce_tx(r, txid);
+        if (r->cfg.on_tx)
+            r->cfg.on_tx(r->cfg.ctx);
+    } else if (tx_fault_is_senders(rc)) {
+        misbehave(r, rp->np, "invalid transaction", rc);
+    } else {
+        log_debug(r->cfg.log, "tx from %s not taken: %s", net_peer_name(rp->np),
+                  sg_strerror(rc));
+    }
+}
+
+void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
+                    const uint8_t *payload, size_t len)
+{
+    relay_peer *rp = peer_of(p);
+    if (!rp)
+        return;
+    if (log_enabled(r->cfg.log, LOG_LEVEL_DEBUG))
+        log_debug(r->cfg.log, "%s from %s (%zu bytes)", proto_msg_type_name(type),
+                  net_peer_name(p), len);
+    switch (type) {
+    case PROTO_MSG_INV: on_inv(r, rp, payload, len); break;
+    case PROTO_MSG_GETDATA: on_getdata(r, rp, payload, len); break;
+    case PROTO_MSG_NOTFOUND: on_notfound(r, rp, payload, len); break;
+    case PROTO_MSG_BLOCK: on_block(r, rp, payload, len); break;
+    case PROTO_MSG_TX: on_tx(r, rp, payload, len); break;
+    case PROTO_MSG_GETBLOCKS:
+    case PROTO_MSG_GETHEADERS: on_getblocks(r, rp, type, payload, len); break;
+    case PROTO_MSG_HEADERS:
+        break;                    /* never asked for; harmless */
+    case PROTO_MSG_REJECT: {
+        proto_reject rj;
+        if (proto_reject_decode(payload, len, &rj) == 0)
+            log_info(r->cfg.log, "%s rejected something: %s", net_peer_name(p),
+                     rj.reason);
+        break;
+    }
+    default:
+        misbehave(r, p, proto_msg_type_name(type), SG_EPROTO);
+        break;
+    }
+}
+
+/* ---- timers and local submissions --------------------------------------- */
+
+void relay_tick(relay *r, uint64_t now_ms)
+{
+    uint64_t now = now_ms;
+    flush_all_tx_inv(r);
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        if (!rp)
+            continue;
+        for (size_t i = 0; i < rp->n_flights;) {
+            /* It came some other way (an orphan adopted, say). */
+            if (chain_lookup(r->cfg.chain, rp->flights[i].hash)) {
+                flight_remove_at(r, rp, i);
+                continue;
+            }
+            if (now - rp->flights[i].since_ms < r->cfg.stall_ms) {
+                i++;
+                continue;
+            }
+            uint8_t h[32];
+            memcpy(h, rp->flights[i].hash, 32);
+            flight_remove_at(r, rp, i);
+            r->st.stalls++;
+            log_info(r->cfg.log, "block request to %s stalled, asking elsewhere",
+                     net_peer_name(p));
+            reissue(r, rp, h);
+        }
+        if (rp->want_getblocks && now - rp->getblocks_ms >= RELAY_GETBLOCKS_MIN_MS)
+            send_getblocks(r, rp);
+        pump(r, rp);
+    }
+}
+
+int relay_submit_block(relay *r, const uint8_t *bytes, size_t len,
+                       chain_result *res)
+{
+    memset(res, 0, sizeof *res);
+    int rc = chain_submit_block(r->cfg.chain, bytes, len, (uint64_t)time(NULL), res);
+    if (rc == 0)
+        after_block(r, res, NULL);
+    return rc;
+}
+
+int relay_submit_tx(relay *r, const proto_tx *tx, uint8_t txid[32])
+{
+    int rc = chain_submit_tx(r->cfg.chain, tx, txid);
+    if (rc == 0)
+        announce_tx(r, txid);
+    return rc;
+}
+
+void relay_get_stats(const relay *r, relay_stats *out)
+{
+    *out = r->st;
+    out->in_flight = r->in_flight.count;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+int relay_new(relay **out, const relay_config *cfg)
+{
+    relay *r;
+    *out = NULL;
+    if (!cfg->chain || !cfg->net)
+        return SG_EINVAL;
+    r = calloc(1, sizeof *r);
+    if (!r)
+        return SG_ENOMEM;
+    r->cfg = *cfg;
+    if (r->cfg.stall_ms == 0)
+        r->cfg.stall_ms = RELAY_STALL_MS;
+    hmap_init(&r->in_flight);
+    net_set_turn_hook(r->cfg.net, flush_all_tx_inv, r);
+    *out = r;
+    return 0;
+}
+
+void relay_free(relay *r)
+{
+    if (!r)
+        return;
+    hmap_free(&r->in_flight);
+    free(r);
+}

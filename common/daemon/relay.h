@@ -1,0 +1,110 @@
+/*
+ * relay.h - the peer protocol: gossip by inventory and block sync, binding
+ * a chain (chain.h) to a net (net.h).
+ *
+ * Inventory.  New blocks and transactions are announced by hash (INV); a
+ * peer asks with GETDATA for what it lacks and gets BLOCK / TX, or NOTFOUND.
+ * Per peer the relay keeps a bounded set of hashes the peer is known to
+ * have (it announced them, sent them, or we sent them), and never announces
+ * those to it, so an item never goes back to the peer it came from.
+ * Transactions accepted during one loop turn are announced to each peer in
+ * one INV at the end of the turn (the net's turn hook, which relay_new
+ * installs), not one INV each; blocks are announced at once.
+ *
+ * Sync.  When a peer link becomes READY both sides send GETBLOCKS with their
+ * locator; the answer is an INV of up to RELAY_SYNC_BATCH block hashes after
+ * the fork point.  Announced blocks we lack go into that peer's fetch queue
+ * and are requested at most RELAY_BLOCKS_IN_FLIGHT at a time per peer, and
+ * never from two peers at once.  When an answer listed several blocks,
+ * reaching its last one asks for more with a fresh locator (an empty
+ * answer ends the sync).  A request
+ * unanswered for stall_ms is taken back from that peer and re-issued to
+ * another one.  A block whose parent is unknown (the chain holds it as an
+ * orphan) makes us send GETBLOCKS to its sender, at most once per
+ * RELAY_GETBLOCKS_MIN_MS per peer (a later one is sent from relay_tick).
+ *
+ * Misbehaviour.  Undecodable messages, blocks breaking a consensus rule and
+ * transactions with a bad signature or failing the stateless checks make the
+ * relay call net_misbehave with the rule in words.  Transactions refused for
+ * a state reason (nonce gap, balance, duplicate, full pool) are not the
+ * sender's fault and are only logged at debug level.
+ *
+ * The relay knows nothing of processes, threads, signals or mining: the
+ * owner tells it about peer events and messages (from net's callbacks), and
+ * it tells the owner when the tip moved or a transaction entered the pool.
+ * Single-threaded: call everything on the loop's thread.
+ *
+ * Ownership.  The relay borrows the chain, net and logger (they must outlive
+ * it) and owns its per-peer state, which it attaches with net_peer_set_data
+ * on READY and frees on CLOSED.
+ */
+#ifndef SG_RELAY_H
+#define SG_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/core/chain.h"
+#include "common/daemon/log.h"
+#include "common/daemon/net.h"
+
+#define RELAY_BLOCKS_IN_FLIGHT 16     /* block requests outstanding per peer */
+#define RELAY_STALL_MS 5000           /* a block request older is re-issued */
+#define RELAY_SYNC_BATCH 500          /* block hashes per GETBLOCKS answer */
+#define RELAY_KNOWN_MAX 4096          /* inventory remembered per peer */
+#define RELAY_FETCH_MAX 4096          /* block hashes queued per peer */
+#define RELAY_GETBLOCKS_MIN_MS 500    /* orphan-triggered GETBLOCKS spacing */
+#define RELAY_MEMPOOL_INV_MAX 1000    /* txids announced to a new peer */
+/* GETDATA answers stop (NOTFOUND for the rest) once this much is queued. */
+#define RELAY_SEND_BACKLOG_MAX (8u * 1024 * 1024)
+
+typedef struct relay relay;
+
+typedef struct {
+    chain *chain;
+    net *net;
+    logger *log;                      /* may be NULL */
+    uint32_t stall_ms;                /* 0 = RELAY_STALL_MS */
+    /* The active tip moved (new block, reorg): rebuild mining work. */
+    void (*on_tip)(void *ctx);
+    /* A transaction entered the mempool. */
+    void (*on_tx)(void *ctx);
+    void *ctx;
+} relay_config;
+
+typedef struct {
+    uint64_t blocks_in;               /* BLOCK messages received */
+    uint64_t blocks_requested;        /* GETDATA block items sent */
+    uint64_t blocks_served;           /* BLOCK messages sent */
+    uint64_t txs_in;
+    uint64_t stalls;                  /* requests re-issued after a stall */
+    uint64_t orphans;                 /* blocks that arrived before parents */
+    uint64_t misbehaved;              /* peers we called net_misbehave on */
+    size_t in_flight;                 /* block requests outstanding, all peers */
+} relay_stats;
+
+/* 0, SG_EINVAL or SG_ENOMEM. */
+int relay_new(relay **out, const relay_config *cfg);
+/* Call once the net has closed (every CLOSED event has freed its peer's
+ * state). */
+void relay_free(relay *r);
+
+/* Forward net's on_peer and on_msg here. */
+void relay_peer_event(relay *r, net_peer *p, enum net_event ev);
+void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
+                    const uint8_t *payload, size_t len);
+/* Stall detection and deferred GETBLOCKS; call every few hundred ms with
+ * uv_hrtime() / 1000000 (the clock request times are taken from). */
+void relay_tick(relay *r, uint64_t now_ms);
+
+/* A block made here (mined): submitted to the chain and announced if it
+ * became the tip.  Returns chain_submit_block's rc, res filled. */
+int relay_submit_block(relay *r, const uint8_t *bytes, size_t len,
+                       chain_result *res);
+/* A transaction made here: into the mempool and announced.  0 or the
+ * chain's refusal. */
+int relay_submit_tx(relay *r, const proto_tx *tx, uint8_t txid[32]);
+
+void relay_get_stats(const relay *r, relay_stats *out);
+
+#endif
