@@ -152,14 +152,29 @@ static void make_run_id(sim *s)
     snprintf(s->run_id, sizeof s->run_id, "%s-%02x%02x", stamp, r[0], r[1]);
 }
 
+/* The spill file (rows kept through a database outage) belongs to the run,
+ * in its directory, never in the working directory. */
 static int open_db(sim *s, char *err, size_t cap)
 {
+    char spill[PATH_MAX + 16];
+    snprintf(spill, sizeof spill, "%s/db.spill", s->dir);
     db_config c = {
         .sqlite_path = s->db_path, .host = s->o->db_host, .port = s->o->db_port,
         .user = s->o->db_user, .password = s->o->db_password, .name = s->o->db_name,
-        .flush_thread = 1, .flush_ms = 1000,
+        .flush_thread = 1, .flush_ms = 1000, .spill_path = spill,
     };
     return db_open(&s->db, &c, err, cap);
+}
+
+/* Before any file is made: the server answers, the credentials work and the
+ * database holds no tables of our names that another program made. */
+static int probe_db(sim *s, char *err, size_t cap)
+{
+    db_config c = {
+        .host = s->o->db_host, .port = s->o->db_port, .user = s->o->db_user,
+        .password = s->o->db_password, .name = s->o->db_name,
+    };
+    return db_probe(&c, err, cap);
 }
 
 /* Whether something accepts connections at addr:port (a remote host's
@@ -319,7 +334,7 @@ static int preflight(sim *s, const char *argv0)
                 s->o->run_dir);
         return 2;
     }
-    if (s->o->db_host[0] && open_db(s, err, sizeof err) != 0) {
+    if (s->o->db_host[0] && probe_db(s, err, sizeof err) != 0) {
         fprintf(stderr, "launcher: %s\n", err);
         return 2;
     }
@@ -378,7 +393,7 @@ static int setup(sim *s)
     }
     if (s->f.hosts && push_hosts(s) != 0)
         return 1;
-    if (!s->db && open_db(s, err, sizeof err) != 0) {
+    if (open_db(s, err, sizeof err) != 0) {
         fprintf(stderr, "launcher: %s\n", err);
         return 1;
     }

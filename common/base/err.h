@@ -42,6 +42,7 @@ enum sg_err {
     SG_EUNSUPPORTED = -29, /* feature absent from this build or machine */
     SG_EDB = -30,        /* database refused or failed */
     SG_ELOCKED = -31,    /* data directory held by another process */
+    SG_EFOREIGN = -32,   /* a database table another program made */
 };
 
 /* A static, human-readable description; never NULL. */

@@ -733,7 +733,8 @@ static void db_free(db *d)
 }
 
 /* Next to the SQLite file (the run directory) even in MySQL mode, where
- * the launcher still names it; else the working directory. */
+ * the launcher still names it; else the working directory.  The launcher
+ * names the spill path itself. */
 static char *spill_default(const db_config *cfg)
 {
     char *p = NULL;
@@ -802,6 +803,19 @@ int db_open(db **out, const db_config *cfg, char *err, size_t errlen)
     *out = d;
     return 0;
 fail:
+    db_free(d);
+    return rc;
+}
+
+int db_probe(const db_config *cfg, char *err, size_t errlen)
+{
+    db *d = db_alloc(cfg);
+    if (d == NULL) {
+        db__errf(err, errlen, "out of memory opening the database");
+        return SG_ENOMEM;
+    }
+    int rc = d->is_mysql ? db__my_open(d, cfg, err, errlen)
+                         : db__lite_open(d, cfg->sqlite_path, err, errlen);
     db_free(d);
     return rc;
 }

@@ -197,6 +197,11 @@ typedef struct {
  * refused user 'root': Access denied ...; check --db-user and --db-password
  * / --db-password-file / MYSQL_PWD"; *out is then NULL.  err may be NULL. */
 int db_open(db **out, const db_config *cfg, char *err, size_t errlen);
+/* Connects as db_open does, checks that tables of our names in the database
+ * are ours (SG_EFOREIGN otherwise: another program's tables are never
+ * altered or written) and creates the missing ones, then disconnects.
+ * Touches no spill file: the launcher asks before its run directory exists. */
+int db_probe(const db_config *cfg, char *err, size_t errlen);
 
 /* Stops the flush thread, flushes what it can (one attempt, ignoring the
  * retry delay), closes.  Returns 0 if nothing was left behind, else SG_EDB

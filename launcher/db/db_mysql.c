@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "launcher/db/db_int.h"
 #include "common/base/err.h"
@@ -124,6 +125,60 @@ static int my_add_columns(db *d, db__sb *b, char *err, size_t errlen)
     return 0;
 }
 
+/* Whether the column list of one existing table (a result of
+ * information_schema.COLUMNS) holds every column this launcher created it
+ * with; columns added later (DBU_KNOWN) may be missing: the migration adds
+ * them.  Returns the name of the first missing column, NULL when none is. */
+static const char *my_missing_column(const db__table *tb, MYSQL_RES *res)
+{
+    for (int i = 0; i < tb->ncols; i++) {
+        if (tb->cols[i].upd == DBU_KNOWN)
+            continue;
+        int found = 0;
+        mysql_data_seek(res, 0);
+        for (MYSQL_ROW row; !found && (row = mysql_fetch_row(res)) != NULL;)
+            found = row[0] != NULL && strcasecmp(row[0], tb->cols[i].name) == 0;
+        if (!found)
+            return tb->cols[i].name;
+    }
+    return NULL;
+}
+
+/* A database with tables of our names that another program made (the
+ * original simulator uses the same --db-name and table names) must never be
+ * altered or written: every insert would fail, look like an outage and
+ * spool the whole run.  Checked before anything is created. */
+static int my_check_foreign(db *d, db__sb *b, char *err, size_t errlen)
+{
+    for (int t = 0; t < DB_T_COUNT; t++) {
+        const db__table *tb = &db__tables[t];
+        if (tb->alias)
+            continue;
+        b->len = 0;
+        db__sb_addf(b, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'", d->my->name, tb->name);
+        if (b->oom)
+            return SG_ENOMEM;
+        if (my_exec(d, b->p, b->len, "reading the existing tables", err, errlen) != 0)
+            return SG_EDB;
+        MYSQL_RES *res = mysql_store_result(d->my->h);
+        if (res == NULL) {
+            my_err(d, d->my->h, "reading the existing tables", err, errlen);
+            return SG_EDB;
+        }
+        const char *missing = mysql_num_rows(res) > 0 ? my_missing_column(tb, res) : NULL;
+        mysql_free_result(res);
+        if (missing != NULL) {
+            db__errf(err, errlen, "MySQL: table `%s` in database `%s` was not made by this "
+                     "launcher (it has no column `%s`) and is left untouched; give another "
+                     "--db-name, e.g. --db-name %s_sim", tb->name, d->my->name, missing,
+                     d->my->name);
+            return SG_EFOREIGN;
+        }
+    }
+    return 0;
+}
+
 static int my_schema(db *d, char *err, size_t errlen)
 {
     db__sb b = { 0 };
@@ -136,6 +191,8 @@ static int my_schema(db *d, char *err, size_t errlen)
         my_err(d, d->my->h, "selecting the database", err, errlen);
         rc = SG_EDB;
     }
+    if (rc == 0)
+        rc = my_check_foreign(d, &b, err, errlen);
     for (int t = 0; t < DB_T_COUNT && rc == 0 && !b.oom; t++) {
         if (db__tables[t].alias)
             continue;
@@ -196,8 +253,8 @@ int db__my_open(db *d, const db_config *cfg, char *err, size_t errlen)
         db__errf(err, errlen, "MySQL: out of memory");
         return SG_ENOMEM;
     }
-    if (strchr(m->name, '`') != NULL) {
-        db__errf(err, errlen, "MySQL: database name '%s' may not contain '`'; "
+    if (strpbrk(m->name, "`'\\") != NULL) {
+        db__errf(err, errlen, "MySQL: database name '%s' may not contain ` ' or \\; "
                  "choose another --db-name", m->name);
         return SG_EINVAL;
     }
