@@ -102,7 +102,7 @@ REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/tests/replay_%)
 FUZZ_SECONDS ?= 20
 
 .PHONY: all test test-unit test-replay test-integration sanitize fuzz fuzz-run \
-        bench run deps clean cuda-notice
+        bench run deps deps-tests clean cuda-notice
 
 all: cuda-notice $(LIB) $(if $(NODE_SRC),bin/sgnode) $(if $(OPERATOR_SRC),bin/sgoperator) \
      $(if $(LAUNCHER_SRC),bin/launcher)
@@ -182,11 +182,11 @@ test-integration: all $(TOOL_BINS)
 
 # test and run first install what is missing, then re-enter make so the
 # pkg-config flags are read with the packages present.
-test: deps
+test: deps-tests
 	@$(MAKE) --no-print-directory test-unit test-replay test-integration
 	@echo "make test: all suites passed"
 
-sanitize: deps
+sanitize: deps-tests
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined test-unit test-replay
 
 # libFuzzer builds: the library again with clang and the fuzzer's coverage.
@@ -233,6 +233,9 @@ run: deps
 
 deps:
 	@bash scripts/install-deps
+
+deps-tests:
+	@bash scripts/install-deps --tests
 
 clean:
 	rm -rf build build-san build-fuzz bin
