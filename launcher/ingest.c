@@ -283,6 +283,9 @@ static void count_best(ingest *g, const iblock *b, int sign)
         const db_interval *iv = &b->ivs[i];
         g->st.intervals += (uint64_t)sign;
         g->st.traded_wh += (uint64_t)(sign * iv->traded_wh);
+        g->st.traded_value += (uint64_t)(sign * iv->traded_value);
+        g->st.wh_price_sum += (uint64_t)sign * iv->wh_price_sum;
+        g->st.trades += (uint64_t)(sign * iv->matched_orders);
         g->st.grid_import_wh += (uint64_t)(sign * iv->grid_import_wh);
         g->st.grid_export_wh += (uint64_t)(sign * iv->grid_export_wh);
         if (sign > 0)
@@ -403,6 +406,8 @@ static void settlement_rows(ingest *g, const proto_tx *tx, const char *txid_hex,
         else {
             iv->grid_export_wh += (int64_t)f->grid_wh;
             iv->traded_wh += (int64_t)f->traded_wh;
+            iv->traded_value += (int64_t)c1;
+            iv->wh_price_sum += f->traded_wh * f->trade_price;
         }
         if (f->traded_wh > 0)
             iv->matched_orders++;

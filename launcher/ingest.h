@@ -43,6 +43,9 @@ typedef struct {
     uint64_t intervals;          /* settlements on the best chain */
     uint64_t last_price;         /* clearing price of the newest one */
     uint64_t traded_wh, grid_import_wh, grid_export_wh;
+    uint64_t traded_value;       /* money paid for traded_wh (micro-units) */
+    uint64_t wh_price_sum;       /* sum of traded Wh x price: average price */
+    uint64_t trades;             /* fills with energy traded peer to peer */
     uint64_t bad_records;        /* records that did not decode */
 } ingest_stats;
 

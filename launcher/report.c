@@ -583,8 +583,8 @@ static int charts(rp_ctx *r, FILE *f)
         rc = query(r, "SELECT COUNT(*), COALESCE(SUM(stale),0) FROM blocks WHERE run_id=?1 "
                       "AND height>0", row_summary, &c[6]);
     if (rc == 0)
-        rc = query(r, "SELECT node, t_ms - (SELECT MIN(t_ms) FROM simulation_stats WHERE "
-                      "run_id=?1), hashrate FROM simulation_stats WHERE run_id=?1 "
+        rc = query(r, "SELECT node, t_ms - (SELECT MIN(t_ms) FROM node_stats WHERE "
+                      "run_id=?1), hashrate FROM node_stats WHERE run_id=?1 "
                       "ORDER BY node, t_ms", row_hashrate, &c[7]);
     if (rc == 0 && measured)
         rc = query(r, "SELECT included_ms - broadcast_ms FROM transactions WHERE run_id=?1 "

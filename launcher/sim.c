@@ -52,6 +52,7 @@ typedef struct {
     chain_params params;
     int have_params;
     char dir[PATH_MAX], db_path[PATH_MAX], run_id[DB_RUNID_MAX];
+    int64_t sim_stat_ms;             /* wall time of the last simulation_stats row */
     char battery_kwh[32];           /* --battery-kwh as the daemons get it */
     char *json;
     db *db;
@@ -486,7 +487,7 @@ static void put_txlat(sim *s, size_t i, int64_t now, int64_t wall_ms)
 
 static void put_stat(sim *s, const fleet_node *n, int64_t wall_ms)
 {
-    db_stat r;
+    db_node_stat r;
     memset(&r, 0, sizeof r);
     memcpy(r.run_id, s->run_id, sizeof r.run_id);
     snprintf(r.node, sizeof r.node, "%s", n->name);
@@ -499,7 +500,29 @@ static void put_stat(sim *s, const fleet_node *n, int64_t wall_ms)
     r.orphans = n->st.orphans;
     r.balance = n->st.balance;
     r.loop_lag_ms = n->st.lag_ms;
-    db_put_stat(s->db, &r);
+    db_put_node_stat(s->db, &r);
+}
+
+/* The run's aggregate sample: the original's four figures and what else is
+ * network-wide, from the best chain the launcher follows. */
+static void put_sim_stat(sim *s, int64_t wall_ms)
+{
+    ingest_stats st;
+    db_sim_stat r;
+    ingest_get_stats(s->ing, &st);
+    memset(&r, 0, sizeof r);
+    memcpy(r.run_id, s->run_id, sizeof r.run_id);
+    r.t_ms = wall_ms;
+    r.total_energy_traded_wh = (int64_t)st.traded_wh;
+    r.avg_energy_price = st.traded_wh ? (int64_t)(st.wh_price_sum / st.traded_wh) : 0;
+    r.block_count = (int64_t)st.best_height;
+    r.transaction_count = (int64_t)st.txs;
+    r.stale_blocks = (int64_t)st.stale;
+    r.trades = (int64_t)st.trades;
+    r.intervals_settled = (int64_t)st.intervals;
+    r.grid_import_wh = (int64_t)st.grid_import_wh;
+    r.grid_export_wh = (int64_t)st.grid_export_wh;
+    db_put_sim_stat(s->db, &r);
 }
 
 static void on_exit_cb(void *ctx, fleet_node *n)
@@ -594,6 +617,10 @@ static void tick(sim *s, int show)
     int rc = ingest_poll(s->ing, wall, SIM_INGEST_BATCH);
     if (rc < 0)
         sim_event(s, "storing blocks failed: %s", sg_strerror(rc));
+    if (wall - s->sim_stat_ms >= SIM_TICK_MS - 100) {
+        put_sim_stat(s, wall);
+        s->sim_stat_ms = wall;
+    }
     if (!db_is_up(s->db) && !s->db_warned) {
         s->db_warned = 1;
         sim_event(s, "database unreachable; %zu rows wait and are written when it returns",

@@ -512,9 +512,14 @@ int db_put_interval(db *d, const db_interval *r)
     return r ? put(d, DB_T_INTERVAL, r, sizeof *r, r->run_id) : SG_EINVAL;
 }
 
-int db_put_stat(db *d, const db_stat *r)
+int db_put_node_stat(db *d, const db_node_stat *r)
 {
-    return r ? put(d, DB_T_STAT, r, sizeof *r, r->node) : SG_EINVAL;
+    return r ? put(d, DB_T_NODE_STAT, r, sizeof *r, r->node) : SG_EINVAL;
+}
+
+int db_put_sim_stat(db *d, const db_sim_stat *r)
+{
+    return r ? put(d, DB_T_SIM_STAT, r, sizeof *r, r->run_id) : SG_EINVAL;
 }
 
 /* Detaches up to max rows from the front, refilling from the spill file

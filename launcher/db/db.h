@@ -174,9 +174,12 @@ typedef struct {
     int64_t matched_orders;
     char settle_txid[DB_HEX_MAX];
     char block_hash[DB_HEX_MAX]; /* "" until included */
+    int64_t traded_value;        /* money paid peer to peer in it (micro-units) */
+    uint64_t wh_price_sum;       /* not stored: sum of traded Wh x price, for
+                                    an exact volume-weighted average price */
 } db_interval;
 
-/* Per node per sample (table simulation_stats).  Key (run_id, node, t_ms). */
+/* Per node per sample (table node_stats).  Key (run_id, node, t_ms). */
 typedef struct {
     char run_id[DB_RUNID_MAX];
     char node[DB_NAME_MAX];
@@ -189,7 +192,24 @@ typedef struct {
     int64_t orphans;
     int64_t balance;
     int64_t loop_lag_ms;
-} db_stat;
+} db_node_stat;
+
+/* The run's aggregate time series, about once a second (table
+ * simulation_stats, the figures the original simulator stored under these
+ * names, in this project's units), from the best chain the launcher follows.
+ * Key (run_id, t_ms). */
+typedef struct {
+    char run_id[DB_RUNID_MAX];
+    int64_t t_ms;                    /* wall clock, ms since the epoch */
+    int64_t total_energy_traded_wh;  /* peer to peer, settled on the best chain */
+    int64_t avg_energy_price;        /* traded-volume-weighted, micro-units per kWh; 0: none yet */
+    int64_t block_count;             /* best-chain blocks after genesis (= best height) */
+    int64_t transaction_count;       /* transactions in them, coinbases included */
+    int64_t stale_blocks;            /* blocks seen that are not on the best chain */
+    int64_t trades;                  /* fills with energy traded peer to peer */
+    int64_t intervals_settled;
+    int64_t grid_import_wh, grid_export_wh;
+} db_sim_stat;
 
 /* Connects (or opens the file), creates the database and tables if
  * missing.  On failure returns SG_EDB (or SG_ENOMEM/SG_EINVAL) with one line
@@ -220,7 +240,8 @@ int db_put_tx(db *d, const db_tx *r);
 int db_put_txlat(db *d, const db_txlat *r);
 int db_put_trade(db *d, const db_trade *r);
 int db_put_interval(db *d, const db_interval *r);
-int db_put_stat(db *d, const db_stat *r);
+int db_put_node_stat(db *d, const db_node_stat *r);
+int db_put_sim_stat(db *d, const db_sim_stat *r);
 
 /* Writes queued rows (spill file first).  0 when the queue is empty,
  * SG_EDB (message in err, may be NULL) when the server failed or is

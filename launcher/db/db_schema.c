@@ -133,23 +133,39 @@ static const db__col interval_cols[] = {
     INT(db_interval, matched_orders, DBU_SET),
     STR(db_interval, settle_txid, DBU_SET),
     STR(db_interval, block_hash, DBU_SET),
+    INT(db_interval, traded_value, DBU_KNOWN),
 };
 static const char *const interval_idx[] = { NULL };
 
-static const db__col stat_cols[] = {
-    KEYS(db_stat, run_id, "run_id"),
-    KEYS(db_stat, node, "node"),
-    KEYI(db_stat, t_ms, "t_ms"),
-    INT(db_stat, height, DBU_KEEP),
-    INT(db_stat, peers, DBU_KEEP),
-    INT(db_stat, hashrate, DBU_KEEP),
-    INT(db_stat, mempool, DBU_KEEP),
-    INT(db_stat, stale, DBU_KEEP),
-    INT(db_stat, orphans, DBU_KEEP),
-    INT(db_stat, balance, DBU_KEEP),
-    INT(db_stat, loop_lag_ms, DBU_KEEP),
+static const db__col node_stat_cols[] = {
+    KEYS(db_node_stat, run_id, "run_id"),
+    KEYS(db_node_stat, node, "node"),
+    KEYI(db_node_stat, t_ms, "t_ms"),
+    INT(db_node_stat, height, DBU_KEEP),
+    INT(db_node_stat, peers, DBU_KEEP),
+    INT(db_node_stat, hashrate, DBU_KEEP),
+    INT(db_node_stat, mempool, DBU_KEEP),
+    INT(db_node_stat, stale, DBU_KEEP),
+    INT(db_node_stat, orphans, DBU_KEEP),
+    INT(db_node_stat, balance, DBU_KEEP),
+    INT(db_node_stat, loop_lag_ms, DBU_KEEP),
 };
-static const char *const stat_idx[] = { "simulation_stats_t:run_id,t_ms", NULL };
+static const char *const node_stat_idx[] = { "node_stats_t:run_id,t_ms", NULL };
+
+static const db__col sim_stat_cols[] = {
+    KEYS(db_sim_stat, run_id, "run_id"),
+    KEYI(db_sim_stat, t_ms, "t_ms"),
+    INT(db_sim_stat, total_energy_traded_wh, DBU_SET),
+    INT(db_sim_stat, avg_energy_price, DBU_SET),
+    INT(db_sim_stat, block_count, DBU_SET),
+    INT(db_sim_stat, transaction_count, DBU_SET),
+    INT(db_sim_stat, stale_blocks, DBU_SET),
+    INT(db_sim_stat, trades, DBU_SET),
+    INT(db_sim_stat, intervals_settled, DBU_SET),
+    INT(db_sim_stat, grid_import_wh, DBU_SET),
+    INT(db_sim_stat, grid_export_wh, DBU_SET),
+};
+static const char *const sim_stat_idx[] = { NULL };
 
 const db__table db__tables[DB_T_COUNT] = {
     [DB_T_RUN] = { "runs", run_cols, NCOLS(run_cols), run_idx },
@@ -159,6 +175,9 @@ const db__table db__tables[DB_T_COUNT] = {
     [DB_T_TRADE] = { "trades", trade_cols, NCOLS(trade_cols), trade_idx },
     [DB_T_INTERVAL] = { "market_intervals", interval_cols, NCOLS(interval_cols),
                         interval_idx },
-    [DB_T_STAT] = { "simulation_stats", stat_cols, NCOLS(stat_cols), stat_idx },
+    [DB_T_NODE_STAT] = { "node_stats", node_stat_cols, NCOLS(node_stat_cols),
+                         node_stat_idx },
     [DB_T_TXLAT] = { "transactions", txlat_cols, NCOLS(txlat_cols), txlat_idx, 1 },
+    [DB_T_SIM_STAT] = { "simulation_stats", sim_stat_cols, NCOLS(sim_stat_cols),
+                        sim_stat_idx },
 };

@@ -19,7 +19,7 @@ rc=$?
 
 conn=(--host 127.0.0.1 --port "$MDB_PORT" --user root --name sgtest)
 export DBDRIVE_PASSWORD=$MDB_PASS
-TABLES="runs nodes blocks transactions trades market_intervals simulation_stats"
+TABLES="runs nodes blocks transactions trades market_intervals node_stats"
 
 # Compares "submitted TABLE N" lines in $1 with the rows of run $2.
 check_counts() {
@@ -37,7 +37,7 @@ check_distinct() {
     local run=$1 spec t key all distinct
     for spec in "blocks:hash" "transactions:txid" "nodes:name" \
                 "trades:settle_txid,order_txid" "market_intervals:interval_no" \
-                "simulation_stats:node,t_ms"; do
+                "node_stats:node,t_ms"; do
         t=${spec%%:*} key=${spec#*:}
         read -r all distinct < <(mdb_sql "SELECT COUNT(*), COUNT(DISTINCT $key)
                                           FROM sgtest.$t WHERE run_id = '$run'")

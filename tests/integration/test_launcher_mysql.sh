@@ -77,7 +77,7 @@ LPID=""
 run=$(mdb_sql "SELECT run_id FROM sglaunch.runs WHERE ended_at_s > 0")
 [[ -n "$run" ]] || fail "no finished runs row"
 s() { mdb_sql "SELECT $1 FROM sglaunch.$2 WHERE run_id='$run' ${3:+AND $3}"; }
-for t in nodes blocks transactions simulation_stats; do
+for t in nodes blocks transactions node_stats simulation_stats; do
     [[ "$(s 'COUNT(*)' "$t")" -gt 0 ]] || fail "table $t is empty"
 done
 [[ "$(s 'COUNT(*)' nodes)" -eq 4 ]] || fail "nodes rows: $(s 'COUNT(*)' nodes)"

@@ -117,7 +117,7 @@ grep -q "not-in-run-json" "$RUN/run.json" "$RUN/nodes.tsv" "$RUN/genesis.txt" &&
     sg_fail "the database password was written into the run directory"
 grep -qx "seed 4242" "$RUN/genesis.txt" || sg_fail "genesis does not carry --seed"
 
-for t in runs nodes blocks transactions simulation_stats; do
+for t in runs nodes blocks transactions node_stats simulation_stats; do
     n=$(q "SELECT COUNT(*) FROM $t")
     [[ "$n" -gt 0 ]] || sg_fail "table $t is empty"
 done
@@ -126,9 +126,18 @@ sg_assert_eq "$(q 'SELECT COUNT(*) FROM runs WHERE ended_at_s >= started_at_s AN
                    AND seed=4242 AND difficulty=5 AND prosumers=2 AND consumers=2')" 1 "finished runs row"
 # Statistics every second for every node.
 for n in op p1 p2 c1 c2; do
-    c=$(q "SELECT COUNT(*) FROM simulation_stats WHERE node='$n'")
+    c=$(q "SELECT COUNT(*) FROM node_stats WHERE node='$n'")
     [[ "$c" -ge 5 ]] || sg_fail "only $c stats rows for $n"
 done
+# The run's aggregates about once a second, never going backwards in
+# blocks, and the last one agreeing with the stored best chain.
+c=$(q "SELECT COUNT(*) FROM simulation_stats")
+[[ "$c" -ge 10 ]] || sg_fail "only $c simulation_stats rows in a 15 s run"
+sg_assert_eq "$(q "SELECT COUNT(*) FROM simulation_stats a JOIN simulation_stats b
+                   ON b.t_ms > a.t_ms AND b.block_count < a.block_count")" 0 "block_count going back"
+sg_assert_eq "$(q "SELECT COUNT(*) FROM simulation_stats a JOIN simulation_stats b
+                   ON b.t_ms = (SELECT MIN(t_ms) FROM simulation_stats WHERE t_ms > a.t_ms)
+                   WHERE b.t_ms - a.t_ms < 500")" 0 "simulation_stats rows closer than 0.5 s"
 
 best=$(q "SELECT MAX(height) FROM blocks WHERE stale=0")
 [[ "$best" -ge 5 ]] || sg_fail "best height only $best"
@@ -159,6 +168,16 @@ settle=$(q "SELECT COUNT(*) FROM transactions WHERE kind='settlement' AND block_
 if [[ "$settle" -gt 0 ]]; then
     sg_assert_eq "$(q "SELECT COUNT(*) FROM market_intervals WHERE block_hash<>''")" "$settle" "market intervals"
     [[ "$(q 'SELECT COUNT(*) FROM trades')" -gt 0 ]] || sg_fail "settlements but no trades rows"
+    # The last aggregate sample: its average price is a volume-weighted mean
+    # of clearing prices (uniform rule), so it lies between them.
+    read -r traded price < <(q "SELECT total_energy_traded_wh, avg_energy_price FROM simulation_stats
+                                ORDER BY t_ms DESC LIMIT 1" | tr '|' ' ')
+    if [[ "$traded" -gt 0 ]]; then
+        lo=$(q "SELECT MIN(clearing_price) FROM market_intervals WHERE traded_wh>0")
+        hi=$(q "SELECT MAX(clearing_price) FROM market_intervals WHERE traded_wh>0")
+        [[ "$price" -ge "$lo" && "$price" -le "$hi" ]] ||
+            sg_fail "average price $price outside the clearing prices [$lo, $hi]"
+    fi
 else
     sg_log "no settlements in this run (daemons sign no orders yet): market tables not checked"
 fi

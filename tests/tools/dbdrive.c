@@ -86,10 +86,10 @@ static void put_iteration(db *d, const char *run, unsigned i, counts *c)
     check(db_put_interval(d, &iv), "put interval");
 
     for (unsigned n = 0; n < NODES; n++) {
-        db_stat s = { .t_ms = 1000 + i, .height = i, .peers = 4, .hashrate = 1000 };
+        db_node_stat s = { .t_ms = 1000 + i, .height = i, .peers = 4, .hashrate = 1000 };
         snprintf(s.run_id, sizeof s.run_id, "%s", run);
         snprintf(s.node, sizeof s.node, "p%u", n);
-        check(db_put_stat(d, &s), "put stat");
+        check(db_put_node_stat(d, &s), "put stat");
         db_node nd = { .balance = i, .port = 7000 + n, .height = i,
                        .updated_ms = 1000 + i, .role = "prosumer" };
         snprintf(nd.run_id, sizeof nd.run_id, "%s", run);
@@ -120,7 +120,7 @@ static void print_counts(const counts *c)
 {
     printf("submitted runs %llu\nsubmitted nodes %llu\nsubmitted blocks %llu\n"
            "submitted transactions %llu\nsubmitted trades %llu\n"
-           "submitted market_intervals %llu\nsubmitted simulation_stats %llu\n",
+           "submitted market_intervals %llu\nsubmitted node_stats %llu\n",
            (unsigned long long)c->runs, (unsigned long long)c->nodes,
            (unsigned long long)c->blocks, (unsigned long long)c->txs,
            (unsigned long long)c->trades, (unsigned long long)c->intervals,

@@ -167,9 +167,9 @@ static db_interval mk_interval(unsigned i, const char *block)
     return v;
 }
 
-static db_stat mk_stat(const char *node, int64_t t_ms, int64_t height)
+static db_node_stat mk_stat(const char *node, int64_t t_ms, int64_t height)
 {
-    db_stat s = { .run_id = RUN, .t_ms = t_ms, .height = height, .peers = 4,
+    db_node_stat s = { .run_id = RUN, .t_ms = t_ms, .height = height, .peers = 4,
                   .hashrate = 1500000, .mempool = 2, .balance = 77,
                   .loop_lag_ms = 1 };
     snprintf(s.node, sizeof s.node, "%s", node);
@@ -185,19 +185,19 @@ static void put_one_each(db *d)
     db_tx t = mk_tx(1, b.hash, 900);
     db_trade tr = mk_trade(1);
     db_interval iv = mk_interval(4, b.hash);
-    db_stat s = mk_stat("p1", 1000, 1);
+    db_node_stat s = mk_stat("p1", 1000, 1);
     ck_assert_int_eq(db_put_run(d, &r), 0);
     ck_assert_int_eq(db_put_node(d, &n), 0);
     ck_assert_int_eq(db_put_block(d, &b), 0);
     ck_assert_int_eq(db_put_tx(d, &t), 0);
     ck_assert_int_eq(db_put_trade(d, &tr), 0);
     ck_assert_int_eq(db_put_interval(d, &iv), 0);
-    ck_assert_int_eq(db_put_stat(d, &s), 0);
+    ck_assert_int_eq(db_put_node_stat(d, &s), 0);
 }
 
 static const char *const tables[] = {
     "runs", "nodes", "blocks", "transactions", "trades", "market_intervals",
-    "simulation_stats"
+    "node_stats"
 };
 
 /* ntables: how many of tables[] to check, in order. */
@@ -260,7 +260,7 @@ START_TEST(test_every_table)
     ck_assert_int_eq(q_int(&f, "SELECT interval_no FROM trades"), 4);
     ck_assert_int_eq(q_int(&f, "SELECT clearing_price FROM market_intervals"),
                      110000);
-    ck_assert_int_eq(q_int(&f, "SELECT hashrate FROM simulation_stats"), 1500000);
+    ck_assert_int_eq(q_int(&f, "SELECT hashrate FROM node_stats"), 1500000);
     /* The analysis join of docs/SCHEMA.md: a tx and its block. */
     ck_assert_int_eq(q_int(&f, "SELECT b.first_seen_ms - t.first_seen_ms FROM "
                                "transactions t JOIN blocks b ON b.run_id = "
@@ -331,13 +331,13 @@ START_TEST(test_upsert_rules)
     ck_assert_int_eq(db_put_node(f.d, &n), 0);
     n = mk_node(3, 250);
     ck_assert_int_eq(db_put_node(f.d, &n), 0);
-    db_stat s = mk_stat("p3", 2000, 5);
-    ck_assert_int_eq(db_put_stat(f.d, &s), 0);
+    db_node_stat s = mk_stat("p3", 2000, 5);
+    ck_assert_int_eq(db_put_node_stat(f.d, &s), 0);
     s = mk_stat("p3", 2000, 6);
-    ck_assert_int_eq(db_put_stat(f.d, &s), 0);
+    ck_assert_int_eq(db_put_node_stat(f.d, &s), 0);
     flush_ok(f.d);
     ck_assert_int_eq(q_int(&f, "SELECT balance FROM nodes WHERE name = 'p3'"), 250);
-    ck_assert_int_eq(q_int(&f, "SELECT height FROM simulation_stats"), 5);
+    ck_assert_int_eq(q_int(&f, "SELECT height FROM node_stats"), 5);
 
     /* The run row is re-put at the end with ended_at_s. */
     db_run r = mk_run();
@@ -418,8 +418,8 @@ static void unlock_db(sqlite3 *h)
 static void put_stats(db *d, const char *node, int from, int n)
 {
     for (int i = from; i < from + n; i++) {
-        db_stat s = mk_stat(node, i, i);
-        ck_assert_int_eq(db_put_stat(d, &s), 0);
+        db_node_stat s = mk_stat(node, i, i);
+        ck_assert_int_eq(db_put_node_stat(d, &s), 0);
     }
 }
 
@@ -446,10 +446,10 @@ START_TEST(test_outage)
 
     usleep((DB_RETRY_MS + 100) * 1000);
     flush_ok(f.d);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats"), 160);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(DISTINCT t_ms) FROM simulation_stats"),
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM node_stats"), 160);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(DISTINCT t_ms) FROM node_stats"),
                      160);
-    ck_assert_int_eq(q_int(&f, "SELECT SUM(t_ms) FROM simulation_stats"),
+    ck_assert_int_eq(q_int(&f, "SELECT SUM(t_ms) FROM node_stats"),
                      159 * 160 / 2);
     fx_done(&f);
 }
@@ -471,9 +471,9 @@ START_TEST(test_spill_order)
     ck_assert_int_eq(access(f.spill, F_OK), 0);
     flush_ok(f.d);
     ck_assert_uint_eq(db_written(f.d), DB_MEM_ROWS + 301);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats"),
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM node_stats"),
                      DB_MEM_ROWS - 1 + 300);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats "
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM node_stats "
                                "WHERE node = 'p2'"), 300);
     ck_assert_int_eq(q_int(&f, "SELECT balance FROM nodes"), 222);
     /* The drained spill file is emptied and memory takes rows again. */
@@ -483,7 +483,7 @@ START_TEST(test_spill_order)
     fclose(sp);
     put_stats(f.d, "p3", 0, 5);
     flush_ok(f.d);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats "
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM node_stats "
                                "WHERE node = 'p3'"), 5);
     /* A clean close removes the empty spill file. */
     fx_close(&f);
@@ -514,7 +514,7 @@ START_TEST(test_close_down_keeps_spill)
     char *p = q_text(&f, "SELECT params FROM runs");
     ck_assert_str_eq(p, params_json);
     free(p);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats"), 21);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM node_stats"), 21);
     fx_done(&f);
 }
 END_TEST
@@ -536,13 +536,13 @@ START_TEST(test_spill_corrupt_lines)
     fx_open_cfg(&f, 0);
     ck_assert_uint_eq(db_backlog(f.d), 5);
     /* Rows put now land after the torn line, not glued onto it. */
-    db_stat s = mk_stat("p1", 2000, 9);
-    ck_assert_int_eq(db_put_stat(f.d, &s), 0);
+    db_node_stat s = mk_stat("p1", 2000, 9);
+    ck_assert_int_eq(db_put_node_stat(f.d, &s), 0);
     flush_ok(f.d);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats"), 3);
-    ck_assert_int_eq(q_int(&f, "SELECT loop_lag_ms FROM simulation_stats "
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM node_stats"), 3);
+    ck_assert_int_eq(q_int(&f, "SELECT loop_lag_ms FROM node_stats "
                                "WHERE t_ms = 1000"), 8);
-    ck_assert_int_eq(q_int(&f, "SELECT height FROM simulation_stats "
+    ck_assert_int_eq(q_int(&f, "SELECT height FROM node_stats "
                                "WHERE t_ms = 2000"), 9);
     ck_assert_int_eq(db_close(f.d, err, sizeof err), 0);
     f.d = NULL;
@@ -564,11 +564,11 @@ START_TEST(test_flush_thread)
     for (int i = 0; i < 400 && db_backlog(f.d) > 0; i++)
         usleep(50 * 1000);
     ck_assert_uint_eq(db_backlog(f.d), 0);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats"), 1001);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM node_stats"), 1001);
     /* Rows put just before close are written by close. */
     put_stats(f.d, "p2", 0, 10);
     fx_close(&f);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats"), 1011);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM node_stats"), 1011);
     fx_done(&f);
 }
 END_TEST
@@ -582,8 +582,8 @@ static void *put_main(void *arg)
 {
     putter *p = arg;
     for (int i = 0; i < 5000; i++) {
-        db_stat s = mk_stat(p->node, i, i);
-        if (db_put_stat(p->d, &s) != 0)
+        db_node_stat s = mk_stat(p->node, i, i);
+        if (db_put_node_stat(p->d, &s) != 0)
             return (void *)1;
     }
     return NULL;
@@ -612,8 +612,8 @@ START_TEST(test_concurrent_puts)
         ck_assert_ptr_null(ret);
     }
     fx_close(&f);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats"), 10000);
-    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM simulation_stats WHERE "
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM node_stats"), 10000);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM node_stats WHERE "
                                "height = t_ms"), 10000);
     ck_assert_int_eq(access(f.spill, F_OK), -1);
     fx_done(&f);
