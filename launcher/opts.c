@@ -19,8 +19,10 @@
 const char launcher_usage[] =
     "usage: launcher [options]          run a simulation (Ctrl-C stops it cleanly)\n"
     "       launcher attach NODE [--run DIR] [--level debug|info|warn|error]\n"
+    "                                     (NODE: op, p1..pN prosumers, c1..cN consumers)\n"
     "       launcher status [--run DIR]\n"
-    "       launcher report [--run DIR]   (re)writes DIR/report.html (SQLite runs)\n"
+    "       launcher report [--run DIR]   (re)writes DIR/report.html (SQLite or MySQL runs;\n"
+    "                                     MySQL: the server in run.json, password from MYSQL_PWD)\n"
     "       launcher pow --help\n"
     "topology and chain:\n"
     "  --prosumers N (3)  --consumers N (5)  --operators N (1, the only value supported)\n"
