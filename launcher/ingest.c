@@ -288,8 +288,10 @@ static void count_best(ingest *g, const iblock *b, int sign)
         g->st.trades += (uint64_t)(sign * iv->matched_orders);
         g->st.grid_import_wh += (uint64_t)(sign * iv->grid_import_wh);
         g->st.grid_export_wh += (uint64_t)(sign * iv->grid_export_wh);
-        if (sign > 0)
+        if (sign > 0) {
             g->st.last_price = (uint64_t)iv->clearing_price;
+            g->st.last_traded_wh = (uint64_t)iv->traded_wh;
+        }
     }
 }
 
@@ -673,6 +675,16 @@ int ingest_poll(ingest *g, int64_t now_ms, size_t max_records)
         return rc;
     }
     return added;
+}
+
+uint64_t ingest_avg_price(const ingest_stats *st)
+{
+    return st->traded_wh ? st->wh_price_sum / st->traded_wh : 0;
+}
+
+uint64_t ingest_stale_permille(const ingest_stats *st)
+{
+    return st->blocks ? st->stale * 1000 / st->blocks : 0;
 }
 
 void ingest_get_stats(const ingest *g, ingest_stats *st)

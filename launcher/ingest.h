@@ -42,12 +42,19 @@ typedef struct {
     uint64_t txs;                /* transactions in best-chain blocks */
     uint64_t intervals;          /* settlements on the best chain */
     uint64_t last_price;         /* clearing price of the newest one */
+    uint64_t last_traded_wh;     /* peer-to-peer Wh of the newest one */
     uint64_t traded_wh, grid_import_wh, grid_export_wh;
     uint64_t traded_value;       /* money paid for traded_wh (micro-units) */
     uint64_t wh_price_sum;       /* sum of traded Wh x price: average price */
     uint64_t trades;             /* fills with energy traded peer to peer */
     uint64_t bad_records;        /* records that did not decode */
 } ingest_stats;
+
+/* Volume-weighted average price of the energy traded peer to peer so far,
+ * micro-units per kWh; 0 while nothing traded. */
+uint64_t ingest_avg_price(const ingest_stats *st);
+/* Stale blocks per thousand blocks seen. */
+uint64_t ingest_stale_permille(const ingest_stats *st);
 
 /* params must outlive the ingest; d may be NULL (index only). */
 int ingest_new(ingest **out, const chain_params *params, db *d, const char *run_id);

@@ -514,7 +514,7 @@ static void put_sim_stat(sim *s, int64_t wall_ms)
     memcpy(r.run_id, s->run_id, sizeof r.run_id);
     r.t_ms = wall_ms;
     r.total_energy_traded_wh = (int64_t)st.traded_wh;
-    r.avg_energy_price = st.traded_wh ? (int64_t)(st.wh_price_sum / st.traded_wh) : 0;
+    r.avg_energy_price = (int64_t)ingest_avg_price(&st);
     r.block_count = (int64_t)st.best_height;
     r.transaction_count = (int64_t)st.txs;
     r.stale_blocks = (int64_t)st.stale;
@@ -752,18 +752,31 @@ static void settle(sim *s)
                   "each node's own view", (long long)step);
 }
 
-static void summary(sim *s, int killed, int64_t ran_ms)
+/* What the original's users watched (energy traded, its average price,
+ * trades, blocks, transactions), the stale rate, and where to look next. */
+static void summary(sim *s, int killed, int64_t ran_ms, int have_report)
 {
     ingest_stats st;
     ingest_get_stats(s->ing, &st);
-    printf("run %s: %.1f s, best height %llu, %llu blocks (%llu stale), %llu transactions, "
-           "%llu market intervals, %llu restarts%s\n",
+    printf("run %s: %.1f s, best height %llu, %llu blocks (%llu stale, stale rate %.1f %%), "
+           "%llu transactions, %llu market intervals settled, %llu restarts%s\n",
            s->run_id, (double)ran_ms / 1000.0, (unsigned long long)st.best_height,
            (unsigned long long)st.blocks, (unsigned long long)st.stale,
-           (unsigned long long)st.txs, (unsigned long long)st.intervals,
-           (unsigned long long)s->restarts, killed ? " (some daemons needed SIGKILL)" : "");
+           (double)ingest_stale_permille(&st) / 10.0, (unsigned long long)st.txs,
+           (unsigned long long)st.intervals, (unsigned long long)s->restarts,
+           killed ? " (some daemons needed SIGKILL)" : "");
+    if (st.traded_wh > 0)
+        printf("energy traded peer to peer %.3f kWh in %llu trades at an average %.4f per kWh; "
+               "grid import %.3f kWh, export %.3f kWh\n", (double)st.traded_wh / 1000.0,
+               (unsigned long long)st.trades, (double)ingest_avg_price(&st) / 1e6,
+               (double)st.grid_import_wh / 1000.0, (double)st.grid_export_wh / 1000.0);
+    else
+        printf("no energy traded peer to peer; grid import %.3f kWh, export %.3f kWh\n",
+               (double)st.grid_import_wh / 1000.0, (double)st.grid_export_wh / 1000.0);
     printf("run directory %s; database: %s\n", s->dir,
            s->o->db_host[0] ? "MySQL" : s->db_path);
+    if (have_report)
+        printf("report: %s/report.html\n", s->dir);
     fflush(stdout);
 }
 
@@ -797,11 +810,12 @@ static int finish(sim *s)
     s->db = NULL;
     /* From SQLite, or from MySQL when --db-host is set (run.json says). */
     char rerr[2 * PATH_MAX + 256];
-    if (report_write_ex(s->dir, s->o->db_password, rerr, sizeof rerr) != 0)
+    int have_report = report_write_ex(s->dir, s->o->db_password, rerr, sizeof rerr) == 0;
+    if (!have_report)
         fprintf(stderr, "launcher: %s\n", rerr);
     if (!s->o->quiet && s->tty)
         render(s, clock_mono_ms());
-    summary(s, killed, ran_ms);
+    summary(s, killed, ran_ms, have_report);
     return status;
 }
 

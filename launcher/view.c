@@ -28,6 +28,34 @@ static void fmt_elapsed(char *out, size_t cap, const view_header *h)
         snprintf(out, cap, "%llds/until Ctrl-C", s);
 }
 
+/* Money units per kWh from micro-units per kWh; "-" when nothing traded. */
+static void fmt_price(char *out, size_t cap, uint64_t micro_per_kwh, uint64_t traded_wh)
+{
+    if (traded_wh == 0)
+        snprintf(out, cap, "-");
+    else
+        snprintf(out, cap, "%.4f", (double)micro_per_kwh / 1e6);
+}
+
+/* The run's totals, as the original's users watched them. */
+static void print_totals(FILE *out, const view_header *h)
+{
+    const ingest_stats *st = &h->ist;
+    char avg[32], last[32];
+    fmt_price(avg, sizeof avg, ingest_avg_price(st), st->traded_wh);
+    fmt_price(last, sizeof last, st->last_price, st->last_traded_wh);
+    fprintf(out, "blocks %llu (best height %llu, stale %llu = %.1f %%)  transactions %llu "
+            "(%.1f/s)  trades %llu  intervals settled %llu\n",
+            (unsigned long long)st->blocks, (unsigned long long)st->best_height,
+            (unsigned long long)st->stale, (double)ingest_stale_permille(st) / 10.0,
+            (unsigned long long)st->txs, h->tx_per_s, (unsigned long long)st->trades,
+            (unsigned long long)st->intervals);
+    fprintf(out, "energy traded %.3f kWh  average price %s/kWh  last interval %s/kWh  "
+            "grid import %.3f kWh  export %.3f kWh\n",
+            (double)st->traded_wh / 1000.0, avg, last, (double)st->grid_import_wh / 1000.0,
+            (double)st->grid_export_wh / 1000.0);
+}
+
 static int64_t max_height(const fleet *f)
 {
     int64_t m = 0;
@@ -46,14 +74,7 @@ void view_table(FILE *out, const fleet *f, const view_header *h, int clear)
     fprintf(out, "smart grid run  %s  [%s]  restarts %llu\n", el, h->phase,
             (unsigned long long)h->restarts);
     if (h->ist.blocks)
-        fprintf(out, "best height %llu  blocks %llu  stale %llu  tx/s %.1f  "
-                "clearing price %llu/kWh  traded %.3f kWh  grid import %.3f kWh  "
-                "export %.3f kWh\n",
-                (unsigned long long)h->ist.best_height, (unsigned long long)h->ist.blocks,
-                (unsigned long long)h->ist.stale, h->tx_per_s,
-                (unsigned long long)h->ist.last_price, (double)h->ist.traded_wh / 1000.0,
-                (double)h->ist.grid_import_wh / 1000.0,
-                (double)h->ist.grid_export_wh / 1000.0);
+        print_totals(out, h);
     fprintf(out, "%-6s %-9s %7s %5s %12s %16s %10s %10s %6s %4s\n", "node", "role", "height",
             "peers", "hashrate", "balance", "sold kWh", "bought kWh", "stale", "up");
     for (size_t i = 0; i < f->n; i++) {
@@ -89,12 +110,14 @@ void view_line(FILE *out, const fleet *f, const view_header *h)
     }
     fmt_elapsed(el, sizeof el, h);
     fprintf(out, "t=%s phase=%s up=%zu/%zu height=%lld best=%llu blocks=%llu stale=%llu "
-            "tx/s=%.1f hashrate=%lld price=%llu traded_wh=%llu grid_import_wh=%llu "
-            "grid_export_wh=%llu restarts=%llu\n",
+            "txs=%llu tx/s=%.1f trades=%llu hashrate=%lld price=%llu avg_price=%llu "
+            "traded_wh=%llu grid_import_wh=%llu grid_export_wh=%llu restarts=%llu\n",
             el, h->phase, up, f->n, (long long)max_height(f),
             (unsigned long long)h->ist.best_height, (unsigned long long)h->ist.blocks,
-            (unsigned long long)h->ist.stale, h->tx_per_s, (long long)hashrate,
-            (unsigned long long)h->ist.last_price, (unsigned long long)h->ist.traded_wh,
+            (unsigned long long)h->ist.stale, (unsigned long long)h->ist.txs, h->tx_per_s,
+            (unsigned long long)h->ist.trades, (long long)hashrate,
+            (unsigned long long)h->ist.last_price,
+            (unsigned long long)ingest_avg_price(&h->ist), (unsigned long long)h->ist.traded_wh,
             (unsigned long long)h->ist.grid_import_wh,
             (unsigned long long)h->ist.grid_export_wh, (unsigned long long)h->restarts);
     fflush(out);
