@@ -1,12 +1,15 @@
 /*
  * daemon.c - the daemon runtime: one libuv loop carrying the net, the
- * relay, the miner's hand-off, timers and signals; see daemon.h.
+ * relay, the miner's hand-off, the control channel (control.h, wired here:
+ * it answers control links itself and asks the runtime for its figures,
+ * mining and shutdown through three callbacks), timers and signals; see
+ * daemon.h.
  *
  * Shutdown is a chain of close callbacks so nothing is freed while libuv
  * still refers to it: timers and signal handles, then the miner (workers
  * joined), then the net (every peer closed, CLOSED events delivered to the
- * relay), then the relay and the chain.  uv_run returns once the last
- * handle is gone.
+ * relay and the control), then the control, the relay and the chain.
+ * uv_run returns once the last handle is gone.
  */
 #include "common/daemon/daemon.h"
 #include "common/base/clock.h"
@@ -232,7 +235,7 @@ static void lag_figures(const daemon *d, uint64_t *max, uint64_t *avg)
     *avg = d->lag_n ? sum / d->lag_n : 0;
 }
 
-static void control_figures(void *ctx, control_runtime *out)
+static void on_control_figures(void *ctx, control_runtime *out)
 {
     daemon *d = ctx;
     out->mining = d->mining;
@@ -244,14 +247,14 @@ static void control_figures(void *ctx, control_runtime *out)
     out->uptime_ms = (uint64_t)clock_mono_ms() - d->start_ms;
 }
 
-static int control_set_mining(void *ctx, int on)
+static int on_control_mining(void *ctx, int on)
 {
     daemon *d = ctx;
     set_mining(d, on);
     return d->mining;
 }
 
-static void control_shutdown(void *ctx, const char *why)
+static void on_control_shutdown(void *ctx, const char *why)
 {
     shutdown_begin(ctx, why);
 }
@@ -622,8 +625,8 @@ static int start_control(daemon *d)
         .agent = d->agent, .txlat = d->txlat, .name = d->name,
         .role = daemon_role_name(d->o.role), .operator_role = d->o.role == DAEMON_ROLE_OPERATOR,
         .pk = d->pk, .data_dir = d->o.data_dir, .log = d->log, .log_stream = d->log,
-        .ctx = d, .runtime = control_figures, .set_mining = control_set_mining,
-        .shutdown = control_shutdown,
+        .ctx = d, .runtime = on_control_figures, .set_mining = on_control_mining,
+        .shutdown = on_control_shutdown,
     };
     return control_new(&d->control, &cc);
 }

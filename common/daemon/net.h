@@ -21,8 +21,8 @@
  * net and never reach the daemon.
  *
  * Ownership.  net_peer pointers stay valid until their CLOSED event returns
- * (for control links: the control hook's CLOSED); the daemon may keep one pointer
- * of its own per peer with net_peer_set_data.  Payloads passed to callbacks
+ * (for control links: the control hook's CLOSED); the daemon may keep one
+ * pointer of its own per peer with net_peer_set_data.  Payloads passed to callbacks
  * are valid only during the call.  net_send copies the payload (sealed into
  * a new buffer that lives until libuv's write completes).  Callbacks may
  * call any net function, net_misbehave, net_disconnect and net_close

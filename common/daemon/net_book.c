@@ -203,7 +203,8 @@ void net_gossip_learn(net_peer *from, const uint8_t *payload, size_t len)
     }
     for (uint32_t i = 0; i < m.n; i++) {
         net_sa_from_item(&m.items[i], &ss);
-        if (m.items[i].port == 0 || net_sa_is_any(&ss) || net_book_is_own_listen(n, &ss) ||
+        if (m.items[i].port == 0 || net_sa_is_any(&ss) ||
+            net_book_is_own_listen(n, &ss) ||
             (net_sa_is_loopback(&ss) && !net_sa_is_loopback(&from->sa)))
             continue;
         net_book_add(n, &ss, 0);
