@@ -1,18 +1,20 @@
 /*
  * daemon.c - the daemon runtime: one libuv loop carrying the net, the
- * relay, the miner's hand-off, timers and signals; see daemon.h.
+ * relay, the miner's hand-off, the control channel (control.h, wired here:
+ * it answers control links itself and asks the runtime for its figures,
+ * mining and shutdown through three callbacks), timers and signals; see
+ * daemon.h.
  *
  * Shutdown is a chain of close callbacks so nothing is freed while libuv
  * still refers to it: timers and signal handles, then the miner (workers
  * joined), then the net (every peer closed, CLOSED events delivered to the
- * relay), then the relay and the chain.  uv_run returns once the last
- * handle is gone.
+ * relay and the control), then the control, the relay and the chain.
+ * uv_run returns once the last handle is gone.
  */
 #include "common/daemon/daemon.h"
 #include "common/base/clock.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include <uv.h>
 
 #include "common/daemon/agent.h"
+#include "common/daemon/control.h"
 #include "common/core/chain.h"
 #include "common/base/err.h"
 #include "common/core/hash.h"
@@ -50,6 +53,7 @@ typedef struct {
     relay *relay;
     miner *miner;
     agent *agent;                /* the market role; NULL until running */
+    control *control;            /* control links; NULL until running */
     metrics_server *metrics;     /* --metrics-port; NULL: off */
     txlat *txlat;                /* inclusion latency of our own transactions */
     uv_pipe_t stdin_pipe;        /* --stop-on-stdin-eof */
@@ -215,39 +219,9 @@ static void on_disconnect(void *ctx, const chain_entry *e, const proto_block *b)
     log_info(d->log, "reorg: block %s at height %u disconnected", hex, e->height);
 }
 
-/* ---- statistics ---------------------------------------------------------- */
+static void shutdown_begin(daemon *d, const char *why);
 
-typedef struct {
-    proto_stat items[PROTO_STATS_MAX];
-    uint32_t n;
-} stat_buf;
-
-static void stat_int(stat_buf *sb, const char *k, int64_t v)
-{
-    if (sb->n == PROTO_STATS_MAX)
-        return;
-    proto_stat *s = &sb->items[sb->n++];
-    memset(s, 0, sizeof *s);
-    snprintf(s->key, sizeof s->key, "%s", k);
-    s->kind = PROTO_STAT_INT;
-    s->i = v;
-}
-
-static void stat_str(stat_buf *sb, const char *k, const char *v)
-{
-    if (sb->n == PROTO_STATS_MAX)
-        return;
-    proto_stat *s = &sb->items[sb->n++];
-    memset(s, 0, sizeof *s);
-    snprintf(s->key, sizeof s->key, "%s", k);
-    s->kind = PROTO_STAT_STR;
-    snprintf(s->s, sizeof s->s, "%s", v);
-}
-
-static int64_t clamp64(uint64_t v)
-{
-    return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
-}
+/* ---- the control channel's view of the runtime ------------------------- */
 
 static void lag_figures(const daemon *d, uint64_t *max, uint64_t *avg)
 {
@@ -261,112 +235,31 @@ static void lag_figures(const daemon *d, uint64_t *max, uint64_t *avg)
     *avg = d->lag_n ? sum / d->lag_n : 0;
 }
 
-static void stats_wallet(daemon *d, stat_buf *sb)
+static void on_control_figures(void *ctx, control_runtime *out)
 {
-    ledger *l = chain_ledger(d->chain);
-    const ledger_account *a = ledger_account_get(l, d->pk);
-    ledger_account zero = { 0 };
-    uint8_t sh[32];
-    char hex[65];
-
-    if (!a)
-        a = &zero;
-    stat_int(sb, "balance", clamp64(a->balance));
-    stat_int(sb, "reserved", clamp64(a->reserved));
-    stat_int(sb, "nonce", clamp64(a->nonce));
-    stat_int(sb, "sold_wh", clamp64(a->sold_wh));
-    stat_int(sb, "bought_wh", clamp64(a->bought_wh));
-    stat_int(sb, "grid_import_wh", clamp64(a->grid_import_wh));
-    stat_int(sb, "grid_export_wh", clamp64(a->grid_export_wh));
-    if (ledger_state_hash(l, sh) == 0) {
-        hash_hex(sh, 32, hex);
-        stat_str(sb, "state_hash", hex);
-    }
+    daemon *d = ctx;
+    out->mining = d->mining;
+    out->hashrate = d->miner ? miner_hashrate(d->miner) : 0;
+    out->impl = kern_impl_name(d->impl);
+    lag_figures(d, &out->loop_lag_ms_max, &out->loop_lag_ms_avg);
+    out->reorg_blocks = d->reorgs;
+    out->blocks_mined = d->blocks_mined;
+    out->uptime_ms = (uint64_t)clock_mono_ms() - d->start_ms;
 }
 
-static void stats_market(daemon *d, stat_buf *sb)
+static int on_control_mining(void *ctx, int on)
 {
-    agent_stats as;
-    if (!d->agent)
-        return;
-    agent_get_stats(d->agent, &as);
-    stat_int(sb, "interval", clamp64(as.interval));
-    stat_int(sb, "last_settled_interval", as.last_settled_interval);
-    stat_int(sb, "clearing_price", clamp64(as.clearing_price));
-    if (d->o.role != DAEMON_ROLE_OPERATOR) {
-        stat_int(sb, "produced_wh", clamp64(as.produced_wh));
-        stat_int(sb, "consumed_wh", clamp64(as.consumed_wh));
-        stat_int(sb, "battery_wh", clamp64(as.battery_wh));
-        stat_int(sb, "orders_submitted", clamp64(as.orders_submitted));
-        stat_int(sb, "orders_skipped", clamp64(as.orders_skipped));
-        return;
-    }
-    stat_int(sb, "traded_wh", clamp64(as.traded_wh));
-    stat_int(sb, "last_grid_import_wh", clamp64(as.grid_import_wh));
-    stat_int(sb, "last_grid_export_wh", clamp64(as.grid_export_wh));
-    stat_int(sb, "matched_orders", as.matched_orders);
-    stat_int(sb, "total_traded_wh", clamp64(as.total_traded_wh));
-    stat_int(sb, "settlements_published", clamp64(as.settlements_published));
-    stat_int(sb, "settlements_mined", clamp64(as.settlements_mined));
-    stat_int(sb, "settlements_rebuilt", clamp64(as.settlements_rebuilt));
+    daemon *d = ctx;
+    set_mining(d, on);
+    return d->mining;
 }
 
-static void stats_txlat(daemon *d, stat_buf *sb)
+static void on_control_shutdown(void *ctx, const char *why)
 {
-    txlat_stats ts;
-    if (!d->txlat)
-        return;
-    txlat_get_stats(d->txlat, &ts);
-    stat_int(sb, "tx_latency_tracked", clamp64(ts.tracked));
-    stat_int(sb, "tx_latency_measured", clamp64(ts.measured));
-    stat_int(sb, "tx_latency_dropped", clamp64(ts.dropped_pending + ts.dropped_records));
+    shutdown_begin(ctx, why);
 }
 
-static void stats_build(daemon *d, stat_buf *sb)
-{
-    const chain_entry *tip = chain_tip(d->chain);
-    mempool *mp = chain_mempool(d->chain);
-    relay_stats rs;
-    uint64_t lag_max, lag_avg;
-    char hex[65];
-
-    sb->n = 0;
-    stat_str(sb, "name", d->name);
-    stat_str(sb, "role", daemon_role_name(d->o.role));
-    stat_int(sb, "height", tip->height);
-    hash_to_hex_display(tip->hash, hex);
-    stat_str(sb, "tip", hex);
-    u256_hex(&tip->chainwork, hex);
-    stat_str(sb, "chainwork", hex);
-    stat_int(sb, "peers", (int64_t)net_peer_count(d->net));
-    stat_int(sb, "mempool_txs", (int64_t)mempool_count(mp));
-    stat_int(sb, "mempool_bytes", (int64_t)mempool_bytes(mp));
-    stat_int(sb, "stale_blocks", clamp64(chain_stale_count(d->chain)));
-    stat_int(sb, "orphans", (int64_t)chain_orphan_count(d->chain));
-    stat_int(sb, "reorg_blocks", clamp64(d->reorgs));
-    stat_int(sb, "hashrate", d->miner ? clamp64(miner_hashrate(d->miner)) : 0);
-    stat_int(sb, "mining", d->mining);
-    stat_str(sb, "impl", kern_impl_name(d->impl));
-    lag_figures(d, &lag_max, &lag_avg);
-    stat_int(sb, "loop_lag_ms_max", clamp64(lag_max));
-    stat_int(sb, "loop_lag_ms_avg", clamp64(lag_avg));
-    stats_wallet(d, sb);
-    stat_int(sb, "blocks_mined", clamp64(d->blocks_mined));
-    stat_int(sb, "uptime_ms", clamp64((uint64_t)clock_mono_ms() - d->start_ms));
-    stat_int(sb, "bans", (int64_t)net_ban_count(d->net));
-    relay_get_stats(d->relay, &rs);
-    stat_int(sb, "blocks_in_flight", (int64_t)rs.in_flight);
-    stat_int(sb, "block_stalls", clamp64(rs.stalls));
-    stat_int(sb, "misbehaved", clamp64(rs.misbehaved));
-    stats_txlat(d, sb);
-    hash_hex(d->pk, 32, hex);
-    stat_str(sb, "pubkey", hex);
-    stats_market(d, sb);
-}
-
-/* ---- control and peer callbacks ------------------------------------------ */
-
-static void shutdown_begin(daemon *d, const char *why);
+/* ---- peer callbacks -------------------------------------------------------- */
 
 static void on_peer(void *ctx, net_peer *p, enum net_event ev)
 {
@@ -382,200 +275,13 @@ static void on_msg(void *ctx, net_peer *p, uint8_t type, const uint8_t *pl, size
         relay_peer_msg(d->relay, p, type, pl, len);
 }
 
-/* STORE_READ: the launcher follows a daemon's blocks.dat over the control
- * link where it cannot read the file (another host).  Read on the loop:
- * at most PROTO_STORE_READ_MAX bytes from the page cache, once a second
- * per launcher, and the loop is the only writer, so no record is
- * half-written while this runs. */
-static void serve_store_read(daemon *d, net_peer *p, const uint8_t *pl, size_t len)
-{
-    proto_store_read rq;
-    proto_store_data ans = { 0 };
-    char path[4200];
-    uv_fs_t req;
-    uint8_t *buf = NULL, *enc = NULL;
-    size_t enc_len = 0;
-    const char *why = NULL;
-    int fd = -1;
-
-    if (proto_store_read_decode(pl, len, &rq) != 0) {
-        net_disconnect(p, "malformed STORE_READ");
-        return;
-    }
-    snprintf(path, sizeof path, "%s/blocks.dat", d->o.data_dir);
-    /* Synchronous uv_fs calls (no callback): see above for why. */
-    fd = uv_fs_open(&d->loop, &req, path, O_RDONLY | O_CLOEXEC, 0, NULL);
-    uv_fs_req_cleanup(&req);
-    int st_rc = fd < 0 ? fd : uv_fs_fstat(&d->loop, &req, fd, NULL);
-    ans.file_size = st_rc == 0 ? req.statbuf.st_size : 0;
-    if (fd >= 0)
-        uv_fs_req_cleanup(&req);
-    if (st_rc != 0) {
-        why = "cannot open the block store";
-        goto out;
-    }
-    ans.offset = rq.offset;
-    if (rq.offset < ans.file_size) {
-        uint64_t left = ans.file_size - rq.offset;
-        size_t want = rq.max > PROTO_STORE_READ_MAX ? PROTO_STORE_READ_MAX : rq.max;
-        if (want > left)
-            want = (size_t)left;
-        if (want > 0 && !(buf = malloc(want))) {
-            why = "out of memory for STORE_READ";
-            goto out;
-        }
-        uv_buf_t ub = uv_buf_init((char *)buf, (unsigned)want);
-        int n = want > 0 ? uv_fs_read(&d->loop, &req, fd, &ub, 1, (int64_t)rq.offset, NULL)
-                         : 0;
-        if (want > 0)
-            uv_fs_req_cleanup(&req);
-        if (n < 0) {
-            why = "cannot read the block store";
-            goto out;
-        }
-        ans.len = (uint32_t)n;
-        ans.data = buf;
-    }
-    if (proto_store_data_encode(&ans, &enc, &enc_len) != 0 ||
-        net_send(p, PROTO_MSG_STORE_DATA, enc, enc_len) != 0)
-        why = "cannot answer STORE_READ";
-out:
-    if (why) {
-        log_warn(d->log, "%s (%s)", why, path);
-        net_disconnect(p, why);
-    }
-    if (fd >= 0) {
-        uv_fs_close(&d->loop, &req, fd, NULL);
-        uv_fs_req_cleanup(&req);
-    }
-    free(buf);
-    free(enc);
-}
-
-static void on_control(void *ctx, net_peer *p, enum net_event ev)
-{
-    daemon *d = ctx;
-    log_debug(d->log, "control client %s (%s) %s", net_peer_name(p), net_peer_addr(p),
-              ev == NET_EV_READY ? "connected" : "left");
-}
-
-/* Drains up to PROTO_TXLAT_MAX latency records into one TXLAT reply. */
-static void serve_txlat(daemon *d, net_peer *p)
-{
-    proto_txlat m = { 0 };
-    txlat_record *recs = NULL;
-    txlat_stats ts;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = SG_ENOMEM;
-
-    if (d->txlat) {
-        recs = malloc(PROTO_TXLAT_MAX * sizeof *recs);
-        m.items = malloc(PROTO_TXLAT_MAX * sizeof *m.items);
-        if (!recs || !m.items)
-            goto out;
-        m.n = (uint32_t)txlat_drain(d->txlat, recs, PROTO_TXLAT_MAX);
-        for (uint32_t i = 0; i < m.n; i++) {
-            memcpy(m.items[i].txid, recs[i].txid, 32);
-            m.items[i].broadcast_ms = recs[i].broadcast_ms;
-            m.items[i].included_ms = recs[i].included_ms;
-        }
-        txlat_get_stats(d->txlat, &ts);
-        m.dropped = ts.dropped_pending + ts.dropped_records;
-        m.left = ts.waiting > UINT32_MAX ? UINT32_MAX : (uint32_t)ts.waiting;
-    }
-    rc = proto_txlat_encode(&m, &buf, &len);
-    if (rc == 0)
-        rc = net_send(p, PROTO_MSG_TXLAT, buf, len);
-out:
-    if (rc != 0)
-        net_disconnect(p, "cannot answer TXLAT_REQ");
-    free(buf);
-    free(m.items);
-    free(recs);
-}
-
-/* MINING: how the launcher pauses and resumes a daemon on any host (its
- * signals reach only its own child, which for a remote daemon is the
- * transport, ssh); the same path as SIGUSR1/SIGUSR2.  The ack carries the
- * state after the request. */
-static void serve_mining(daemon *d, net_peer *p, const uint8_t *pl, size_t len)
-{
-    proto_mining rq, ack;
-    uint8_t *buf = NULL;
-    size_t blen = 0;
-
-    if (proto_mining_decode(pl, len, &rq) != 0) {
-        net_disconnect(p, "malformed MINING");
-        return;
-    }
-    log_debug(d->log, "control client %s asks to %s mining", net_peer_addr(p),
-              rq.on ? "start" : "stop");
-    set_mining(d, rq.on);
-    ack.on = d->mining ? 1 : 0;
-    if (proto_mining_encode(&ack, &buf, &blen) != 0 ||
-        net_send(p, PROTO_MSG_MINING_ACK, buf, blen) != 0)
-        net_disconnect(p, "cannot answer MINING");
-    free(buf);
-}
-
-static void on_control_msg(void *ctx, net_peer *p, uint8_t type,
-                           const uint8_t *pl, size_t len)
-{
-    daemon *d = ctx;
-    if (type == PROTO_MSG_STATS_REQ && proto_empty_decode(pl, len) == 0) {
-        stat_buf *sb = malloc(sizeof *sb);
-        if (!sb) {
-            net_disconnect(p, "out of memory for stats");
-            return;
-        }
-        stats_build(d, sb);
-        proto_stats st = { .n = sb->n, .items = sb->items };
-        net_send_stats(p, &st);
-        free(sb);
-    } else if (type == PROTO_MSG_SHUTDOWN) {
-        log_info(d->log, "shutdown requested by control client %s", net_peer_addr(p));
-        shutdown_begin(d, "control request");
-    } else if (type == PROTO_MSG_STORE_READ) {
-        serve_store_read(d, p, pl, len);
-    } else if (type == PROTO_MSG_TXLAT_REQ && proto_empty_decode(pl, len) == 0) {
-        serve_txlat(d, p);
-    } else if (type == PROTO_MSG_MINING) {
-        serve_mining(d, p, pl, len);
-    } else {
-        net_disconnect(p, "unexpected control message");
-    }
-}
-
-static int render_metrics(void *ctx, char **body, size_t *len)
-{
-    daemon *d = ctx;
-    stat_buf *sb = malloc(sizeof *sb);
-    if (!sb)
-        return SG_ENOMEM;
-    stats_build(d, sb);
-    txlat_stats ts = { 0 };
-    if (d->txlat)
-        txlat_get_stats(d->txlat, &ts);
-    metrics_histogram h = {
-        .name = "sg_tx_inclusion_latency_seconds",
-        .help = "Seconds from broadcasting an own transaction to a block holding it "
-                "first connecting here.",
-        .n = TXLAT_BUCKETS, .bounds_ms = txlat_bounds_ms, .counts = ts.counts,
-        .sum_ms = ts.sum_ms,
-    };
-    int rc = metrics_format_ex(sb->items, sb->n, &h, 1, body, len);
-    free(sb);
-    return rc;
-}
-
 static int start_metrics(daemon *d)
 {
     int uv_err = 0;
     if (!d->o.metrics_listen)
         return 0;
     int rc = metrics_server_start(&d->metrics, &d->loop, d->o.metrics_listen,
-                                  render_metrics, d, &uv_err);
+                                  control_render_metrics, d->control, &uv_err);
     if (rc != 0) {
         log_error(d->log, "cannot serve metrics on %s: %s", d->o.metrics_listen,
                   uv_err ? uv_strerror(uv_err) : sg_strerror(rc));
@@ -681,6 +387,8 @@ static void on_net_closed(void *arg)
 {
     daemon *d = arg;
     d->net = NULL;
+    control_close(d->control);
+    d->control = NULL;
     agent_free(d->agent);
     d->agent = NULL;
     txlat_free(d->txlat);
@@ -897,12 +605,9 @@ static int open_net(daemon *d)
     nc.role = (uint8_t)d->o.role;
     nc.name = d->name;
     nc.log = d->log;
-    nc.log_stream = d->log;
     nc.ctx = d;
     nc.on_peer = on_peer;
     nc.on_msg = on_msg;
-    nc.on_control = on_control;
-    nc.on_control_msg = on_control_msg;
     nc.backoff_max_ms = d->o.reconnect_max_ms;
     nc.ban_secs = d->o.ban_secs;
     nc.no_discovery = (uint8_t)d->o.no_discover;
@@ -911,6 +616,19 @@ static int open_net(daemon *d)
     if (rc != 0)
         log_error(d->log, "cannot set up the network: %s", sg_strerror(rc));
     return rc;
+}
+
+static int start_control(daemon *d)
+{
+    control_config cc = {
+        .loop = &d->loop, .net = d->net, .chain = d->chain, .relay = d->relay,
+        .agent = d->agent, .txlat = d->txlat, .name = d->name,
+        .role = daemon_role_name(d->o.role), .operator_role = d->o.role == DAEMON_ROLE_OPERATOR,
+        .pk = d->pk, .data_dir = d->o.data_dir, .log = d->log, .log_stream = d->log,
+        .ctx = d, .runtime = on_control_figures, .set_mining = on_control_mining,
+        .shutdown = on_control_shutdown,
+    };
+    return control_new(&d->control, &cc);
 }
 
 static int start_runtime(daemon *d)
@@ -930,6 +648,8 @@ static int start_runtime(daemon *d)
         rc = start_agent(d);
     if (rc == 0)
         rc = miner_new(&d->miner, &mc);
+    if (rc == 0)
+        rc = start_control(d);
     if (rc != 0) {
         log_error(d->log, "cannot start: %s", sg_strerror(rc));
         return rc;

@@ -1,8 +1,9 @@
 /*
  * daemon.h - the runtime shared by sgnode and sgoperator: options, key
- * files, genesis, the libuv loop, signals, mining control, statistics and
- * the control channel, plus the tool subcommands (keygen, cluster-key,
- * genesis, ctl) that set up and drive a cluster without the launcher.
+ * files, genesis, the libuv loop, signals, mining control and the wiring
+ * of the control channel (control.h: its handlers and the statistics
+ * below), plus the tool subcommands (keygen, cluster-key, genesis, ctl)
+ * that set up and drive a cluster without the launcher.
  *
  * Process behaviour (the edge of the program, so the only place that turns
  * error codes into words and exit statuses):

@@ -2,27 +2,27 @@
  * net.h - a daemon's peer-to-peer and control connections on its libuv
  * loop: listening, dialing, the secure handshake (secure.h), sealed
  * messages in and out, ping/pong liveness, address gossip, reconnection
- * with backoff, bans, and live log streaming to control clients.
+ * with backoff and bans.  Control links are authenticated here and their
+ * frames carried to the control hook (control.h answers them).
  *
  * The daemon owns the uv_loop_t and runs it; net never blocks and never
- * starts threads.  Every call must be made on the loop's thread (only the
- * logger hook net installs for log streaming is thread-safe).
+ * starts threads.  Every call must be made on the loop's thread.
  *
  * Connections.  Each connection is a net_peer with an explicit state
- * (enum net_conn_state, transitions in one place in net.c).  Only READY
+ * (enum net_conn_state, transitions in one place in net_conn.c).  Only READY
  * connections are seen by the daemon: on_peer(READY) when a peer link is
  * authenticated, on_msg for each message it sends, on_peer(CLOSED) when it
  * goes (whatever the cause, also during net_close).  Control links (HELLO
- * link = PROTO_LINK_CONTROL, e.g. ctl.h clients) get on_control and
- * on_control_msg instead; they are never counted, pinged or gossiped as
- * peers, and control-only messages arriving on a peer link are treated as
- * misbehaviour, so a peer can never, say, shut a node down.  PING, PONG,
- * ADDR, GETADDR (and LOG_SUB when log_stream is set) are handled inside net
- * and never reach the daemon.
+ * link = PROTO_LINK_CONTROL, e.g. ctl.h clients) go to the control hook
+ * instead (net_set_control_hook: its event and message callbacks); they
+ * are never counted, pinged or gossiped as peers, and control-only messages
+ * arriving on a peer link are treated as misbehaviour, so a peer can never,
+ * say, shut a node down.  PING, PONG, ADDR and GETADDR are handled inside
+ * net and never reach the daemon.
  *
  * Ownership.  net_peer pointers stay valid until their CLOSED event returns
- * (for control links: on_control(CLOSED)); the daemon may keep one pointer
- * of its own per peer with net_peer_set_data.  Payloads passed to callbacks
+ * (for control links: the control hook's CLOSED); the daemon may keep one
+ * pointer of its own per peer with net_peer_set_data.  Payloads passed to callbacks
  * are valid only during the call.  net_send copies the payload (sealed into
  * a new buffer that lives until libuv's write completes).  Callbacks may
  * call any net function, net_misbehave, net_disconnect and net_close
@@ -82,9 +82,6 @@
 /* Bytes queued for a peer but not yet written; above it the peer is too
  * slow and is dropped (not banned). */
 #define NET_SEND_BUF_MAX (16u * 1024 * 1024)
-/* Log lines are skipped, not queued, for a control client this far behind. */
-#define NET_CONTROL_LOG_BACKLOG (1u * 1024 * 1024)
-#define NET_LOG_QUEUE_MAX 1024           /* lines between two loop turns */
 #define NET_FRAMES_PER_TURN 64
 #define NET_ADDR_BOOK_MAX 1024
 #define NET_BAN_MAX 1024
@@ -127,17 +124,10 @@ typedef struct {
     uint8_t role;                  /* advertised in HELLO */
     const char *name;              /* advertised in HELLO, <= PROTO_NAME_MAX */
     logger *log;                   /* net's own messages; may be NULL */
-    /* If set, net takes this logger's hook (so one net per logger) and
-     * serves LOG_SUB on control links itself, streaming each new line to
-     * subscribers at or above their level; lines may come from any thread
-     * and are sent from the loop's thread. */
-    logger *log_stream;
 
-    void *ctx;                     /* passed to every callback */
+    void *ctx;                     /* passed to the peer callbacks */
     net_event_cb on_peer;          /* peer links; may be NULL */
     net_msg_cb on_msg;             /* peer links; may be NULL */
-    net_event_cb on_control;       /* control links; may be NULL */
-    net_msg_cb on_control_msg;     /* NULL: control links are refused */
 
     /* Overrides; 0 = the NET_* default.  Tests shorten the timers. */
     uint32_t max_peers;
@@ -206,8 +196,13 @@ size_t net_broadcast(net *n, net_peer *except, uint8_t type,
  * began.  (Frames themselves are also gathered per peer during a turn and
  * written at its end with one writev.) */
 void net_set_turn_hook(net *n, void (*fn)(void *arg), void *arg);
-/* Encodes and sends STATS (answering a control client's STATS_REQ). */
-int net_send_stats(net_peer *p, const proto_stats *st);
+/* Where control links go: on_event(ctx, p, READY/CLOSED) and on_msg(ctx,
+ * p, type, ...) for every frame but PING and PONG, with the ownership and
+ * reentrancy rules of the peer callbacks.  While on_msg is NULL (the
+ * default) control links are refused.  Set it before net_start; all NULL
+ * removes it. */
+void net_set_control_hook(net *n, net_event_cb on_event, net_msg_cb on_msg,
+                          void *ctx);
 
 /* Logs the reason, disconnects and bans as described above. */
 void net_misbehave(net_peer *p, const char *reason);
@@ -236,6 +231,9 @@ const char *net_peer_addr(const net_peer *p);
 const char *net_peer_name(const net_peer *p);
 uint8_t net_peer_link(const net_peer *p);
 int net_peer_is_inbound(const net_peer *p);
+/* Bytes queued for p that the kernel has not taken yet (send_queued of
+ * net_peer_info), e.g. to skip optional output to a slow reader. */
+size_t net_peer_send_queued(const net_peer *p);
 void net_peer_set_data(net_peer *p, void *data);
 void *net_peer_data(const net_peer *p);
 net *net_peer_net(const net_peer *p);
