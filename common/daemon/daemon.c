@@ -345,6 +345,7 @@ static void stats_build(daemon *d, stat_buf *sb)
     stat_int(sb, "orphans", (int64_t)chain_orphan_count(d->chain));
     stat_int(sb, "reorg_blocks", clamp64(d->reorgs));
     stat_int(sb, "hashrate", d->miner ? clamp64(miner_hashrate(d->miner)) : 0);
+    stat_int(sb, "hashrate_cap", d->miner ? clamp64(miner_hashrate_cap(d->miner)) : 0);
     stat_int(sb, "mining", d->mining);
     stat_str(sb, "impl", kern_impl_name(d->impl));
     lag_figures(d, &lag_max, &lag_avg);
@@ -921,7 +922,7 @@ static int start_runtime(daemon *d)
     };
     miner_config mc = {
         .loop = &d->loop, .threads = d->o.mining_threads, .impl = d->impl,
-        .log = d->log, .on_found = on_found, .ctx = d,
+        .log = d->log, .on_found = on_found, .ctx = d, .hashrate = d->o.hashrate,
     };
     int rc = relay_new(&d->relay, &rc_cfg);
     if (rc == 0)
@@ -958,10 +959,15 @@ static int start_runtime(daemon *d)
     rc = watch_stdin(d);
     if (rc != 0)
         return rc;
+    char capped[48] = "";
+    if (d->o.hashrate)
+        snprintf(capped, sizeof capped, ", capped at %llu hashes/s",
+                 (unsigned long long)d->o.hashrate);
     log_info(d->log, "%s %s started: listening on %s (port %u), %zu bootstrap peers, "
-             "mining %s with %u thread(s) of %s", d->o.prog, daemon_role_name(d->o.role),
+             "mining %s with %u thread(s) of %s%s", d->o.prog, daemon_role_name(d->o.role),
              d->o.listen ? d->o.listen : "nothing", net_listen_port(d->net), d->o.n_peers,
-             d->o.no_mine ? "off" : "on", d->o.mining_threads, kern_impl_name(d->impl));
+             d->o.no_mine ? "off" : "on", d->o.mining_threads, kern_impl_name(d->impl),
+             capped);
     set_mining(d, !d->o.no_mine);
     return 0;
 }
@@ -991,6 +997,7 @@ static void usage(const char *prog, int fixed_role)
            "  --key FILE (default DATA_DIR/identity.key, created if missing)\n"
            "  --log FILE  --log-level debug|info|warn|error  --name NAME\n"
            "  --mining-threads N  --impl auto|avx512|avx2|shani|generic|openssl|cuda\n"
+           "  --hashrate RATE (cap on hashes/s, all threads: 2M, 1.5M, 250k; 0 = none)\n"
            "  --use-gpu  --no-mine  --no-discover (dial only --peer addresses)\n"
            "  --reconnect-max-ms N  --ban-secs N  --stall-ms N\n"
            "  --max-block-txs N (transactions per mined block, coinbase included; 1 to %d,\n"
