@@ -66,4 +66,40 @@ sg_log "height $height: slow mined $blocks_slow, fast $blocks_fast of the best c
 [[ $share -ge $(( expect - 15 )) && $share -le $(( expect + 15 )) ]] ||
     sg_fail "fast holds $share % of the best chain, its hash rate share is $expect %"
 for n in slow fast; do sg_stop "$n"; done
+
+# ---- the launcher: a default cap, per-node caps, all in the database -------
+command -v sqlite3 >/dev/null || sg_skip "sqlite3 CLI not installed (the daemon part passed)"
+[[ -x "$SG_BIN/launcher" ]] || sg_skip "bin/launcher not built (the daemon part passed)"
+cp "$SG_BIN/launcher" "$SG_T/bin/" || sg_fail "cannot copy the launcher"
+RUN=$SG_T/run
+rc=1
+for try in 1 2 3 4 5; do
+    # Three free ports below the ephemeral range; a port taken meanwhile
+    # makes the launcher exit 2 at once, and another range is tried.
+    base=$(( 20000 + RANDOM % 12000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$base") 2>/dev/null && continue
+    rm -rf "$RUN"
+    "$SG_T/bin/launcher" --prosumers 1 --consumers 1 --difficulty 5 --duration 12 --quiet \
+        --base-port "$base" --run-dir "$RUN" --hashrate 100k --hashrate p1=0.3M \
+        --hashrate c1=0 >"$SG_T/launcher.out" 2>&1 &
+    SG_PID[launcher]=$!
+    wait "${SG_PID[launcher]}"; rc=$?
+    unset "SG_PID[launcher]"
+    [[ $rc -eq 2 ]] && grep -q "in use" "$SG_T/launcher.out" && continue
+    break
+done
+[[ $rc -eq 0 ]] || sg_fail "launcher exited $rc: $(tail -n 5 "$SG_T/launcher.out")"
+q() { sqlite3 -cmd ".timeout 5000" "$RUN/run.db" "$1"; }
+sg_assert_eq "$(q 'SELECT hashrate_cap FROM runs')" 100000 "runs.hashrate_cap"
+sg_assert_eq "$(q "SELECT name || '=' || IFNULL(hashrate_cap, 'none') FROM nodes ORDER BY name" |
+                tr '\n' ' ')" "c1=none op=100000 p1=300000 " "nodes.hashrate_cap"
+grep -q "capped at 300000 hashes/s" "$RUN/logs/p1.log" || sg_fail "p1 was not given its cap"
+grep -q "capped at" "$RUN/logs/c1.log" && sg_fail "c1 was capped"
+grep -qF '"hashrate": 100000' "$RUN/run.json" || sg_fail "run.json lacks the default cap"
+for nc in op:100000 p1:300000; do
+    n=${nc%:*} cap=${nc#*:}
+    top=$(q "SELECT MAX(hashrate) FROM simulation_stats WHERE node = '$n'")
+    sg_log "launcher run: $n capped at $cap hashes/s, reported at most $top"
+    [[ -n "$top" && $top -le $(( cap * 11 / 10 )) ]] || sg_fail "$n reported $top hashes/s, cap $cap"
+done
 sg_log "pass"
