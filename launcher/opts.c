@@ -13,7 +13,6 @@
 #include "common/model/energy.h"
 #include "common/base/err.h"
 #include "common/daemon/log.h"
-#include "common/daemon/miner.h"
 #include "common/core/params.h"
 #include "common/base/units.h"
 
@@ -178,7 +177,7 @@ static const opt_def opt_table[] = {
     { "--initial-balance", T_U64, F(initial_balance), 0, 1000000000000000ull,
       "micro-units from 0 to 10^15" },
     { "--mining-threads", T_U32, F(mining_threads), 1, 256, "a thread count from 1 to 256" },
-    { "--hashrate", T_HASHRATE, F(hashrate), 0, MINER_HASHRATE_MAX,
+    { "--hashrate", T_HASHRATE, F(hashrate), 0, UNITS_HASHRATE_MAX,
       "RATE or NODE=RATE, RATE in hashes per second with an optional k, M or G "
       "(e.g. 2M, p1=1.5M; 0 = uncapped; at most 1000G)" },
     { "--log-level", T_LEVEL, F(log_level), 0, 0, "debug, info, warn or error" },

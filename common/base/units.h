@@ -20,5 +20,8 @@ int units_parse_milli(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
  * more decimals than the suffix has zeros).  0, or SG_EINVAL when
  * malformed or outside [lo, hi]; *out untouched on error. */
 int units_parse_rate(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+/* The largest hash rate cap the command lines take: 1000G, above any
+ * device. */
+#define UNITS_HASHRATE_MAX 1000000000000ull
 
 #endif

@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/base/units.h"
 #include "kernels/kern.h"
 #include "common/daemon/log.h"
 
@@ -54,7 +55,7 @@
 #define MINER_PACE_SLICE_MS 10        /* a capped search call: this long at the cap */
 #define MINER_PACE_MIN_SLICE 64       /* nonces; tiny caps still fill a vector */
 #define MINER_PACE_BURST_MS 50        /* catch-up a late or idle node may claim */
-#define MINER_HASHRATE_MAX 1000000000000ull  /* 1000G: a cap above any device */
+#define MINER_HASHRATE_MAX UNITS_HASHRATE_MAX
 #define MINER_RATE_WINDOW 8           /* hash-rate samples (one per tick) */
 
 typedef struct miner miner;
