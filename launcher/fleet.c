@@ -155,8 +155,8 @@ static void close_stdin(fleet_node *n)
 int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
 {
     fleet_node *n = &f->nodes[i];
-    char listen[96], peer[96], peer2[96], threads[16];
-    const char *argv[40];
+    char listen[96], peer[96], peer2[96], threads[16], rate[24];
+    const char *argv[48];
     int k = 0;
     int is_op = n->role == DAEMON_ROLE_OPERATOR;
     const char *exe = is_op ? f->sgoperator : f->sgnode;
@@ -199,6 +199,11 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
             argv[k++] = "--load-profile";
             argv[k++] = f->load_profile;
         }
+    }
+    if (n->hashrate) {
+        snprintf(rate, sizeof rate, "%llu", (unsigned long long)n->hashrate);
+        argv[k++] = "--hashrate";
+        argv[k++] = rate;
     }
     if (f->use_gpu)
         argv[k++] = "--use-gpu";

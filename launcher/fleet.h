@@ -45,6 +45,7 @@ typedef struct {
     uint16_t port;
     char addr[HOSTS_NAME_MAX];       /* listens and is dialled here; "" = 127.0.0.1 */
     int host;                        /* index in fleet.hosts (when that is set) */
+    uint64_t hashrate;               /* its --hashrate cap, hashes/s; 0: none */
     uint8_t pk[32];
     char key_path[PATH_MAX];
     char data_dir[PATH_MAX];

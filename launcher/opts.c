@@ -28,6 +28,8 @@ const char launcher_usage[] =
     "  --prosumers N (3)  --consumers N (5)  --operators N (1, the only value supported)\n"
     "  --difficulty N (4; leading zero hex digits, 1..63)  --block-reward N (50000000)\n"
     "  --duration S (300; 0 = until Ctrl-C)  --use-gpu  --mining-threads N (1)\n"
+    "  --hashrate RATE (every node's cap in hashes/s: 2M, 1.5M, 250k; 0 = none, the\n"
+    "    default)  --hashrate NODE=RATE (one node's: op, p1.., c1..; repeatable)\n"
     "  --seed N (default from the clock; printed at start, kept in run.json)\n"
     "  --initial-balance N (1000000000 per node)\n"
     "market:\n"
@@ -126,7 +128,7 @@ static int parse_start_time(const char *s, uint64_t *out)
 
 typedef enum {
     T_U32, T_U64, T_STR, T_MARKET, T_LEVEL, T_PWFILE, T_TICK, T_TICKMS, T_TIME, T_KWH,
-    T_PROFILE
+    T_PROFILE, T_HASHRATE
 } opt_type;
 
 typedef struct {
@@ -177,6 +179,9 @@ static const opt_def opt_table[] = {
     { "--initial-balance", T_U64, F(initial_balance), 0, 1000000000000000ull,
       "micro-units from 0 to 10^15" },
     { "--mining-threads", T_U32, F(mining_threads), 1, 256, "a thread count from 1 to 256" },
+    { "--hashrate", T_HASHRATE, F(hashrate), 0, UNITS_HASHRATE_MAX,
+      "RATE or NODE=RATE, RATE in hashes per second with an optional k, M or G "
+      "(e.g. 2M, p1=1.5M; 0 = uncapped; at most 1000G)" },
     { "--log-level", T_LEVEL, F(log_level), 0, 0, "debug, info, warn or error" },
     { "--bin-dir", T_STR, F(bin_dir), 1, 0, "a directory name" },
     { "--hosts", T_STR, F(hosts_file), 1, 0, "a hosts file" },
@@ -260,6 +265,78 @@ static int check_profile(launcher_opts *o, const opt_def *d, const char *v,
     return 0;
 }
 
+/* "op", or p/c and a number without leading zeros: a name the topology
+ * may have (launcher_opts_parse checks it has). */
+static int node_name_ok(const char *s, size_t len)
+{
+    if (len == 2 && strncmp(s, "op", 2) == 0)
+        return 1;
+    if (len < 2 || len >= sizeof ((lopts_node_rate *)0)->node || (s[0] != 'p' && s[0] != 'c') ||
+        s[1] == '0')
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* --hashrate RATE or NODE=RATE; a node named again gets the new rate. */
+static int set_hashrate(launcher_opts *o, const opt_def *d, const char *v)
+{
+    const char *eq = strchr(v, '=');
+    uint64_t rate;
+    if (units_parse_rate(eq ? eq + 1 : v, d->lo, d->hi, &rate) != 0)
+        return SG_EINVAL;
+    if (!eq) {
+        o->hashrate = rate;
+        return 0;
+    }
+    size_t len = (size_t)(eq - v), i;
+    if (!node_name_ok(v, len))
+        return SG_EINVAL;
+    for (i = 0; i < o->n_node_rates; i++)
+        if (strlen(o->node_rates[i].node) == len && strncmp(o->node_rates[i].node, v, len) == 0)
+            break;
+    if (i == LOPTS_MAX_NODE_RATES)
+        return SG_EINVAL;
+    if (i == o->n_node_rates) {
+        memcpy(o->node_rates[i].node, v, len);
+        o->node_rates[i].node[len] = '\0';
+        o->n_node_rates++;
+    }
+    o->node_rates[i].rate = rate;
+    return 0;
+}
+
+uint64_t launcher_opts_hashrate(const launcher_opts *o, const char *node)
+{
+    for (size_t i = 0; i < o->n_node_rates; i++)
+        if (strcmp(o->node_rates[i].node, node) == 0)
+            return o->node_rates[i].rate;
+    return o->hashrate;
+}
+
+/* Every --hashrate NODE=RATE names a node of the topology. */
+static int check_node_rates(const launcher_opts *o, char *err, size_t cap)
+{
+    for (size_t i = 0; i < o->n_node_rates; i++) {
+        const char *n = o->node_rates[i].node;
+        unsigned long k = strtoul(n + 1, NULL, 10);
+        if (strcmp(n, "op") == 0 || (n[0] == 'p' && k <= o->prosumers) ||
+            (n[0] == 'c' && k <= o->consumers))
+            continue;
+        char ps[32] = "", cs[32] = "";
+        if (o->prosumers)
+            snprintf(ps, sizeof ps, ", p1..p%u", o->prosumers);
+        if (o->consumers)
+            snprintf(cs, sizeof cs, ", c1..c%u", o->consumers);
+        snprintf(err, cap, "--hashrate %s=...: this run has no node %s (its nodes are op%s%s); "
+                 "name one of those or change --prosumers/--consumers", n, n, ps, cs);
+        return SG_EINVAL;
+    }
+    return 0;
+}
+
 static int set_value(launcher_opts *o, const opt_def *d, const char *v,
                      char *err, size_t cap)
 {
@@ -328,6 +405,10 @@ static int set_value(launcher_opts *o, const opt_def *d, const char *v,
         if (*v == '\0')
             goto bad;
         return check_profile(o, d, v, err, cap);
+    case T_HASHRATE:
+        if (set_hashrate(o, d, v) != 0)
+            goto bad;
+        return 0;
     }
 bad:
     snprintf(err, cap, "%s expects %s, got '%s'", d->name, d->expect, v);
@@ -403,6 +484,8 @@ int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
                  (unsigned long long)o->feed_in_price, (unsigned long long)o->retail_price);
         return SG_EINVAL;
     }
+    if (check_node_rates(o, err, errcap) != 0)
+        return SG_EINVAL;
     if ((uint64_t)o->base_port + o->prosumers + o->consumers + 1 > 65535) {
         snprintf(err, errcap, "--base-port %u leaves no room for %u daemons; use a lower port",
                  o->base_port, o->prosumers + o->consumers + 1);

@@ -14,6 +14,13 @@
 
 #define LOPTS_MAX_NODES 500          /* per role; ports and pids stay sane */
 #define LOPTS_PW_MAX 256
+#define LOPTS_MAX_NODE_RATES (2 * LOPTS_MAX_NODES + 1)
+
+/* --hashrate NODE=RATE: one node's cap. */
+typedef struct {
+    char node[8];                    /* "op", "p1".., "c1.." */
+    uint64_t rate;                   /* hashes/s; 0: uncapped */
+} lopts_node_rate;
 
 typedef struct {
     uint32_t prosumers;              /* --prosumers (3) */
@@ -44,6 +51,9 @@ typedef struct {
     uint64_t block_reward;           /* --block-reward (50000000) */
     uint64_t initial_balance;        /* --initial-balance (1000000000 per node) */
     uint32_t mining_threads;         /* --mining-threads (1 per daemon) */
+    uint64_t hashrate;               /* --hashrate RATE: every node's cap (0 = none) */
+    lopts_node_rate node_rates[LOPTS_MAX_NODE_RATES]; /* --hashrate NODE=RATE, */
+    size_t n_node_rates;             /* one per node (the last given wins) */
     const char *log_level;           /* --log-level (info) for the daemons */
     const char *bin_dir;             /* --bin-dir (directory of the launcher) */
     const char *hosts_file;          /* --hosts FILE (NULL: every daemon on 127.0.0.1) */
@@ -64,6 +74,10 @@ typedef struct {
  * problem and the fix. */
 int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
                         const char *env_pwd, char *err, size_t errcap);
+
+/* The hash rate cap of the node named `node` (hashes/s, 0: none): its
+ * own --hashrate NODE=RATE, else the --hashrate default. */
+uint64_t launcher_opts_hashrate(const launcher_opts *o, const char *node);
 
 /* "uniform", "pay-as-bid", "mid-market". */
 const char *launcher_market_name(uint8_t rule);

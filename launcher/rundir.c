@@ -44,6 +44,7 @@ int rundir_plan(fleet *f, const launcher_opts *o, const char *dir)
             snprintf(nd->name, sizeof nd->name, "c%zu", i - o->prosumers);
         }
         nd->port = (uint16_t)(o->base_port + i);
+        nd->hashrate = launcher_opts_hashrate(o, nd->name);
         nd->backoff_ms = FLEET_BACKOFF_MIN_MS;
         if (path_fmt(nd->key_path, PATH_MAX, dir, "keys/", nd->name) ||
             path_fmt(nd->data_dir, PATH_MAX, dir, "data/", nd->name) ||
@@ -156,14 +157,16 @@ static char *run_json(const fleet *fl, const launcher_opts *o, const char *dir,
     json_u(f, "initial_balance", o->initial_balance);
     json_u(f, "operator_balance", o->initial_balance * OPERATOR_FUNDS_FACTOR);
     json_u(f, "mining_threads", o->mining_threads);
+    json_u(f, "hashrate", o->hashrate);
     json_str(f, "log_level", o->log_level, 1);
     fprintf(f, "  \"nodes\": [\n");
     for (size_t i = 0; i < fl->n; i++) {
         char pk[65];
         hash_hex(fl->nodes[i].pk, 32, pk);
-        fprintf(f, "    {\"name\": \"%s\", \"role\": \"%s\", \"port\": %u, \"pubkey\": \"%s\"}%s\n",
-                fl->nodes[i].name, daemon_role_name(fl->nodes[i].role), fl->nodes[i].port,
-                pk, i + 1 < fl->n ? "," : "");
+        fprintf(f, "    {\"name\": \"%s\", \"role\": \"%s\", \"port\": %u, \"pubkey\": \"%s\", "
+                "\"hashrate\": %llu}%s\n", fl->nodes[i].name, daemon_role_name(fl->nodes[i].role),
+                fl->nodes[i].port, pk, (unsigned long long)fl->nodes[i].hashrate,
+                i + 1 < fl->n ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
     if (fclose(f) != 0) {

@@ -433,6 +433,7 @@ static void put_run(sim *s, int64_t ended_s)
     snprintf(r.market_rule, sizeof r.market_rule, "%s", launcher_market_name(s->o->market_rule));
     r.use_gpu = s->o->use_gpu;
     r.hosts = s->hosts.n ? (int)s->hosts.n : 1;
+    r.hashrate_cap = (int64_t)s->o->hashrate;
     db_put_run(s->db, &r);
 }
 
@@ -456,6 +457,7 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     r.consumed_wh = n->st.consumed_wh;
     r.height = n->st.height;
     r.updated_ms = wall_ms;
+    r.hashrate_cap = (int64_t)n->hashrate;
     db_put_node(s->db, &r);
 }
 

@@ -162,6 +162,7 @@ uint32_t control_stats(control *c, proto_stat *items)
     stat_int(&sb, "orphans", (int64_t)chain_orphan_count(c->cfg.chain));
     stat_int(&sb, "reorg_blocks", clamp64(rt.reorg_blocks));
     stat_int(&sb, "hashrate", clamp64(rt.hashrate));
+    stat_int(&sb, "hashrate_cap", clamp64(rt.hashrate_cap));
     stat_int(&sb, "mining", rt.mining);
     stat_str(&sb, "impl", rt.impl ? rt.impl : "?");
     stat_int(&sb, "loop_lag_ms_max", clamp64(rt.loop_lag_ms_max));

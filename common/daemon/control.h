@@ -52,6 +52,7 @@ typedef struct control control;
 typedef struct {
     int mining;                        /* wanted (signals, MINING, --no-mine) */
     uint64_t hashrate;
+    uint64_t hashrate_cap;           /* 0: uncapped */
     const char *impl;                  /* kern_impl_name */
     uint64_t loop_lag_ms_max, loop_lag_ms_avg;
     uint64_t reorg_blocks;

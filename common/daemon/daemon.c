@@ -240,6 +240,7 @@ static void on_control_figures(void *ctx, control_runtime *out)
     daemon *d = ctx;
     out->mining = d->mining;
     out->hashrate = d->miner ? miner_hashrate(d->miner) : 0;
+    out->hashrate_cap = d->miner ? miner_hashrate_cap(d->miner) : 0;
     out->impl = kern_impl_name(d->impl);
     lag_figures(d, &out->loop_lag_ms_max, &out->loop_lag_ms_avg);
     out->reorg_blocks = d->reorgs;
@@ -639,7 +640,7 @@ static int start_runtime(daemon *d)
     };
     miner_config mc = {
         .loop = &d->loop, .threads = d->o.mining_threads, .impl = d->impl,
-        .log = d->log, .on_found = on_found, .ctx = d,
+        .log = d->log, .on_found = on_found, .ctx = d, .hashrate = d->o.hashrate,
     };
     int rc = relay_new(&d->relay, &rc_cfg);
     if (rc == 0)
@@ -678,10 +679,15 @@ static int start_runtime(daemon *d)
     rc = watch_stdin(d);
     if (rc != 0)
         return rc;
+    char capped[48] = "";
+    if (d->o.hashrate)
+        snprintf(capped, sizeof capped, ", capped at %llu hashes/s",
+                 (unsigned long long)d->o.hashrate);
     log_info(d->log, "%s %s started: listening on %s (port %u), %zu bootstrap peers, "
-             "mining %s with %u thread(s) of %s", d->o.prog, daemon_role_name(d->o.role),
+             "mining %s with %u thread(s) of %s%s", d->o.prog, daemon_role_name(d->o.role),
              d->o.listen ? d->o.listen : "nothing", net_listen_port(d->net), d->o.n_peers,
-             d->o.no_mine ? "off" : "on", d->o.mining_threads, kern_impl_name(d->impl));
+             d->o.no_mine ? "off" : "on", d->o.mining_threads, kern_impl_name(d->impl),
+             capped);
     set_mining(d, !d->o.no_mine);
     return 0;
 }
@@ -711,6 +717,7 @@ static void usage(const char *prog, int fixed_role)
            "  --key FILE (default DATA_DIR/identity.key, created if missing)\n"
            "  --log FILE  --log-level debug|info|warn|error  --name NAME\n"
            "  --mining-threads N  --impl auto|avx512|avx2|shani|generic|openssl|cuda\n"
+           "  --hashrate RATE (cap on hashes/s, all threads: 2M, 1.5M, 250k; 0 = none)\n"
            "  --use-gpu  --no-mine  --no-discover (dial only --peer addresses)\n"
            "  --reconnect-max-ms N  --ban-secs N  --stall-ms N\n"
            "  --max-block-txs N (transactions per mined block, coinbase included; 1 to %d,\n"

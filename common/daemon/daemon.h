@@ -21,7 +21,8 @@
  * Statistics (control STATS, `ctl stats`; names are stable, integers
  * unless marked str).  Every daemon: name (str), role (str), height, tip
  * (str), chainwork (str), peers, mempool_txs, mempool_bytes, stale_blocks,
- * orphans, reorg_blocks, hashrate, mining, impl (str), loop_lag_ms_max,
+ * orphans, reorg_blocks, hashrate (measured), hashrate_cap (hashes/s, 0:
+ * none), mining, impl (str), loop_lag_ms_max,
  * loop_lag_ms_avg, its ledger account: balance, reserved, nonce, sold_wh,
  * bought_wh, grid_import_wh, grid_export_wh (cumulative Wh traded peer to
  * peer and with the grid), state_hash (str, the tip ledger's digest),
@@ -92,6 +93,7 @@ typedef struct {
     int log_level;
     const char *name;                 /* NULL: role and key prefix */
     unsigned mining_threads;
+    uint64_t hashrate;                /* --hashrate cap, hashes/s; 0: none */
     const char *impl;                 /* "auto" or a kern_impl name */
     int use_gpu;
     int no_mine;

@@ -155,6 +155,12 @@ static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
         o->mining_threads = u;
         return 0;
     }
+    if (strcmp(opt, "--hashrate") == 0) {
+        if (units_parse_rate(v, 0, MINER_HASHRATE_MAX, &o->hashrate) != 0)
+            return bad(err, cap, opt, "hashes per second with an optional k, M or G "
+                       "(e.g. 2M, 1.5M; 0 = uncapped; at most 1000G)", v);
+        return 0;
+    }
     if (strcmp(opt, "--impl") == 0) {
         kern_impl ki;
         if (strcmp(v, "auto") != 0 && kern_impl_from_name(v, &ki) != 0)
@@ -227,7 +233,8 @@ static const char *const valued_opts[] = {
     "--role", "--listen", "--peer", "--data-dir", "--key", "--cluster-key",
     "--genesis", "--log", "--log-level", "--name", "--mining-threads", "--impl",
     "--reconnect-max-ms", "--ban-secs", "--stall-ms", "--battery-kwh", "--pv-profile",
-    "--load-profile", "--metrics-port", "--metrics-listen", "--max-block-txs", NULL,
+    "--load-profile", "--metrics-port", "--metrics-listen", "--max-block-txs",
+    "--hashrate", NULL,
 };
 
 static int is_valued(const char *name)

@@ -6,16 +6,20 @@
  * work when its generation changes and then searches without the lock; a
  * per-worker cancel flag (atomic) interrupts kern_search.  A worker clears
  * its own flag only while holding the lock and copying new work, so a
- * cancel can never be lost between the two.
+ * cancel can never be lost between the two.  Every cancel also wakes the
+ * condition variable, which is where a capped worker waits for its turn.
  */
+#define _GNU_SOURCE
 #include "common/daemon/miner.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/base/err.h"
@@ -24,6 +28,7 @@
 #define HDR_TIME_OFF 68
 #define HDR_BITS_OFF 72
 #define HDR_NONCE_OFF 76
+#define NS_PER_S 1000000000ull
 
 typedef struct {
     miner *m;
@@ -52,9 +57,11 @@ struct miner {
     int working;                 /* gen carries work to do */
     int quit;
     found_block *found_head, *found_tail;
-    /* Counters read without the lock. */
+    uint64_t pace_next_ns;       /* the bucket: where the next grant starts */
+    /* Read without the lock. */
     atomic_uint_fast64_t hashes;
     atomic_uint_fast64_t blocks;
+    atomic_uint_fast64_t cap;    /* hashes/s; 0: uncapped */
     /* Loop thread only. */
     uint64_t rate_ms[MINER_RATE_WINDOW];
     uint64_t rate_hashes[MINER_RATE_WINDOW];
@@ -78,11 +85,20 @@ static uint32_t get_le32(const uint8_t *p)
            (uint32_t)p[3] << 24;
 }
 
-/* Cancels every worker's search; called with mu held. */
+/* Cancels every worker's search, waking any waiting for its turn under
+ * the cap; called with mu held. */
 static void cancel_all(miner *m)
 {
     for (unsigned i = 0; i < m->cfg.threads; i++)
         atomic_store(&m->workers[i].cancel, 1);
+    pthread_cond_broadcast(&m->cv);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- worker side --------------------------------------------------------- */
@@ -114,6 +130,54 @@ static int take_work(worker *w, uint64_t *gen, uint8_t **work, size_t *len,
     }
     pthread_mutex_unlock(&m->mu);
     return quit;
+}
+
+/* Under a cap: the nonces this worker may hash next (at most want), once
+ * its grant's turn has come.  Grants follow each other on the clock, each
+ * lasting its nonces at the cap, so all workers together stay within the
+ * cap; one starts no earlier than MINER_PACE_BURST_MS before now.  0 if
+ * cancelled while waiting (the grant goes back).  *cost_ns: its span. */
+static uint64_t pace_take(worker *w, uint64_t cap, uint64_t want, uint64_t *cost_ns)
+{
+    miner *m = w->m;
+    uint64_t n = cap * MINER_PACE_SLICE_MS / 1000;
+    if (n < MINER_PACE_MIN_SLICE)
+        n = MINER_PACE_MIN_SLICE;
+    if (n > want)
+        n = want;
+    /* n <= 2^30 (a chunk), so n * 10^9 fits. */
+    uint64_t cost = n * NS_PER_S / cap, burst = MINER_PACE_BURST_MS * 1000000ull;
+
+    pthread_mutex_lock(&m->mu);
+    uint64_t now = mono_ns();
+    if (m->pace_next_ns + burst < now)
+        m->pace_next_ns = now > burst ? now - burst : 0;
+    uint64_t start = m->pace_next_ns;
+    m->pace_next_ns += cost;
+    struct timespec until = { .tv_sec = (time_t)(start / NS_PER_S),
+                              .tv_nsec = (long)(start % NS_PER_S) };
+    while (!atomic_load(&w->cancel) && mono_ns() < start)
+        pthread_cond_timedwait(&m->cv, &m->mu, &until);
+    if (atomic_load(&w->cancel)) {
+        m->pace_next_ns = m->pace_next_ns > cost ? m->pace_next_ns - cost : 0;
+        n = 0;
+    }
+    pthread_mutex_unlock(&m->mu);
+    *cost_ns = cost;
+    return n;
+}
+
+/* Hands back the unused part of a grant (a search cut short by a find or
+ * a cancel), so the cap counts only nonces really hashed. */
+static void pace_refund(miner *m, uint64_t granted, uint64_t used, uint64_t cost_ns)
+{
+    if (used >= granted)
+        return;
+    uint64_t back = (granted - used) * cost_ns / granted;
+    pthread_mutex_lock(&m->mu);
+    /* miner_set_hashrate may have reset the bucket meanwhile. */
+    m->pace_next_ns = m->pace_next_ns > back ? m->pace_next_ns - back : 0;
+    pthread_mutex_unlock(&m->mu);
 }
 
 static void hand_in(worker *w, uint64_t gen, const uint8_t *work, size_t len)
@@ -162,10 +226,15 @@ static void search(worker *w, uint64_t gen, uint8_t *work, size_t len,
     for (;;) {
         for (uint64_t at = first; at < end;) {
             kern_result res;
+            uint64_t cap = atomic_load(&m->cap), cost = 0;
             job.start = (uint32_t)at;
             job.count = end - at < chunk ? end - at : chunk;
+            if (cap && (job.count = pace_take(w, cap, job.count, &cost)) == 0)
+                return;
             int rc = kern_search(m->cfg.impl, &job, &w->cancel, &res);
             atomic_fetch_add(&m->hashes, res.tried);
+            if (cap)
+                pace_refund(m, job.count, res.tried, cost);
             if (rc == 0) {
                 put_le32(work + HDR_NONCE_OFF, res.nonce);
                 memcpy(work + HDR_TIME_OFF, job.header + HDR_TIME_OFF, 4);
@@ -186,6 +255,15 @@ static void search(worker *w, uint64_t gen, uint8_t *work, size_t len,
     }
 }
 
+/* SCHED_IDLE needs no privilege; a kernel or seccomp filter that refuses
+ * it leaves nice, which on Linux is per thread (per task id). */
+static void lower_priority(void)
+{
+    struct sched_param sp = { .sched_priority = 0 };
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), MINER_NICE);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -194,8 +272,8 @@ static void *worker_main(void *arg)
     size_t len = 0;
     uint8_t target[32];
 
-    /* On Linux a thread's nice value is its own (per task id). */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), MINER_NICE);
+    if (!w->m->cfg.keep_priority)
+        lower_priority();
     while (take_work(w, &gen, &work, &len, target) == 0) {
         if (!atomic_load(&w->cancel))
             search(w, gen, work, len, target);
@@ -290,6 +368,22 @@ uint64_t miner_hashrate(const miner *m)
     return dt ? dh * 1000 / dt : 0;
 }
 
+void miner_set_hashrate(miner *m, uint64_t hashes_per_s)
+{
+    if (hashes_per_s > MINER_HASHRATE_MAX)
+        hashes_per_s = MINER_HASHRATE_MAX;
+    pthread_mutex_lock(&m->mu);
+    /* Grants queued at the old rate no longer delay the new one. */
+    m->pace_next_ns = 0;
+    atomic_store(&m->cap, hashes_per_s);
+    pthread_mutex_unlock(&m->mu);
+}
+
+uint64_t miner_hashrate_cap(const miner *m)
+{
+    return atomic_load(&((miner *)m)->cap);
+}
+
 uint64_t miner_hashes(const miner *m)
 {
     return atomic_load(&((miner *)m)->hashes);
@@ -362,8 +456,15 @@ int miner_new(miner **out, const miner_config *cfg)
         free(m);
         return SG_ENOMEM;
     }
+    atomic_init(&m->cap, cfg->hashrate > MINER_HASHRATE_MAX ? MINER_HASHRATE_MAX
+                                                              : cfg->hashrate);
     pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->cv, NULL);
+    /* Capped workers wait with deadlines on the clock the bucket reads. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (uv_async_init(cfg->loop, &m->async, on_async) != 0) {
         destroy(m);
         return SG_EINVAL;

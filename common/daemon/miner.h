@@ -12,11 +12,22 @@
  * the found callback runs there; every worker then idles until new work
  * arrives, since the old template is spent.
  *
- * Workers run at lower priority (nice +MINER_NICE on their thread id) so
- * the loop and other processes stay responsive.
+ * A cap (miner_config.hashrate, miner_set_hashrate) limits the node's
+ * rate, all workers together: each search call is then a grant of about
+ * MINER_PACE_SLICE_MS worth of nonces at the cap from one token bucket,
+ * and grants are laid end to end on the monotonic clock, so a worker
+ * sleeps until its grant's turn (a cancel wakes it at once).  A machine too
+ * slow or too busy for the cap simply hashes slower; a spell of falling
+ * behind earns at most MINER_PACE_BURST_MS of catch-up.  miner_hashrate
+ * reports what was really hashed.
  *
- * Threads: miner_set_work, miner_pause, miner_hashrate, miner_tick and
- * miner_close are called on the loop's thread only.
+ * Workers run under SCHED_IDLE (only on a CPU nothing else wants) so they
+ * never delay the loop; where the kernel refuses that, at nice
+ * +MINER_NICE on their thread id.
+ *
+ * Threads: miner_set_work, miner_pause, miner_set_hashrate,
+ * miner_hashrate, miner_tick and miner_close are called on the loop's
+ * thread only.
  *
  * Ownership: the miner copies the work it is given.  The bytes passed to
  * the found callback are valid only during the call.  miner_close joins the
@@ -30,6 +41,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/base/units.h"
 #include "kernels/kern.h"
 #include "common/daemon/log.h"
 
@@ -40,6 +52,10 @@
  * the kernel checks the flag itself. */
 #define MINER_CHUNK_GPU (1ull << 30)
 #define MINER_NICE 10
+#define MINER_PACE_SLICE_MS 10        /* a capped search call: this long at the cap */
+#define MINER_PACE_MIN_SLICE 64       /* nonces; tiny caps still fill a vector */
+#define MINER_PACE_BURST_MS 50        /* catch-up a late or idle node may claim */
+#define MINER_HASHRATE_MAX UNITS_HASHRATE_MAX
 #define MINER_RATE_WINDOW 8           /* hash-rate samples (one per tick) */
 
 typedef struct miner miner;
@@ -54,6 +70,8 @@ typedef struct {
     logger *log;                      /* may be NULL */
     miner_found_cb on_found;
     void *ctx;
+    uint64_t hashrate;                /* cap, hashes/s, all workers; 0: none */
+    int keep_priority;                /* 1: no SCHED_IDLE (tests timing the cap) */
 } miner_config;
 
 /* Starts the workers idle.  0, SG_EINVAL or SG_ENOMEM. */
@@ -68,6 +86,10 @@ int miner_is_working(const miner *m);
 /* Records a hash-count sample; call about once a second with a monotonic
  * clock.  The rate is over the last MINER_RATE_WINDOW samples. */
 void miner_tick(miner *m, uint64_t now_ms);
+/* Caps the rate at hashes/s (0: uncapped, at most MINER_HASHRATE_MAX),
+ * from the next search call on. */
+void miner_set_hashrate(miner *m, uint64_t hashes_per_s);
+uint64_t miner_hashrate_cap(const miner *m);
 /* Hashes per second over the recent window (0 before two samples). */
 uint64_t miner_hashrate(const miner *m);
 uint64_t miner_hashes(const miner *m);       /* since start */

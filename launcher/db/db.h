@@ -80,6 +80,7 @@ typedef struct {
     char market_rule[DB_WORD_MAX];
     int64_t use_gpu;
     int64_t hosts;              /* machines the nodes were spread over */
+    int64_t hashrate_cap;       /* --hashrate default, hashes/s; 0 (NULL): none */
 } db_run;
 
 /* Upserted: the latest values win. */
@@ -96,6 +97,7 @@ typedef struct {
     int64_t produced_wh, consumed_wh;
     int64_t height;
     int64_t updated_ms;
+    int64_t hashrate_cap;       /* this node's --hashrate, hashes/s; 0 (NULL): none */
 } db_node;
 
 /* Key (run_id, hash).  A re-put updates stale (a reorg can flip it) and

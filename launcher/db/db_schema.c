@@ -29,6 +29,7 @@ static const db__col run_cols[] = {
     STR(db_run, market_rule, DBU_SET),
     INT(db_run, use_gpu, DBU_SET),
     INT(db_run, hosts, DBU_SET),
+    INT(db_run, hashrate_cap, DBU_KNOWN),
 };
 static const char *const run_idx[] = { "runs_started:started_at_s", NULL };
 
@@ -49,6 +50,7 @@ static const db__col node_cols[] = {
     INT(db_node, consumed_wh, DBU_SET),
     INT(db_node, height, DBU_SET),
     INT(db_node, updated_ms, DBU_SET),
+    INT(db_node, hashrate_cap, DBU_KNOWN),
 };
 static const char *const node_idx[] = { "nodes_pubkey:run_id,pubkey", NULL };
 

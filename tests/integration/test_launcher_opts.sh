@@ -86,6 +86,10 @@ expect_bad "--pv-profile $SG_T/bad.csv: line 3: expected Wh per 15-minute slot" 
 expect_bad "--load-profile $SG_T/empty.csv: line 2: expected Wh" --load-profile "$SG_T/empty.csv"
 expect_bad "--load-profile $SG_T/none.csv: No such file" --load-profile "$SG_T/none.csv"
 expect_bad '--pv-profile expects' --pv-profile ''
+expect_bad '--hashrate expects RATE or NODE=RATE.*got .fast.' --hashrate fast
+expect_bad '--hashrate expects' --hashrate p1=2x
+expect_bad '--hashrate p7=\.\.\.: this run has no node p7 \(its nodes are op, p1\.\.p3, c1\.\.c5\)' \
+    --hashrate 1M --hashrate p7=1M
 # A directory that exists already is refused (the run would mix with it).
 mkdir -p "$SG_T/existing"
 expect_bad '--run-dir .* exists' --run-dir "$SG_T/existing"

@@ -140,7 +140,7 @@ START_TEST(test_stats)
     proto_stat items[PROTO_STATS_MAX];
     static const char *const head[] = {
         "name", "role", "height", "tip", "chainwork", "peers", "mempool_txs",
-        "mempool_bytes", "stale_blocks", "orphans", "reorg_blocks", "hashrate",
+        "mempool_bytes", "stale_blocks", "orphans", "reorg_blocks", "hashrate", "hashrate_cap",
         "mining", "impl", "loop_lag_ms_max", "loop_lag_ms_avg", "balance",
     };
 

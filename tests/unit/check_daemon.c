@@ -98,6 +98,33 @@ START_TEST(test_opts_max_block_txs)
 }
 END_TEST
 
+/* --hashrate: a cap in hashes/s with k/M/G, 0 (the default) for none. */
+START_TEST(test_opts_hashrate)
+{
+    static const struct { const char *v; uint64_t want; } ok[] = {
+        { "1.5M", 1500000 }, { "250k", 250000 }, { "0", 0 }, { "1000G", 1000000000000ull },
+    };
+    daemon_opts o;
+    char err[256] = "";
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char *argv[] = { "sgoperator", "--data-dir", "d", "--cluster-key", "ck",
+                         "--genesis", "g", "--hashrate", (char *)ok[i].v };
+        ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(argv), argv, err), 0);
+        ck_assert_uint_eq(o.hashrate, ok[i].want);
+    }
+    char *dflt[] = { "sgoperator", "--data-dir", "d", "--cluster-key", "ck", "--genesis", "g" };
+    ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(dflt), dflt, err), 0);
+    ck_assert_uint_eq(o.hashrate, 0);
+    static const char *const bad[] = { "fast", "1.5", "2m", "-1", "1001G", "" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[] = { "sgoperator", "--data-dir", "d", "--cluster-key", "ck",
+                         "--genesis", "g", "--hashrate", (char *)bad[i] };
+        ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(argv), argv, err), SG_EINVAL);
+        ck_assert_msg(strncmp(err, "--hashrate expects hashes per second", 36) == 0, "%s", err);
+    }
+}
+END_TEST
+
 /* Each bad command line fails with a message naming the option. */
 START_TEST(test_opts_errors)
 {
@@ -368,6 +395,7 @@ Suite *daemon_suite(void)
     tcase_add_test(tc, test_opts_full);
     tcase_add_test(tc, test_opts_defaults);
     tcase_add_test(tc, test_opts_max_block_txs);
+    tcase_add_test(tc, test_opts_hashrate);
     tcase_add_test(tc, test_opts_errors);
     tcase_add_test(tc, test_opts_required);
     tcase_add_test(tc, test_identity_file);

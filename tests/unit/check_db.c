@@ -692,6 +692,44 @@ START_TEST(test_txlat_migration)
 }
 END_TEST
 
+/* The hash rate caps: NULL for uncapped, the number otherwise; a `nodes`
+ * table from before the column gets it on open. */
+START_TEST(test_hashrate_cap_columns)
+{
+    fixture f;
+    sqlite3 *h;
+    memset(&f, 0, sizeof f);
+    f.dir = tu_mkdtemp();
+    snprintf(f.path, sizeof f.path, "%s/run.sqlite", f.dir);
+    snprintf(f.spill, sizeof f.spill, "%s/db.spill", f.dir);
+    ck_assert_int_eq(sqlite3_open(f.path, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, "CREATE TABLE nodes (run_id TEXT NOT NULL DEFAULT '', "
+        "name TEXT NOT NULL DEFAULT '', role TEXT NOT NULL DEFAULT '', pubkey TEXT NOT NULL "
+        "DEFAULT '', host TEXT NOT NULL DEFAULT '', port INTEGER NOT NULL DEFAULT 0, "
+        "balance INTEGER NOT NULL DEFAULT 0, reserved INTEGER NOT NULL DEFAULT 0, "
+        "sold_wh INTEGER NOT NULL DEFAULT 0, bought_wh INTEGER NOT NULL DEFAULT 0, "
+        "grid_import_wh INTEGER NOT NULL DEFAULT 0, grid_export_wh INTEGER NOT NULL "
+        "DEFAULT 0, produced_wh INTEGER NOT NULL DEFAULT 0, consumed_wh INTEGER NOT NULL "
+        "DEFAULT 0, height INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL "
+        "DEFAULT 0, PRIMARY KEY (run_id, name))", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    fx_open_cfg(&f, 0);
+    db_run r = mk_run();
+    r.hashrate_cap = 1000000;
+    db_node n1 = mk_node(1, 5000), n2 = mk_node(2, 5000);
+    n1.hashrate_cap = 8000000;
+    ck_assert_int_eq(db_put_run(f.d, &r), 0);
+    ck_assert_int_eq(db_put_node(f.d, &n1), 0);
+    ck_assert_int_eq(db_put_node(f.d, &n2), 0);
+    flush_ok(f.d);
+    ck_assert_int_eq(q_int(&f, "SELECT hashrate_cap FROM runs"), 1000000);
+    ck_assert_int_eq(q_int(&f, "SELECT hashrate_cap FROM nodes WHERE name = 'p1'"), 8000000);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM nodes WHERE name = 'p2' AND "
+                               "hashrate_cap IS NULL"), 1);
+    fx_done(&f);
+}
+END_TEST
+
 Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -703,6 +741,7 @@ Suite *db_suite(void)
     tcase_add_test(tc, test_upsert_rules);
     tcase_add_test(tc, test_txlat_columns);
     tcase_add_test(tc, test_txlat_migration);
+    tcase_add_test(tc, test_hashrate_cap_columns);
     tcase_add_test(tc, test_invalid);
     tcase_add_test(tc, test_outage);
     tcase_add_test(tc, test_spill_order);

@@ -111,6 +111,34 @@ START_TEST(test_battery)
 }
 END_TEST
 
+/* --hashrate RATE sets every node's cap, NODE=RATE one node's (the last
+ * given wins); each may be 0 (uncapped). */
+START_TEST(test_hashrate)
+{
+    launcher_opts o;
+    char err[256];
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, NULL), 0);
+    ck_assert_uint_eq(o.hashrate, 0);
+    ck_assert_uint_eq(o.n_node_rates, 0);
+    ck_assert_uint_eq(launcher_opts_hashrate(&o, "p1"), 0);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--hashrate", "1M", "--hashrate",
+                           "p1=8M", "--hashrate=op=1.5M", "--hashrate", "c5=0",
+                           "--hashrate", "p1=250k", NULL), 0);
+    ck_assert_uint_eq(o.hashrate, 1000000);
+    ck_assert_uint_eq(o.n_node_rates, 3);
+    ck_assert_uint_eq(launcher_opts_hashrate(&o, "p1"), 250000);
+    ck_assert_uint_eq(launcher_opts_hashrate(&o, "op"), 1500000);
+    ck_assert_uint_eq(launcher_opts_hashrate(&o, "c5"), 0);
+    ck_assert_uint_eq(launcher_opts_hashrate(&o, "p2"), 1000000);
+    ck_assert_uint_eq(launcher_opts_hashrate(&o, "c1"), 1000000);
+    /* Node names are checked against the topology, whatever the order. */
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--hashrate", "p12=2G", "--prosumers",
+                           "12", NULL), 0);
+    ck_assert_uint_eq(launcher_opts_hashrate(&o, "p12"), 2000000000);
+    ck_assert_uint_eq(launcher_opts_hashrate(&o, "p11"), 0);
+}
+END_TEST
+
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -273,6 +301,22 @@ static const struct {
     { { "--pv-profile", "/nonexistent/pv.csv" }, "--pv-profile /nonexistent/pv.csv: No such" },
     { { "--load-profile", "" }, "--load-profile expects a readable profile file" },
     { { "--load-profile" }, "--load-profile expects" },
+    { { "--hashrate", "fast" }, "--hashrate expects RATE or NODE=RATE, RATE in hashes per "
+                                "second with an optional k, M or G (e.g. 2M, p1=1.5M; "
+                                "0 = uncapped; at most 1000G), got 'fast'" },
+    { { "--hashrate", "1.5" }, "--hashrate expects RATE or NODE=RATE" },
+    { { "--hashrate", "1001G" }, "--hashrate expects" },
+    { { "--hashrate", "p1=2x" }, "--hashrate expects" },
+    { { "--hashrate", "p1=" }, "--hashrate expects" },
+    { { "--hashrate", "x1=1M" }, "--hashrate expects" },
+    { { "--hashrate", "p01=1M" }, "--hashrate expects" },
+    { { "--hashrate", "=1M" }, "--hashrate expects" },
+    { { "--hashrate" }, "--hashrate expects" },
+    { { "--hashrate", "p4=1M" }, "--hashrate p4=...: this run has no node p4 (its nodes are "
+                                 "op, p1..p3, c1..c5); name one of those or change "
+                                 "--prosumers/--consumers" },
+    { { "--prosumers", "0", "--hashrate", "p1=1M" }, "(its nodes are op, c1..c5)" },
+    { { "--consumers", "0", "--hashrate", "c1=1M" }, "no node c1 (its nodes are op, p1..p3)" },
 };
 
 START_TEST(test_bad_input)
@@ -300,6 +344,7 @@ Suite *launcher_opts_suite(void)
     tcase_add_test(tc, test_tick_and_start_time);
     tcase_add_test(tc, test_battery);
     tcase_add_test(tc, test_profiles);
+    tcase_add_test(tc, test_hashrate);
     tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     suite_add_tcase(s, tc);
     return s;

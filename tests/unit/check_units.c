@@ -34,12 +34,58 @@ START_TEST(test_refuses)
 }
 END_TEST
 
+START_TEST(test_rate_accepts)
+{
+    static const struct { const char *s; uint64_t v; } good[] = {
+        { "0", 0 }, { "500", 500 }, { "2M", 2000000 }, { "1.5M", 1500000 },
+        { "250k", 250000 }, { "250K", 250000 }, { "0.5k", 500 }, { "1.234k", 1234 },
+        { "3G", 3000000000ull }, { "0.000001M", 1 }, { "1.000000M", 1000000 },
+        { "007k", 7000 }, { "1000G", 1000000000000ull },
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        uint64_t v = 42;
+        ck_assert_msg(units_parse_rate(good[i].s, 0, 1000000000000ull, &v) == 0,
+                      "refused '%s'", good[i].s);
+        ck_assert_msg(v == good[i].v, "'%s' gave %llu", good[i].s, (unsigned long long)v);
+    }
+}
+END_TEST
+
+START_TEST(test_rate_refuses)
+{
+    static const char *bad[] = { "", ".", "k", "M", "1.", ".5M", "-1", "+1", "1.5",
+                                 "1.2345k", "0.0000001M", "1e6", "1m", "1g", "2MH",
+                                 "2 M", " 2M", "2M ", "1.5.1M", "1,5M", "0x10",
+                                 "1001G", "99999999999999999999999", "18446744073709551616",
+                                 "99999999999999999999G" };
+    uint64_t v = 42;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(units_parse_rate(bad[i], 0, 1000000000000ull, &v) == SG_EINVAL,
+                      "accepted '%s'", bad[i]);
+        ck_assert_uint_eq(v, 42);  /* untouched on error */
+    }
+    ck_assert_int_eq(units_parse_rate("999", 1000, 2000, &v), SG_EINVAL);
+    ck_assert_int_eq(units_parse_rate("2.001k", 1000, 2000, &v), SG_EINVAL);
+    ck_assert_int_eq(units_parse_rate("2k", 1000, 2000, &v), 0);
+    ck_assert_uint_eq(v, 2000);
+    /* The largest bound a caller may give does not overflow on scaling. */
+    ck_assert_int_eq(units_parse_rate("1000000000G", 0, 1000000000000000000ull, &v), 0);
+    ck_assert_uint_eq(v, 1000000000000000000ull);
+    ck_assert_int_eq(units_parse_rate("1000000000.1G", 0, 1000000000000000000ull, &v),
+                     SG_EINVAL);
+}
+END_TEST
+
 Suite *units_suite(void)
 {
     Suite *s = suite_create("units");
     TCase *tc = tcase_create("parse_milli");
     tcase_add_test(tc, test_accepts);
     tcase_add_test(tc, test_refuses);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("parse_rate");
+    tcase_add_test(tc, test_rate_accepts);
+    tcase_add_test(tc, test_rate_refuses);
     suite_add_tcase(s, tc);
     return s;
 }
