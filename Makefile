@@ -1,7 +1,7 @@
 # Smart grid blockchain simulator.
 #
 #   make            build everything into build/ (binaries in bin/)
-#   make test       unit tests, fuzz-corpus replay, integration tests
+#   make test       include layering, unit tests, fuzz-corpus replay, integration tests
 #   make sanitize   unit tests and corpus replay under ASan + UBSan
 #   make fuzz       libFuzzer targets (clang); make fuzz-run FUZZ_SECONDS=N
 #   make bench      benchmarks (never part of the tests)
@@ -101,7 +101,7 @@ FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/tests/replay_%)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all test test-unit test-replay test-integration sanitize fuzz fuzz-run \
+.PHONY: all test test-unit test-replay test-integration check-layers sanitize fuzz fuzz-run \
         bench run deps clean cuda-notice
 
 all: cuda-notice $(LIB) $(if $(NODE_SRC),bin/sgnode) $(if $(OPERATOR_SRC),bin/sgoperator) \
@@ -180,9 +180,13 @@ $(B)/tests/tools/%: tests/tools/%.c $(DB_LIB) $(LIB)
 test-integration: all $(TOOL_BINS)
 	@bash tests/integration/run.sh
 
+# Includes point only down the map (docs/ARCHITECTURE.md); cheap, so first.
+check-layers:
+	@bash scripts/check-layers
+
 # test and run first install what is missing, then re-enter make so the
 # pkg-config flags are read with the packages present.
-test: deps
+test: check-layers deps
 	@$(MAKE) --no-print-directory test-unit test-replay test-integration
 	@echo "make test: all suites passed"
 

@@ -12,7 +12,7 @@
 
 #include "common/model/energy.h"
 #include "common/base/err.h"
-#include "common/daemon/log.h"
+#include "common/link/loglevel.h"
 #include "common/core/params.h"
 #include "common/base/units.h"
 

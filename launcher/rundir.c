@@ -11,7 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "common/daemon/daemon.h"
+#include "common/core/role.h"
+#include "common/link/keys.h"
 #include "common/base/err.h"
 #include "common/core/hash.h"
 #include "common/core/pow.h"
@@ -34,13 +35,13 @@ int rundir_plan(fleet *f, const launcher_opts *o, const char *dir)
     for (size_t i = 0; i < n; i++) {
         fleet_node *nd = &f->nodes[i];
         if (i == 0) {
-            nd->role = DAEMON_ROLE_OPERATOR;
+            nd->role = ROLE_OPERATOR;
             snprintf(nd->name, sizeof nd->name, "op");
         } else if (i <= o->prosumers) {
-            nd->role = DAEMON_ROLE_PROSUMER;
+            nd->role = ROLE_PROSUMER;
             snprintf(nd->name, sizeof nd->name, "p%zu", i);
         } else {
-            nd->role = DAEMON_ROLE_CONSUMER;
+            nd->role = ROLE_CONSUMER;
             snprintf(nd->name, sizeof nd->name, "c%zu", i - o->prosumers);
         }
         nd->port = (uint16_t)(o->base_port + i);
@@ -162,7 +163,7 @@ static char *run_json(const fleet *fl, const launcher_opts *o, const char *dir,
         char pk[65];
         hash_hex(fl->nodes[i].pk, 32, pk);
         fprintf(f, "    {\"name\": \"%s\", \"role\": \"%s\", \"port\": %u, \"pubkey\": \"%s\"}%s\n",
-                fl->nodes[i].name, daemon_role_name(fl->nodes[i].role), fl->nodes[i].port,
+                fl->nodes[i].name, role_name(fl->nodes[i].role), fl->nodes[i].port,
                 pk, i + 1 < fl->n ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
@@ -195,7 +196,7 @@ static int write_nodes_tsv(const fleet *fl, const char *dir)
     for (size_t i = 0; i < fl->n; i++) {
         hash_hex(fl->nodes[i].pk, 32, pk);
         fprintf(f, "%s\t%s\t%u\t%s\t%s\n", fl->nodes[i].name,
-                daemon_role_name(fl->nodes[i].role), fl->nodes[i].port, pk,
+                role_name(fl->nodes[i].role), fl->nodes[i].port, pk,
                 fleet_addr(fl, i));
     }
     if (fclose(f) != 0) {
@@ -242,9 +243,9 @@ int rundir_create(fleet *f, const launcher_opts *o, const char *dir, const char 
     if (rc != 0)
         return rc;
     params_init_defaults(params);
-    rc = daemon_cluster_key_create(f->cluster_key_path, f->cluster_key);
+    rc = keys_cluster_create(f->cluster_key_path, f->cluster_key);
     for (size_t i = 0; rc == 0 && i < f->n; i++)
-        rc = daemon_identity_create(f->nodes[i].key_path, sk, f->nodes[i].pk);
+        rc = keys_identity_create(f->nodes[i].key_path, sk, f->nodes[i].pk);
     memset(sk, 0, sizeof sk);
     if (rc != 0) {
         snprintf(err, errcap, "cannot write keys in %s: %s", dir, strerror(errno));
@@ -266,17 +267,11 @@ int rundir_create(fleet *f, const launcher_opts *o, const char *dir, const char 
     return 0;
 }
 
-static int parse_role(const char *s)
-{
-    return strcmp(s, "operator") == 0 ? DAEMON_ROLE_OPERATOR
-         : strcmp(s, "prosumer") == 0 ? DAEMON_ROLE_PROSUMER
-         : strcmp(s, "consumer") == 0 ? DAEMON_ROLE_CONSUMER : 0;
-}
-
 static int load_nodes(fleet *f, const char *dir)
 {
     char p[PATH_MAX], line[256], name[sizeof f->nodes[0].name], role[32], pk[80], addr[64];
     unsigned port;
+    int r;
     snprintf(p, sizeof p, "%s/nodes.tsv", dir);
     FILE *in = fopen(p, "r");
     if (!in)
@@ -286,7 +281,7 @@ static int load_nodes(fleet *f, const char *dir)
         /* The fifth field, the address, came with --hosts. */
         addr[0] = '\0';
         if (sscanf(line, "%31s %31s %u %79s %63s", name, role, &port, pk, addr) < 4 ||
-            !parse_role(role) ||
+            role_parse(role, &r) != 0 ||
             port == 0 || port > 65535) {
             rc = SG_EINVAL;
             break;
@@ -300,7 +295,7 @@ static int load_nodes(fleet *f, const char *dir)
         fleet_node *nd = &f->nodes[f->n++];
         memset(nd, 0, sizeof *nd);
         snprintf(nd->name, sizeof nd->name, "%s", name);
-        nd->role = parse_role(role);
+        nd->role = r;
         nd->port = (uint16_t)port;
         snprintf(nd->addr, sizeof nd->addr, "%s", addr);
         if (strlen(pk) != 64 || hash_unhex(pk, nd->pk, 32) != 0)
@@ -322,7 +317,7 @@ int rundir_load(fleet *f, const char *dir, char *err, size_t errcap)
     }
     snprintf(f->cluster_key_path, PATH_MAX, "%s/cluster.key", dir);
     snprintf(f->genesis_path, PATH_MAX, "%s/genesis.txt", dir);
-    if (daemon_cluster_key_load(f->cluster_key_path, f->cluster_key) != 0) {
+    if (keys_cluster_load(f->cluster_key_path, f->cluster_key) != 0) {
         snprintf(err, errcap, "cannot read %s", f->cluster_key_path);
         return SG_EIO;
     }

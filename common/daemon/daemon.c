@@ -25,6 +25,7 @@
 #include "common/core/chain.h"
 #include "common/base/err.h"
 #include "common/core/hash.h"
+#include "common/link/keys.h"
 #include "common/daemon/log.h"
 #include "common/daemon/metrics.h"
 #include "common/daemon/miner.h"
@@ -168,11 +169,11 @@ static int agent_submit(void *ctx, const proto_tx *tx, uint8_t txid[32])
 static int start_agent(daemon *d)
 {
     agent_config ac = {
-        .role = d->o.role == DAEMON_ROLE_OPERATOR ? AGENT_OPERATOR : AGENT_HOUSEHOLD,
+        .role = d->o.role == ROLE_OPERATOR ? AGENT_OPERATOR : AGENT_HOUSEHOLD,
         .params = &d->params, .chain = d->chain, .sk = d->sk, .pk = d->pk,
         .name = d->name, .submit = agent_submit, .submit_ctx = d, .log = d->log,
         .energy = {
-            .prosumer = d->o.role == DAEMON_ROLE_PROSUMER,
+            .prosumer = d->o.role == ROLE_PROSUMER,
             .battery_wh = d->o.battery_wh,
             .pv_profile = d->o.pv_profile_path ? &d->pv_profile : NULL,
             .load_profile = d->o.load_profile_path ? &d->load_profile : NULL,
@@ -293,7 +294,7 @@ static void stats_market(daemon *d, stat_buf *sb)
     stat_int(sb, "interval", clamp64(as.interval));
     stat_int(sb, "last_settled_interval", as.last_settled_interval);
     stat_int(sb, "clearing_price", clamp64(as.clearing_price));
-    if (d->o.role != DAEMON_ROLE_OPERATOR) {
+    if (d->o.role != ROLE_OPERATOR) {
         stat_int(sb, "produced_wh", clamp64(as.produced_wh));
         stat_int(sb, "consumed_wh", clamp64(as.consumed_wh));
         stat_int(sb, "battery_wh", clamp64(as.battery_wh));
@@ -332,7 +333,7 @@ static void stats_build(daemon *d, stat_buf *sb)
 
     sb->n = 0;
     stat_str(sb, "name", d->name);
-    stat_str(sb, "role", daemon_role_name(d->o.role));
+    stat_str(sb, "role", role_name(d->o.role));
     stat_int(sb, "height", tip->height);
     hash_to_hex_display(tip->hash, hex);
     stat_str(sb, "tip", hex);
@@ -809,7 +810,7 @@ static int load_inputs(daemon *d)
                 bad_line ? " at line " : "", bad_line);
         return 2;
     }
-    rc = daemon_cluster_key_load(d->o.cluster_key_path, d->cluster_key);
+    rc = keys_cluster_load(d->o.cluster_key_path, d->cluster_key);
     if (rc != 0) {
         fprintf(stderr, "%s: --cluster-key %s: %s (expected 64 hex digits; make one with "
                 "'%s cluster-key --out FILE')\n", d->o.prog, d->o.cluster_key_path,
@@ -824,14 +825,14 @@ static int load_inputs(daemon *d)
         snprintf(d->key_path, sizeof d->key_path, "%s", d->o.key_path);
     else
         snprintf(d->key_path, sizeof d->key_path, "%s/identity.key", d->o.data_dir);
-    rc = daemon_identity_load(d->key_path, d->sk, d->pk, &created);
+    rc = keys_identity_load(d->key_path, d->sk, d->pk, &created);
     if (rc != 0) {
         fprintf(stderr, "%s: --key %s: %s (expected 128 hex digits)\n", d->o.prog,
                 d->key_path, rc == SG_EIO ? strerror(errno) : "malformed key");
         return 2;
     }
     hash_hex(d->pk, 32, hex);
-    if (d->o.role == DAEMON_ROLE_OPERATOR && memcmp(d->pk, d->params.operator_key, 32)) {
+    if (d->o.role == ROLE_OPERATOR && memcmp(d->pk, d->params.operator_key, 32)) {
         char want[65];
         hash_hex(d->params.operator_key, 32, want);
         fprintf(stderr, "%s: --key %s holds %s, but the genesis operator key is %s\n",
@@ -844,7 +845,7 @@ static int load_inputs(daemon *d)
     if (d->o.name)
         snprintf(d->name, sizeof d->name, "%s", d->o.name);
     else
-        snprintf(d->name, sizeof d->name, "%s-%.8s", daemon_role_name(d->o.role), hex);
+        snprintf(d->name, sizeof d->name, "%s-%.8s", role_name(d->o.role), hex);
     rc = log_open(&d->log, d->name, d->o.log_path, d->o.log_level);
     if (rc != 0) {
         fprintf(stderr, "%s: --log %s: %s\n", d->o.prog, d->o.log_path, strerror(errno));
@@ -959,7 +960,7 @@ static int start_runtime(daemon *d)
     if (rc != 0)
         return rc;
     log_info(d->log, "%s %s started: listening on %s (port %u), %zu bootstrap peers, "
-             "mining %s with %u thread(s) of %s", d->o.prog, daemon_role_name(d->o.role),
+             "mining %s with %u thread(s) of %s", d->o.prog, role_name(d->o.role),
              d->o.listen ? d->o.listen : "nothing", net_listen_port(d->net), d->o.n_peers,
              d->o.no_mine ? "off" : "on", d->o.mining_threads, kern_impl_name(d->impl));
     set_mining(d, !d->o.no_mine);
@@ -1035,7 +1036,7 @@ out:
 
 int daemon_main(int argc, char **argv, int role)
 {
-    const char *prog = role == DAEMON_ROLE_OPERATOR ? "sgoperator" : "sgnode";
+    const char *prog = role == ROLE_OPERATOR ? "sgoperator" : "sgnode";
     char err[512];
     int status;
 

@@ -17,22 +17,13 @@
 #include "common/link/ctl.h"
 #include "common/base/err.h"
 #include "common/core/hash.h"
+#include "common/link/keys.h"
 #include "common/daemon/log.h"
 #include "common/daemon/miner.h"
 #include "common/core/params.h"
 #include "common/core/pow.h"
 #include "common/base/units.h"
 #include "kernels/kern.h"
-
-const char *daemon_role_name(int role)
-{
-    switch (role) {
-    case DAEMON_ROLE_PROSUMER: return "prosumer";
-    case DAEMON_ROLE_CONSUMER: return "consumer";
-    case DAEMON_ROLE_OPERATOR: return "operator";
-    default: return "?";
-    }
-}
 
 /* ---- option parsing ------------------------------------------------------ */
 
@@ -98,17 +89,6 @@ static int bad(char *err, size_t cap, const char *opt, const char *what,
     return SG_EINVAL;
 }
 
-static int parse_role(const char *v, int *role)
-{
-    if (strcmp(v, "prosumer") == 0)
-        *role = DAEMON_ROLE_PROSUMER;
-    else if (strcmp(v, "consumer") == 0)
-        *role = DAEMON_ROLE_CONSUMER;
-    else
-        return SG_EINVAL;
-    return 0;
-}
-
 /* One option with a value; SG_ENOTFOUND if the name is none of these. */
 static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
                       const char *v, char *err, size_t cap)
@@ -119,7 +99,11 @@ static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
             snprintf(err, cap, "--role is not an option of %s", o->prog);
             return SG_EINVAL;
         }
-        return parse_role(v, &o->role) ? bad(err, cap, opt, "prosumer or consumer", v) : 0;
+        int r;
+        if (role_parse(v, &r) != 0 || r == ROLE_OPERATOR)
+            return bad(err, cap, opt, "prosumer or consumer", v);
+        o->role = r;
+        return 0;
     }
     if (strcmp(opt, "--listen") == 0) {
         if (strcmp(v, "none") == 0)
@@ -301,106 +285,16 @@ int daemon_parse_opts(daemon_opts *o, const char *prog, int fixed_role,
         snprintf(err, errcap, "--data-dir DIR is required");
         return SG_EINVAL;
     }
-    if (o->role != DAEMON_ROLE_PROSUMER && (o->battery_wh || o->pv_profile_path)) {
+    if (o->role != ROLE_PROSUMER && (o->battery_wh || o->pv_profile_path)) {
         snprintf(err, errcap, "%s applies to prosumers only",
                  o->battery_wh ? "--battery-kwh" : "--pv-profile");
         return SG_EINVAL;
     }
-    if (o->role == DAEMON_ROLE_OPERATOR && o->load_profile_path) {
+    if (o->role == ROLE_OPERATOR && o->load_profile_path) {
         snprintf(err, errcap, "--load-profile applies to prosumers and consumers only");
         return SG_EINVAL;
     }
     return 0;
-}
-
-/* ---- key files ----------------------------------------------------------- */
-
-/* Reads exactly nbytes as 2*nbytes hex digits and an optional newline. */
-static int read_hex_file(const char *path, uint8_t *out, size_t nbytes)
-{
-    char buf[300];
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return SG_EIO;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    int ioerr = ferror(f);
-    fclose(f);
-    if (ioerr)
-        return SG_EIO;
-    buf[n] = '\0';
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    if (n != nbytes * 2)
-        return SG_EINVAL;
-    return hash_unhex(buf, out, nbytes) == 0 ? 0 : SG_EINVAL;
-}
-
-/* Creates path (failing if it exists) with mode 0600 and the hex of bytes. */
-static int write_hex_file(const char *path, const uint8_t *bytes, size_t nbytes)
-{
-    char hex[300];
-    int rc = SG_EIO;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0)
-        return SG_EIO;
-    hash_hex(bytes, nbytes, hex);
-    size_t len = strlen(hex);
-    hex[len++] = '\n';
-    if (write(fd, hex, len) == (ssize_t)len && fsync(fd) == 0)
-        rc = 0;
-    sodium_memzero(hex, sizeof hex);
-    if (close(fd) != 0)
-        rc = SG_EIO;
-    if (rc != 0)
-        unlink(path);
-    return rc;
-}
-
-int daemon_identity_create(const char *path, uint8_t sk[64], uint8_t pk[32])
-{
-    if (sodium_init() < 0)
-        return SG_EIO;
-    crypto_sign_keypair(pk, sk);
-    return write_hex_file(path, sk, 64);
-}
-
-int daemon_identity_load(const char *path, uint8_t sk[64], uint8_t pk[32],
-                         int *created)
-{
-    uint8_t seed[32], check_pk[32], check_sk[64];
-    *created = 0;
-    if (sodium_init() < 0)
-        return SG_EIO;
-    if (access(path, F_OK) != 0 && errno == ENOENT) {
-        *created = 1;
-        return daemon_identity_create(path, sk, pk);
-    }
-    int rc = read_hex_file(path, sk, 64);
-    if (rc != 0)
-        return rc;
-    /* The public half must be the seed's: a hand-edited file would
-     * otherwise sign with one key and advertise another. */
-    memcpy(seed, sk, 32);
-    crypto_sign_seed_keypair(check_pk, check_sk, seed);
-    sodium_memzero(seed, sizeof seed);
-    sodium_memzero(check_sk, sizeof check_sk);
-    if (memcmp(check_pk, sk + 32, 32) != 0)
-        return SG_EINVAL;
-    memcpy(pk, sk + 32, 32);
-    return 0;
-}
-
-int daemon_cluster_key_load(const char *path, uint8_t key[32])
-{
-    return read_hex_file(path, key, 32);
-}
-
-int daemon_cluster_key_create(const char *path, uint8_t key[32])
-{
-    if (sodium_init() < 0)
-        return SG_EIO;
-    randombytes_buf(key, 32);
-    return write_hex_file(path, key, 32);
 }
 
 /* ---- tools --------------------------------------------------------------- */
@@ -424,7 +318,7 @@ int daemon_tool_keygen(const char *prog, int argc, char **argv)
     const char *out = find_out(prog, "keygen", argc, argv);
     if (!out)
         return 2;
-    if (daemon_identity_create(out, sk, pk) != 0) {
+    if (keys_identity_create(out, sk, pk) != 0) {
         fprintf(stderr, "%s keygen: cannot create %s: %s\n", prog, out,
                 errno == EEXIST ? "file exists" : strerror(errno));
         return 1;
@@ -441,7 +335,7 @@ int daemon_tool_cluster_key(const char *prog, int argc, char **argv)
     const char *out = find_out(prog, "cluster-key", argc, argv);
     if (!out)
         return 2;
-    if (daemon_cluster_key_create(out, key) != 0) {
+    if (keys_cluster_create(out, key) != 0) {
         fprintf(stderr, "%s cluster-key: cannot create %s: %s\n", prog, out,
                 errno == EEXIST ? "file exists" : strerror(errno));
         return 1;
@@ -735,7 +629,7 @@ int daemon_tool_ctl(const char *prog, int argc, char **argv)
 
     if (parse_ctl_args(prog, argc, argv, &a) != 0)
         return 2;
-    if (daemon_cluster_key_load(a.cluster_key, ckey) != 0) {
+    if (keys_cluster_load(a.cluster_key, ckey) != 0) {
         fprintf(stderr, "%s ctl: cannot read cluster key %s\n", prog, a.cluster_key);
         return 2;
     }
