@@ -64,17 +64,8 @@ const char *launcher_market_name(uint8_t rule)
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    char *end;
-    if (!s || *s < '0' || *s > '9')
-        return SG_EINVAL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0' || errno != 0 || v < lo || v > hi)
-        return SG_EINVAL;
-    *out = v;
-    return 0;
+    return units_parse_u64(s, strlen(s), lo, hi, out);
 }
-
 
 /* n digits at s, as a number; -1 if any is not a digit. */
 static int digits(const char *s, int n)

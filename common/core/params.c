@@ -10,6 +10,7 @@
 #include "common/base/err.h"
 #include "common/core/hash.h"
 #include "common/base/hmap.h"
+#include "common/base/units.h"
 #include "common/core/pow.h"
 
 #define PARAMS_FILE_MAX (32u * 1024 * 1024)
@@ -75,24 +76,13 @@ static int name_ok(const char *s, size_t len)
 
 static int parse_u64(const char *s, size_t len, uint64_t *out)
 {
-    uint64_t v = 0;
-    if (len == 0 || len > 20)
-        return SG_EINVAL;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return SG_EINVAL;
-        if (__builtin_mul_overflow(v, 10, &v) ||
-            __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
-            return SG_EINVAL;
-    }
-    *out = v;
-    return SG_OK;
+    return units_parse_u64(s, len, 0, UINT64_MAX, out);
 }
 
 static int parse_u32(const char *s, size_t len, uint32_t min, uint32_t *out)
 {
     uint64_t v;
-    if (parse_u64(s, len, &v) < 0 || v > UINT32_MAX || v < min)
+    if (units_parse_u64(s, len, min, UINT32_MAX, &v) < 0)
         return SG_EINVAL;
     *out = (uint32_t)v;
     return SG_OK;

@@ -30,43 +30,15 @@
 /* "HOST:PORT", "[V6]:PORT" or ":PORT" with a numeric port. */
 static int hostport_ok(const char *s)
 {
-    const char *colon = strrchr(s, ':');
-    char *end;
-    if (!colon || colon[1] == '\0')
-        return 0;
-    if (s[0] == '[' && (colon == s || colon[-1] != ']'))
-        return 0;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    return *end == '\0' && errno == 0 && port >= 0 && port <= 65535;
+    uint16_t port;
+    return units_parse_hostport(s, NULL, 0, &port) == 0;
 }
 
-static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-    char *end;
-    if (!s || *s == '\0' || *s == '-')
-        return SG_EINVAL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0' || errno != 0 || v < lo || v > hi)
-        return SG_EINVAL;
-    *out = (uint32_t)v;
-    return 0;
-}
-
+/* Any unsigned 64-bit number: amounts, times, seeds. */
 static int parse_u64(const char *s, uint64_t *out)
 {
-    char *end;
-    if (!s || *s == '\0' || *s == '-')
-        return SG_EINVAL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0' || errno != 0)
-        return SG_EINVAL;
-    *out = v;
-    return 0;
+    return units_parse_u64(s, strlen(s), 0, UINT64_MAX, out);
 }
-
 
 /* Splits "--opt=value" or "--opt value".  Returns the option's value, or
  * NULL with err set when it is missing. */
@@ -134,7 +106,7 @@ static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
         return 0;
     }
     if (strcmp(opt, "--mining-threads") == 0) {
-        if (parse_u32(v, 1, MINER_MAX_THREADS, &u) != 0)
+        if (units_parse_u32(v, 1, MINER_MAX_THREADS, &u) != 0)
             return bad(err, cap, opt, "a thread count from 1 to 256", v);
         o->mining_threads = u;
         return 0;
@@ -147,25 +119,25 @@ static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
         return 0;
     }
     if (strcmp(opt, "--reconnect-max-ms") == 0) {
-        if (parse_u32(v, 100, 3600000, &u) != 0)
+        if (units_parse_u32(v, 100, 3600000, &u) != 0)
             return bad(err, cap, opt, "milliseconds from 100 to 3600000", v);
         o->reconnect_max_ms = u;
         return 0;
     }
     if (strcmp(opt, "--ban-secs") == 0) {
-        if (parse_u32(v, 1, 86400 * 7, &u) != 0)
+        if (units_parse_u32(v, 1, 86400 * 7, &u) != 0)
             return bad(err, cap, opt, "seconds from 1 to 604800", v);
         o->ban_secs = u;
         return 0;
     }
     if (strcmp(opt, "--stall-ms") == 0) {
-        if (parse_u32(v, 100, 600000, &u) != 0)
+        if (units_parse_u32(v, 100, 600000, &u) != 0)
             return bad(err, cap, opt, "milliseconds from 100 to 600000", v);
         o->stall_ms = u;
         return 0;
     }
     if (strcmp(opt, "--max-block-txs") == 0) {
-        if (parse_u32(v, 1, PROTO_BLOCK_MAX_TXS, &u) != 0) {
+        if (units_parse_u32(v, 1, PROTO_BLOCK_MAX_TXS, &u) != 0) {
             char what[64];
             snprintf(what, sizeof what, "a transaction count from 1 to %d (coinbase included)",
                      PROTO_BLOCK_MAX_TXS);
@@ -175,7 +147,7 @@ static int set_valued(daemon_opts *o, int fixed_role, const char *opt,
         return 0;
     }
     if (strcmp(opt, "--metrics-port") == 0) {
-        if (parse_u32(v, 0, 65535, &u) != 0)
+        if (units_parse_u32(v, 0, 65535, &u) != 0)
             return bad(err, cap, opt, "a port from 0 to 65535", v);
         snprintf(o->metrics_listen_buf, sizeof o->metrics_listen_buf, "127.0.0.1:%u", u);
         o->metrics_listen = o->metrics_listen_buf;
@@ -371,9 +343,9 @@ static int genesis_market_opt(chain_params *p, const char *opt, const char *v)
     static const char *const rules[] = { "uniform", "pay-as-bid", "mid-market" };
     uint32_t u;
     if (strcmp(opt, "--tick-ms") == 0)
-        return parse_u32(v, 1, 86400000, &p->tick_ms);
+        return units_parse_u32(v, 1, 86400000, &p->tick_ms);
     if (strcmp(opt, "--interval-minutes") == 0)
-        return parse_u32(v, 1, 1440, &p->interval_minutes);
+        return units_parse_u32(v, 1, 1440, &p->interval_minutes);
     if (strcmp(opt, "--start-time") == 0)
         return parse_u64(v, &p->sim_start);
     if (strcmp(opt, "--retail-price") == 0)
@@ -403,7 +375,7 @@ static int genesis_opt(chain_params *p, const char *opt, const char *v,
             return SG_EINVAL;
         *have_op = 1;
     } else if (strcmp(opt, "--difficulty") == 0) {
-        if (parse_u32(v, 1, 63, &u) != 0 || pow_difficulty_to_bits((int)u, &p->bits) != 0)
+        if (units_parse_u32(v, 1, 63, &u) != 0 || pow_difficulty_to_bits((int)u, &p->bits) != 0)
             return SG_EINVAL;
     } else if (strcmp(opt, "--alloc") == 0) {
         return add_alloc(p, v) == 0 ? 0 : SG_EINVAL;
@@ -597,7 +569,7 @@ static int parse_ctl_args(const char *prog, int argc, char **argv, ctl_args *a)
         else if (strcmp(o, "--level") == 0 && log_level_parse(v, &a->level) == 0)
             ;
         else if (strcmp(o, "--timeout-ms") == 0 &&
-                 parse_u32(v, 1, 3600000, &a->timeout_ms) == 0)
+                 units_parse_u32(v, 1, 3600000, &a->timeout_ms) == 0)
             ;
         else if (strcmp(o, "--offset") == 0 && parse_u64(v, &a->offset) == 0)
             ;
