@@ -33,7 +33,7 @@ const char launcher_usage[] =
     "    --tick-ms N is the same in milliseconds)  --interval-minutes N (15)\n"
     "  --start-time T (simulated clock at interval 0; YYYY-MM-DD, YYYY-MM-DDTHH:MM UTC,\n"
     "    or unix seconds; default today 00:00 UTC)\n"
-    "  --market uniform|pay-as-bid|mid-market\n"
+    "  --market " PARAMS_MARKET_CHOICES "\n"
     "  --retail-price N (300000 per kWh)  --feed-in-price N (80000 per kWh)\n"
     "households:\n"
     "  --battery-kwh KWH (per prosumer, up to 3 decimals; default: no battery)\n"
@@ -54,13 +54,6 @@ const char launcher_usage[] =
     "  --remote-dir DIR (the run directory on remote hosts; default: the same path;\n"
     "    binaries sit at the same paths on every host)\n"
     "  --quiet  --help  --version\n";
-
-static const char *const market_names[] = { "uniform", "pay-as-bid", "mid-market" };
-
-const char *launcher_market_name(uint8_t rule)
-{
-    return rule < 3 ? market_names[rule] : "?";
-}
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
@@ -156,7 +149,7 @@ static const opt_def opt_table[] = {
     { "--load-profile", T_PROFILE, F(load_profile), 0, 0, "a readable profile file" },
     { "--interval-minutes", T_U32, F(interval_minutes), 1, 1440,
       "minutes from 1 to 1440" },
-    { "--market", T_MARKET, F(market_rule), 0, 0, "uniform, pay-as-bid or mid-market" },
+    { "--market", T_MARKET, F(market_rule), 0, 0, PARAMS_MARKET_EXPECT },
     { "--retail-price", T_U64, F(retail_price), 1, 1000000000000ull,
       "micro-units per kWh from 1 to 10^12" },
     { "--feed-in-price", T_U64, F(feed_in_price), 0, 1000000000000ull,
@@ -273,12 +266,9 @@ static int set_value(launcher_opts *o, const opt_def *d, const char *v,
         *(const char **)(void *)field = v;
         return 0;
     case T_MARKET:
-        for (uint8_t i = 0; i < 3; i++)
-            if (strcmp(v, market_names[i]) == 0) {
-                o->market_rule = i;
-                return 0;
-            }
-        goto bad;
+        if (params_market_parse(v, strlen(v), &o->market_rule) != 0)
+            goto bad;
+        return 0;
     case T_LEVEL:
         if (log_level_parse(v, &lvl) != 0)
             goto bad;

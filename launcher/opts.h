@@ -65,9 +65,6 @@ typedef struct {
 int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
                         const char *env_pwd, char *err, size_t errcap);
 
-/* "uniform", "pay-as-bid", "mid-market". */
-const char *launcher_market_name(uint8_t rule);
-
 /* The usage text. */
 extern const char launcher_usage[];
 

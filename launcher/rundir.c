@@ -150,7 +150,7 @@ static char *run_json(const fleet *fl, const launcher_opts *o, const char *dir,
         fprintf(f, "  \"battery_kwh\": null,\n");
     json_str_or_null(f, "pv_profile", o->pv_profile);
     json_str_or_null(f, "load_profile", o->load_profile);
-    json_str(f, "market", launcher_market_name(o->market_rule), 1);
+    json_str(f, "market", params_market_name(o->market_rule), 1);
     json_u(f, "retail_price", o->retail_price);
     json_u(f, "feed_in_price", o->feed_in_price);
     json_u(f, "block_reward", o->block_reward);

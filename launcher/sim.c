@@ -414,7 +414,7 @@ static void put_run(sim *s, int64_t ended_s)
     r.difficulty = s->o->difficulty;
     r.duration_s = s->o->duration;
     r.tick_ms = s->o->tick_ms;
-    snprintf(r.market_rule, sizeof r.market_rule, "%s", launcher_market_name(s->o->market_rule));
+    snprintf(r.market_rule, sizeof r.market_rule, "%s", params_market_name(s->o->market_rule));
     r.use_gpu = s->o->use_gpu;
     r.hosts = s->hosts.n ? (int)s->hosts.n : 1;
     db_put_run(s->db, &r);

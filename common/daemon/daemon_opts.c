@@ -340,8 +340,6 @@ static int add_alloc(chain_params *p, const char *v)
 /* The market's genesis parameters; SG_ENOTFOUND for another option. */
 static int genesis_market_opt(chain_params *p, const char *opt, const char *v)
 {
-    static const char *const rules[] = { "uniform", "pay-as-bid", "mid-market" };
-    uint32_t u;
     if (strcmp(opt, "--tick-ms") == 0)
         return units_parse_u32(v, 1, 86400000, &p->tick_ms);
     if (strcmp(opt, "--interval-minutes") == 0)
@@ -356,12 +354,7 @@ static int genesis_market_opt(chain_params *p, const char *opt, const char *v)
         return parse_u64(v, &p->seed);
     if (strcmp(opt, "--market") != 0)
         return SG_ENOTFOUND;
-    for (u = 0; u < sizeof rules / sizeof rules[0]; u++)
-        if (strcmp(v, rules[u]) == 0) {
-            p->market_rule = (uint8_t)u;
-            return 0;
-        }
-    return SG_EINVAL;
+    return params_market_parse(v, strlen(v), &p->market_rule);
 }
 
 static int genesis_opt(chain_params *p, const char *opt, const char *v,
@@ -404,7 +397,7 @@ int daemon_tool_genesis(const char *prog, int argc, char **argv)
         { "--tick-ms", "milliseconds from 1 to 86400000" },
         { "--interval-minutes", "minutes from 1 to 1440" },
         { "--start-time", "unix seconds (simulated time of interval 0)" },
-        { "--market", "uniform, pay-as-bid or mid-market" },
+        { "--market", PARAMS_MARKET_EXPECT },
         { "--retail-price", "micro-units per kWh above 0" },
         { "--feed-in-price", "micro-units per kWh" }, { "--seed", "a number" },
     };
@@ -435,7 +428,7 @@ int daemon_tool_genesis(const char *prog, int argc, char **argv)
         fprintf(stderr, "%s genesis: usage: %s genesis --out FILE --operator-key PUBHEX "
                 "[--difficulty N] [--alloc PUBHEX=AMOUNT]... [--time UNIX] [--name NAME] "
                 "[--block-reward N] [--tick-ms MS] [--interval-minutes N] "
-                "[--start-time UNIX] [--market uniform|pay-as-bid|mid-market] "
+                "[--start-time UNIX] [--market " PARAMS_MARKET_CHOICES "] "
                 "[--retail-price N] [--feed-in-price N] [--seed N]\n", prog, prog);
         goto out;
     }
