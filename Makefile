@@ -27,10 +27,13 @@ SAN_FLAGS :=
 endif
 
 PKGS := libuv libsodium libcrypto sqlite3
+# Only the launcher reads JSON (run.json, for its report): only it links jansson.
+JSON_PKG := jansson
 MYSQL_PKG := $(shell $(PKG_CONFIG) --exists libmariadb 2>/dev/null && echo libmariadb || \
                ($(PKG_CONFIG) --exists mysqlclient 2>/dev/null && echo mysqlclient))
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(MYSQL_PKG) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(JSON_PKG) $(MYSQL_PKG) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) $(MYSQL_PKG) 2>/dev/null)
+JSON_LIBS := $(shell $(PKG_CONFIG) --libs $(JSON_PKG) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
@@ -142,7 +145,7 @@ $(DB_LIB): $(DB_SRC:%.c=$(B)/%.o)
 
 bin/launcher: $(LAUNCHER_SRC:%.c=$(B)/%.o) $(DB_LIB) $(LIB)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(JSON_LIBS)
 
 # The Check runner calls <module>_suite() for every tests/unit/check_<module>.c.
 $(B)/tests/unit/suites.h: $(UNIT_SRC)

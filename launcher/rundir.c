@@ -88,6 +88,8 @@ static int mkdirs(const char *dir, char *err, size_t cap)
     return 0;
 }
 
+/* report.c reads run.json back with jansson, so strings are escaped as JSON
+ * wants them (and must be UTF-8, as paths and names here are). */
 static void json_str(FILE *f, const char *key, const char *v, int comma)
 {
     fprintf(f, "  \"%s\": \"", key);

@@ -1,8 +1,9 @@
 /*
- * daemon.h - the runtime shared by sgnode and sgoperator: options, key
- * files, genesis, the libuv loop, signals, mining control, statistics and
- * the control channel, plus the tool subcommands (keygen, cluster-key,
- * genesis, ctl) that set up and drive a cluster without the launcher.
+ * daemon.h - the runtime shared by sgnode and sgoperator: options (one
+ * table in daemon_opts.c), genesis, the libuv loop, signals, mining
+ * control, statistics and the control channel, plus the tool subcommands
+ * (keygen, cluster-key, genesis, ctl; tools.c) that set up and drive a
+ * cluster without the launcher.
  *
  * Process behaviour (the edge of the program, so the only place that turns
  * error codes into words and exit statuses):
@@ -110,8 +111,8 @@ int daemon_main(int argc, char **argv, int role);
 int daemon_parse_opts(daemon_opts *o, const char *prog, int fixed_role,
                       int argc, char **argv, char *err, size_t errcap);
 
-/* The tool subcommands; argv[0] is the subcommand's name.  Each returns an
- * exit status and prints its own messages. */
+/* The tool subcommands (tools.c); argv[0] is the subcommand's name.  Each
+ * returns an exit status and prints its own messages. */
 int daemon_tool_keygen(const char *prog, int argc, char **argv);
 int daemon_tool_cluster_key(const char *prog, int argc, char **argv);
 int daemon_tool_genesis(const char *prog, int argc, char **argv);
