@@ -1,7 +1,7 @@
 # Smart grid blockchain simulator.
 #
 #   make            build everything into build/ (binaries in bin/)
-#   make test       unit tests, fuzz-corpus replay, integration tests
+#   make test       include layering, unit tests, fuzz-corpus replay, integration tests
 #   make sanitize   unit tests and corpus replay under ASan + UBSan
 #   make fuzz       libFuzzer targets (clang); make fuzz-run FUZZ_SECONDS=N
 #   make bench      benchmarks (never part of the tests)
@@ -27,10 +27,13 @@ SAN_FLAGS :=
 endif
 
 PKGS := libuv libsodium libcrypto sqlite3
+# Only the launcher reads JSON (run.json, for its report): only it links jansson.
+JSON_PKG := jansson
 MYSQL_PKG := $(shell $(PKG_CONFIG) --exists libmariadb 2>/dev/null && echo libmariadb || \
                ($(PKG_CONFIG) --exists mysqlclient 2>/dev/null && echo mysqlclient))
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(MYSQL_PKG) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(JSON_PKG) $(MYSQL_PKG) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) $(MYSQL_PKG) 2>/dev/null)
+JSON_LIBS := $(shell $(PKG_CONFIG) --libs $(JSON_PKG) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
@@ -101,7 +104,7 @@ FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/tests/replay_%)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all test test-unit test-replay test-integration sanitize fuzz fuzz-run \
+.PHONY: all test test-unit test-replay test-integration check-layers sanitize fuzz fuzz-run \
         bench run deps deps-tests clean cuda-notice
 
 all: cuda-notice $(LIB) $(if $(NODE_SRC),bin/sgnode) $(if $(OPERATOR_SRC),bin/sgoperator) \
@@ -142,7 +145,7 @@ $(DB_LIB): $(DB_SRC:%.c=$(B)/%.o)
 
 bin/launcher: $(LAUNCHER_SRC:%.c=$(B)/%.o) $(DB_LIB) $(LIB)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(JSON_LIBS)
 
 # The Check runner calls <module>_suite() for every tests/unit/check_<module>.c.
 $(B)/tests/unit/suites.h: $(UNIT_SRC)
@@ -180,9 +183,13 @@ $(B)/tests/tools/%: tests/tools/%.c $(DB_LIB) $(LIB)
 test-integration: all $(TOOL_BINS)
 	@bash tests/integration/run.sh
 
+# Includes point only down the map (docs/ARCHITECTURE.md); cheap, so first.
+check-layers:
+	@bash scripts/check-layers
+
 # test and run first install what is missing, then re-enter make so the
 # pkg-config flags are read with the packages present.
-test: deps-tests
+test: check-layers deps-tests
 	@$(MAKE) --no-print-directory test-unit test-replay test-integration
 	@echo "make test: all suites passed"
 
@@ -199,9 +206,9 @@ $(FZ)/%.o: %.c
 # Decoders live in proto/, the genesis, market and profile parsers and the
 # handshake in common/: only what they need is instrumented, which keeps the
 # clang build short (no SIMD kernels, no libuv layer).
-FUZZ_LIB_SRC := $(PROTO_SRC) common/base/err.c common/base/hmap.c common/core/hash.c \
-                common/core/pow.c common/core/params.c common/core/ledger.c common/core/tx.c \
-                common/core/market.c common/link/secure.c common/model/energy.c
+FUZZ_LIB_SRC := $(PROTO_SRC) common/base/err.c common/base/hmap.c common/base/units.c \
+                common/core/hash.c common/core/pow.c common/core/params.c common/core/ledger.c \
+                common/core/tx.c common/core/market.c common/link/secure.c common/model/energy.c
 $(FZ)/fuzz_%: $(FZ)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_SRC:%.c=$(FZ)/%.o)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lpthread -lm
 

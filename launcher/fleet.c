@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/daemon/daemon.h"
+#include "common/core/role.h"
 #include "common/base/err.h"
 
 extern char **environ;
@@ -158,7 +158,7 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
     char listen[96], peer[96], peer2[96], threads[16], rate[24];
     const char *argv[48];
     int k = 0;
-    int is_op = n->role == DAEMON_ROLE_OPERATOR;
+    int is_op = n->role == ROLE_OPERATOR;
     const char *exe = is_op ? f->sgoperator : f->sgnode;
 
     snprintf(listen, sizeof listen, "%s:%u", fleet_addr(f, i), n->port);
@@ -167,7 +167,7 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
     argv[k++] = exe;
     if (!is_op) {
         argv[k++] = "--role";
-        argv[k++] = daemon_role_name(n->role);
+        argv[k++] = role_name(n->role);
     }
     const char *common[] = {
         "--genesis", f->genesis_path, "--cluster-key", f->cluster_key_path,
@@ -187,11 +187,11 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
             argv[k++] = "--peer";
             argv[k++] = peer2;
         }
-        if (n->role == DAEMON_ROLE_PROSUMER && f->battery_kwh) {
+        if (n->role == ROLE_PROSUMER && f->battery_kwh) {
             argv[k++] = "--battery-kwh";
             argv[k++] = f->battery_kwh;
         }
-        if (n->role == DAEMON_ROLE_PROSUMER && f->pv_profile) {
+        if (n->role == ROLE_PROSUMER && f->pv_profile) {
             argv[k++] = "--pv-profile";
             argv[k++] = f->pv_profile;
         }

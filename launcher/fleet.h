@@ -41,7 +41,7 @@ typedef struct {
 
 typedef struct {
     char name[32];
-    int role;                        /* enum daemon_role */
+    int role;                        /* enum role (common/core/role.h) */
     uint16_t port;
     char addr[HOSTS_NAME_MAX];       /* listens and is dialled here; "" = 127.0.0.1 */
     int host;                        /* index in fleet.hosts (when that is set) */

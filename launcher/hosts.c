@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/base/err.h"
+#include "common/base/units.h"
 
 static int valid_word(const char *s)
 {
@@ -38,10 +39,8 @@ static int parse_line(host_entry *e, char *line, int lineno, char *err, size_t c
     e->slots = 1;
     /* A last all-digit field is the slot count. */
     if (nw >= 2 && strspn(w[nw - 1], "0123456789") == strlen(w[nw - 1])) {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(w[nw - 1], &end, 10);
-        if (errno || v < 1 || v > HOSTS_SLOTS_MAX) {
+        uint64_t v;
+        if (units_parse_u64(w[nw - 1], strlen(w[nw - 1]), 1, HOSTS_SLOTS_MAX, &v) != 0) {
             snprintf(err, cap, "hosts line %d: slots '%s' must be from 1 to %d", lineno,
                      w[nw - 1], HOSTS_SLOTS_MAX);
             return SG_EINVAL;

@@ -13,7 +13,7 @@
 #include "common/link/ctl.h"
 #include "common/base/clock.h"
 #include "common/base/err.h"
-#include "common/daemon/log.h"
+#include "common/link/loglevel.h"
 #include "fleet.h"
 #include "opts.h"
 #include "pow_cmd.h"

@@ -12,7 +12,7 @@
 
 #include "common/model/energy.h"
 #include "common/base/err.h"
-#include "common/daemon/log.h"
+#include "common/link/loglevel.h"
 #include "common/core/params.h"
 #include "common/base/units.h"
 
@@ -37,7 +37,7 @@ const char launcher_usage[] =
     "    --tick-ms N is the same in milliseconds)  --interval-minutes N (15)\n"
     "  --start-time T (simulated clock at interval 0; YYYY-MM-DD, YYYY-MM-DDTHH:MM UTC,\n"
     "    or unix seconds; default today 00:00 UTC)\n"
-    "  --market uniform|pay-as-bid|mid-market\n"
+    "  --market " PARAMS_MARKET_CHOICES "\n"
     "  --retail-price N (300000 per kWh)  --feed-in-price N (80000 per kWh)\n"
     "households:\n"
     "  --battery-kwh KWH (per prosumer, up to 3 decimals; default: no battery)\n"
@@ -59,26 +59,10 @@ const char launcher_usage[] =
     "    binaries sit at the same paths on every host)\n"
     "  --quiet  --help  --version\n";
 
-static const char *const market_names[] = { "uniform", "pay-as-bid", "mid-market" };
-
-const char *launcher_market_name(uint8_t rule)
-{
-    return rule < 3 ? market_names[rule] : "?";
-}
-
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    char *end;
-    if (!s || *s < '0' || *s > '9')
-        return SG_EINVAL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0' || errno != 0 || v < lo || v > hi)
-        return SG_EINVAL;
-    *out = v;
-    return 0;
+    return units_parse_u64(s, strlen(s), lo, hi, out);
 }
-
 
 /* n digits at s, as a number; -1 if any is not a digit. */
 static int digits(const char *s, int n)
@@ -169,7 +153,7 @@ static const opt_def opt_table[] = {
     { "--load-profile", T_PROFILE, F(load_profile), 0, 0, "a readable profile file" },
     { "--interval-minutes", T_U32, F(interval_minutes), 1, 1440,
       "minutes from 1 to 1440" },
-    { "--market", T_MARKET, F(market_rule), 0, 0, "uniform, pay-as-bid or mid-market" },
+    { "--market", T_MARKET, F(market_rule), 0, 0, PARAMS_MARKET_EXPECT },
     { "--retail-price", T_U64, F(retail_price), 1, 1000000000000ull,
       "micro-units per kWh from 1 to 10^12" },
     { "--feed-in-price", T_U64, F(feed_in_price), 0, 1000000000000ull,
@@ -361,12 +345,9 @@ static int set_value(launcher_opts *o, const opt_def *d, const char *v,
         *(const char **)(void *)field = v;
         return 0;
     case T_MARKET:
-        for (uint8_t i = 0; i < 3; i++)
-            if (strcmp(v, market_names[i]) == 0) {
-                o->market_rule = i;
-                return 0;
-            }
-        goto bad;
+        if (params_market_parse(v, strlen(v), &o->market_rule) != 0)
+            goto bad;
+        return 0;
     case T_LEVEL:
         if (log_level_parse(v, &lvl) != 0)
             goto bad;

@@ -79,9 +79,6 @@ int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
  * own --hashrate NODE=RATE, else the --hashrate default. */
 uint64_t launcher_opts_hashrate(const launcher_opts *o, const char *node);
 
-/* "uniform", "pay-as-bid", "mid-market". */
-const char *launcher_market_name(uint8_t rule);
-
 /* The usage text. */
 extern const char launcher_usage[];
 

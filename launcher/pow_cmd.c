@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/base/err.h"
+#include "common/base/units.h"
 #include "common/core/hash.h"
 #include "common/core/pow.h"
 #include "kernels/kern.h"
@@ -73,23 +74,6 @@ static int pow_is_hex(char c)
 }
 
 /* Decimal only, no sign, no spaces: what a script would pass. */
-static int pow_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (*s == '\0')
-        return SG_EINVAL;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-            return SG_EINVAL;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    if (v < min || v > max)
-        return SG_EINVAL;
-    *out = v;
-    return 0;
-}
-
 static int pow_set_header(pow_opts *o, const char *v)
 {
     size_t len = strlen(v);
@@ -141,21 +125,21 @@ static int pow_option(pow_opts *o, const char *name, const char *v)
         return 0;
     }
     if (strcmp(name, "--start") == 0) {
-        if (pow_parse_uint(v, 0, UINT32_MAX, &n) != 0)
+        if (units_parse_u64(v, strlen(v), 0, UINT32_MAX, &n) != 0)
             return pow_bad("--start must be a nonce from 0 to 4294967295; got '%s'", v);
         o->start = (uint32_t)n;
     } else if (strcmp(name, "--count") == 0) {
-        if (pow_parse_uint(v, 1, POW_NONCES, &n) != 0)
+        if (units_parse_u64(v, strlen(v), 1, POW_NONCES, &n) != 0)
             return pow_bad("--count must be a number of nonces from 1 to 4294967296; got '%s'",
                            v);
         o->count = n;
     } else if (strcmp(name, "--difficulty") == 0) {
-        if (pow_parse_uint(v, 1, 63, &n) != 0)
+        if (units_parse_u64(v, strlen(v), 1, 63, &n) != 0)
             return pow_bad("--difficulty must be a number of leading zero hex digits "
                            "from 1 to 63; got '%s'", v);
         o->difficulty = (int)n;
     } else if (strcmp(name, "--threads") == 0) {
-        if (pow_parse_uint(v, 1, POW_MAX_THREADS, &n) != 0)
+        if (units_parse_u64(v, strlen(v), 1, POW_MAX_THREADS, &n) != 0)
             return pow_bad("--threads must be from 1 to %d; got '%s'", POW_MAX_THREADS, v);
         o->threads = (unsigned)n;
     }

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "launcher/db/db.h"
 #include "common/base/err.h"
@@ -664,55 +667,54 @@ static int pick_run(rp_ctx *r, const char *want)
     return 0;
 }
 
-/* A top-level string or number field of the launcher's run.json (its own
- * one-field-a-line output, rundir.c); "" when absent. */
-static void json_field(const char *text, const char *key, char *out, size_t cap)
-{
-    char pat[64];
-    size_t n = 0;
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(text, pat);
-    out[0] = '\0';
-    if (!p)
-        return;
-    p += strlen(pat);
-    while (*p == ' ')
-        p++;
-    if (*p != '"') {
-        while (n + 1 < cap && (*p == '-' || (*p >= '0' && *p <= '9')))
-            out[n++] = *p++;
-    } else {
-        for (p++; *p && *p != '"' && n + 1 < cap; p++) {
-            if (*p == '\\' && p[1])
-                p++;
-            out[n++] = *p;
-        }
-    }
-    out[n] = '\0';
-}
-
 typedef struct {
-    char run_id[64], host[256], port[16], user[128], name[128];
+    json_t *root;               /* owned; NULL: no run.json */
+    const char *run_id, *host, *user, *name;   /* into root; "" when absent */
+    unsigned port;              /* 0 when absent: the client's default */
 } run_info;
 
-/* run.json of the run directory, if there is one (older runs, or a
- * directory of copied files, may lack it). */
-static void read_run_json(const char *dir, run_info *ri)
+/* A top-level string of run.json; "" when absent. */
+static const char *json_str_field(const json_t *root, const char *key)
 {
-    char path[PATH_MAX], text[16384];
+    const char *v = json_string_value(json_object_get(root, key));
+    return v ? v : "";
+}
+
+/* run.json of the run directory (rundir.c writes it), if there is one:
+ * older runs, or a directory of copied files, may lack it.  Integers are
+ * read as doubles, since a --seed above 2^63 is no JSON integer jansson
+ * takes; only db_port is used, and a double holds it exactly. */
+static int read_run_json(const char *dir, run_info *ri, char *err, size_t cap)
+{
+    char path[PATH_MAX];
+    json_error_t je;
     memset(ri, 0, sizeof *ri);
+    ri->run_id = ri->host = ri->user = ri->name = "";
     snprintf(path, sizeof path, "%s/run.json", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    json_field(text, "run_id", ri->run_id, sizeof ri->run_id);
-    json_field(text, "db_host", ri->host, sizeof ri->host);
-    json_field(text, "db_port", ri->port, sizeof ri->port);
-    json_field(text, "db_user", ri->user, sizeof ri->user);
-    json_field(text, "db_name", ri->name, sizeof ri->name);
+    if (access(path, F_OK) != 0)
+        return 0;
+    ri->root = json_load_file(path, JSON_DECODE_INT_AS_REAL, &je);
+    if (!json_is_object(ri->root)) {
+        if (ri->root)
+            snprintf(err, cap, "%s: not a JSON object; fix it or move it away", path);
+        else
+            snprintf(err, cap, "%s: line %d: %s; fix it or move it away", path, je.line,
+                     je.text);
+        json_decref(ri->root);
+        ri->root = NULL;
+        return SG_EINVAL;
+    }
+    ri->run_id = json_str_field(ri->root, "run_id");
+    ri->host = json_str_field(ri->root, "db_host");
+    ri->user = json_str_field(ri->root, "db_user");
+    ri->name = json_str_field(ri->root, "db_name");
+    double port = json_number_value(json_object_get(ri->root, "db_port"));
+    if (port < 0 || port > 65535 || port != (unsigned)port) {
+        snprintf(err, cap, "%s: db_port is not a port number; fix it", path);
+        return SG_EINVAL;
+    }
+    ri->port = (unsigned)port;
+    return 0;
 }
 
 /* Opens the run's store: MySQL/MariaDB when run.json names a --db-host,
@@ -725,7 +727,7 @@ static int open_store(rp_ctx *r, const char *dir, const run_info *ri, const char
     snprintf(db_path, sizeof db_path, "%s/run.db", dir);
     if (ri->host[0]) {
         cfg.host = ri->host;
-        cfg.port = (unsigned)strtoul(ri->port, NULL, 10);
+        cfg.port = ri->port;
         cfg.user = ri->user[0] ? ri->user : NULL;
         cfg.name = ri->name[0] ? ri->name : NULL;
         cfg.password = password ? password : getenv("MYSQL_PWD");
@@ -755,8 +757,9 @@ int report_write_ex(const char *dir, const char *db_password, char *err, size_t 
     memset(&r, 0, sizeof r);
     snprintf(tmp, sizeof tmp, "%s/report.html.tmp", dir);
     snprintf(out, sizeof out, "%s/report.html", dir);
-    read_run_json(dir, &ri);
-    rc = open_store(&r, dir, &ri, db_password);
+    rc = read_run_json(dir, &ri, r.err, sizeof r.err);
+    if (rc == 0)
+        rc = open_store(&r, dir, &ri, db_password);
     if (rc == 0)
         rc = pick_run(&r, ri.run_id);
     if (rc != 0)
@@ -781,6 +784,7 @@ int report_write_ex(const char *dir, const char *db_password, char *err, size_t 
         remove(tmp);
 out:
     db_reader_close(r.db);
+    json_decref(ri.root);
     if (rc != 0 && err)
         snprintf(err, errcap, "report: %s", r.err);
     return rc;

@@ -11,7 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "common/daemon/daemon.h"
+#include "common/core/role.h"
+#include "common/link/keys.h"
 #include "common/base/err.h"
 #include "common/core/hash.h"
 #include "common/core/pow.h"
@@ -34,13 +35,13 @@ int rundir_plan(fleet *f, const launcher_opts *o, const char *dir)
     for (size_t i = 0; i < n; i++) {
         fleet_node *nd = &f->nodes[i];
         if (i == 0) {
-            nd->role = DAEMON_ROLE_OPERATOR;
+            nd->role = ROLE_OPERATOR;
             snprintf(nd->name, sizeof nd->name, "op");
         } else if (i <= o->prosumers) {
-            nd->role = DAEMON_ROLE_PROSUMER;
+            nd->role = ROLE_PROSUMER;
             snprintf(nd->name, sizeof nd->name, "p%zu", i);
         } else {
-            nd->role = DAEMON_ROLE_CONSUMER;
+            nd->role = ROLE_CONSUMER;
             snprintf(nd->name, sizeof nd->name, "c%zu", i - o->prosumers);
         }
         nd->port = (uint16_t)(o->base_port + i);
@@ -88,6 +89,8 @@ static int mkdirs(const char *dir, char *err, size_t cap)
     return 0;
 }
 
+/* report.c reads run.json back with jansson, so strings are escaped as JSON
+ * wants them (and must be UTF-8, as paths and names here are). */
 static void json_str(FILE *f, const char *key, const char *v, int comma)
 {
     fprintf(f, "  \"%s\": \"", key);
@@ -150,7 +153,7 @@ static char *run_json(const fleet *fl, const launcher_opts *o, const char *dir,
         fprintf(f, "  \"battery_kwh\": null,\n");
     json_str_or_null(f, "pv_profile", o->pv_profile);
     json_str_or_null(f, "load_profile", o->load_profile);
-    json_str(f, "market", launcher_market_name(o->market_rule), 1);
+    json_str(f, "market", params_market_name(o->market_rule), 1);
     json_u(f, "retail_price", o->retail_price);
     json_u(f, "feed_in_price", o->feed_in_price);
     json_u(f, "block_reward", o->block_reward);
@@ -164,7 +167,7 @@ static char *run_json(const fleet *fl, const launcher_opts *o, const char *dir,
         char pk[65];
         hash_hex(fl->nodes[i].pk, 32, pk);
         fprintf(f, "    {\"name\": \"%s\", \"role\": \"%s\", \"port\": %u, \"pubkey\": \"%s\", "
-                "\"hashrate\": %llu}%s\n", fl->nodes[i].name, daemon_role_name(fl->nodes[i].role),
+                "\"hashrate\": %llu}%s\n", fl->nodes[i].name, role_name(fl->nodes[i].role),
                 fl->nodes[i].port, pk, (unsigned long long)fl->nodes[i].hashrate,
                 i + 1 < fl->n ? "," : "");
     }
@@ -198,7 +201,7 @@ static int write_nodes_tsv(const fleet *fl, const char *dir)
     for (size_t i = 0; i < fl->n; i++) {
         hash_hex(fl->nodes[i].pk, 32, pk);
         fprintf(f, "%s\t%s\t%u\t%s\t%s\n", fl->nodes[i].name,
-                daemon_role_name(fl->nodes[i].role), fl->nodes[i].port, pk,
+                role_name(fl->nodes[i].role), fl->nodes[i].port, pk,
                 fleet_addr(fl, i));
     }
     if (fclose(f) != 0) {
@@ -245,9 +248,9 @@ int rundir_create(fleet *f, const launcher_opts *o, const char *dir, const char 
     if (rc != 0)
         return rc;
     params_init_defaults(params);
-    rc = daemon_cluster_key_create(f->cluster_key_path, f->cluster_key);
+    rc = keys_cluster_create(f->cluster_key_path, f->cluster_key);
     for (size_t i = 0; rc == 0 && i < f->n; i++)
-        rc = daemon_identity_create(f->nodes[i].key_path, sk, f->nodes[i].pk);
+        rc = keys_identity_create(f->nodes[i].key_path, sk, f->nodes[i].pk);
     memset(sk, 0, sizeof sk);
     if (rc != 0) {
         snprintf(err, errcap, "cannot write keys in %s: %s", dir, strerror(errno));
@@ -269,17 +272,11 @@ int rundir_create(fleet *f, const launcher_opts *o, const char *dir, const char 
     return 0;
 }
 
-static int parse_role(const char *s)
-{
-    return strcmp(s, "operator") == 0 ? DAEMON_ROLE_OPERATOR
-         : strcmp(s, "prosumer") == 0 ? DAEMON_ROLE_PROSUMER
-         : strcmp(s, "consumer") == 0 ? DAEMON_ROLE_CONSUMER : 0;
-}
-
 static int load_nodes(fleet *f, const char *dir)
 {
     char p[PATH_MAX], line[256], name[sizeof f->nodes[0].name], role[32], pk[80], addr[64];
     unsigned port;
+    int r;
     snprintf(p, sizeof p, "%s/nodes.tsv", dir);
     FILE *in = fopen(p, "r");
     if (!in)
@@ -289,7 +286,7 @@ static int load_nodes(fleet *f, const char *dir)
         /* The fifth field, the address, came with --hosts. */
         addr[0] = '\0';
         if (sscanf(line, "%31s %31s %u %79s %63s", name, role, &port, pk, addr) < 4 ||
-            !parse_role(role) ||
+            role_parse(role, &r) != 0 ||
             port == 0 || port > 65535) {
             rc = SG_EINVAL;
             break;
@@ -303,7 +300,7 @@ static int load_nodes(fleet *f, const char *dir)
         fleet_node *nd = &f->nodes[f->n++];
         memset(nd, 0, sizeof *nd);
         snprintf(nd->name, sizeof nd->name, "%s", name);
-        nd->role = parse_role(role);
+        nd->role = r;
         nd->port = (uint16_t)port;
         snprintf(nd->addr, sizeof nd->addr, "%s", addr);
         if (strlen(pk) != 64 || hash_unhex(pk, nd->pk, 32) != 0)
@@ -325,7 +322,7 @@ int rundir_load(fleet *f, const char *dir, char *err, size_t errcap)
     }
     snprintf(f->cluster_key_path, PATH_MAX, "%s/cluster.key", dir);
     snprintf(f->genesis_path, PATH_MAX, "%s/genesis.txt", dir);
-    if (daemon_cluster_key_load(f->cluster_key_path, f->cluster_key) != 0) {
+    if (keys_cluster_load(f->cluster_key_path, f->cluster_key) != 0) {
         snprintf(err, errcap, "cannot read %s", f->cluster_key_path);
         return SG_EIO;
     }

@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/daemon/daemon.h"
+#include "common/core/role.h"
 #include "launcher/db/db.h"
 #include "common/base/err.h"
 #include "common/core/hash.h"
@@ -430,7 +430,7 @@ static void put_run(sim *s, int64_t ended_s)
     r.difficulty = s->o->difficulty;
     r.duration_s = s->o->duration;
     r.tick_ms = s->o->tick_ms;
-    snprintf(r.market_rule, sizeof r.market_rule, "%s", launcher_market_name(s->o->market_rule));
+    snprintf(r.market_rule, sizeof r.market_rule, "%s", params_market_name(s->o->market_rule));
     r.use_gpu = s->o->use_gpu;
     r.hosts = s->hosts.n ? (int)s->hosts.n : 1;
     r.hashrate_cap = (int64_t)s->o->hashrate;
@@ -443,7 +443,7 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     memset(&r, 0, sizeof r);
     memcpy(r.run_id, s->run_id, sizeof r.run_id);
     snprintf(r.name, sizeof r.name, "%s", n->name);
-    snprintf(r.role, sizeof r.role, "%s", daemon_role_name(n->role));
+    snprintf(r.role, sizeof r.role, "%s", role_name(n->role));
     hash_hex(n->pk, 32, r.pubkey);
     snprintf(r.host, sizeof r.host, "%s", fleet_addr(&s->f, (size_t)(n - s->f.nodes)));
     r.port = n->port;

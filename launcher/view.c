@@ -3,7 +3,7 @@
  */
 #include "view.h"
 
-#include "common/daemon/daemon.h"
+#include "common/core/role.h"
 
 static void fmt_rate(char *out, size_t cap, int64_t hps)
 {
@@ -80,13 +80,13 @@ void view_table(FILE *out, const fleet *f, const view_header *h, int clear)
     for (size_t i = 0; i < f->n; i++) {
         const fleet_node *n = &f->nodes[i];
         if (!n->have_stats) {
-            fprintf(out, "%-6s %-9s %7s\n", n->name, daemon_role_name(n->role),
+            fprintf(out, "%-6s %-9s %7s\n", n->name, role_name(n->role),
                     n->pid > 0 || !clear ? "-" : "down");
             continue;
         }
         fmt_rate(rate, sizeof rate, n->st.hashrate);
         fprintf(out, "%-6s %-9s %7lld %5lld %12s %16.6f %10.3f %10.3f %6lld %4s\n", n->name,
-                daemon_role_name(n->role), (long long)n->st.height, (long long)n->st.peers,
+                role_name(n->role), (long long)n->st.height, (long long)n->st.peers,
                 rate, (double)n->st.balance / 1e6, (double)n->st.sold_wh / 1000.0,
                 (double)n->st.bought_wh / 1000.0, (long long)n->st.stale,
                 n->pid > 0 ? "yes" : (n->c ? "yes" : "no"));

@@ -4,5 +4,5 @@
 
 int main(int argc, char **argv)
 {
-    return daemon_main(argc, argv, DAEMON_ROLE_OPERATOR);
+    return daemon_main(argc, argv, ROLE_OPERATOR);
 }

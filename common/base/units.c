@@ -1,21 +1,44 @@
 #include "common/base/units.h"
 
+#include <string.h>
+
 #include "common/base/err.h"
+
+int units_parse_u64(const char *s, size_t len, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (s == NULL || len == 0)
+        return SG_EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || __builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+            return SG_EINVAL;
+    }
+    if (v < lo || v > hi)
+        return SG_EINVAL;
+    *out = v;
+    return 0;
+}
+
+int units_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    uint64_t v;
+    if (s == NULL || units_parse_u64(s, strlen(s), lo, hi, &v) != 0)
+        return SG_EINVAL;
+    *out = (uint32_t)v;
+    return 0;
+}
 
 int units_parse_milli(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    uint64_t whole = 0, frac = 0, v;
+    uint64_t whole, frac = 0, v;
     int nfrac = 0;
-    const char *c = s;
+    size_t n = strspn(s, "0123456789");
+    const char *c = s + n;
 
-    /* Stopping as soon as the whole part passes hi keeps the arithmetic
-     * below far from overflow. */
-    for (; *c >= '0' && *c <= '9'; c++) {
-        whole = whole * 10 + (uint64_t)(*c - '0');
-        if (whole > hi / 1000 + 1)
-            return SG_EINVAL;
-    }
-    if (c == s)
+    /* Bounding the whole part by hi keeps the arithmetic below far from
+     * overflow. */
+    if (units_parse_u64(s, n, 0, hi / 1000 + 1, &whole) != 0)
         return SG_EINVAL;
     if (*c == '.') {
         for (c++; *c >= '0' && *c <= '9' && nfrac < 3; c++, nfrac++)
@@ -71,5 +94,31 @@ int units_parse_rate(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     if (v < lo || v > hi)
         return SG_EINVAL;
     *out = v;
+    return 0;
+}
+
+int units_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = s ? strrchr(s, ':') : NULL;
+    const char *h = s;
+    uint64_t p;
+    if (colon == NULL)
+        return SG_EINVAL;
+    size_t hl = (size_t)(colon - s);
+    if (s[0] == '[') {
+        if (hl < 2 || s[hl - 1] != ']')
+            return SG_EINVAL;
+        h = s + 1;
+        hl -= 2;
+    }
+    if (units_parse_u64(colon + 1, strlen(colon + 1), 0, 65535, &p) != 0)
+        return SG_EINVAL;
+    if (host != NULL) {
+        if (hl >= cap)
+            return SG_EINVAL;
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+    }
+    *port = (uint16_t)p;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "common/base/err.h"
 #include "common/core/hash.h"
 #include "common/base/hmap.h"
+#include "common/base/units.h"
 #include "common/core/pow.h"
 
 #define PARAMS_FILE_MAX (32u * 1024 * 1024)
@@ -29,8 +30,28 @@ static const char *const params_key_names[K_COUNT] = {
     "feed_in_price", "seed", "operator",
 };
 
-static const char *const params_market_names[] = { "uniform", "pay-as-bid", "mid-market" };
-#define PARAMS_N_MARKETS (sizeof params_market_names / sizeof params_market_names[0])
+static const char *const params_market_names[PARAMS_N_MARKETS] = {
+    [PARAMS_MARKET_UNIFORM] = "uniform",
+    [PARAMS_MARKET_PAY_AS_BID] = "pay-as-bid",
+    [PARAMS_MARKET_MID] = "mid-market",
+};
+
+const char *params_market_name(unsigned rule)
+{
+    return rule < PARAMS_N_MARKETS ? params_market_names[rule] : "?";
+}
+
+int params_market_parse(const char *s, size_t len, uint8_t *rule)
+{
+    for (size_t i = 0; i < PARAMS_N_MARKETS; i++) {
+        if (strlen(params_market_names[i]) == len &&
+            memcmp(params_market_names[i], s, len) == 0) {
+            *rule = (uint8_t)i;
+            return SG_OK;
+        }
+    }
+    return SG_EINVAL;
+}
 
 void params_init_defaults(chain_params *p)
 {
@@ -75,24 +96,13 @@ static int name_ok(const char *s, size_t len)
 
 static int parse_u64(const char *s, size_t len, uint64_t *out)
 {
-    uint64_t v = 0;
-    if (len == 0 || len > 20)
-        return SG_EINVAL;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return SG_EINVAL;
-        if (__builtin_mul_overflow(v, 10, &v) ||
-            __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
-            return SG_EINVAL;
-    }
-    *out = v;
-    return SG_OK;
+    return units_parse_u64(s, len, 0, UINT64_MAX, out);
 }
 
 static int parse_u32(const char *s, size_t len, uint32_t min, uint32_t *out)
 {
     uint64_t v;
-    if (parse_u64(s, len, &v) < 0 || v > UINT32_MAX || v < min)
+    if (units_parse_u64(s, len, min, UINT32_MAX, &v) < 0)
         return SG_EINVAL;
     *out = (uint32_t)v;
     return SG_OK;
@@ -188,18 +198,6 @@ static int parse_alloc(params_parser *ps, const char *v, const char *end)
     return SG_OK;
 }
 
-static int parse_market(const char *s, size_t len, uint8_t *out)
-{
-    for (size_t i = 0; i < PARAMS_N_MARKETS; i++) {
-        if (strlen(params_market_names[i]) == len &&
-            memcmp(params_market_names[i], s, len) == 0) {
-            *out = (uint8_t)i;
-            return SG_OK;
-        }
-    }
-    return SG_EINVAL;
-}
-
 /* One "key value" pair; v..end is the value with blanks trimmed. */
 static int parse_pair(params_parser *ps, int key, const char *v, const char *end)
 {
@@ -240,7 +238,7 @@ static int parse_pair(params_parser *ps, int key, const char *v, const char *end
     case K_SIM_START:
         return parse_u64(v, len, &p->sim_start);
     case K_MARKET:
-        return parse_market(v, len, &p->market_rule);
+        return params_market_parse(v, len, &p->market_rule);
     case K_RETAIL_PRICE:
         if (parse_u64(v, len, &u) < 0 || u == 0)
             return SG_EINVAL;
@@ -427,7 +425,7 @@ static void write_params(FILE *f, const chain_params *p)
     fprintf(f, "tick_ms %u\n", (unsigned)p->tick_ms);
     fprintf(f, "interval_minutes %u\n", (unsigned)p->interval_minutes);
     fprintf(f, "sim_start %llu\n", (unsigned long long)p->sim_start);
-    fprintf(f, "market %s\n", params_market_names[p->market_rule]);
+    fprintf(f, "market %s\n", params_market_name(p->market_rule));
     fprintf(f, "retail_price %llu\n", (unsigned long long)p->retail_price);
     fprintf(f, "feed_in_price %llu\n", (unsigned long long)p->feed_in_price);
     fprintf(f, "seed %llu\n", (unsigned long long)p->seed);

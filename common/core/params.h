@@ -20,7 +20,11 @@
 #define PARAMS_NAME_MAX 64
 
 enum params_market { PARAMS_MARKET_UNIFORM = 0, PARAMS_MARKET_PAY_AS_BID = 1,
-                     PARAMS_MARKET_MID = 2 };
+                     PARAMS_MARKET_MID = 2, PARAMS_N_MARKETS = 3 };
+/* The rules' names in the genesis file and on command lines, spelled out
+ * for messages; params.c holds the one table (params_market_name). */
+#define PARAMS_MARKET_CHOICES "uniform|pay-as-bid|mid-market"
+#define PARAMS_MARKET_EXPECT "uniform, pay-as-bid or mid-market"
 
 typedef struct {
     uint8_t pubkey[32];
@@ -56,6 +60,11 @@ int params_load(const char *path, chain_params *p, int *bad_line);
 int params_parse(const char *text, size_t len, chain_params *p, int *bad_line);
 int params_save(const char *path, const chain_params *p);
 /* Builds the genesis block (no transactions, nonce 0, no PoW required). */
+/* "uniform", "pay-as-bid", "mid-market"; "?" for another number. */
+const char *params_market_name(unsigned rule);
+/* The len bytes at s as one of those names (exact case); 0 or SG_EINVAL. */
+int params_market_parse(const char *s, size_t len, uint8_t *rule);
+
 void params_genesis_header(const chain_params *p, proto_header *h);
 void params_chain_id(const chain_params *p, uint8_t id[32]);
 

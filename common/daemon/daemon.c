@@ -28,6 +28,7 @@
 #include "common/core/chain.h"
 #include "common/base/err.h"
 #include "common/core/hash.h"
+#include "common/link/keys.h"
 #include "common/daemon/log.h"
 #include "common/daemon/metrics.h"
 #include "common/daemon/miner.h"
@@ -172,11 +173,11 @@ static int agent_submit(void *ctx, const proto_tx *tx, uint8_t txid[32])
 static int start_agent(daemon *d)
 {
     agent_config ac = {
-        .role = d->o.role == DAEMON_ROLE_OPERATOR ? AGENT_OPERATOR : AGENT_HOUSEHOLD,
+        .role = d->o.role == ROLE_OPERATOR ? AGENT_OPERATOR : AGENT_HOUSEHOLD,
         .params = &d->params, .chain = d->chain, .sk = d->sk, .pk = d->pk,
         .name = d->name, .submit = agent_submit, .submit_ctx = d, .log = d->log,
         .energy = {
-            .prosumer = d->o.role == DAEMON_ROLE_PROSUMER,
+            .prosumer = d->o.role == ROLE_PROSUMER,
             .battery_wh = d->o.battery_wh,
             .pv_profile = d->o.pv_profile_path ? &d->pv_profile : NULL,
             .load_profile = d->o.load_profile_path ? &d->load_profile : NULL,
@@ -518,7 +519,7 @@ static int load_inputs(daemon *d)
                 bad_line ? " at line " : "", bad_line);
         return 2;
     }
-    rc = daemon_cluster_key_load(d->o.cluster_key_path, d->cluster_key);
+    rc = keys_cluster_load(d->o.cluster_key_path, d->cluster_key);
     if (rc != 0) {
         fprintf(stderr, "%s: --cluster-key %s: %s (expected 64 hex digits; make one with "
                 "'%s cluster-key --out FILE')\n", d->o.prog, d->o.cluster_key_path,
@@ -533,14 +534,14 @@ static int load_inputs(daemon *d)
         snprintf(d->key_path, sizeof d->key_path, "%s", d->o.key_path);
     else
         snprintf(d->key_path, sizeof d->key_path, "%s/identity.key", d->o.data_dir);
-    rc = daemon_identity_load(d->key_path, d->sk, d->pk, &created);
+    rc = keys_identity_load(d->key_path, d->sk, d->pk, &created);
     if (rc != 0) {
         fprintf(stderr, "%s: --key %s: %s (expected 128 hex digits)\n", d->o.prog,
                 d->key_path, rc == SG_EIO ? strerror(errno) : "malformed key");
         return 2;
     }
     hash_hex(d->pk, 32, hex);
-    if (d->o.role == DAEMON_ROLE_OPERATOR && memcmp(d->pk, d->params.operator_key, 32)) {
+    if (d->o.role == ROLE_OPERATOR && memcmp(d->pk, d->params.operator_key, 32)) {
         char want[65];
         hash_hex(d->params.operator_key, 32, want);
         fprintf(stderr, "%s: --key %s holds %s, but the genesis operator key is %s\n",
@@ -553,7 +554,7 @@ static int load_inputs(daemon *d)
     if (d->o.name)
         snprintf(d->name, sizeof d->name, "%s", d->o.name);
     else
-        snprintf(d->name, sizeof d->name, "%s-%.8s", daemon_role_name(d->o.role), hex);
+        snprintf(d->name, sizeof d->name, "%s-%.8s", role_name(d->o.role), hex);
     rc = log_open(&d->log, d->name, d->o.log_path, d->o.log_level);
     if (rc != 0) {
         fprintf(stderr, "%s: --log %s: %s\n", d->o.prog, d->o.log_path, strerror(errno));
@@ -624,7 +625,7 @@ static int start_control(daemon *d)
     control_config cc = {
         .loop = &d->loop, .net = d->net, .chain = d->chain, .relay = d->relay,
         .agent = d->agent, .txlat = d->txlat, .name = d->name,
-        .role = daemon_role_name(d->o.role), .operator_role = d->o.role == DAEMON_ROLE_OPERATOR,
+        .role = role_name(d->o.role), .operator_role = d->o.role == ROLE_OPERATOR,
         .pk = d->pk, .data_dir = d->o.data_dir, .log = d->log, .log_stream = d->log,
         .ctx = d, .runtime = on_control_figures, .set_mining = on_control_mining,
         .shutdown = on_control_shutdown,
@@ -684,7 +685,7 @@ static int start_runtime(daemon *d)
         snprintf(capped, sizeof capped, ", capped at %llu hashes/s",
                  (unsigned long long)d->o.hashrate);
     log_info(d->log, "%s %s started: listening on %s (port %u), %zu bootstrap peers, "
-             "mining %s with %u thread(s) of %s%s", d->o.prog, daemon_role_name(d->o.role),
+             "mining %s with %u thread(s) of %s%s", d->o.prog, role_name(d->o.role),
              d->o.listen ? d->o.listen : "nothing", net_listen_port(d->net), d->o.n_peers,
              d->o.no_mine ? "off" : "on", d->o.mining_threads, kern_impl_name(d->impl),
              capped);
@@ -762,7 +763,7 @@ out:
 
 int daemon_main(int argc, char **argv, int role)
 {
-    const char *prog = role == DAEMON_ROLE_OPERATOR ? "sgoperator" : "sgnode";
+    const char *prog = role == ROLE_OPERATOR ? "sgoperator" : "sgnode";
     char err[512];
     int status;
 

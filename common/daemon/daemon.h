@@ -1,9 +1,10 @@
 /*
- * daemon.h - the runtime shared by sgnode and sgoperator: options, key
- * files, genesis, the libuv loop, signals, mining control and the wiring
- * of the control channel (control.h: its handlers and the statistics
- * below), plus the tool subcommands (keygen, cluster-key, genesis, ctl)
- * that set up and drive a cluster without the launcher.
+ * daemon.h - the runtime shared by sgnode and sgoperator: options (one
+ * table in daemon_opts.c), genesis, the libuv loop, signals, mining control
+ * and the wiring of the control channel (control.h: its handlers and the
+ * statistics below), plus the tool subcommands (keygen, cluster-key,
+ * genesis, ctl; tools.c) that set up and drive a cluster without the
+ * launcher.
  *
  * Process behaviour (the edge of the program, so the only place that turns
  * error codes into words and exit statuses):
@@ -53,10 +54,7 @@
  * HOST:PORT; off by default): GET /metrics serves the same figures in the
  * text format, names in common/metrics.c.
  *
- * Key files: the identity is 128 hex digits (a libsodium Ed25519 secret
- * key, seed then public key) and a newline, created with mode 0600 when
- * missing; the cluster key is 64 hex digits and a newline and is never
- * created implicitly (sgnode cluster-key makes one).
+ * Key files: common/link/keys.h.  Roles: common/core/role.h.
  */
 #ifndef SG_DAEMON_H
 #define SG_DAEMON_H
@@ -64,12 +62,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Advertised in HELLO.role and shown in stats. */
-enum daemon_role {
-    DAEMON_ROLE_PROSUMER = 1,
-    DAEMON_ROLE_CONSUMER = 2,
-    DAEMON_ROLE_OPERATOR = 3,
-};
+#include "common/core/role.h"
 
 #define DAEMON_MAX_PEERS 256          /* --peer options */
 #define DAEMON_LAG_TICK_MS 100        /* loop-lag probe period */
@@ -81,7 +74,7 @@ enum daemon_role {
 
 typedef struct {
     const char *prog;                 /* "sgnode" / "sgoperator" for messages */
-    int role;                         /* enum daemon_role */
+    int role;                         /* enum role: HELLO.role, stats */
     const char *listen;               /* NULL: do not listen */
     const char *peers[DAEMON_MAX_PEERS];
     size_t n_peers;
@@ -112,7 +105,7 @@ typedef struct {
 } daemon_opts;
 
 /* Entry point of both daemons.  role 0 (sgnode) takes --role; sgoperator
- * passes DAEMON_ROLE_OPERATOR.  Returns the process exit status. */
+ * passes ROLE_OPERATOR.  Returns the process exit status. */
 int daemon_main(int argc, char **argv, int role);
 
 /* Parses daemon options (argv[0] is skipped).  On a usage error returns
@@ -121,24 +114,8 @@ int daemon_main(int argc, char **argv, int role);
 int daemon_parse_opts(daemon_opts *o, const char *prog, int fixed_role,
                       int argc, char **argv, char *err, size_t errcap);
 
-/* "prosumer", "consumer", "operator"; "?" otherwise. */
-const char *daemon_role_name(int role);
-
-/* Reads the identity key, or creates it (mode 0600, parent directory must
- * exist) when the file does not exist.  *created says which.  0, SG_EIO
- * (errno set) or SG_EINVAL (malformed file, or a public half that does not
- * match the seed). */
-int daemon_identity_load(const char *path, uint8_t sk[64], uint8_t pk[32],
-                         int *created);
-/* Writes a fresh identity key; SG_EIO if the file exists already. */
-int daemon_identity_create(const char *path, uint8_t sk[64], uint8_t pk[32]);
-/* Reads a cluster key file.  0, SG_EIO or SG_EINVAL. */
-int daemon_cluster_key_load(const char *path, uint8_t key[32]);
-/* Writes a fresh random cluster key (mode 0600); SG_EIO if it exists. */
-int daemon_cluster_key_create(const char *path, uint8_t key[32]);
-
-/* The tool subcommands; argv[0] is the subcommand's name.  Each returns an
- * exit status and prints its own messages. */
+/* The tool subcommands (tools.c); argv[0] is the subcommand's name.  Each
+ * returns an exit status and prints its own messages. */
 int daemon_tool_keygen(const char *prog, int argc, char **argv);
 int daemon_tool_cluster_key(const char *prog, int argc, char **argv);
 int daemon_tool_genesis(const char *prog, int argc, char **argv);

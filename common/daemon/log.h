@@ -29,13 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum log_level {
-    LOG_LEVEL_DEBUG = 0,
-    LOG_LEVEL_INFO = 1,
-    LOG_LEVEL_WARN = 2,
-    LOG_LEVEL_ERROR = 3,
-    LOG_LEVEL_OFF = 4,   /* as a threshold: nothing passes */
-};
+#include "common/link/loglevel.h"   /* enum log_level, names, parse */
 
 /* Longest line, timestamp to last message byte, without the newline.  The
  * same bound as a streamed line's text (proto/msg.h PROTO_LOG_LINE_MAX). */
@@ -78,10 +72,6 @@ void log_vmsg(logger *lg, int level, const char *fmt, va_list ap)
 #define log_info(lg, ...) log_msg((lg), LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(lg, ...) log_msg((lg), LOG_LEVEL_DEBUG, __VA_ARGS__)
 
-/* "ERROR", "WARN", "INFO", "DEBUG" ("?" for anything else). */
-const char *log_level_name(int level);
-/* Accepts those names in any case (and "warning"); 0 or SG_EINVAL. */
-int log_level_parse(const char *s, int *level);
 /* Formats one line (no newline) into out, NUL-terminated, and returns its
  * length.  cap must be at least 64; longer content is cut to cap - 1 (and
  * to LOG_LINE_MAX).  Exposed so tests and tools produce identical lines. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/base/err.h"
+#include "common/base/units.h"
 
 /* ---- exposition ---------------------------------------------------------- */
 
@@ -444,23 +445,10 @@ static void on_connection(uv_stream_t *srv, int status)
 static int parse_listen(const char *s, struct sockaddr_storage *ss)
 {
     char host[256];
-    const char *colon = strrchr(s, ':');
-    char *end;
-    if (!colon || colon[1] == '\0')
+    uint16_t port;
+    if (units_parse_hostport(s, host, sizeof host, &port) != 0)
         return SG_EINVAL;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535)
-        return SG_EINVAL;
-    size_t hl = (size_t)(colon - s);
-    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-        s++;
-        hl -= 2;
-    }
-    if (hl >= sizeof host)
-        return SG_EINVAL;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    if (hl == 0)
+    if (host[0] == '\0')
         snprintf(host, sizeof host, "0.0.0.0");
     if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0)
         return 0;

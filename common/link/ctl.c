@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "common/base/err.h"
+#include "common/base/units.h"
 #include "common/link/secure.h"
 
 #define CTL_READ_CHUNK 65536
@@ -411,34 +412,13 @@ int ctl_connect_addr(ctl **out, const char *hostport, const ctl_auth *auth,
                      int timeout_ms)
 {
     char host[256];
-    const char *colon;
-    const char *h = hostport;
-    size_t hl;
-    unsigned long port;
-    char *end;
+    uint16_t port;
 
     *out = NULL;
-    if (hostport == NULL)
+    if (units_parse_hostport(hostport, host, sizeof(host), &port) != 0 ||
+        host[0] == '\0' || port == 0)
         return SG_EINVAL;
-    colon = strrchr(hostport, ':');
-    if (colon == NULL)
-        return SG_EINVAL;
-    hl = (size_t)(colon - hostport);
-    if (hostport[0] == '[') {
-        if (hl < 2 || hostport[hl - 1] != ']')
-            return SG_EINVAL;
-        h = hostport + 1;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= sizeof(host))
-        return SG_EINVAL;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    errno = 0;
-    port = strtoul(colon + 1, &end, 10);
-    if (*end != '\0' || colon[1] == '\0' || port == 0 || port > 65535)
-        return SG_EINVAL;
-    return ctl_connect(out, host, (uint16_t)port, auth, timeout_ms);
+    return ctl_connect(out, host, port, auth, timeout_ms);
 }
 
 void ctl_close(ctl *c)

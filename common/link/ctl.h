@@ -45,7 +45,7 @@ void ctl_close(ctl *c);
 
 /* Asks for the daemon's statistics; *out is freed with proto_stats_free. */
 int ctl_stats(ctl *c, proto_stats *out, int timeout_ms);
-/* Starts streaming lines at or above min_level (enum log_level; a value
+/* Starts streaming lines at or above min_level (enum log_level, loglevel.h; a value
  * above LOG_LEVEL_ERROR stops the stream). */
 int ctl_log_subscribe(ctl *c, uint8_t min_level, int timeout_ms);
 /* Next streamed line, oldest first. */

@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "common/daemon/daemon.h"
+#include "common/link/keys.h"
 #include "common/base/clock.h"
 #include "common/base/err.h"
 #include "common/core/params.h"
@@ -174,7 +175,7 @@ static int handshake(client *c, sec_session **s, const uint8_t ckey[32],
     memcpy(cfg.chain_id, chain_id, 32);
     crypto_sign_keypair(cfg.identity_pk, cfg.identity_sk);
     cfg.link = PROTO_LINK_PEER;
-    cfg.role = DAEMON_ROLE_CONSUMER;
+    cfg.role = ROLE_CONSUMER;
     snprintf(cfg.name, sizeof cfg.name, "txinject");
     if (sec_new(s, &cfg, 1, &cb, c) != 0 || sec_start(*s) != 0)
         return -1;
@@ -195,7 +196,7 @@ static int send_mode(const char *connect_to, const char *ckey_path, const char *
     client c = { .fd = -1 };
     sec_session *s = NULL;
 
-    if (!enc || daemon_cluster_key_load(ckey_path, ckey) != 0 ||
+    if (!enc || keys_cluster_load(ckey_path, ckey) != 0 ||
         params_load(genesis, &p, &bad_line) != 0) {
         fprintf(stderr, "bench_txinject: cannot load the cluster key or genesis\n");
         goto out;

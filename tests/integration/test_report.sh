@@ -95,6 +95,18 @@ rm -f "$R"
 "$LAUNCHER" report --run "$RUN" >/dev/null || sg_fail "launcher report failed"
 [[ -s "$R" ]] || sg_fail "launcher report wrote no file"
 "$LAUNCHER" report --run "$SG_T/nowhere" 2>/dev/null && sg_fail "report of a missing run succeeded"
+# run.json is read as JSON (jansson): one line and a seed above 2^63 are
+# fine; a broken file is named, not silently replaced by run.db.
+cp "$RUN/run.json" "$SG_T/run.json.orig"
+tr -d '\n' <"$SG_T/run.json.orig" | sed 's/"seed": 99,/"seed": 18446744073709551615,/' >"$RUN/run.json"
+grep -q '"seed": 18446744073709551615' "$RUN/run.json" || sg_fail "cannot edit run.json's seed"
+rm -f "$R"
+"$LAUNCHER" report --run "$RUN" >/dev/null || sg_fail "launcher report failed on a one-line run.json"
+[[ -s "$R" ]] || sg_fail "launcher report wrote no file from a one-line run.json"
+head -c 100 "$SG_T/run.json.orig" >"$RUN/run.json"
+out=$("$LAUNCHER" report --run "$RUN" 2>&1) && sg_fail "report of a truncated run.json succeeded"
+[[ "$out" == *"run.json: line "* ]] || sg_fail "truncated run.json not named: $out"
+cp "$SG_T/run.json.orig" "$RUN/run.json"
 
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [[ -z "$chromium" ]]; then

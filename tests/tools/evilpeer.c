@@ -32,6 +32,7 @@
 #include "common/core/chain.h"
 #include "common/base/clock.h"
 #include "common/daemon/daemon.h"
+#include "common/link/keys.h"
 #include "common/base/err.h"
 #include "common/core/params.h"
 #include "common/core/pow.h"
@@ -152,7 +153,7 @@ static int handshake(client *c, sec_session **out, const uint8_t ckey[32],
     memcpy(cfg.chain_id, chain_id, 32);
     crypto_sign_keypair(cfg.identity_pk, cfg.identity_sk);
     cfg.link = PROTO_LINK_PEER;
-    cfg.role = DAEMON_ROLE_CONSUMER;
+    cfg.role = ROLE_CONSUMER;
     snprintf(cfg.name, sizeof cfg.name, "evilpeer");
     if (sec_new(out, &cfg, 1, &cb, c) != 0 || sec_start(*out) != 0)
         return -1;
@@ -254,7 +255,7 @@ int main(int argc, char **argv)
                 "[--from IP] [--wait-ms N] garbage|oversize|tamper|badpow|honest\n");
         return 2;
     }
-    if (sodium_init() < 0 || daemon_cluster_key_load(ckey_path, ckey) != 0 ||
+    if (sodium_init() < 0 || keys_cluster_load(ckey_path, ckey) != 0 ||
         params_load(genesis, &p, &bad_line) != 0) {
         fprintf(stderr, "evilpeer: cannot load the cluster key or genesis\n");
         return 2;

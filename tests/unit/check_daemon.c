@@ -10,6 +10,7 @@
 #include "common/daemon/daemon.h"
 #include "common/base/err.h"
 #include "common/core/hash.h"
+#include "common/link/keys.h"
 #include "common/daemon/log.h"
 #include "common/core/params.h"
 #include "common/core/pow.h"
@@ -35,7 +36,7 @@ START_TEST(test_opts_full)
     char err[256] = "";
 
     ck_assert_int_eq(parse(&o, 0, ARGC(argv), argv, err), 0);
-    ck_assert_int_eq(o.role, DAEMON_ROLE_CONSUMER);
+    ck_assert_int_eq(o.role, ROLE_CONSUMER);
     ck_assert_str_eq(o.listen, "127.0.0.1:9000");
     ck_assert_uint_eq(o.n_peers, 2);
     ck_assert_str_eq(o.peers[0], "10.0.0.1:1");
@@ -67,8 +68,8 @@ START_TEST(test_opts_defaults)
     daemon_opts o;
     char err[256] = "";
 
-    ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(argv), argv, err), 0);
-    ck_assert_int_eq(o.role, DAEMON_ROLE_OPERATOR);
+    ck_assert_int_eq(parse(&o, ROLE_OPERATOR, ARGC(argv), argv, err), 0);
+    ck_assert_int_eq(o.role, ROLE_OPERATOR);
     ck_assert_str_eq(o.listen, DAEMON_DEFAULT_LISTEN);
     ck_assert_uint_eq(o.n_peers, 0);
     ck_assert_ptr_null(o.key_path);
@@ -91,7 +92,7 @@ START_TEST(test_opts_max_block_txs)
                          "--genesis", "g", "--max-block-txs", (char *)ok[i] };
         daemon_opts o;
         char err[256] = "";
-        ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(argv), argv, err), 0);
+        ck_assert_int_eq(parse(&o, ROLE_OPERATOR, ARGC(argv), argv, err), 0);
         ck_assert_uint_eq(o.max_block_txs, strtoul(ok[i], NULL, 10));
     }
     ck_assert_int_eq(PROTO_BLOCK_MAX_TXS, 20000);
@@ -109,17 +110,17 @@ START_TEST(test_opts_hashrate)
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         char *argv[] = { "sgoperator", "--data-dir", "d", "--cluster-key", "ck",
                          "--genesis", "g", "--hashrate", (char *)ok[i].v };
-        ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(argv), argv, err), 0);
+        ck_assert_int_eq(parse(&o, ROLE_OPERATOR, ARGC(argv), argv, err), 0);
         ck_assert_uint_eq(o.hashrate, ok[i].want);
     }
     char *dflt[] = { "sgoperator", "--data-dir", "d", "--cluster-key", "ck", "--genesis", "g" };
-    ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(dflt), dflt, err), 0);
+    ck_assert_int_eq(parse(&o, ROLE_OPERATOR, ARGC(dflt), dflt, err), 0);
     ck_assert_uint_eq(o.hashrate, 0);
     static const char *const bad[] = { "fast", "1.5", "2m", "-1", "1001G", "" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *argv[] = { "sgoperator", "--data-dir", "d", "--cluster-key", "ck",
                          "--genesis", "g", "--hashrate", (char *)bad[i] };
-        ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(argv), argv, err), SG_EINVAL);
+        ck_assert_int_eq(parse(&o, ROLE_OPERATOR, ARGC(argv), argv, err), SG_EINVAL);
         ck_assert_msg(strncmp(err, "--hashrate expects hashes per second", 36) == 0, "%s", err);
     }
 }
@@ -171,7 +172,7 @@ START_TEST(test_opts_required)
     ck_assert_ptr_nonnull(strstr(err, "--role is required"));
     ck_assert_int_eq(parse(&o, 0, ARGC(no_ck), no_ck, err), SG_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "cluster-key --out FILE"));
-    ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(op_role), op_role, err), SG_EINVAL);
+    ck_assert_int_eq(parse(&o, ROLE_OPERATOR, ARGC(op_role), op_role, err), SG_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "--role is not an option of sgnode"));
 }
 END_TEST
@@ -191,20 +192,20 @@ START_TEST(test_identity_file)
     int created = 0;
     struct stat st;
 
-    ck_assert_int_eq(daemon_identity_load(path, sk, pk, &created), 0);
+    ck_assert_int_eq(keys_identity_load(path, sk, pk, &created), 0);
     ck_assert_int_eq(created, 1);
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0600);
     ck_assert_int_eq(st.st_size, 129);   /* 128 hex digits and a newline */
     ck_assert_mem_eq(pk, sk + 32, 32);
 
-    ck_assert_int_eq(daemon_identity_load(path, sk2, pk2, &created), 0);
+    ck_assert_int_eq(keys_identity_load(path, sk2, pk2, &created), 0);
     ck_assert_int_eq(created, 0);
     ck_assert_mem_eq(sk, sk2, 64);
     ck_assert_mem_eq(pk, pk2, 64 / 2);
     /* Creating over an existing key is refused, never overwritten. */
-    ck_assert_int_eq(daemon_identity_create(path, sk2, pk2), SG_EIO);
-    ck_assert_int_eq(daemon_identity_load(path, sk2, pk2, &created), 0);
+    ck_assert_int_eq(keys_identity_create(path, sk2, pk2), SG_EIO);
+    ck_assert_int_eq(keys_identity_load(path, sk2, pk2, &created), 0);
     ck_assert_mem_eq(sk, sk2, 64);
     free(path);
     tu_rmtree(dir);
@@ -228,12 +229,12 @@ START_TEST(test_identity_malformed)
     int created;
 
     write_file(path, "abcd\n");
-    ck_assert_int_eq(daemon_identity_load(path, sk, pk, &created), SG_EINVAL);
+    ck_assert_int_eq(keys_identity_load(path, sk, pk, &created), SG_EINVAL);
     /* Right length, but the public half is not the seed's. */
     memset(hex, 'a', 128);
     hex[128] = '\0';
     write_file(path, hex);
-    ck_assert_int_eq(daemon_identity_load(path, sk, pk, &created), SG_EINVAL);
+    ck_assert_int_eq(keys_identity_load(path, sk, pk, &created), SG_EINVAL);
     ck_assert_int_eq(created, 0);
     free(path);
     tu_rmtree(dir);
@@ -248,16 +249,16 @@ START_TEST(test_cluster_key_file)
     uint8_t k[32], k2[32];
     struct stat st;
 
-    ck_assert_int_eq(daemon_cluster_key_load(missing, k), SG_EIO);
-    ck_assert_int_eq(daemon_cluster_key_create(path, k), 0);
+    ck_assert_int_eq(keys_cluster_load(missing, k), SG_EIO);
+    ck_assert_int_eq(keys_cluster_create(path, k), 0);
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0600);
     ck_assert_int_eq(st.st_size, 65);
-    ck_assert_int_eq(daemon_cluster_key_load(path, k2), 0);
+    ck_assert_int_eq(keys_cluster_load(path, k2), 0);
     ck_assert_mem_eq(k, k2, 32);
-    ck_assert_int_eq(daemon_cluster_key_create(path, k2), SG_EIO);
+    ck_assert_int_eq(keys_cluster_create(path, k2), SG_EIO);
     write_file(path, "00112233\n");
-    ck_assert_int_eq(daemon_cluster_key_load(path, k2), SG_EINVAL);
+    ck_assert_int_eq(keys_cluster_load(path, k2), SG_EINVAL);
     free(path);
     free(missing);
     tu_rmtree(dir);
@@ -336,10 +337,10 @@ START_TEST(test_opts_market)
     ck_assert_int_eq(parse(&o, 0, ARGC(cons), cons, err), 0);
     char *op[] = { "sgoperator", "--data-dir", "d", "--cluster-key", "ck", "--genesis", "g",
                    "--load-profile", "x.csv" };
-    ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(op), op, err), SG_EINVAL);
+    ck_assert_int_eq(parse(&o, ROLE_OPERATOR, ARGC(op), op, err), SG_EINVAL);
     op[7] = "--battery-kwh";
     op[8] = "2";
-    ck_assert_int_eq(parse(&o, DAEMON_ROLE_OPERATOR, ARGC(op), op, err), SG_EINVAL);
+    ck_assert_int_eq(parse(&o, ROLE_OPERATOR, ARGC(op), op, err), SG_EINVAL);
     ck_assert_str_eq(err, "--battery-kwh applies to prosumers only");
 }
 END_TEST

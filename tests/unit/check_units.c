@@ -1,5 +1,6 @@
 #include <check.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/base/err.h"
 #include "common/base/units.h"
@@ -31,6 +32,79 @@ START_TEST(test_refuses)
     }
     ck_assert_int_eq(units_parse_milli("0.0005", 1, 100000, &v), SG_EINVAL);
     ck_assert_int_eq(units_parse_milli("0", 1, 100000, &v), SG_EINVAL);
+}
+END_TEST
+
+START_TEST(test_u64)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(units_parse_u64("0", 1, 0, 10, &v), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(units_parse_u64("007", 3, 0, 10, &v), 0);
+    ck_assert_uint_eq(v, 7);
+    ck_assert_int_eq(units_parse_u64("18446744073709551615", 20, 0, UINT64_MAX, &v), 0);
+    ck_assert_uint_eq(v, UINT64_MAX);
+    /* Length-bounded: a token inside a longer text. */
+    ck_assert_int_eq(units_parse_u64("12 34", 2, 0, 100, &v), 0);
+    ck_assert_uint_eq(v, 12);
+    ck_assert_int_eq(units_parse_u64("10", 2, 10, 10, &v), 0);
+}
+END_TEST
+
+START_TEST(test_u64_refuses)
+{
+    static const char *bad[] = { "", "-1", "+1", " 1", "1 ", "0x10", "1e3", "1.0",
+                                 "18446744073709551616", "99999999999999999999999" };
+    uint64_t v = 42;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(units_parse_u64(bad[i], strlen(bad[i]), 0, UINT64_MAX, &v) == SG_EINVAL,
+                      "accepted '%s'", bad[i]);
+        ck_assert_uint_eq(v, 42);
+    }
+    ck_assert_int_eq(units_parse_u64("9", 1, 10, 20, &v), SG_EINVAL);
+    ck_assert_int_eq(units_parse_u64("21", 2, 10, 20, &v), SG_EINVAL);
+    ck_assert_int_eq(units_parse_u64(NULL, 0, 0, 20, &v), SG_EINVAL);
+    ck_assert_uint_eq(v, 42);
+}
+END_TEST
+
+START_TEST(test_u32)
+{
+    uint32_t v = 42;
+    ck_assert_int_eq(units_parse_u32("4294967295", 0, UINT32_MAX, &v), 0);
+    ck_assert_uint_eq(v, UINT32_MAX);
+    ck_assert_int_eq(units_parse_u32("4294967296", 0, UINT32_MAX, &v), SG_EINVAL);
+    ck_assert_int_eq(units_parse_u32("0", 1, 5, &v), SG_EINVAL);
+    ck_assert_int_eq(units_parse_u32(NULL, 0, 5, &v), SG_EINVAL);
+    ck_assert_uint_eq(v, UINT32_MAX);
+}
+END_TEST
+
+START_TEST(test_hostport)
+{
+    char host[16];
+    uint16_t port = 0;
+    ck_assert_int_eq(units_parse_hostport("127.0.0.1:7700", host, sizeof host, &port), 0);
+    ck_assert_str_eq(host, "127.0.0.1");
+    ck_assert_uint_eq(port, 7700);
+    ck_assert_int_eq(units_parse_hostport("[::1]:65535", host, sizeof host, &port), 0);
+    ck_assert_str_eq(host, "::1");
+    ck_assert_uint_eq(port, 65535);
+    ck_assert_int_eq(units_parse_hostport(":0", host, sizeof host, &port), 0);
+    ck_assert_str_eq(host, "");
+    ck_assert_uint_eq(port, 0);
+    ck_assert_int_eq(units_parse_hostport("node-7.lan:1", NULL, 0, &port), 0);
+    ck_assert_uint_eq(port, 1);
+
+    static const char *bad[] = { "host", "host:", "host:65536", "host:-1", "host:+1",
+                                 "host: 1", "[::1:80", "[:80", "[::1]80", NULL };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(units_parse_hostport(bad[i], host, sizeof host, &port) == SG_EINVAL,
+                      "accepted '%s'", bad[i] ? bad[i] : "(null)");
+    /* The host must fit the caller's buffer. */
+    ck_assert_int_eq(units_parse_hostport("a-very-long-host-name:1", host, sizeof host, &port),
+                     SG_EINVAL);
+    ck_assert_uint_eq(port, 1);
 }
 END_TEST
 
@@ -82,6 +156,14 @@ Suite *units_suite(void)
     TCase *tc = tcase_create("parse_milli");
     tcase_add_test(tc, test_accepts);
     tcase_add_test(tc, test_refuses);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("parse_u64");
+    tcase_add_test(tc, test_u64);
+    tcase_add_test(tc, test_u64_refuses);
+    tcase_add_test(tc, test_u32);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hostport");
+    tcase_add_test(tc, test_hostport);
     suite_add_tcase(s, tc);
     tc = tcase_create("parse_rate");
     tcase_add_test(tc, test_rate_accepts);
