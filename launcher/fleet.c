@@ -41,8 +41,9 @@ static char **child_env(void)
     return env;
 }
 
-/* Closes every descriptor from `from` up: the daemon gets only 0-2 and
- * opens its own (database sockets, pipes of other nodes, the signalfd).
+/* Closes every descriptor from `from` up, so that a daemon inherits none
+ * of the launcher's (database connections, other nodes' pipes, whatever the
+ * launcher itself inherited) and holds only 0-2 and what it opens itself.
  * close_range where the kernel has it, else one by one. */
 static void close_from(int from)
 {
