@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +41,23 @@ static char **child_env(void)
     return env;
 }
 
+/* Closes every descriptor from `from` up, so that a daemon inherits none
+ * of the launcher's (database connections, other nodes' pipes, whatever the
+ * launcher itself inherited) and holds only 0-2 and what it opens itself.
+ * close_range where the kernel has it, else one by one. */
+static void close_from(int from)
+{
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned)from, ~0U, 0) == 0)
+        return;
+#endif
+    struct rlimit rl;
+    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                   ? (long)rl.rlim_cur : 65536;
+    for (long fd = from; fd < max; fd++)
+        close((int)fd);
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls.
  * in_fd >= 0 becomes stdin (the remote shell's script), else /dev/null. */
 static void child_exec(const char *exe, char **argv, char **envp, const char *out_path,
@@ -55,13 +74,17 @@ static void child_exec(const char *exe, char **argv, char **envp, const char *ou
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
-    int in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
-    int out = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (in < 0 || out < 0)
         _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
+    /* Moved above 2 first: with 0-2 closed in the launcher, the pipe or the
+     * file may itself be 0, 1 or 2, and dup2 onto it would clobber it (or,
+     * onto itself, keep its close-on-exec flag). */
+    int hin = fcntl(in, F_DUPFD_CLOEXEC, 3), hout = fcntl(out, F_DUPFD_CLOEXEC, 3);
+    if (hin < 0 || hout < 0 || dup2(hin, 0) < 0 || dup2(hout, 1) < 0 || dup2(hout, 2) < 0)
+        _exit(127);
+    close_from(3);
     execve(exe, argv, envp);
     _exit(127);
 }

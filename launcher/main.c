@@ -5,10 +5,12 @@
  * This is the edge of the program: the only place that prints usage and
  * picks exit statuses (0 ok, 1 runtime failure, 2 bad input).
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/link/ctl.h"
 #include "common/base/clock.h"
@@ -174,10 +176,21 @@ static int cmd_status(int argc, char **argv)
     return up ? 0 : 1;
 }
 
+/* Started with 0, 1 or 2 closed (`launcher ... <&-`), the next file opened
+ * (the database, a control socket) would take that number, and printf or a
+ * child's stdin would land in it: hold each with /dev/null first. */
+static void std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+            exit(1);
+}
+
 int main(int argc, char **argv)
 {
     launcher_opts o;
     char err[512];
+    std_fds_open();
     if (argc >= 2 && strcmp(argv[1], "pow") == 0)
         return pow_cmd_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "attach") == 0)

@@ -888,9 +888,12 @@ int sim_run(launcher_opts *o, const char *argv0)
     s.phase = "starting";
     if (!o->seed_given)
         o->seed = ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
-    int status = preflight(&s, argv0);
+    /* Blocked before preflight: with --db-host it starts the database's
+     * flush thread, which inherits the mask; a SIGINT a thread leaves
+     * unblocked would kill the launcher instead of reaching the signalfd. */
+    int status = block_signals(&s) == 0 ? preflight(&s, argv0) : 1;
     if (status == 0)
-        status = block_signals(&s) == 0 ? setup(&s) : 1;
+        status = setup(&s);
     if (status == 0) {
         status = run(&s);
     } else if (s.f.n) {

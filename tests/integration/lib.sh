@@ -164,15 +164,16 @@ sg_start() {
 # Address of a started node, for --peer.
 sg_addr() { echo "${SG_IP[$1]}:${SG_PORT[$1]}"; }
 
-# sg_stop NAME: SIGTERM and wait (fails the test if it does not exit 0).
+# sg_stop NAME: SIGTERM and wait (fails the test if it does not exit 0
+# within 30 s: a loaded machine may take a while to flush and join).
 sg_stop() {
     local name=$1 pid=${SG_PID[$1]} rc
     kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    kill -0 "$pid" 2>/dev/null && sg_fail "$name did not exit within 10 s of SIGTERM"
+    kill -0 "$pid" 2>/dev/null && sg_fail "$name did not exit within 30 s of SIGTERM"
     wait "$pid"; rc=$?
     unset "SG_PID[$name]"
     [[ $rc -eq 0 ]] || sg_fail "$name exited with status $rc after SIGTERM"
@@ -203,9 +204,17 @@ sg_stat() {
     sg_stats "$1" | sed -n "s/^$2=//p"
 }
 
-# sg_wait_for SECONDS DESCRIPTION COMMAND...: polls every 0.5 s.
+# sg_wait_for SECONDS DESCRIPTION COMMAND [ARGS...]: runs COMMAND every
+# 0.5 s until it succeeds.  The condition must be computed by COMMAND on
+# each run: a function, `grep FILE`, `test -e FILE`, or `eval '...'` in
+# single quotes.  `test -z "$(something)"` would test one string, expanded
+# once when the line was reached, for ever; such a call fails at once.
 sg_wait_for() {
     local secs=$1 what=$2; shift 2
+    case "$1 ${2:-}" in
+        "test -z"|"test -n"|"[ -z"|"[ -n")
+            sg_fail "sg_wait_for \"$what\": '$1 $2' tests a string expanded once; pass a function" ;;
+    esac
     local deadline=$(( $(date +%s) + secs ))
     while :; do
         "$@" && return 0
@@ -255,4 +264,35 @@ sg_start_mining() { local n; for n in "$@"; do sg_signal "$n" USR2; done; }
 # True once the mining flag of every named node is 0 (signals are async).
 sg_all_idle() {
     local n; for n in "$@"; do [[ "$(sg_stat "$n" mining)" == 0 ]] || return 1; done
+}
+
+# sg_check_fds PID NAME RUNDIR STDIN: a daemon the launcher started holds
+# fd 0 = STDIN ("/dev/null", or "pipe" for a remote daemon's script),
+# 1 and 2 = RUNDIR/logs/NAME.out, and from 3 up only what it opened itself:
+# not its .out file again, not the run's database, not another node's
+# files, and no /dev/null without close-on-exec (libuv keeps one with it; a
+# descriptor inherited from the launcher never has it: it survived exec).
+sg_check_fds() {
+    local pid=$1 name=$2 run=$3 want0=$4 fd t flags out=$3/logs/$2.out
+    t=$(readlink "/proc/$pid/fd/0")
+    [[ $t == "$want0" || ( $want0 == pipe && $t == pipe:* ) ]] || sg_fail "$name: fd 0 is $t, not $want0"
+    for fd in 1 2; do
+        t=$(readlink "/proc/$pid/fd/$fd")
+        [[ $t == "$out" ]] || sg_fail "$name: fd $fd is $t, not $out"
+    done
+    for t in "/proc/$pid/fd/"*; do
+        fd=${t##*/}
+        [[ $fd -ge 3 ]] || continue
+        t=$(readlink "$t") || continue
+        case $t in
+            "$out"|"$run/run.db"*) sg_fail "$name: fd $fd is $t, left open by the launcher" ;;
+            /dev/null)
+                flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$pid/fdinfo/$fd")
+                (( 8#${flags:-0} & 8#2000000 )) ||
+                    sg_fail "$name: fd $fd is /dev/null inherited from the launcher" ;;
+            "$run/"*)
+                [[ $t == "$run/data/$name/"* || $t == "$run/logs/$name.log" ]] ||
+                    sg_fail "$name: fd $fd is $t, not its own" ;;
+        esac
+    done
 }

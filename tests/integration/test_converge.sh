@@ -23,8 +23,8 @@ for n in "${nodes[@]}"; do
 done
 sg_log "started ${#all[@]} daemons at difficulty $DIFF"
 
-sg_wait_for 60 "every daemon has a peer" sg_all_peers_ge 1 "${all[@]}"
-sg_wait_for 120 "every daemon at height >= 8" sg_all_height_ge 8 "${all[@]}"
+sg_wait_for 120 "every daemon has a peer" sg_all_peers_ge 1 "${all[@]}"
+sg_wait_for 300 "every daemon at height >= 8" sg_all_height_ge 8 "${all[@]}"
 # Mining stops in two steps: a tie between two blocks found at once would
 # otherwise stand for ever (ties keep the first seen), so one miner, the
 # operator, goes on alone until it has extended the chain past every height
@@ -34,10 +34,10 @@ sg_stop_mining "${nodes[@]}"
 sg_wait_for 30 "nine miners idle" sg_all_idle "${nodes[@]}"
 top=0
 for n in "${all[@]}"; do h=$(sg_stat "$n" height); [[ ${h:-0} -gt $top ]] && top=$h; done
-sg_wait_for 120 "the operator passes height $top" sg_all_height_ge $((top + 1)) op
+sg_wait_for 300 "the operator passes height $top" sg_all_height_ge $((top + 1)) op
 sg_stop_mining op
 sg_wait_for 30 "operator idle" sg_all_idle op
-sg_wait_for 30 "one tip on all ten daemons" sg_same_tip "${all[@]}"
+sg_wait_for 60 "one tip on all ten daemons" sg_same_tip "${all[@]}"
 sg_log "converged on $SG_TIP at height $(sg_stat op height)"
 
 # Blocks mined by several nodes made it into the common chain.

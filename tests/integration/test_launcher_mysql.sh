@@ -63,8 +63,8 @@ for _ in 1 2 3 4 5; do
         --prosumers 2 --consumers 1 --difficulty 5 --duration 10 --quiet --base-port "$BASE" \
         --run-dir "$T/run" >"$T/l.out" 2>&1 &
     LPID=$!
-    for _ in $(seq 1 600); do kill -0 "$LPID" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$LPID" 2>/dev/null && fail "launcher still running after 120 s"
+    for _ in $(seq 1 1500); do kill -0 "$LPID" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$LPID" 2>/dev/null && fail "launcher still running after 300 s"
     wait "$LPID"; rc=$?
     [[ $rc -eq 2 ]] && grep -q "in use" "$T/l.out" && continue
     break

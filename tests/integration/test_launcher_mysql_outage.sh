@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The launcher with --db-host while the MariaDB server goes away: a private
-# server on a loopback port is shut down about 10 s into a 45 s run, kept
-# down for 20 s (its data dir kept) and started again on the same port.  The
-# run must finish normally (exit 0), say that the database was unreachable
-# and came back, and leave MySQL holding exactly what the chain holds: no
-# duplicate keys, a contiguous linked best chain whose length is the best
-# height the launcher reported, every transaction in a stored block, stats
+# server on a loopback port is shut down about 10 s into a run, kept down
+# for 20 s (its data dir kept) and started again on the same port; once
+# rows flow again the run is ended by SIGINT (a fixed --duration could end
+# it while the server is still down on a loaded machine, and the final
+# write has one try).  The run must finish normally (exit 0), say that the
+# database was unreachable and came back, and leave MySQL holding exactly
+# what the chain holds: no duplicate keys, a contiguous linked best chain
+# whose length is the best height the launcher reported, every transaction in a stored block, stats
 # rows for the seconds the server was down, balances matching the supply.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,11 +47,16 @@ for _ in 1 2 3 4 5; do
     pick_base || fail "no free ports"
     rm -rf "$T/run"
     MYSQL_PWD=$MDB_PASS "$L" --db-host 127.0.0.1 --db-port "$MDB_PORT" --db-name sgout \
-        --prosumers 2 --consumers 2 --difficulty 6 --duration 45 --quiet --base-port "$BASE" \
+        --prosumers 2 --consumers 2 --difficulty 6 --duration 0 --quiet --base-port "$BASE" \
         --run-dir "$T/run" >"$T/l.out" 2>&1 &
     LPID=$!
-    for _ in $(seq 1 10); do kill -0 "$LPID" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$LPID" 2>/dev/null; then started=1; break; fi
+    # The run directory is made after the port check, however long it took.
+    for _ in $(seq 1 600); do
+        [[ -e "$T/run" ]] && break
+        kill -0 "$LPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -e "$T/run" ]]; then started=1; break; fi
     wait "$LPID"; rc=$?
     LPID=""
     [[ $rc -eq 2 ]] && grep -q "in use" "$T/l.out" && continue
@@ -61,7 +68,7 @@ t_launch=$(date +%s)
 # The outage starts once the run is ~10 s in and blocks are already stored,
 # so rows are written on both sides of it.
 run="" seen=0
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
     kill -0 "$LPID" 2>/dev/null || fail "launcher died before the outage"
     [[ -n "$run" ]] || run=$(mdb_sql "SELECT run_id FROM sgout.runs LIMIT 1" 2>/dev/null)
     [[ -n "$run" ]] &&
@@ -69,7 +76,7 @@ for _ in $(seq 1 300); do
     [[ "${seen:-0}" -ge 1 && $(( $(date +%s) - t_launch )) -ge 10 ]] && break
     sleep 0.2
 done
-[[ -n "$run" && "${seen:-0}" -ge 1 ]] || fail "no blocks in MySQL within 60 s of the start"
+[[ -n "$run" && "${seen:-0}" -ge 1 ]] || fail "no blocks in MySQL within 120 s of the start"
 log "run $run: $seen blocks stored; stopping mariadbd for ${DOWN_S}s"
 down_ms=$(date +%s%3N)
 mdb_stop
@@ -83,8 +90,20 @@ up_ms=$(date +%s%3N)
 mdb_start || fail "mariadbd did not restart"
 log "mariadbd back on port $MDB_PORT"
 
+# Rows taken after the return reach the server: then the run ends.
+after=0
+for _ in $(seq 1 600); do
+    kill -0 "$LPID" 2>/dev/null || fail "launcher exited before rows flowed again"
+    after=$(mdb_sql "SELECT COUNT(DISTINCT node) FROM sgout.simulation_stats
+                     WHERE run_id='$run' AND t_ms > $up_ms + 5000" 2>/dev/null)
+    [[ "${after:-0}" -ge $NODES ]] && break
+    sleep 0.2
+done
+[[ "${after:-0}" -ge $NODES ]] || fail "no stats rows from every node within 120 s of the return"
+log "rows flow again; ending the run with SIGINT"
+kill -INT "$LPID"
 for _ in $(seq 1 900); do kill -0 "$LPID" 2>/dev/null || break; sleep 0.2; done
-kill -0 "$LPID" 2>/dev/null && fail "launcher still running 180 s after the outage"
+kill -0 "$LPID" 2>/dev/null && fail "launcher still running 180 s after SIGINT"
 wait "$LPID"; rc=$?
 LPID=""
 [[ $rc -eq 0 ]] || fail "launcher exited $rc"

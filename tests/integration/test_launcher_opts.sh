@@ -106,8 +106,8 @@ sgnode_busy() {
     SG_PID[busy]=$!
 }
 sgnode_busy
-for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
-(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || sg_fail "the port-holding daemon did not listen"
+listens() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+sg_wait_for 60 "the port-holding daemon listening on $port" listens
 (cd "$W" && exec "$LAUNCHER" --base-port "$port" --prosumers 0 --consumers 0 --bin-dir "$SG_T/bin" \
      >"$SG_T/out" 2>"$SG_T/err"); rc=$?
 [[ $rc -eq 2 ]] || sg_fail "busy port: exit $rc, expected 2"

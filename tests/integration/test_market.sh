@@ -48,7 +48,7 @@ sg_start c1 consumer --peer "$(sg_addr op)" --peer "$(sg_addr p1)"
 sg_start c2 consumer --peer "$(sg_addr op)" --peer "$(sg_addr p2)" --load-profile "$SG_T/load.csv"
 sg_log "started ${#all[@]} daemons at difficulty $DIFF, tick $TICK_MS ms"
 
-sg_wait_for 60 "every daemon has a peer" sg_all_peers_ge 1 "${all[@]}"
+sg_wait_for 120 "every daemon has a peer" sg_all_peers_ge 1 "${all[@]}"
 
 # Settlements published by the operator and mined into the common chain.
 mined_ge() { local v; v=$(sg_stat op settlements_mined); [[ -n "$v" && "$v" -ge "$1" ]]; }
@@ -83,7 +83,7 @@ sg_stop_mining "${households[@]}"
 sg_wait_for 30 "household miners idle" sg_all_idle "${households[@]}"
 top=0
 for n in "${all[@]}"; do h=$(sg_stat "$n" height); [[ ${h:-0} -gt $top ]] && top=$h; done
-sg_wait_for 120 "the operator passes height $top" sg_all_height_ge $((top + 1)) op
+sg_wait_for 300 "the operator passes height $top" sg_all_height_ge $((top + 1)) op
 sg_stop_mining op
 sg_wait_for 30 "operator idle" sg_all_idle op
 sg_wait_for 60 "one tip on all daemons" sg_same_tip "${all[@]}"

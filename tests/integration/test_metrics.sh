@@ -117,7 +117,7 @@ grep -q '^# TYPE sg_blocks_mined_total counter$' "$SG_T/op-1.txt" || sg_fail "bl
 grep -q '^sg_produced_energy_wh_total{' "$SG_T/p1-1.txt" || sg_fail "p1 lacks produced energy"
 
 h1=$(value "$SG_T/op-1.txt" sg_block_height)
-sg_wait_for 120 "the chain grows by 3 blocks" sg_all_height_ge $((h1 + 3)) op p1
+sg_wait_for 300 "the chain grows by 3 blocks" sg_all_height_ge $((h1 + 3)) op p1
 scrape "$mop" >"$SG_T/op-2.txt" || sg_fail "second scrape op failed"
 scrape "$mp1" >"$SG_T/p1-2.txt" || sg_fail "second scrape p1 failed"
 check_format "$SG_T/op-2.txt" op operator || sg_fail "second op scrape invalid"

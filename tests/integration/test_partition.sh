@@ -20,14 +20,14 @@ sg_start B2 consumer --peer "$(sg_addr B1)" --no-discover
 sg_start B3 consumer --peer "$(sg_addr B1)" --no-discover
 
 sg_wait_for 60 "both hubs have their links" sg_all_peers_ge 3 A1 B1
-sg_wait_for 120 "a common chain of height >= 3" sg_all_height_ge 3 "${all[@]}"
+sg_wait_for 300 "a common chain of height >= 3" sg_all_height_ge 3 "${all[@]}"
 sg_assert_eq "$(sg_stat X peers)" 2 "the bridge's peers (only A1 and B1)"
 
 sg_stop X
 split=$(sg_stat A1 height)
 sg_log "bridge stopped at height ~$split; the halves mine apart"
 sg_wait_for 60 "A1 loses the bridge" eval '[[ "$(sg_stat A1 peers)" == 2 ]]'
-sg_wait_for 120 "both halves mine 3 blocks on their own" \
+sg_wait_for 300 "both halves mine 3 blocks on their own" \
     sg_all_height_ge $((split + 3)) "${A[@]}" "${B[@]}"
 
 # Half A stops first; half B mines on until it clearly has more work.
@@ -35,7 +35,7 @@ sg_stop_mining "${A[@]}"
 sg_wait_for 30 "half A idle" sg_all_idle "${A[@]}"
 sg_wait_for 30 "half A agrees" sg_same_tip "${A[@]}"
 tip_a=$SG_TIP; height_a=$(sg_stat A1 height)
-sg_wait_for 120 "half B passes height $((height_a + 1))" \
+sg_wait_for 300 "half B passes height $((height_a + 1))" \
     sg_all_height_ge $((height_a + 2)) "${B[@]}"
 sg_stop_mining "${B[@]}"
 sg_wait_for 30 "half B idle" sg_all_idle "${B[@]}"
@@ -45,7 +45,7 @@ tip_b=$SG_TIP
 sg_log "half A at $height_a ($tip_a), half B at $(sg_stat B1 height) ($tip_b)"
 
 sg_start X operator --no-mine --no-discover
-sg_wait_for 90 "all seven nodes on half B's tip" \
+sg_wait_for 180 "all seven nodes on half B's tip" \
     eval 'sg_same_tip "${all[@]}" && [[ "$SG_TIP" == "$tip_b" ]]'
 state=$(sg_stat X state_hash)
 [[ -n "$state" ]] || sg_fail "no state_hash from X"

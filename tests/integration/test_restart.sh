@@ -8,7 +8,7 @@ sg_cluster "${SG_DIFFICULTY:-6}" n1 n2
 sg_start op operator
 sg_start n1 prosumer --peer "$(sg_addr op)"
 sg_start n2 consumer --peer "$(sg_addr op)"
-sg_wait_for 120 "all at height >= 6" sg_all_height_ge 6 op n1 n2
+sg_wait_for 300 "all at height >= 6" sg_all_height_ge 6 op n1 n2
 
 before=$(sg_stat n1 height)
 [[ -n "$before" ]] || sg_fail "no stats from n1"
@@ -29,13 +29,13 @@ sg_log "after restart: $line"
     sg_fail "n1 came back at height $loaded, below $before before the kill"
 
 target=$(sg_stat op height)
-sg_wait_for 60 "n1 catches up to height $target" sg_all_height_ge "$target" n1
+sg_wait_for 120 "n1 catches up to height $target" sg_all_height_ge "$target" n1
 
 sg_stop_mining n1 n2
 sg_wait_for 30 "miners idle" sg_all_idle n1 n2
 top=0
 for n in op n1 n2; do h=$(sg_stat "$n" height); [[ ${h:-0} -gt $top ]] && top=$h; done
-sg_wait_for 120 "the operator passes height $top" sg_all_height_ge $((top + 1)) op
+sg_wait_for 300 "the operator passes height $top" sg_all_height_ge $((top + 1)) op
 sg_stop_mining op
 sg_wait_for 30 "one tip" sg_same_tip op n1 n2
 sg_assert_eq "$(sg_stat n1 state_hash)" "$(sg_stat op state_hash)" "ledger state digest"

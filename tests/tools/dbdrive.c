@@ -10,7 +10,9 @@
  *       puts rows for SECONDS (about 700 rows a second, blocks re-put as
  *       stale, nodes upserted), calling db_flush once a second as the
  *       launcher does; then flushes until the backlog is empty (at most 120
- *       s) and prints "submitted TABLE N" per table.
+ *       s) and prints "submitted TABLE N" per table.  Each change of the
+ *       server's state prints "t=Ns up|down backlog=N ...", while draining
+ *       too (a loaded machine may bring the server back after SECONDS).
  *
  * Connection options: --host H --port P --user U --name DB --spill PATH
  * --sqlite PATH --mem-rows N; the password comes from $DBDRIVE_PASSWORD so
@@ -127,13 +129,32 @@ static void print_counts(const counts *c)
            (unsigned long long)c->stats);
 }
 
-/* Flushes until nothing waits; 0 or the last error. */
-static int drain(db *d, int seconds)
+/* The server's state as the stream sees it: a line on each change. */
+typedef struct {
+    int64_t start;
+    int was_up;
+} updown;
+
+static void note_state(db *d, updown *u, const char *err)
+{
+    if (!u || db_is_up(d) == u->was_up)
+        return;
+    u->was_up = db_is_up(d);
+    printf("t=%llds %s backlog=%zu %s\n", (long long)((clock_mono_ms() - u->start) / 1000),
+           u->was_up ? "up" : "down", db_backlog(d), err);
+    fflush(stdout);
+}
+
+/* Flushes until nothing waits; 0 or the last error.  u (may be NULL)
+ * reports the server coming back meanwhile. */
+static int drain(db *d, int seconds, updown *u)
 {
     char err[DB_ERR_MAX] = "";
     int rc = 0;
     for (int64_t end = clock_mono_ms() + seconds * 1000; clock_mono_ms() < end;) {
+        err[0] = '\0';
         rc = db_flush(d, err, sizeof err);
+        note_state(d, u, err);
         if (rc == 0 && db_backlog(d) == 0)
             return 0;
         usleep(200 * 1000);
@@ -147,7 +168,7 @@ static int stream(db *d, const char *run, int seconds, counts *c)
     char err[DB_ERR_MAX];
     int64_t start = clock_mono_ms(), next_flush = start + 1000, worst = 0;
     unsigned i = 1;
-    int was_up = 1;
+    updown u = { start, 1 };
 
     put_run(d, run, c);
     while (clock_mono_ms() - start < seconds * 1000LL) {
@@ -159,18 +180,12 @@ static int stream(db *d, const char *run, int seconds, counts *c)
             int64_t took = clock_mono_ms() - t0;
             worst = took > worst ? took : worst;
             next_flush = clock_mono_ms() + 1000;
-            if (db_is_up(d) != was_up) {
-                was_up = db_is_up(d);
-                printf("t=%llds %s backlog=%zu %s\n",
-                       (long long)((clock_mono_ms() - start) / 1000),
-                       was_up ? "up" : "down", db_backlog(d), err);
-                fflush(stdout);
-            }
+            note_state(d, &u, err);
         }
         usleep(10 * 1000);
     }
     printf("longest flush %lld ms\n", (long long)worst);
-    return drain(d, 120);
+    return drain(d, 120, &u);
 }
 
 static int usage(void)
@@ -214,7 +229,7 @@ int main(int argc, char **argv)
             put_iteration(d, argv[i + 1], 1, &c);
             c.blocks = c.txs = c.trades = c.intervals = 1;
             c.stats = NODES;
-            check(drain(d, 30), "flush");
+            check(drain(d, 30, NULL), "flush");
         }
         print_counts(&c);
     } else if (!strcmp(mode, "stream") && i + 2 < argc) {
