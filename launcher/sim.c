@@ -440,6 +440,11 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     r.consumed_wh = n->st.consumed_wh;
     r.height = n->st.height;
     r.updated_ms = wall_ms;
+    ingest_money m;
+    ingest_node_money(s->ing, n->pk, &m);
+    r.energy_paid = (int64_t)m.energy_paid;
+    r.energy_received = (int64_t)m.energy_received;
+    r.rewards = (int64_t)m.rewards;
     db_put_node(s->db, &r);
 }
 
@@ -552,6 +557,7 @@ static void render(sim *s, int64_t now)
     h.phase = s->phase;
     h.restarts = s->restarts;
     ingest_get_stats(s->ing, &h.ist);
+    h.ing = s->ing;
     if (h.elapsed_ms > 0)
         h.tx_per_s = (double)h.ist.txs * 1000.0 / (double)h.elapsed_ms;
     for (int i = 0; i < s->n_events; i++)
@@ -720,6 +726,15 @@ static void summary(sim *s, int killed, int64_t ran_ms)
            (unsigned long long)st.blocks, (unsigned long long)st.stale,
            (unsigned long long)st.txs, (unsigned long long)st.intervals,
            (unsigned long long)s->restarts, killed ? " (some daemons needed SIGKILL)" : "");
+    /* Money for energy apart from block rewards, on the best chain. */
+    printf("%-6s %14s %14s %14s\n", "node", "energy paid", "energy recv", "rewards");
+    for (size_t i = 0; i < s->f.n; i++) {
+        ingest_money m;
+        ingest_node_money(s->ing, s->f.nodes[i].pk, &m);
+        printf("%-6s %14.6f %14.6f %14.6f\n", s->f.nodes[i].name,
+               (double)m.energy_paid / 1e6, (double)m.energy_received / 1e6,
+               (double)m.rewards / 1e6);
+    }
     printf("run directory %s; database: %s\n", s->dir,
            s->o->db_host[0] ? "MySQL" : s->db_path);
     fflush(stdout);
@@ -733,11 +748,8 @@ static int finish(sim *s)
     s->phase = "stopping";
     settle(s);
     int64_t wall = clock_wall_ms();
-    for (size_t i = 0; i < s->f.n; i++) {
-        if (s->f.nodes[i].have_stats)
-            put_node(s, &s->f.nodes[i], wall);
+    for (size_t i = 0; i < s->f.n; i++)
         put_txlat(s, i, clock_mono_ms(), wall);
-    }
     /* Daemons on other hosts are read over their control links, so their
      * stores are drained while they still run (mining has stopped); the
      * local files once more after the stop. */
@@ -747,6 +759,10 @@ static int finish(sim *s)
     int killed = fleet_stop_all(&s->f, SIM_STOP_GRACE_MS);
     while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
         ;
+    /* After the last blocks are read: the money columns come from them. */
+    for (size_t i = 0; i < s->f.n; i++)
+        if (s->f.nodes[i].have_stats)
+            put_node(s, &s->f.nodes[i], wall);
     put_run(s, wall / 1000);
     if (db_close(s->db, err, sizeof err) != 0) {
         fprintf(stderr, "launcher: %s\n", err);

@@ -75,7 +75,7 @@ static void create_sql(const db__table *t, db__sb *b)
     db__sb_addf(b, "CREATE TABLE IF NOT EXISTS `%s` (", t->name);
     for (int i = 0; i < t->ncols; i++) {
         const db__col *c = &t->cols[i];
-        if (c->upd == DBU_KNOWN)
+        if (db__nullable(c))
             db__sb_addf(b, "`%s` BIGINT NULL DEFAULT NULL, ", c->name);
         else if (c->type == DBC_INT)
             db__sb_addf(b, "`%s` BIGINT NOT NULL DEFAULT 0, ", c->name);
@@ -100,18 +100,19 @@ static void create_sql(const db__table *t, db__sb *b)
     db__sb_add(b, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
 }
 
-/* A database made before a DBU_KNOWN column existed gets it added (MySQL
+/* A database made before a late column existed gets it added (MySQL
  * has no ADD COLUMN IF NOT EXISTS; "duplicate column" means it is there). */
 static int my_add_columns(db *d, db__sb *b, char *err, size_t errlen)
 {
     for (int t = 0; t < DB_T_COUNT; t++) {
         const db__table *tb = &db__tables[t];
         for (int i = 0; i < tb->ncols && !tb->alias; i++) {
-            if (tb->cols[i].upd != DBU_KNOWN)
+            if (!tb->cols[i].late)
                 continue;
             b->len = 0;
-            db__sb_addf(b, "ALTER TABLE `%s` ADD COLUMN `%s` BIGINT NULL DEFAULT NULL",
-                        tb->name, tb->cols[i].name);
+            db__sb_addf(b, "ALTER TABLE `%s` ADD COLUMN `%s` BIGINT %s", tb->name,
+                        tb->cols[i].name, db__nullable(&tb->cols[i]) ? "NULL DEFAULT NULL"
+                                          : "NOT NULL DEFAULT 0");
             if (b->oom)
                 return SG_ENOMEM;
             if (mysql_real_query(d->my->h, b->p, (unsigned long)b->len) != 0 &&
@@ -211,7 +212,7 @@ int db__my_connected(db *d)
 
 static int add_value(db *d, db__sb *b, const db__row *r, const db__col *c)
 {
-    if (c->type == DBC_INT && c->upd == DBU_KNOWN && db__col_int(r, c) == 0) {
+    if (db__nullable(c) && db__col_int(r, c) == 0) {
         db__sb_add(b, "NULL");
         return b->oom ? SG_ENOMEM : 0;
     }
@@ -255,6 +256,7 @@ static void update_sql(const db__table *t, db__sb *b)
         const char *n = t->cols[i].name, *sep = sets ? ", " : "";
         switch (t->cols[i].upd) {
         case DBU_SET:
+        case DBU_NULLSET:
             db__sb_addf(b, "%s`%s` = VALUES(`%s`)", sep, n, n);
             sets++;
             break;
