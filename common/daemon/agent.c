@@ -328,20 +328,22 @@ static int build_next(agent *a, ledger *l, ledger_undo *u, uint64_t k, proto_tx 
 
 /* Every interval whose grace is over, in order, each on the one before:
  * built on the tip with the pending chain applied (rolled back before
- * anything is submitted, as the mempool checks nonces on the tip). */
+ * anything is submitted, as the mempool checks nonces on the tip).  The
+ * new ones applied on the tip pending_apply checked, so checked_tip
+ * still holds. */
 static int publish_due(agent *a, uint64_t now_ms, ledger_undo *u)
 {
     ledger *l = chain_ledger(a->cfg.chain);
     proto_tx txs[AGENT_MAX_PENDING];
     agent_pending made[AGENT_MAX_PENDING];
-    size_t n = 0, first = a->n_pend;
+    size_t n = 0;
     uint64_t k;
-    int rc = 0;
+    int rc = 0, build_rc = 0;
 
     while (a->n_pend + n < AGENT_MAX_PENDING &&
            settle_target(a, l, n ? made[n - 1].interval : pending_last(a), now_ms, &k)) {
-        if ((rc = build_next(a, l, u, k, &txs[n], &made[n])) != 0)
-            break;
+        if ((build_rc = build_next(a, l, u, k, &txs[n], &made[n])) != 0)
+            break;                     /* those before it still go out */
         n++;
     }
     ledger_undo_apply(l, u);
@@ -361,10 +363,7 @@ static int publish_due(agent *a, uint64_t now_ms, ledger_undo *u)
                  (unsigned long long)made[i].stats.traded_wh,
                  (unsigned long long)made[i].stats.clearing_price);
     }
-    if (a->n_pend == first)
-        return rc;
-    memcpy(a->checked_tip, chain_tip(a->cfg.chain)->hash, 32);
-    return rc;
+    return rc != 0 ? rc : build_rc;
 }
 
 static int operator_tick(agent *a, uint64_t now_ms)

@@ -533,6 +533,47 @@ START_TEST(test_reorg_rebuilds_later)
 }
 END_TEST
 
+/* A reorg takes a mined settlement out (the account nonce goes back): it
+ * returns to the mempool, is replaced by a rebuilt one at that nonce, and
+ * the interval gets settled on the new branch. */
+START_TEST(test_reorg_unmines_settlement)
+{
+    fix f;
+    size_t len;
+    uint8_t *b;
+    chain_result res;
+    fix_init(&f, RICH);
+    chain *other = open_view(&f, 0);
+
+    tick_households(&f, at(0, 10));
+    b = mine_on(f.c, f.pk[OP], T0, &len);     /* orders of 0, on both views */
+    ck_assert_int_eq(chain_submit_block(other, b, len, T0, &res), 0);
+    free(b);
+    ck_assert_int_eq(agent_tick(f.a[OP], at(1, 300)), 0);
+    mine(&f, at(1, 400));
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), 0);
+    ck_assert_int_eq(agent_tick(f.a[OP], at(1, 500)), 0);
+
+    for (int i = 0; i < 2; i++) {
+        b = mine_on(other, f.pk[0], T0 + 1 + i, &len);
+        ck_assert_int_eq(chain_submit_block(f.c, b, len, T0 + 2, &res), 0);
+        free(b);
+    }
+    ck_assert_int_eq(res.outcome, CHAIN_NEW_TIP);
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), UINT64_MAX);
+    ck_assert_uint_eq(ledger_account_get(chain_ledger(f.c), f.pk[OP])->nonce, 0);
+
+    ck_assert_int_eq(agent_tick(f.a[OP], at(1, 600)), 0);
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 0));
+    ck_assert_uint_eq(own_tx(&f, OP, 0)->u.settle.interval, 0);
+    mine(&f, at(1, 700));
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), 0);
+    ck_assert_uint_eq(ledger_account_get(chain_ledger(f.c), f.pk[OP])->nonce, 1);
+    chain_free(other);
+    fix_free(&f);
+}
+END_TEST
+
 Suite *agent_suite(void)
 {
     Suite *s = suite_create("agent");
@@ -548,6 +589,7 @@ Suite *agent_suite(void)
     tcase_add_test(tc, test_catch_up);
     tcase_add_test(tc, test_rebuild_chain_vanished);
     tcase_add_test(tc, test_reorg_rebuilds_later);
+    tcase_add_test(tc, test_reorg_unmines_settlement);
     suite_add_tcase(s, tc);
     return s;
 }
