@@ -412,7 +412,8 @@ static void put_txs(const char *dir, const uint8_t prev[32], uint32_t height,
     all[0].nonce = height;
     memcpy(all[0].u.pay.to, miner, 32);
     all[0].u.pay.amount = 50000000;
-    memcpy(all + 1, txs, n * sizeof *txs);
+    if (n)
+        memcpy(all + 1, txs, n * sizeof *txs);
     memset(&b, 0, sizeof b);
     b.header.version = 1;
     memcpy(b.header.prev, prev, 32);
