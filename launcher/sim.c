@@ -582,7 +582,9 @@ static void tick(sim *s, int show)
         put_node(s, &s->f.nodes[i], wall);
         put_txlat(s, i, now, wall);
     }
-    int rc = ingest_poll(s->ing, wall, SIM_INGEST_BATCH);
+    /* Stamped when read, not when the tick began: the stats round trips
+     * above can take a while, and first_seen_ms / settled_ms say when. */
+    int rc = ingest_poll(s->ing, clock_wall_ms(), SIM_INGEST_BATCH);
     if (rc < 0)
         sim_event(s, "storing blocks failed: %s", sg_strerror(rc));
     if (!db_is_up(s->db) && !s->db_warned) {
