@@ -177,8 +177,9 @@ static int household_tick(agent *a, uint64_t k)
 
 /* ---- operator ------------------------------------------------------------ */
 
-/* The settlements in flight past the tip's nonce are spent or taken by a
- * block: forget them (settlement_seen has counted ours). */
+/* Settlements in flight whose nonce the tip has used are done with (mined,
+ * or a stale copy of ours took the nonce): forget them; settlement_seen
+ * has counted the mined ones. */
 static void pending_forget_used(agent *a)
 {
     const ledger_account *acct = ledger_account_get(chain_ledger(a->cfg.chain), a->cfg.pk);
