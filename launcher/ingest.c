@@ -17,11 +17,18 @@
 #include "common/core/ledger.h"
 #include "common/core/store.h"
 #include "common/core/tx.h"
+#include "common/model/energy.h"
 #include "proto/msg.h"
 
 #define REC_HDR 12                  /* magic, length, checksum */
 /* Bytes read from a store at once: what one STORE_READ answer carries. */
 #define INGEST_WINDOW PROTO_STORE_READ_MAX
+
+/* Money a block moves for one account while it is on the best chain. */
+typedef struct {
+    uint8_t pk[32];
+    uint64_t paid, received, rewards;
+} imoney;
 
 typedef struct iblock {
     uint8_t hash[32];
@@ -35,6 +42,8 @@ typedef struct iblock {
     uint8_t (*txids)[32];
     uint32_t n_ivs;
     db_interval *ivs;               /* settlements of this block */
+    uint32_t n_money;
+    imoney *money;
 } iblock;
 
 /* A transaction, or a market interval's settlement: which best-chain
@@ -58,6 +67,7 @@ typedef struct {
     size_t read_id;
     uint64_t off;
     int broken;                     /* a corrupt record: stop reading it */
+    ingest_money money;             /* on the best chain */
 } isource;
 
 struct ingest {
@@ -95,6 +105,7 @@ static void iblock_free(iblock *b)
     free(b->txs);
     free(b->txids);
     free(b->ivs);
+    free(b->money);
     free(b);
 }
 
@@ -270,8 +281,10 @@ static void put_block_rows(ingest *g, iblock *b)
         uint8_t key[32];
         key_of_interval(b->ivs[i].interval, key);
         itx *t = hmap_get(&g->ivals, key);
-        if (claim(t, b, b->ivs[i].block_hash))
+        if (claim(t, b, b->ivs[i].block_hash)) {
+            b->ivs[i].settled_ms = b->on_best ? b->row.first_seen_ms : 0;
             PUT(g, db_put_interval, &b->ivs[i]);
+        }
     }
 }
 
@@ -292,6 +305,15 @@ static void count_best(ingest *g, const iblock *b, int sign)
             g->st.last_price = (uint64_t)iv->clearing_price;
             g->st.last_traded_wh = (uint64_t)iv->traded_wh;
         }
+    }
+    for (uint32_t i = 0; i < b->n_money; i++) {
+        const imoney *m = &b->money[i];
+        isource *s = hmap_get(&g->names, m->pk);
+        if (!s)
+            continue;
+        s->money.energy_paid += (uint64_t)sign * m->paid;
+        s->money.energy_received += (uint64_t)sign * m->received;
+        s->money.rewards += (uint64_t)sign * m->rewards;
     }
 }
 
@@ -368,14 +390,25 @@ static void fill_tx_row(ingest *g, db_tx *r, const proto_tx *tx, const uint8_t i
     }
 }
 
-/* One trade row per fill, and the interval's totals into iv. */
-static void settlement_rows(ingest *g, const proto_tx *tx, const char *txid_hex,
+static imoney *money_add(iblock *b, const uint8_t pk[32])
+{
+    imoney *m = &b->money[b->n_money++];
+    memcpy(m->pk, pk, 32);
+    return m;
+}
+
+/* One trade row per fill, the interval's totals into iv, and the money of
+ * each fill into b: the buyer pays the grid account, which pays the
+ * seller (ledger.h), so the operator's entry mirrors every fill. */
+static void settlement_rows(ingest *g, iblock *b, const proto_tx *tx, const char *txid_hex,
                             db_interval *iv)
 {
+    imoney *grid = money_add(b, g->params->operator_key);
     memset(iv, 0, sizeof *iv);
     memcpy(iv->run_id, g->run_id, sizeof iv->run_id);
     iv->interval = (int64_t)tx->u.settle.interval;
     iv->clearing_price = (int64_t)tx->u.settle.clearing_price;
+    iv->closed_ms = (int64_t)energy_interval_real_ms(g->params, tx->u.settle.interval + 1);
     memcpy(iv->settle_txid, txid_hex, DB_HEX_MAX);
     for (uint32_t i = 0; i < tx->u.settle.n_fills; i++) {
         const proto_fill *f = &tx->u.settle.fills[i];
@@ -403,6 +436,16 @@ static void settlement_rows(ingest *g, const proto_tx *tx, const char *txid_hex,
             c1 = c2 = 0;
         t.amount = (int64_t)(c1 + c2);
         PUT(g, db_put_trade, &t);
+        if (o) {
+            imoney *m = money_add(b, o->owner);
+            if (buy) {
+                m->paid = c1 + c2;
+                grid->received += c1 + c2;
+            } else {
+                m->received = c1 + c2;
+                grid->paid += c1 + c2;
+            }
+        }
         if (buy)
             iv->grid_import_wh += (int64_t)f->grid_wh;
         else {
@@ -422,12 +465,17 @@ static int index_txs(ingest *g, iblock *b, const proto_block *pb, int64_t now_ms
     b->txids = calloc(pb->n_txs ? pb->n_txs : 1, sizeof *b->txids);
     if (!b->txs || !b->txids)
         return SG_ENOMEM;
+    size_t n_money = 1;             /* the coinbase */
     for (uint32_t i = 0; i < pb->n_txs; i++) {
         const proto_tx *tx = &pb->txs[i];
-        if (tx->kind == PROTO_TX_SETTLEMENT)
+        if (tx->kind == PROTO_TX_SETTLEMENT) {
             b->n_ivs++;
+            n_money += 1 + (size_t)tx->u.settle.n_fills;
+        }
     }
     if (b->n_ivs && !(b->ivs = calloc(b->n_ivs, sizeof *b->ivs)))
+        return SG_ENOMEM;
+    if (!(b->money = calloc(n_money, sizeof *b->money)))
         return SG_ENOMEM;
     uint32_t iv = 0;
     for (uint32_t i = 0; i < pb->n_txs; i++) {
@@ -436,6 +484,8 @@ static int index_txs(ingest *g, iblock *b, const proto_block *pb, int64_t now_ms
             return SG_EINVAL;
         fill_tx_row(g, &b->txs[i], tx, b->txids[i], now_ms);
         b->n_txs++;
+        if (tx->kind == PROTO_TX_COINBASE && i == 0)
+            money_add(b, tx->u.pay.to)->rewards = tx->u.pay.amount;
         if (!hmap_get(&g->txs, b->txids[i])) {
             itx *t = calloc(1, sizeof *t);
             if (!t || hmap_put(&g->txs, b->txids[i], t) != 0) {
@@ -455,7 +505,7 @@ static int index_txs(ingest *g, iblock *b, const proto_block *pb, int64_t now_ms
         }
         if (tx->kind == PROTO_TX_SETTLEMENT) {
             uint8_t key[32];
-            settlement_rows(g, tx, b->txs[i].txid, &b->ivs[iv]);
+            settlement_rows(g, b, tx, b->txs[i].txid, &b->ivs[iv]);
             key_of_interval(b->ivs[iv++].interval, key);
             if (!hmap_get(&g->ivals, key)) {
                 itx *t = calloc(1, sizeof *t);
@@ -690,6 +740,15 @@ uint64_t ingest_stale_permille(const ingest_stats *st)
 void ingest_get_stats(const ingest *g, ingest_stats *st)
 {
     *st = g->st;
+}
+
+void ingest_node_money(const ingest *g, const uint8_t pk[32], ingest_money *out)
+{
+    const isource *s = hmap_get(&g->names, pk);
+    if (s)
+        *out = s->money;
+    else
+        memset(out, 0, sizeof *out);
 }
 
 void ingest_best_tip(const ingest *g, char hex[65])

@@ -55,6 +55,16 @@ typedef struct {
 uint64_t ingest_avg_price(const ingest_stats *st);
 /* Stale blocks per thousand blocks seen. */
 uint64_t ingest_stale_permille(const ingest_stats *st);
+/* A node's money on the best chain, micro-units: for energy apart from
+ * block rewards.  Households pay for bought energy (peer to peer at the
+ * trade price, grid import at retail) and receive for sold energy (peer
+ * to peer, feed-in); the operator's account is the grid, which takes
+ * every payment and makes every receipt (ledger.h).  Follows reorgs. */
+typedef struct {
+    uint64_t energy_paid;
+    uint64_t energy_received;
+    uint64_t rewards;            /* coinbases */
+} ingest_money;
 
 /* params must outlive the ingest; d may be NULL (index only). */
 int ingest_new(ingest **out, const chain_params *params, db *d, const char *run_id);
@@ -82,6 +92,8 @@ int ingest_add_remote_node(ingest *g, const char *name, const uint8_t pubkey[32]
 int ingest_poll(ingest *g, int64_t now_ms, size_t max_records);
 
 void ingest_get_stats(const ingest *g, ingest_stats *st);
+/* pk's money (zeros for a key no node added has). */
+void ingest_node_money(const ingest *g, const uint8_t pk[32], ingest_money *out);
 /* Best tip hash in display order (65 chars). */
 void ingest_best_tip(const ingest *g, char hex[65]);
 

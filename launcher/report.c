@@ -504,17 +504,43 @@ static void row_none(const db_row *st, void *arg)
     (void)arg;
 }
 
-static int has_latency_columns(rp_ctx *r)
+static int has_columns(rp_ctx *r, const char *probe)
 {
     char err[DB_ERR_MAX];
-    return db_reader_query(r->db, "SELECT broadcast_ms, included_ms FROM transactions "
-                                  "WHERE 1=0", NULL, row_none, NULL, err, sizeof err) == 0;
+    return db_reader_query(r->db, probe, NULL, row_none, NULL, err, sizeof err) == 0;
+}
+
+typedef struct {
+    rp_chart *c;
+    double sum, max;
+    size_t n;
+} lag_rows;
+
+static void row_lag(const db_row *st, void *arg)
+{
+    lag_rows *l = arg;
+    double s = col_d(st, 1) / 1000.0;
+    series_add(l->c, "interval end to settlement", col_d(st, 0), s);
+    l->sum += s;
+    l->max = l->n++ ? fmax(l->max, s) : s;
+}
+
+static void row_money(const db_row *st, void *arg)
+{
+    cat_rows *cr = arg;
+    rp_chart *c = cr->c;
+    if (c->ncats == RP_CATS_MAX)
+        return;
+    snprintf(c->cats[c->ncats], sizeof c->cats[0], "%s", st->vals[0] ? st->vals[0] : "?");
+    for (int i = 0; i < 3; i++)
+        series_add(c, cr->names[i], (double)c->ncats, col_d(st, i + 1) / 1e6);
+    c->ncats++;
 }
 
 static int charts(rp_ctx *r, FILE *f)
 {
     static const char *both[] = { "best chain", "stale" };
-    rp_chart c[9];
+    rp_chart c[11];
     memset(c, 0, sizeof c);
     c[0] = (rp_chart){ .id = "chart-price", .title = "Clearing price per market interval",
         .xlabel = "market interval (number)", .ylabel = "price (money units per kWh)",
@@ -546,7 +572,11 @@ static int charts(rp_ctx *r, FILE *f)
     c[7] = (rp_chart){ .id = "chart-hashrate", .title = "Hash rate per node",
         .xlabel = "time since the first sample (s)", .ylabel = "hash rate (hashes per second)",
         .about = "Each daemon's measured mining rate, sampled about once a second." };
-    int measured = has_latency_columns(r);
+    int measured = has_columns(r, "SELECT broadcast_ms, included_ms FROM transactions "
+                                  "WHERE 1=0");
+    int lagged = has_columns(r, "SELECT settled_ms, closed_ms FROM market_intervals WHERE 1=0");
+    int paid = has_columns(r, "SELECT energy_paid, energy_received, rewards FROM nodes "
+                              "WHERE 1=0");
     c[8] = (rp_chart){ .id = "chart-latency", .title = "Transaction latency",
         .xlabel = "broadcast to first inclusion (ms)", .ylabel = "transactions", .bars = 1,
         .about = measured
@@ -558,6 +588,20 @@ static int charts(rp_ctx *r, FILE *f)
             : "This run's database predates measured latency: first-seen time of the "
               "including best-chain block minus the stored first-seen time of the "
               "transaction, as the launcher saw them." };
+    c[9] = (rp_chart){ .id = "chart-settlelag", .title = "Settlement lag per market interval",
+        .xlabel = "market interval (number)", .ylabel = "lag (s)",
+        .about = "From the end of each interval to the launcher first seeing the best-chain "
+                 "block that carries its settlement (market_intervals.settled_ms - "
+                 "closed_ms; the launcher reads the block stores a few times a second). "
+                 "Intervals whose settlement is not on the best chain are not shown." };
+    c[10] = (rp_chart){ .id = "chart-money", .title = "Money for energy and block rewards per node",
+        .xlabel = "node", .ylabel = "money units over the run", .bars = 1,
+        .about = "On the best chain: paid for energy bought (peer to peer and grid import) "
+                 "and received for energy sold (peer to peer and feed-in), apart from block "
+                 "rewards. The operator's account is the grid: it takes every payment and "
+                 "makes every receipt." };
+    lag_rows lr = { &c[9], 0, 0, 0 };
+    cat_rows money = { &c[10], { "energy paid", "energy received", "block rewards", NULL } };
     market_charts mc = { &c[0], &c[1], &c[2] };
     cat_rows pv = { &c[4], { "PV produced", "load consumed", NULL, NULL } };
     cat_rows stale = { &c[6], { both[0], both[1], NULL, NULL } };
@@ -597,18 +641,28 @@ static int charts(rp_ctx *r, FILE *f)
         rc = query(r, "SELECT b.first_seen_ms - t.first_seen_ms FROM transactions t JOIN "
                       "blocks b ON b.run_id=t.run_id AND b.hash=t.block_hash "
                       "WHERE t.run_id=?1 AND t.kind<>'coinbase'", row_int, &lat);
+    if (rc == 0 && lagged)
+        rc = query(r, "SELECT interval_no, settled_ms - closed_ms FROM market_intervals "
+                      "WHERE run_id=?1 AND settled_ms IS NOT NULL ORDER BY interval_no",
+                   row_lag, &lr);
+    if (rc == 0 && paid)
+        rc = query(r, "SELECT name, energy_paid, energy_received, rewards FROM nodes "
+                      "WHERE run_id=?1 ORDER BY role DESC, name", row_money, &money);
+    if (lr.n)
+        snprintf(c[9].note, sizeof c[9].note, "%zu intervals settled; mean lag %.1f s, "
+                 "max %.1f s.", lr.n, lr.sum / (double)lr.n, lr.max);
     if (rc == 0) {
         histogram(&c[5], &bi, "blocks");
         histogram(&c[8], &lat, "transactions");
         int failed = bi.failed || lat.failed;
-        for (int i = 0; i < 9; i++)
+        for (int i = 0; i < 11; i++)
             failed |= c[i].failed;
         if (failed) {
             snprintf(r->err, sizeof r->err, "out of memory");
             rc = SG_ENOMEM;
         }
     }
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 11; i++) {
         if (rc == 0)
             draw_chart(f, &c[i]);
         chart_free(&c[i]);

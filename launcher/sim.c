@@ -458,6 +458,11 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     r.height = n->st.height;
     r.updated_ms = wall_ms;
     r.hashrate_cap = (int64_t)n->hashrate;
+    ingest_money m;
+    ingest_node_money(s->ing, n->pk, &m);
+    r.energy_paid = (int64_t)m.energy_paid;
+    r.energy_received = (int64_t)m.energy_received;
+    r.rewards = (int64_t)m.rewards;
     db_put_node(s->db, &r);
 }
 
@@ -592,6 +597,7 @@ static void render(sim *s, int64_t now)
     h.phase = s->phase;
     h.restarts = s->restarts;
     ingest_get_stats(s->ing, &h.ist);
+    h.ing = s->ing;
     if (h.elapsed_ms > 0)
         h.tx_per_s = (double)h.ist.txs * 1000.0 / (double)h.elapsed_ms;
     for (int i = 0; i < s->n_events; i++)
@@ -616,7 +622,9 @@ static void tick(sim *s, int show)
         put_node(s, &s->f.nodes[i], wall);
         put_txlat(s, i, now, wall);
     }
-    int rc = ingest_poll(s->ing, wall, SIM_INGEST_BATCH);
+    /* Stamped when read, not when the tick began: the stats round trips
+     * above can take a while, and first_seen_ms / settled_ms say when. */
+    int rc = ingest_poll(s->ing, clock_wall_ms(), SIM_INGEST_BATCH);
     if (rc < 0)
         sim_event(s, "storing blocks failed: %s", sg_strerror(rc));
     if (wall - s->sim_stat_ms >= SIM_TICK_MS - 100) {
@@ -775,6 +783,15 @@ static void summary(sim *s, int killed, int64_t ran_ms, int have_report)
     else
         printf("no energy traded peer to peer; grid import %.3f kWh, export %.3f kWh\n",
                (double)st.grid_import_wh / 1000.0, (double)st.grid_export_wh / 1000.0);
+    /* Money for energy apart from block rewards, on the best chain. */
+    printf("%-6s %14s %14s %14s\n", "node", "energy paid", "energy recv", "rewards");
+    for (size_t i = 0; i < s->f.n; i++) {
+        ingest_money m;
+        ingest_node_money(s->ing, s->f.nodes[i].pk, &m);
+        printf("%-6s %14.6f %14.6f %14.6f\n", s->f.nodes[i].name,
+               (double)m.energy_paid / 1e6, (double)m.energy_received / 1e6,
+               (double)m.rewards / 1e6);
+    }
     printf("run directory %s; database: %s\n", s->dir,
            s->o->db_host[0] ? "MySQL" : s->db_path);
     if (have_report)
@@ -790,11 +807,8 @@ static int finish(sim *s)
     s->phase = "stopping";
     settle(s);
     int64_t wall = clock_wall_ms();
-    for (size_t i = 0; i < s->f.n; i++) {
-        if (s->f.nodes[i].have_stats)
-            put_node(s, &s->f.nodes[i], wall);
+    for (size_t i = 0; i < s->f.n; i++)
         put_txlat(s, i, clock_mono_ms(), wall);
-    }
     /* Daemons on other hosts are read over their control links, so their
      * stores are drained while they still run (mining has stopped); the
      * local files once more after the stop. */
@@ -804,6 +818,10 @@ static int finish(sim *s)
     int killed = fleet_stop_all(&s->f, SIM_STOP_GRACE_MS);
     while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
         ;
+    /* After the last blocks are read: the money columns come from them. */
+    for (size_t i = 0; i < s->f.n; i++)
+        if (s->f.nodes[i].have_stats)
+            put_node(s, &s->f.nodes[i], wall);
     put_run(s, wall / 1000);
     if (db_close(s->db, err, sizeof err) != 0) {
         fprintf(stderr, "launcher: %s\n", err);

@@ -75,8 +75,13 @@ void view_table(FILE *out, const fleet *f, const view_header *h, int clear)
             (unsigned long long)h->restarts);
     if (h->ist.blocks)
         print_totals(out, h);
-    fprintf(out, "%-6s %-9s %7s %5s %12s %16s %10s %10s %6s %4s\n", "node", "role", "height",
+    fprintf(out, "%-6s %-9s %7s %5s %12s %16s %10s %10s %6s %4s", "node", "role", "height",
             "peers", "hashrate", "balance", "sold kWh", "bought kWh", "stale", "up");
+    /* Money for energy apart from block rewards, on the launcher's best
+     * chain (ingest.h), so a node's columns add up across nodes. */
+    if (h->ing)
+        fprintf(out, " %13s %13s %13s", "energy paid", "energy recv", "rewards");
+    fputc('\n', out);
     for (size_t i = 0; i < f->n; i++) {
         const fleet_node *n = &f->nodes[i];
         if (!n->have_stats) {
@@ -85,11 +90,18 @@ void view_table(FILE *out, const fleet *f, const view_header *h, int clear)
             continue;
         }
         fmt_rate(rate, sizeof rate, n->st.hashrate);
-        fprintf(out, "%-6s %-9s %7lld %5lld %12s %16.6f %10.3f %10.3f %6lld %4s\n", n->name,
+        fprintf(out, "%-6s %-9s %7lld %5lld %12s %16.6f %10.3f %10.3f %6lld %4s", n->name,
                 role_name(n->role), (long long)n->st.height, (long long)n->st.peers,
                 rate, (double)n->st.balance / 1e6, (double)n->st.sold_wh / 1000.0,
                 (double)n->st.bought_wh / 1000.0, (long long)n->st.stale,
                 n->pid > 0 ? "yes" : (n->c ? "yes" : "no"));
+        if (h->ing) {
+            ingest_money m;
+            ingest_node_money(h->ing, n->pk, &m);
+            fprintf(out, " %13.6f %13.6f %13.6f", (double)m.energy_paid / 1e6,
+                    (double)m.energy_received / 1e6, (double)m.rewards / 1e6);
+        }
+        fputc('\n', out);
     }
     for (int i = 0; i < VIEW_EVENTS; i++)
         if (h->events[i])

@@ -19,6 +19,7 @@ typedef struct {
     uint32_t duration_s;             /* 0: until Ctrl-C */
     const char *phase;               /* "connecting", "running", "stopping" */
     ingest_stats ist;                /* ist.blocks == 0: no ingest (status) */
+    const ingest *ing;               /* money per node; NULL: none (status) */
     double tx_per_s;
     uint64_t restarts;
     const char *events[VIEW_EVENTS]; /* newest last; NULL entries skipped */

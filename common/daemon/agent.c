@@ -17,6 +17,14 @@ typedef struct {
     uint64_t energy_wh;
 } agent_order;
 
+/* A settlement of ours published and not yet spent by the tip. */
+typedef struct {
+    uint64_t interval;
+    uint64_t nonce;
+    uint8_t txid[32];
+    market_stats stats;
+} agent_pending;
+
 struct agent {
     agent_config cfg;
     energy_node node;
@@ -24,12 +32,11 @@ struct agent {
     uint64_t next_interval;            /* household: next to step */
     agent_order recent[AGENT_RECENT_ORDERS];   /* by interval % size */
     agent_stats st;
-    /* operator: the one settlement pending */
-    int pending;
-    uint64_t pend_interval;
-    uint8_t pend_txid[32];
-    market_stats pend_stats;
-    uint8_t checked_tip[32];           /* tip it was last found to apply on */
+    /* operator: settlements in flight, consecutive nonces, intervals
+     * increasing */
+    agent_pending pend[AGENT_MAX_PENDING];
+    size_t n_pend;
+    uint8_t checked_tip[32];           /* tip they were last found to apply on */
 };
 
 int agent_new(agent **out, const agent_config *cfg)
@@ -170,69 +177,89 @@ static int household_tick(agent *a, uint64_t k)
 
 /* ---- operator ------------------------------------------------------------ */
 
-/* Whether a settlement applies on the tip: 0 or the rule it breaks
- * (tried and rolled back; the result is cached per tip). */
-static int settlement_applies(agent *a, const proto_tx *tx, const uint8_t txid[32])
+/* Settlements in flight whose nonce the tip has used are done with (mined,
+ * or a stale copy of ours took the nonce): forget them; settlement_seen
+ * has counted the mined ones. */
+static void pending_forget_used(agent *a)
+{
+    const ledger_account *acct = ledger_account_get(chain_ledger(a->cfg.chain), a->cfg.pk);
+    uint64_t nonce = acct ? acct->nonce : 0;
+    size_t used = 0;
+
+    while (used < a->n_pend && a->pend[used].nonce < nonce)
+        used++;
+    if (used == 0)
+        return;
+    memmove(a->pend, a->pend + used, (a->n_pend - used) * sizeof a->pend[0]);
+    a->n_pend -= used;
+}
+
+/* Drops pending settlements from index i on, from the mempool too: one
+ * that stopped applying takes every later one with it, as their nonces
+ * no longer follow. */
+static void pending_drop_from(agent *a, size_t i, int why)
+{
+    mempool *mp = chain_mempool(a->cfg.chain);
+
+    log_info(a->cfg.log, "settlement of interval %llu no longer applies (%s); rebuilding "
+             "it and %zu later", (unsigned long long)a->pend[i].interval,
+             why == SG_ENOTFOUND ? "left the mempool" : sg_strerror(why), a->n_pend - i - 1);
+    for (size_t k = i; k < a->n_pend; k++)
+        mempool_remove(mp, a->pend[k].txid);
+    a->st.settlements_rebuilt += a->n_pend - i;
+    a->n_pend = i;
+}
+
+/* Applies the pending settlements in nonce order on the tip ledger,
+ * journalled in u, and drops the first that fails with all after it.
+ * 0, or SG_ENOMEM (nothing dropped: cannot tell now). */
+static int pending_apply(agent *a, ledger_undo *u)
 {
     const chain_entry *tip = chain_tip(a->cfg.chain);
     ledger *l = chain_ledger(a->cfg.chain);
-    ledger_undo *u;
-    int rc;
-
-    if (memcmp(a->checked_tip, tip->hash, 32) == 0)
-        return 0;
-    u = ledger_undo_new();
-    if (!u)
-        return SG_ENOMEM;
-    rc = ledger_apply_tx(l, tx, txid, (uint64_t)tip->height + 1, 0, u);
-    ledger_undo_apply(l, u);
-    ledger_undo_free(u);
-    if (rc == 0)
-        memcpy(a->checked_tip, tip->hash, 32);
-    return rc;
-}
-
-/* Resolves the pending settlement; returns 1 while it should be waited
- * for. */
-static int pending_wait(agent *a)
-{
     mempool *mp = chain_mempool(a->cfg.chain);
-    uint64_t last = ledger_last_settled(chain_ledger(a->cfg.chain));
-    const proto_tx *tx;
-    int rc = SG_ENOTFOUND;
 
-    if (!a->pending)
-        return 0;
-    if (last != UINT64_MAX && last >= a->pend_interval) {
-        a->pending = 0;                /* mined (agent_block_connected counted it) */
-        return 0;
+    for (size_t i = 0; i < a->n_pend; i++) {
+        const proto_tx *tx = mempool_get(mp, a->pend[i].txid);
+        int rc = tx ? ledger_apply_tx(l, tx, a->pend[i].txid, (uint64_t)tip->height + 1, 0, u)
+                    : SG_ENOTFOUND;
+        if (rc == SG_ENOMEM)
+            return rc;
+        if (rc != 0) {
+            pending_drop_from(a, i, rc);
+            break;
+        }
     }
-    tx = mempool_get(mp, a->pend_txid);
-    if (tx) {
-        rc = settlement_applies(a, tx, a->pend_txid);
-        if (rc == 0 || rc == SG_ENOMEM)
-            return 1;                  /* applies, or cannot tell now */
-        mempool_remove(mp, a->pend_txid);
-    }
-    log_info(a->cfg.log, "settlement of interval %llu no longer applies (%s); rebuilding",
-             (unsigned long long)a->pend_interval,
-             rc == SG_ENOTFOUND ? "left the mempool" : sg_strerror(rc));
-    a->pending = 0;
-    a->st.settlements_rebuilt++;
+    memcpy(a->checked_tip, tip->hash, 32);
     return 0;
 }
 
-/* The oldest interval with open orders whose grace period is over. */
-static int settle_target(agent *a, uint64_t now_ms, uint64_t *k)
+/* Whether the pending chain was found to apply on this tip and is still
+ * all in the mempool. */
+static int pending_known_good(agent *a)
+{
+    mempool *mp = chain_mempool(a->cfg.chain);
+
+    if (memcmp(a->checked_tip, chain_tip(a->cfg.chain)->hash, 32) != 0)
+        return 0;
+    for (size_t i = 0; i < a->n_pend; i++)
+        if (!mempool_has(mp, a->pend[i].txid))
+            return 0;
+    return 1;
+}
+
+/* The oldest interval with open orders in l, after `after` (UINT64_MAX:
+ * none), whose grace period is over. */
+static int settle_target(agent *a, const ledger *l, uint64_t after, uint64_t now_ms,
+                         uint64_t *k)
 {
     const chain_params *p = a->cfg.params;
-    const ledger *l = chain_ledger(a->cfg.chain);
     const ledger_order *o;
     size_t it = 0;
     int found = 0;
 
     while (ledger_order_next(l, &it, &o))
-        if (!found || o->interval < *k) {
+        if ((after == UINT64_MAX || o->interval > after) && (!found || o->interval < *k)) {
             *k = o->interval;
             found = 1;
         }
@@ -240,69 +267,126 @@ static int settle_target(agent *a, uint64_t now_ms, uint64_t *k)
                                   p->tick_ms / AGENT_SETTLE_GRACE_DIV;
 }
 
-/* Our own stale transactions would block the nonce the new settlement
- * takes. */
-static void drop_own_pending(agent *a)
+static uint64_t pending_last(const agent *a)
+{
+    return a->n_pend ? a->pend[a->n_pend - 1].interval : UINT64_MAX;
+}
+
+/* Our own transactions at or past `nonce` that no pending entry owns (a
+ * settlement a reorg put back, one given up) would block the nonces new
+ * settlements take. */
+static void drop_own_from(agent *a, uint64_t nonce)
 {
     mempool *mp = chain_mempool(a->cfg.chain);
-    size_t it = 0;
-    const uint8_t *id;
     uint8_t ids[16][32];
-    size_t n = 0;
+    size_t n;
 
-    while (n < 16 && mempool_next(mp, &it, &id)) {
-        const proto_tx *tx = mempool_get(mp, id);
-        if (tx && memcmp(tx->from, a->cfg.pk, 32) == 0)
-            memcpy(ids[n++], id, 32);
+    do {
+        size_t it = 0;
+        const uint8_t *id;
+        n = 0;
+        while (n < 16 && mempool_next(mp, &it, &id)) {
+            const proto_tx *tx = mempool_get(mp, id);
+            if (tx && tx->nonce >= nonce && memcmp(tx->from, a->cfg.pk, 32) == 0)
+                memcpy(ids[n++], id, 32);
+        }
+        for (size_t i = 0; i < n; i++)
+            mempool_remove(mp, ids[i]);
+    } while (n == 16);
+}
+
+/* Builds and signs the settlement of interval k on l (the tip with the
+ * pending chain applied, so the account nonce is the next free one) and
+ * applies it there, so the next one builds on it.  One that cannot apply
+ * (the grid account short of money for feed-in) is not made: it would
+ * only sit in every mempool. */
+static int build_next(agent *a, ledger *l, ledger_undo *u, uint64_t k, proto_tx *tx,
+                      agent_pending *pe)
+{
+    const ledger_account *acct = ledger_account_get(l, a->cfg.pk);
+    ledger_order *orders = NULL;
+    size_t n = 0;
+    int rc = market_collect(l, k, &orders, &n);
+
+    if (rc != 0)
+        return rc;
+    pe->interval = k;
+    pe->nonce = acct ? acct->nonce : 0;
+    rc = market_settlement_build(a->cfg.params, k, pe->nonce, orders, n, tx, &pe->stats);
+    free(orders);
+    if (rc != 0)
+        return rc;
+    rc = tx_sign(tx, a->cfg.sk, chain_id(a->cfg.chain));
+    if (rc == 0)
+        rc = tx_id(tx, pe->txid);
+    if (rc == 0)
+        rc = ledger_apply_tx(l, tx, pe->txid, (uint64_t)chain_tip(a->cfg.chain)->height + 1,
+                             0, u);
+    if (rc != 0)
+        proto_tx_free(tx);
+    return rc;
+}
+
+/* Every interval whose grace is over, in order, each on the one before:
+ * built on the tip with the pending chain applied (rolled back before
+ * anything is submitted, as the mempool checks nonces on the tip).  The
+ * new ones applied on the tip pending_apply checked, so checked_tip
+ * still holds. */
+static int publish_due(agent *a, uint64_t now_ms, ledger_undo *u)
+{
+    ledger *l = chain_ledger(a->cfg.chain);
+    proto_tx txs[AGENT_MAX_PENDING];
+    agent_pending made[AGENT_MAX_PENDING];
+    size_t n = 0;
+    uint64_t k;
+    int rc = 0, build_rc = 0;
+
+    while (a->n_pend + n < AGENT_MAX_PENDING &&
+           settle_target(a, l, n ? made[n - 1].interval : pending_last(a), now_ms, &k)) {
+        if ((build_rc = build_next(a, l, u, k, &txs[n], &made[n])) != 0)
+            break;                     /* those before it still go out */
+        n++;
     }
-    for (size_t i = 0; i < n; i++)
-        mempool_remove(mp, ids[i]);
+    ledger_undo_apply(l, u);
+    if (n > 0)
+        drop_own_from(a, made[0].nonce);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = a->cfg.submit(a->cfg.submit_ctx, &txs[i], made[i].txid);
+        proto_tx_free(&txs[i]);
+        if (rc != 0)
+            continue;                  /* the later ones' nonces would not follow */
+        a->pend[a->n_pend++] = made[i];
+        a->st.settlements_published++;
+        log_info(a->cfg.log, "settlement of interval %llu published (nonce %llu): %u offers, "
+                 "%u bids, %llu Wh traded at %llu", (unsigned long long)made[i].interval,
+                 (unsigned long long)made[i].nonce, made[i].stats.offers, made[i].stats.bids,
+                 (unsigned long long)made[i].stats.traded_wh,
+                 (unsigned long long)made[i].stats.clearing_price);
+    }
+    return rc != 0 ? rc : build_rc;
 }
 
 static int operator_tick(agent *a, uint64_t now_ms)
 {
-    const ledger *l = chain_ledger(a->cfg.chain);
-    const ledger_account *acct;
-    ledger_order *orders = NULL;
-    size_t n = 0;
-    proto_tx tx;
-    market_stats ms;
-    uint64_t k = 0;
+    ledger_undo *u;
+    uint64_t k;
     int rc;
 
-    if (pending_wait(a) || !settle_target(a, now_ms, &k))
+    pending_forget_used(a);
+    if (pending_known_good(a) &&
+        (a->n_pend == AGENT_MAX_PENDING ||
+         !settle_target(a, chain_ledger(a->cfg.chain), pending_last(a), now_ms, &k)))
         return 0;
-    rc = market_collect(l, k, &orders, &n);
-    if (rc != 0)
-        return rc;
-    drop_own_pending(a);
-    acct = ledger_account_get(l, a->cfg.pk);
-    rc = market_settlement_build(a->cfg.params, k, acct ? acct->nonce : 0, orders, n,
-                                 &tx, &ms);
-    free(orders);
-    if (rc != 0)
-        return rc;
-    /* One that cannot apply now (the grid account short of money for
-     * feed-in) is not published: it would only sit in every mempool. */
-    memset(a->checked_tip, 0, sizeof a->checked_tip);
-    rc = tx_sign(&tx, a->cfg.sk, chain_id(a->cfg.chain));
+    if (!(u = ledger_undo_new()))
+        return SG_ENOMEM;
+    rc = pending_apply(a, u);
     if (rc == 0)
-        rc = tx_id(&tx, a->pend_txid);
-    if (rc == 0)
-        rc = settlement_applies(a, &tx, a->pend_txid);
-    if (rc == 0)
-        rc = a->cfg.submit(a->cfg.submit_ctx, &tx, a->pend_txid);
-    proto_tx_free(&tx);
-    if (rc != 0)
-        return rc;
-    a->pending = 1;
-    a->pend_interval = k;
-    a->pend_stats = ms;
-    a->st.settlements_published++;
-    log_info(a->cfg.log, "settlement of interval %llu published: %u offers, %u bids, "
-             "%llu Wh traded at %llu", (unsigned long long)k, ms.offers, ms.bids,
-             (unsigned long long)ms.traded_wh, (unsigned long long)ms.clearing_price);
-    return 0;
+        rc = publish_due(a, now_ms, u);
+    else
+        ledger_undo_apply(chain_ledger(a->cfg.chain), u);
+    ledger_undo_free(u);
+    return rc;
 }
 
 /* ---- common -------------------------------------------------------------- */
@@ -332,14 +416,19 @@ static void settlement_seen(agent *a, const proto_tx *tx)
                                        mine ? o->energy_wh : 0);
         return;
     }
-    if (a->pending && k == a->pend_interval && tx_id(tx, id) == 0 &&
-        memcmp(id, a->pend_txid, 32) == 0) {
+    if (tx_id(tx, id) != 0)
+        return;
+    for (size_t i = 0; i < a->n_pend; i++) {
+        const market_stats *ms = &a->pend[i].stats;
+        if (a->pend[i].interval != k || memcmp(id, a->pend[i].txid, 32) != 0)
+            continue;
         a->st.settlements_mined++;
-        a->st.traded_wh = a->pend_stats.traded_wh;
-        a->st.grid_import_wh = a->pend_stats.grid_import_wh;
-        a->st.grid_export_wh = a->pend_stats.grid_export_wh;
-        a->st.matched_orders = a->pend_stats.matched_orders;
-        a->st.total_traded_wh += a->pend_stats.traded_wh;
+        a->st.traded_wh = ms->traded_wh;
+        a->st.grid_import_wh = ms->grid_import_wh;
+        a->st.grid_export_wh = ms->grid_export_wh;
+        a->st.matched_orders = ms->matched_orders;
+        a->st.total_traded_wh += ms->traded_wh;
+        return;
     }
 }
 

@@ -17,13 +17,17 @@
  *
  * Operator.  Interval k is cleared once real time has passed the end of k
  * by AGENT_SETTLE_GRACE_DIV-th of a tick (late orders still get mined).
- * The agent settles the oldest interval with open orders in the tip
- * ledger, and keeps at most one settlement pending: while it sits in the
- * mempool and still applies on the tip it waits; when it was mined the
- * next interval follows; when it vanished or stopped applying (a reorg
- * dropped an order it names) it is removed and rebuilt from the tip state.
- * One pending settlement at a time keeps the operator's nonces gap-free.
- * Peers that still hold the stale settlement refuse its replacement (same
+ * The agent settles every interval with open orders in the tip ledger, in
+ * order, as soon as its grace is over, without waiting for the one before
+ * to be mined: up to AGENT_MAX_PENDING settlements are in flight at once,
+ * with consecutive nonces of the operator account, each built on the tip
+ * with the earlier ones applied (so a block can carry several, and blocks
+ * slower than intervals do not build a backlog).  On every new tip the
+ * chain is re-applied in nonce order: those a block spent are forgotten;
+ * the first that vanished from the mempool or stopped applying (a reorg
+ * dropped an order it names) is removed together with every later one,
+ * whose nonces no longer follow, and all are rebuilt from the tip state.
+ * Peers that still hold a stale settlement refuse its replacement (same
  * account and nonce); the operator mines, so the replacement gets in all
  * the same, and the stale copy is pruned once the nonce is used.
  *
@@ -45,6 +49,7 @@
 #define AGENT_SETTLE_GRACE_DIV 4   /* settle k at end of k + tick_ms / 4 */
 #define AGENT_MAX_CATCHUP 10000    /* missed intervals stepped at most */
 #define AGENT_RECENT_ORDERS 64     /* own orders remembered for feedback */
+#define AGENT_MAX_PENDING 32       /* operator: settlements in flight at once */
 
 enum agent_role { AGENT_HOUSEHOLD = 1, AGENT_OPERATOR = 2 };
 

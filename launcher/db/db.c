@@ -249,7 +249,7 @@ static int spill_decode(const char *line, size_t len, db__row **out)
     const db__table *t = &db__tables[r->table];
     s = line + 1;
     for (int i = 0; i < t->ncols; i++) {
-        if (s == e && t->cols[i].upd == DBU_KNOWN)
+        if (s == e && t->cols[i].late)
             break;              /* a line from before the column existed */
         if (s >= e || *s != '\t')
             goto bad;

@@ -98,6 +98,13 @@ typedef struct {
     int64_t height;
     int64_t updated_ms;
     int64_t hashrate_cap;       /* this node's --hashrate, hashes/s; 0 (NULL): none */
+    /* Money for energy on the best chain as the launcher follows it
+     * (ingest.h), apart from block rewards: paid for bought energy (peer
+     * to peer and grid import), received for sold energy (peer to peer and
+     * feed-in); the operator's account is the grid, which takes every
+     * payment and makes every receipt. */
+    int64_t energy_paid, energy_received;
+    int64_t rewards;             /* coinbases of best-chain blocks */
 } db_node;
 
 /* Key (run_id, hash).  A re-put updates stale (a reorg can flip it) and
@@ -179,6 +186,9 @@ typedef struct {
     int64_t traded_value;        /* money paid peer to peer in it (micro-units) */
     uint64_t wh_price_sum;       /* not stored: sum of traded Wh x price, for
                                     an exact volume-weighted average price */
+    int64_t closed_ms;           /* real time the interval ended, Unix ms */
+    int64_t settled_ms;          /* the launcher first saw the best-chain block
+                                  * carrying the settlement; 0: not (SQL NULL) */
 } db_interval;
 
 /* Per node per sample (table node_stats).  Key (run_id, node, t_ms). */

@@ -30,6 +30,8 @@ enum db__upd {
     DBU_WITHMIN,  /* follows the DBU_MIN column of its table (seen_by) */
     DBU_KNOWN,    /* DBC_INT, nullable: 0 is stored as NULL, and a NULL never
                    * replaces a known value; added to older tables on open */
+    DBU_NULLSET,  /* DBC_INT, nullable: 0 is stored as NULL, the new value
+                   * wins (NULL too); added to older tables on open */
 };
 
 typedef struct {
@@ -38,7 +40,15 @@ typedef struct {
     uint8_t upd;     /* enum db__upd */
     uint16_t size;   /* DBC_STR: buffer size including the NUL */
     size_t off;      /* offset in the row struct */
+    uint8_t late;    /* appended after tables existed: added to older tables
+                      * on open, optional at the end of a spill line */
 } db__col;
+
+/* 0 in such a column is written as SQL NULL. */
+static inline int db__nullable(const db__col *c)
+{
+    return c->type == DBC_INT && (c->upd == DBU_KNOWN || c->upd == DBU_NULLSET);
+}
 
 typedef struct {
     const char *name;

@@ -76,7 +76,7 @@ static void create_sql(const db__table *t, db__sb *b)
     db__sb_addf(b, "CREATE TABLE IF NOT EXISTS `%s` (", t->name);
     for (int i = 0; i < t->ncols; i++) {
         const db__col *c = &t->cols[i];
-        if (c->upd == DBU_KNOWN)
+        if (db__nullable(c))
             db__sb_addf(b, "`%s` BIGINT NULL DEFAULT NULL, ", c->name);
         else if (c->type == DBC_INT)
             db__sb_addf(b, "`%s` BIGINT NOT NULL DEFAULT 0, ", c->name);
@@ -101,18 +101,19 @@ static void create_sql(const db__table *t, db__sb *b)
     db__sb_add(b, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
 }
 
-/* A database made before a DBU_KNOWN column existed gets it added (MySQL
+/* A database made before a late column existed gets it added (MySQL
  * has no ADD COLUMN IF NOT EXISTS; "duplicate column" means it is there). */
 static int my_add_columns(db *d, db__sb *b, char *err, size_t errlen)
 {
     for (int t = 0; t < DB_T_COUNT; t++) {
         const db__table *tb = &db__tables[t];
         for (int i = 0; i < tb->ncols && !tb->alias; i++) {
-            if (tb->cols[i].upd != DBU_KNOWN)
+            if (!tb->cols[i].late)
                 continue;
             b->len = 0;
-            db__sb_addf(b, "ALTER TABLE `%s` ADD COLUMN `%s` BIGINT NULL DEFAULT NULL",
-                        tb->name, tb->cols[i].name);
+            db__sb_addf(b, "ALTER TABLE `%s` ADD COLUMN `%s` BIGINT %s", tb->name,
+                        tb->cols[i].name, db__nullable(&tb->cols[i]) ? "NULL DEFAULT NULL"
+                                          : "NOT NULL DEFAULT 0");
             if (b->oom)
                 return SG_ENOMEM;
             if (mysql_real_query(d->my->h, b->p, (unsigned long)b->len) != 0 &&
@@ -127,12 +128,12 @@ static int my_add_columns(db *d, db__sb *b, char *err, size_t errlen)
 
 /* Whether the column list of one existing table (a result of
  * information_schema.COLUMNS) holds every column this launcher created it
- * with; columns added later (DBU_KNOWN) may be missing: the migration adds
- * them.  Returns the name of the first missing column, NULL when none is. */
+ * with; late columns may be missing: the migration adds them.  Returns the
+ * name of the first missing column, NULL when none is. */
 static const char *my_missing_column(const db__table *tb, MYSQL_RES *res)
 {
     for (int i = 0; i < tb->ncols; i++) {
-        if (tb->cols[i].upd == DBU_KNOWN)
+        if (tb->cols[i].late)
             continue;
         int found = 0;
         mysql_data_seek(res, 0);
@@ -142,6 +143,42 @@ static const char *my_missing_column(const db__table *tb, MYSQL_RES *res)
             return tb->cols[i].name;
     }
     return NULL;
+}
+
+/* Whether table t of the database has a column of that name. */
+static int my_has_column(db *d, db__sb *b, const char *t, const char *col, int *yes,
+                         char *err, size_t errlen)
+{
+    b->len = 0;
+    db__sb_addf(b, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '%s' "
+                "AND TABLE_NAME = '%s' AND COLUMN_NAME = '%s'", d->my->name, t, col);
+    if (b->oom)
+        return SG_ENOMEM;
+    if (my_exec(d, b->p, b->len, "reading the existing tables", err, errlen) != 0)
+        return SG_EDB;
+    MYSQL_RES *res = mysql_store_result(d->my->h);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    *yes = row != NULL && row[0] != NULL && strcmp(row[0], "0") != 0;
+    if (res)
+        mysql_free_result(res);
+    return res ? 0 : SG_EDB;
+}
+
+/* Versions before node_stats kept the per-node samples in
+ * simulation_stats (it has a `node` column); they move to node_stats, so
+ * simulation_stats can hold the run's aggregates as the original did. */
+static int my_move_node_samples(db *d, db__sb *b, char *err, size_t errlen)
+{
+    int old_layout = 0, have_node_stats = 0;
+    int rc = my_has_column(d, b, "simulation_stats", "node", &old_layout, err, errlen);
+    if (rc == 0 && old_layout)
+        rc = my_has_column(d, b, "node_stats", "node", &have_node_stats, err, errlen);
+    if (rc != 0 || !old_layout || have_node_stats)
+        return rc;
+    b->len = 0;
+    db__sb_add(b, "RENAME TABLE simulation_stats TO node_stats");
+    return b->oom ? SG_ENOMEM : my_exec(d, b->p, b->len, "moving per-node samples to node_stats",
+                                       err, errlen);
 }
 
 /* A database with tables of our names that another program made (the
@@ -191,6 +228,8 @@ static int my_schema(db *d, char *err, size_t errlen)
         my_err(d, d->my->h, "selecting the database", err, errlen);
         rc = SG_EDB;
     }
+    if (rc == 0)
+        rc = my_move_node_samples(d, &b, err, errlen);
     if (rc == 0)
         rc = my_check_foreign(d, &b, err, errlen);
     for (int t = 0; t < DB_T_COUNT && rc == 0 && !b.oom; t++) {
@@ -268,7 +307,7 @@ int db__my_connected(db *d)
 
 static int add_value(db *d, db__sb *b, const db__row *r, const db__col *c)
 {
-    if (c->type == DBC_INT && c->upd == DBU_KNOWN && db__col_int(r, c) == 0) {
+    if (db__nullable(c) && db__col_int(r, c) == 0) {
         db__sb_add(b, "NULL");
         return b->oom ? SG_ENOMEM : 0;
     }
@@ -312,6 +351,7 @@ static void update_sql(const db__table *t, db__sb *b)
         const char *n = t->cols[i].name, *sep = sets ? ", " : "";
         switch (t->cols[i].upd) {
         case DBU_SET:
+        case DBU_NULLSET:
             db__sb_addf(b, "%s`%s` = VALUES(`%s`)", sep, n, n);
             sets++;
             break;

@@ -7,18 +7,20 @@
 
 #include "launcher/db/db_int.h"
 
-#define KEYS(st, f, n) { n, DBC_STR, DBU_KEY, sizeof(((st *)0)->f), offsetof(st, f) }
-#define KEYI(st, f, n) { n, DBC_INT, DBU_KEY, 0, offsetof(st, f) }
-#define STR(st, f, u) { #f, DBC_STR, u, sizeof(((st *)0)->f), offsetof(st, f) }
-#define INT(st, f, u) { #f, DBC_INT, u, 0, offsetof(st, f) }
-#define INTN(st, f, n, u) { n, DBC_INT, u, 0, offsetof(st, f) }
+#define KEYS(st, f, n) { n, DBC_STR, DBU_KEY, sizeof(((st *)0)->f), offsetof(st, f), 0 }
+#define KEYI(st, f, n) { n, DBC_INT, DBU_KEY, 0, offsetof(st, f), 0 }
+#define STR(st, f, u) { #f, DBC_STR, u, sizeof(((st *)0)->f), offsetof(st, f), 0 }
+#define INT(st, f, u) { #f, DBC_INT, u, 0, offsetof(st, f), 0 }
+#define INTN(st, f, n, u) { n, DBC_INT, u, 0, offsetof(st, f), 0 }
+/* A column appended after databases with the table existed. */
+#define LATE(st, f, u) { #f, DBC_INT, u, 0, offsetof(st, f), 1 }
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const db__col run_cols[] = {
     KEYS(db_run, run_id, "run_id"),
     INT(db_run, started_at_s, DBU_SET),
     INT(db_run, ended_at_s, DBU_SET),
-    { "params", DBC_TEXT, DBU_SET, 0, offsetof(db_run, params) },
+    { "params", DBC_TEXT, DBU_SET, 0, offsetof(db_run, params), 0 },
     INT(db_run, seed, DBU_SET),
     INT(db_run, prosumers, DBU_SET),
     INT(db_run, consumers, DBU_SET),
@@ -29,7 +31,7 @@ static const db__col run_cols[] = {
     STR(db_run, market_rule, DBU_SET),
     INT(db_run, use_gpu, DBU_SET),
     INT(db_run, hosts, DBU_SET),
-    INT(db_run, hashrate_cap, DBU_KNOWN),
+    LATE(db_run, hashrate_cap, DBU_KNOWN),
 };
 static const char *const run_idx[] = { "runs_started:started_at_s", NULL };
 
@@ -50,7 +52,10 @@ static const db__col node_cols[] = {
     INT(db_node, consumed_wh, DBU_SET),
     INT(db_node, height, DBU_SET),
     INT(db_node, updated_ms, DBU_SET),
-    INT(db_node, hashrate_cap, DBU_KNOWN),
+    LATE(db_node, hashrate_cap, DBU_KNOWN),
+    LATE(db_node, energy_paid, DBU_SET),
+    LATE(db_node, energy_received, DBU_SET),
+    LATE(db_node, rewards, DBU_SET),
 };
 static const char *const node_idx[] = { "nodes_pubkey:run_id,pubkey", NULL };
 
@@ -90,8 +95,8 @@ static const db__col tx_cols[] = {
     INT(db_tx, energy_wh, DBU_SET),
     INT(db_tx, price, DBU_SET),
     INT(db_tx, first_seen_ms, DBU_MIN),
-    INT(db_tx, broadcast_ms, DBU_KNOWN),
-    INT(db_tx, included_ms, DBU_KNOWN),
+    LATE(db_tx, broadcast_ms, DBU_KNOWN),
+    LATE(db_tx, included_ms, DBU_KNOWN),
 };
 static const char *const tx_idx[] = {
     "transactions_block:run_id,block_hash", "transactions_kind:run_id,kind",
@@ -103,8 +108,8 @@ static const db__col txlat_cols[] = {
     KEYS(db_txlat, run_id, "run_id"),
     KEYS(db_txlat, txid, "txid"),
     INT(db_txlat, first_seen_ms, DBU_MIN),
-    INT(db_txlat, broadcast_ms, DBU_KNOWN),
-    INT(db_txlat, included_ms, DBU_KNOWN),
+    LATE(db_txlat, broadcast_ms, DBU_KNOWN),
+    LATE(db_txlat, included_ms, DBU_KNOWN),
 };
 static const char *const txlat_idx[] = { NULL };
 
@@ -135,7 +140,9 @@ static const db__col interval_cols[] = {
     INT(db_interval, matched_orders, DBU_SET),
     STR(db_interval, settle_txid, DBU_SET),
     STR(db_interval, block_hash, DBU_SET),
-    INT(db_interval, traded_value, DBU_KNOWN),
+    LATE(db_interval, traded_value, DBU_KNOWN),
+    LATE(db_interval, closed_ms, DBU_SET),
+    LATE(db_interval, settled_ms, DBU_NULLSET),
 };
 static const char *const interval_idx[] = { NULL };
 

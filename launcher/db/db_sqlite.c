@@ -20,7 +20,7 @@ static void create_sql(const db__table *t, db__sb *b)
     for (int i = 0; i < t->ncols; i++) {
         const db__col *c = &t->cols[i];
         db__sb_addf(b, "\"%s\" %s, ", c->name,
-                    c->upd == DBU_KNOWN  ? "INTEGER"
+                    db__nullable(c)      ? "INTEGER"
                     : c->type == DBC_INT ? "INTEGER NOT NULL DEFAULT 0"
                     : c->type == DBC_STR ? "TEXT NOT NULL DEFAULT ''"
                                          : "TEXT");
@@ -63,6 +63,7 @@ static void upsert_sql(const db__table *t, db__sb *b)
         const char *pre = sets ? ", " : "UPDATE SET ";
         switch (t->cols[i].upd) {
         case DBU_SET:
+        case DBU_NULLSET:
             db__sb_addf(b, "%s\"%s\" = excluded.\"%s\"", pre, n, n);
             sets++;
             break;
@@ -95,18 +96,19 @@ static int lite_fail(db *d, int rc, const char *what, char *err, size_t errlen)
     return SG_EDB;
 }
 
-/* A file made before a DBU_KNOWN column existed gets it added; "duplicate
+/* A file made before a late column existed gets it added; "duplicate
  * column" just means it is there already. */
 static int lite_add_columns(db *d, db__sb *b, char *err, size_t errlen)
 {
     for (int t = 0; t < DB_T_COUNT; t++) {
         const db__table *tb = &db__tables[t];
         for (int i = 0; i < tb->ncols && !tb->alias; i++) {
-            if (tb->cols[i].upd != DBU_KNOWN)
+            if (!tb->cols[i].late)
                 continue;
             b->len = 0;
-            db__sb_addf(b, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" INTEGER", tb->name,
-                        tb->cols[i].name);
+            db__sb_addf(b, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", tb->name,
+                        tb->cols[i].name, db__nullable(&tb->cols[i]) ? "INTEGER"
+                                          : "INTEGER NOT NULL DEFAULT 0");
             if (b->oom)
                 return SG_ENOMEM;
             int src = sqlite3_exec(d->lite->h, b->p, NULL, NULL, NULL);
@@ -180,7 +182,7 @@ static int bind_row(sqlite3_stmt *st, const db__row *r)
     int rc = SQLITE_OK;
     for (int i = 0; i < t->ncols && rc == SQLITE_OK; i++) {
         const db__col *c = &t->cols[i];
-        if (c->type == DBC_INT && c->upd == DBU_KNOWN && db__col_int(r, c) == 0) {
+        if (db__nullable(c) && db__col_int(r, c) == 0) {
             rc = sqlite3_bind_null(st, i + 1);
         } else if (c->type == DBC_INT) {
             rc = sqlite3_bind_int64(st, i + 1, db__col_int(r, c));

@@ -52,6 +52,17 @@ mdb_sql "CREATE DATABASE IF NOT EXISTS sglaunch; CREATE TABLE sglaunch.transacti
     interval_no BIGINT NOT NULL DEFAULT 0, energy_wh BIGINT NOT NULL DEFAULT 0,
     price BIGINT NOT NULL DEFAULT 0, first_seen_ms BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, txid)) ENGINE=InnoDB" || fail "cannot make an old transactions table"
+# A database from before node_stats: its per-node samples were in
+# simulation_stats; they move to node_stats, rows and all.
+mdb_sql "CREATE TABLE sglaunch.simulation_stats (
+    run_id VARCHAR(39) NOT NULL DEFAULT '', node VARCHAR(64) NOT NULL DEFAULT '',
+    t_ms BIGINT NOT NULL DEFAULT 0, height BIGINT NOT NULL DEFAULT 0,
+    peers BIGINT NOT NULL DEFAULT 0, hashrate BIGINT NOT NULL DEFAULT 0,
+    mempool BIGINT NOT NULL DEFAULT 0, stale BIGINT NOT NULL DEFAULT 0,
+    orphans BIGINT NOT NULL DEFAULT 0, balance BIGINT NOT NULL DEFAULT 0,
+    loop_lag_ms BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (run_id, node, t_ms)) ENGINE=InnoDB;
+    INSERT INTO sglaunch.simulation_stats (run_id, node, t_ms, height)
+    VALUES ('old-run', 'p1', 1000, 7)" || fail "cannot make an old simulation_stats table"
 
 # Right password through the environment; a short run.  A port taken
 # between the probe and the launcher's check (tests side by side) gives
@@ -81,6 +92,9 @@ for t in nodes blocks transactions node_stats simulation_stats; do
     [[ "$(s 'COUNT(*)' "$t")" -gt 0 ]] || fail "table $t is empty"
 done
 [[ "$(s 'COUNT(*)' nodes)" -eq 4 ]] || fail "nodes rows: $(s 'COUNT(*)' nodes)"
+[[ "$(mdb_sql "SELECT height FROM sglaunch.node_stats WHERE run_id='old-run' AND node='p1'")" == 7 ]] ||
+    fail "the old per-node samples did not move to node_stats"
+[[ "$(s 'MAX(block_count)' simulation_stats)" -gt 0 ]] || fail "no aggregates in simulation_stats"
 best=$(s 'MAX(height)' blocks 'stale=0')
 [[ "$best" -ge 5 ]] || fail "best height only $best"
 [[ "$(s 'COUNT(*)' blocks 'stale=0')" -eq $((best + 1)) ]] || fail "best chain not contiguous"

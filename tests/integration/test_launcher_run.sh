@@ -182,6 +182,27 @@ if [[ "$settle" -gt 0 ]]; then
         [[ "$price" -ge "$lo" && "$price" -le "$hi" ]] ||
             sg_fail "average price $price outside the clearing prices [$lo, $hi]"
     fi
+    # Settlements keep up with the blocks: nearly every interval with
+    # orders on the best chain is settled there once a block came 3 s
+    # after its end and after its orders' block (test_settle_pace.sh does
+    # this with blocks slower than intervals; generous for a loaded machine).
+    g0=$(sed -n 's/^genesis_time //p' "$RUN/genesis.txt")
+    tick=$(sed -n 's/^tick_ms //p' "$RUN/genesis.txt")
+    due="SELECT DISTINCT t.interval_no FROM transactions t
+         JOIN blocks ob ON ob.hash=t.block_hash AND ob.stale=0
+         WHERE t.kind IN ('offer','bid') AND EXISTS (SELECT 1 FROM blocks b WHERE b.stale=0
+           AND b.first_seen_ms >= ob.first_seen_ms + 3000
+           AND b.first_seen_ms >= $g0 * 1000 + (t.interval_no + 1) * $tick + 3000)"
+    n_due=$(q "SELECT COUNT(*) FROM ($due)")
+    n_set=$(q "SELECT COUNT(*) FROM market_intervals WHERE settled_ms IS NOT NULL
+               AND interval_no IN ($due)")
+    [[ $((n_set * 10)) -ge $((n_due * 9)) ]] || sg_fail "only $n_set of $n_due due intervals settled"
+    bad=$(q "SELECT interval_no || ':' || COALESCE(settled_ms, 'NULL') || ':' || closed_ms || ':' || block_hash
+             FROM market_intervals WHERE (settled_ms IS NULL) <> (block_hash='')
+             OR (settled_ms IS NOT NULL AND settled_ms + 1000 < closed_ms)")
+    [[ -z "$bad" ]] || sg_fail "settled_ms against block_hash and closed_ms: $bad"
+    sg_log "$n_set of $n_due intervals due settled; lag $(q "SELECT MIN(settled_ms - closed_ms) || '..' ||
+            MAX(settled_ms - closed_ms) FROM market_intervals WHERE settled_ms IS NOT NULL") ms"
 else
     sg_log "no settlements in this run (daemons sign no orders yet): market tables not checked"
 fi
@@ -212,7 +233,14 @@ while IFS='|' read -r name pk bal; do
     want=$(( ${alloc[$pk]} + reward * mined + traded + moved ))
     [[ "$pk" == "$opk" ]] && want=$((want + grid))
     sg_assert_eq "$bal" "$want" "balance + reserved of $name"
+    # The money columns (ingest, best chain) tell the same apart from rewards.
+    sg_assert_eq "$(q "SELECT rewards FROM nodes WHERE name='$name'")" "$((reward * mined))" "rewards of $name"
+    net=$traded
+    [[ "$pk" == "$opk" ]] && net=$((net + grid))
+    sg_assert_eq "$(q "SELECT energy_received - energy_paid FROM nodes WHERE name='$name'")" "$net" \
+        "energy money of $name"
 done < <(q 'SELECT name, pubkey, balance + reserved FROM nodes')
+sg_assert_eq "$(q 'SELECT SUM(energy_received - energy_paid) FROM nodes')" 0 "energy money across nodes"
 sg_log "balances match the ledger; $(q "SELECT COUNT(*) FROM ($BEST_TRADES)") best-chain fills"
 sg_log "run to --duration: pass"
 

@@ -1,7 +1,8 @@
 /* Agent: households sign one order per interval with the right nonces, the
  * operator settles finished intervals once their grace period is over,
- * waits on a pending settlement, rebuilds one that vanished or stopped
- * applying after a reorg, and statistics follow what was mined.  One
+ * with several settlements in flight at once, rebuilds one that vanished
+ * or stopped applying after a reorg (and those after it), and statistics
+ * follow what was mined.  One
  * in-memory chain per view, real signatures, proof of work at difficulty 1;
  * time is passed in, so nothing depends on the clock. */
 #include <check.h>
@@ -374,29 +375,201 @@ START_TEST(test_rebuild_after_reorg)
 }
 END_TEST
 
-/* Orders of two intervals pending: the oldest is settled first, then the
- * next once the first was mined; a household whose interval was settled
- * before its order was mined reuses the freed nonce. */
-START_TEST(test_oldest_first)
+/* Blocks slower than intervals: the operator does not wait for one
+ * settlement to be mined before publishing the next, so one block carries
+ * several, with consecutive nonces, each on the one before. */
+START_TEST(test_several_in_flight)
 {
     fix f;
+    agent_stats st;
+    fix_init(&f, RICH);
+    tick_households(&f, at(0, 10));
+    tick_households(&f, at(1, 10));
+    mine(&f, at(1, 100));                     /* orders of 0 and 1 */
+    ck_assert_int_eq(agent_tick(f.a[OP], at(1, 500)), 0);
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 0));
+    ck_assert_uint_eq(own_tx(&f, OP, 0)->u.settle.interval, 0);
+    ck_assert_ptr_null(own_tx(&f, OP, 1));    /* interval 1 still open */
+    tick_households(&f, at(2, 10));           /* orders of 2: mempool only */
+    ck_assert_int_eq(agent_tick(f.a[OP], at(2, 300)), 0);
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 0));
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 1));
+    ck_assert_uint_eq(own_tx(&f, OP, 1)->u.settle.interval, 1);
+    ck_assert_ptr_null(own_tx(&f, OP, 2));
+    agent_get_stats(f.a[OP], &st);
+    ck_assert_uint_eq(st.settlements_published, 2);
+
+    mine(&f, at(2, 400));                     /* both, and the orders of 2 */
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), 1);
+    ck_assert_uint_eq(ledger_account_get(chain_ledger(f.c), f.pk[OP])->nonce, 2);
+    agent_get_stats(f.a[OP], &st);
+    ck_assert_uint_eq(st.settlements_mined, 2);
+    ck_assert_int_eq(agent_tick(f.a[OP], at(3, 300)), 0);
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 2));
+    ck_assert_uint_eq(own_tx(&f, OP, 2)->u.settle.interval, 2);
+    mine(&f, at(3, 400));
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), 2);
+    for (int i = 0; i < NHOUSE; i++) {
+        const ledger_account *acct = ledger_account_get(chain_ledger(f.c), f.pk[i]);
+        ck_assert_uint_eq(acct->nonce, 3);
+        ck_assert_uint_eq(acct->reserved, 0);
+    }
+    agent_get_stats(f.a[OP], &st);
+    ck_assert_uint_eq(st.settlements_published, 3);
+    ck_assert_uint_eq(st.settlements_mined, 3);
+    ck_assert_uint_eq(st.settlements_rebuilt, 0);
+    fix_free(&f);
+}
+END_TEST
+
+/* A backlog (the operator's loop stalled) is published in one go, oldest
+ * first, and one block settles all of it. */
+START_TEST(test_catch_up)
+{
+    fix f;
+    agent_stats st;
+    fix_init(&f, RICH);
+    for (uint64_t k = 0; k < 4; k++)
+        tick_households(&f, at(k, 10));
+    mine(&f, at(3, 100));
+    ck_assert_int_eq(agent_tick(f.a[OP], at(4, 300)), 0);
+    for (uint64_t k = 0; k < 4; k++) {
+        ck_assert_ptr_nonnull(own_tx(&f, OP, k));
+        ck_assert_uint_eq(own_tx(&f, OP, k)->u.settle.interval, k);
+    }
+    ck_assert_uint_eq(mempool_count(chain_mempool(f.c)), 4);
+    mine(&f, at(4, 400));
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), 3);
+    ck_assert_uint_eq(mempool_count(chain_mempool(f.c)), 0);
+    agent_get_stats(f.a[OP], &st);
+    ck_assert_uint_eq(st.settlements_mined, 4);
+    fix_free(&f);
+}
+END_TEST
+
+/* The first of two settlements in flight leaves the mempool: the second's
+ * nonce no longer follows, so both are rebuilt, in order. */
+START_TEST(test_rebuild_chain_vanished)
+{
+    fix f;
+    agent_stats st;
+    uint8_t id[32];
     fix_init(&f, RICH);
     tick_households(&f, at(0, 10));
     tick_households(&f, at(1, 10));
     mine(&f, at(1, 100));
-    ck_assert_int_eq(agent_tick(f.a[OP], at(2, 500)), 0);
-    const proto_tx *s = own_tx(&f, OP, 0);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_uint_eq(s->u.settle.interval, 0);
-    mine(&f, at(2, 600));
-    ck_assert_int_eq(agent_tick(f.a[OP], at(2, 700)), 0);
-    s = own_tx(&f, OP, 1);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_uint_eq(s->u.settle.interval, 1);
-    mine(&f, at(2, 800));
+    ck_assert_int_eq(agent_tick(f.a[OP], at(2, 300)), 0);
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 1));
+    ck_assert_int_eq(tx_id(own_tx(&f, OP, 0), id), 0);
+    mempool_remove(chain_mempool(f.c), id);
+    ck_assert_int_eq(agent_tick(f.a[OP], at(2, 400)), 0);
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 0));
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 1));
+    ck_assert_uint_eq(own_tx(&f, OP, 0)->u.settle.interval, 0);
+    ck_assert_uint_eq(own_tx(&f, OP, 1)->u.settle.interval, 1);
+    agent_get_stats(f.a[OP], &st);
+    ck_assert_uint_eq(st.settlements_rebuilt, 2);
+    ck_assert_uint_eq(st.settlements_published, 4);
+    mine(&f, at(2, 500));
     ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), 1);
-    for (int i = 0; i < NHOUSE; i++)
-        ck_assert_uint_eq(ledger_account_get(chain_ledger(f.c), f.pk[i])->nonce, 2);
+    agent_get_stats(f.a[OP], &st);
+    ck_assert_uint_eq(st.settlements_mined, 2);
+    fix_free(&f);
+}
+END_TEST
+
+/* Two settlements in flight; a reorg takes away the block with the second
+ * interval's orders only.  The first still applies and stays; the second
+ * is dropped, and rebuilt with the next nonce once its orders are mined
+ * again. */
+START_TEST(test_reorg_rebuilds_later)
+{
+    fix f;
+    agent_stats st;
+    size_t len;
+    uint8_t *b1, *b;
+    chain_result res;
+    fix_init(&f, RICH);
+    chain *other = open_view(&f, 0);
+
+    tick_households(&f, at(0, 10));
+    b1 = mine_on(f.c, f.pk[OP], T0, &len);    /* orders of 0, on both views */
+    ck_assert_int_eq(chain_submit_block(other, b1, len, T0, &res), 0);
+    ck_assert_int_eq(res.outcome, CHAIN_NEW_TIP);
+    free(b1);
+    tick_households(&f, at(1, 10));
+    mine(&f, at(1, 300));                     /* orders of 1, here only */
+    ck_assert_int_eq(agent_tick(f.a[OP], at(2, 300)), 0);
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 0));
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 1));
+
+    for (int i = 0; i < 2; i++) {             /* a longer branch past b1 */
+        b = mine_on(other, f.pk[0], T0 + 1 + i, &len);
+        ck_assert_int_eq(chain_submit_block(f.c, b, len, T0 + 2, &res), 0);
+        free(b);
+    }
+    ck_assert_int_eq(res.outcome, CHAIN_NEW_TIP);
+    ck_assert_uint_eq(res.disconnected, 1);
+
+    ck_assert_int_eq(agent_tick(f.a[OP], at(2, 400)), 0);
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 0));
+    ck_assert_uint_eq(own_tx(&f, OP, 0)->u.settle.interval, 0);
+    ck_assert_ptr_null(own_tx(&f, OP, 1));
+    agent_get_stats(f.a[OP], &st);
+    ck_assert_uint_eq(st.settlements_rebuilt, 1);
+
+    mine(&f, at(2, 500));                     /* the first, and orders of 1 again */
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), 0);
+    ck_assert_int_eq(agent_tick(f.a[OP], at(2, 600)), 0);
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 1));
+    ck_assert_uint_eq(own_tx(&f, OP, 1)->u.settle.interval, 1);
+    mine(&f, at(2, 700));
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), 1);
+    agent_get_stats(f.a[OP], &st);
+    ck_assert_uint_eq(st.settlements_published, 3);
+    ck_assert_uint_eq(st.settlements_mined, 2);
+    chain_free(other);
+    fix_free(&f);
+}
+END_TEST
+
+/* A reorg takes a mined settlement out (the account nonce goes back): it
+ * returns to the mempool, is replaced by a rebuilt one at that nonce, and
+ * the interval gets settled on the new branch. */
+START_TEST(test_reorg_unmines_settlement)
+{
+    fix f;
+    size_t len;
+    uint8_t *b;
+    chain_result res;
+    fix_init(&f, RICH);
+    chain *other = open_view(&f, 0);
+
+    tick_households(&f, at(0, 10));
+    b = mine_on(f.c, f.pk[OP], T0, &len);     /* orders of 0, on both views */
+    ck_assert_int_eq(chain_submit_block(other, b, len, T0, &res), 0);
+    free(b);
+    ck_assert_int_eq(agent_tick(f.a[OP], at(1, 300)), 0);
+    mine(&f, at(1, 400));
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), 0);
+    ck_assert_int_eq(agent_tick(f.a[OP], at(1, 500)), 0);
+
+    for (int i = 0; i < 2; i++) {
+        b = mine_on(other, f.pk[0], T0 + 1 + i, &len);
+        ck_assert_int_eq(chain_submit_block(f.c, b, len, T0 + 2, &res), 0);
+        free(b);
+    }
+    ck_assert_int_eq(res.outcome, CHAIN_NEW_TIP);
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), UINT64_MAX);
+    ck_assert_uint_eq(ledger_account_get(chain_ledger(f.c), f.pk[OP])->nonce, 0);
+
+    ck_assert_int_eq(agent_tick(f.a[OP], at(1, 600)), 0);
+    ck_assert_ptr_nonnull(own_tx(&f, OP, 0));
+    ck_assert_uint_eq(own_tx(&f, OP, 0)->u.settle.interval, 0);
+    mine(&f, at(1, 700));
+    ck_assert_uint_eq(ledger_last_settled(chain_ledger(f.c)), 0);
+    ck_assert_uint_eq(ledger_account_get(chain_ledger(f.c), f.pk[OP])->nonce, 1);
+    chain_free(other);
     fix_free(&f);
 }
 END_TEST
@@ -412,7 +585,11 @@ Suite *agent_suite(void)
     tcase_add_test(tc, test_settle_round);
     tcase_add_test(tc, test_rebuild_vanished);
     tcase_add_test(tc, test_rebuild_after_reorg);
-    tcase_add_test(tc, test_oldest_first);
+    tcase_add_test(tc, test_several_in_flight);
+    tcase_add_test(tc, test_catch_up);
+    tcase_add_test(tc, test_rebuild_chain_vanished);
+    tcase_add_test(tc, test_reorg_rebuilds_later);
+    tcase_add_test(tc, test_reorg_unmines_settlement);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -692,6 +692,51 @@ START_TEST(test_txlat_migration)
 }
 END_TEST
 
+/* A file from before the settlement-time columns gets them on open (an
+ * old interval row reads settled_ms NULL); settled_ms follows the best
+ * chain both ways: set when the settlement is included, NULL again when a
+ * reorg takes it out. */
+START_TEST(test_settled_migration)
+{
+    fixture f;
+    sqlite3 *h;
+    memset(&f, 0, sizeof f);
+    f.dir = tu_mkdtemp();
+    snprintf(f.path, sizeof f.path, "%s/run.sqlite", f.dir);
+    snprintf(f.spill, sizeof f.spill, "%s/db.spill", f.dir);
+    ck_assert_int_eq(sqlite3_open(f.path, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, "CREATE TABLE market_intervals (run_id TEXT NOT NULL "
+        "DEFAULT '', interval_no INTEGER NOT NULL DEFAULT 0, clearing_price INTEGER NOT "
+        "NULL DEFAULT 0, traded_wh INTEGER NOT NULL DEFAULT 0, grid_import_wh INTEGER NOT "
+        "NULL DEFAULT 0, grid_export_wh INTEGER NOT NULL DEFAULT 0, matched_orders INTEGER "
+        "NOT NULL DEFAULT 0, settle_txid TEXT NOT NULL DEFAULT '', block_hash TEXT NOT NULL "
+        "DEFAULT '', PRIMARY KEY (run_id, interval_no));"
+        "INSERT INTO market_intervals (run_id, interval_no) VALUES ('" RUN "', 1);",
+        NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    fx_open_cfg(&f, 0);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM market_intervals WHERE interval_no = 1 "
+                               "AND settled_ms IS NULL AND closed_ms = 0"), 1);
+    db_interval iv = { .run_id = RUN, .interval = 2, .closed_ms = 5000, .settled_ms = 7000 };
+    ck_assert_int_eq(db_put_interval(f.d, &iv), 0);
+    flush_ok(f.d);
+    ck_assert_int_eq(q_int(&f, "SELECT settled_ms - closed_ms FROM market_intervals "
+                               "WHERE interval_no = 2"), 2000);
+    iv.settled_ms = 0;
+    ck_assert_int_eq(db_put_interval(f.d, &iv), 0);
+    flush_ok(f.d);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM market_intervals WHERE interval_no = 2 "
+                               "AND settled_ms IS NULL"), 1);
+    db_node n = { .run_id = RUN, .name = "p1", .energy_paid = 3, .energy_received = 4,
+                  .rewards = 5 };
+    ck_assert_int_eq(db_put_node(f.d, &n), 0);
+    flush_ok(f.d);
+    ck_assert_int_eq(q_int(&f, "SELECT energy_paid * 100 + energy_received * 10 + rewards "
+                               "FROM nodes"), 345);
+    fx_done(&f);
+}
+END_TEST
+
 /* The hash rate caps: NULL for uncapped, the number otherwise; a `nodes`
  * table from before the column gets it on open. */
 START_TEST(test_hashrate_cap_columns)
@@ -742,6 +787,7 @@ Suite *db_suite(void)
     tcase_add_test(tc, test_txlat_columns);
     tcase_add_test(tc, test_txlat_migration);
     tcase_add_test(tc, test_hashrate_cap_columns);
+    tcase_add_test(tc, test_settled_migration);
     tcase_add_test(tc, test_invalid);
     tcase_add_test(tc, test_outage);
     tcase_add_test(tc, test_spill_order);

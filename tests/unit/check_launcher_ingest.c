@@ -11,6 +11,7 @@
 #include "launcher/db/db.h"
 #include "common/base/err.h"
 #include "common/core/hash.h"
+#include "common/core/ledger.h"
 #include "common/core/params.h"
 #include "common/core/store.h"
 #include "common/core/tx.h"
@@ -393,6 +394,137 @@ START_TEST(test_remote_source)
 }
 END_TEST
 
+/* A block on prev holding a coinbase to `miner` and txs; hash to out. */
+static void put_txs(const char *dir, const uint8_t prev[32], uint32_t height,
+                    const uint8_t miner[32], const proto_tx *txs, uint32_t n, uint8_t out[32])
+{
+    proto_tx all[4];
+    proto_block b;
+    uint8_t *bytes;
+    size_t len;
+    store *st;
+    store_report rep;
+    uint64_t off;
+    ck_assert_uint_le(n, 3);
+    memset(all, 0, sizeof all);
+    all[0].version = PROTO_TX_VERSION;
+    all[0].kind = PROTO_TX_COINBASE;
+    all[0].nonce = height;
+    memcpy(all[0].u.pay.to, miner, 32);
+    all[0].u.pay.amount = 50000000;
+    if (n)
+        memcpy(all + 1, txs, n * sizeof *txs);
+    memset(&b, 0, sizeof b);
+    b.header.version = 1;
+    memcpy(b.header.prev, prev, 32);
+    b.header.time = 1700000000 + height;
+    b.header.nonce = miner[0] + height;
+    b.n_txs = n + 1;
+    b.txs = all;
+    ck_assert_int_eq(proto_block_encode(&b, &bytes, &len), 0);
+    hhash(&b.header, out);
+    ck_assert_int_eq(store_open(&st, dir, NULL, NULL, &rep), 0);
+    ck_assert_int_eq(store_append(st, bytes, len, &off), 0);
+    store_close(st);
+    free(bytes);
+}
+
+static proto_tx order_tx(uint8_t kind, const uint8_t from[32], uint64_t interval)
+{
+    proto_tx t;
+    memset(&t, 0, sizeof t);
+    t.version = PROTO_TX_VERSION;
+    t.kind = kind;
+    memcpy(t.from, from, 32);
+    t.u.order.interval = interval;
+    t.u.order.energy_wh = 100;
+    t.u.order.price = 150000;
+    return t;
+}
+
+/* Settlements carry the interval's settled_ms (the first sighting of the
+ * best-chain block holding it) and closed_ms; each node's money for
+ * energy is kept apart from its rewards, the grid (operator) mirroring
+ * every fill, and both follow a reorg that takes the settlement away. */
+START_TEST(test_settled_and_money)
+{
+    static const uint8_t pk_a[32] = { 0xaa }, pk_b[32] = { 0xbb };
+    fx f;
+    proto_tx txs[2], settle;
+    proto_fill fills[2];
+    uint8_t h1[32], h2[32], x2[32], x3[32], offer_id[32], bid_id[32];
+    uint64_t p2p, feed, retail;
+    ingest_money m;
+    char sql[160];
+    fx_open(&f);
+    ck_assert_int_eq(ingest_add_node(f.g, "op", f.params.operator_key, f.dir), 0);
+
+    txs[0] = order_tx(PROTO_TX_OFFER, pk_a, 3);
+    txs[1] = order_tx(PROTO_TX_BID, pk_b, 3);
+    ck_assert_int_eq(tx_id(&txs[0], offer_id), 0);
+    ck_assert_int_eq(tx_id(&txs[1], bid_id), 0);
+    put_txs(f.a_dir, f.genesis, 1, pk_a, txs, 2, h1);
+    memset(&settle, 0, sizeof settle);
+    memset(fills, 0, sizeof fills);
+    settle.version = PROTO_TX_VERSION;
+    settle.kind = PROTO_TX_SETTLEMENT;
+    memcpy(settle.from, f.params.operator_key, 32);
+    settle.u.settle.interval = 3;
+    settle.u.settle.clearing_price = 150000;
+    for (int i = 0; i < 2; i++) {
+        memcpy(fills[i].order, i ? bid_id : offer_id, 32);
+        fills[i].traded_wh = 60;
+        fills[i].trade_price = 150000;
+        fills[i].grid_wh = 40;
+    }
+    settle.u.settle.n_fills = 2;
+    settle.u.settle.fills = fills;
+    put_txs(f.a_dir, h1, 2, pk_b, &settle, 1, h2);
+    ck_assert_int_eq(poll_flush(&f), 2);
+
+    ck_assert_int_eq(ledger_cost(60, 150000, &p2p), 0);
+    ck_assert_int_eq(ledger_cost(40, f.params.feed_in_price, &feed), 0);
+    ck_assert_int_eq(ledger_cost(40, f.params.retail_price, &retail), 0);
+    ingest_node_money(f.g, pk_a, &m);
+    ck_assert_uint_eq(m.energy_received, p2p + feed);
+    ck_assert_uint_eq(m.energy_paid, 0);
+    ck_assert_uint_eq(m.rewards, 50000000);
+    ingest_node_money(f.g, pk_b, &m);
+    ck_assert_uint_eq(m.energy_paid, p2p + retail);
+    ck_assert_uint_eq(m.energy_received, 0);
+    ck_assert_uint_eq(m.rewards, 50000000);
+    ingest_node_money(f.g, f.params.operator_key, &m);
+    ck_assert_uint_eq(m.energy_received, p2p + retail);
+    ck_assert_uint_eq(m.energy_paid, p2p + feed);
+    ck_assert_uint_eq(m.rewards, 0);
+    ck_assert_int_eq(q_int(&f, "SELECT settled_ms FROM market_intervals WHERE interval_no=3"),
+                     1000);       /* poll_flush's clock */
+    snprintf(sql, sizeof sql, "SELECT closed_ms FROM market_intervals WHERE interval_no=3");
+    ck_assert_int_eq(q_int(&f, sql), (int64_t)f.params.genesis_time * 1000 +
+                                         4 * (int64_t)f.params.tick_ms);
+
+    /* A longer branch from h1 without the settlement. */
+    put_txs(f.b_dir, f.genesis, 1, pk_a, txs, 2, h1);
+    put_txs(f.b_dir, h1, 2, pk_a, NULL, 0, x2);
+    put_txs(f.b_dir, x2, 3, pk_a, NULL, 0, x3);
+    ck_assert_int_eq(poll_flush(&f), 2);
+    ck_assert_int_eq(stale_of(&f, h2), 1);
+    ck_assert_int_eq(q_int(&f, "SELECT settled_ms IS NULL FROM market_intervals "
+                               "WHERE interval_no=3"), 1);
+    ingest_node_money(f.g, pk_a, &m);
+    ck_assert_uint_eq(m.energy_received, 0);
+    ck_assert_uint_eq(m.rewards, 3 * 50000000u);
+    ingest_node_money(f.g, pk_b, &m);
+    ck_assert_uint_eq(m.energy_paid, 0);
+    ck_assert_uint_eq(m.rewards, 0);
+    ingest_node_money(f.g, f.params.operator_key, &m);
+    ck_assert_uint_eq(m.energy_received, 0);
+    ck_assert_uint_eq(m.energy_paid, 0);
+    (void)x3;
+    fx_close(&f);
+}
+END_TEST
+
 Suite *launcher_ingest_suite(void)
 {
     Suite *s = suite_create("launcher_ingest");
@@ -401,6 +533,7 @@ Suite *launcher_ingest_suite(void)
     tcase_add_test(tc, test_fork_tie_reorg);
     tcase_add_test(tc, test_partial_record);
     tcase_add_test(tc, test_remote_source);
+    tcase_add_test(tc, test_settled_and_money);
     suite_add_tcase(s, tc);
     return s;
 }
