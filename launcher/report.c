@@ -372,11 +372,12 @@ static void row_cats(const db_row *st, void *arg)
     c->ncats++;
 }
 
-static void row_hashrate(const db_row *st, void *arg)
+/* (series name, ms, value) rows: one line per name, x in seconds. */
+static void row_timeline(const db_row *st, void *arg)
 {
     rp_chart *c = arg;
-    const char *node = st->vals[0];
-    series_add(c, node ? node : "?", col_d(st, 1) / 1000.0, col_d(st, 2));
+    const char *name = st->vals[0];
+    series_add(c, name ? name : "?", col_d(st, 1) / 1000.0, col_d(st, 2));
 }
 
 typedef struct {
@@ -540,7 +541,7 @@ static void row_money(const db_row *st, void *arg)
 static int charts(rp_ctx *r, FILE *f)
 {
     static const char *both[] = { "best chain", "stale" };
-    rp_chart c[11];
+    rp_chart c[12];
     memset(c, 0, sizeof c);
     c[0] = (rp_chart){ .id = "chart-price", .title = "Clearing price per market interval",
         .xlabel = "market interval (number)", .ylabel = "price (money units per kWh)",
@@ -561,11 +562,12 @@ static int charts(rp_ctx *r, FILE *f)
         .xlabel = "household", .ylabel = "energy over the run (Wh)", .bars = 1,
         .about = "Cumulative model output at the end of the run." };
     c[5] = (rp_chart){ .id = "chart-blockint", .title = "Block interval histogram (best chain)",
-        .xlabel = "time between a block and its parent as first seen (ms)",
+        .xlabel = "time between a block and its parent by their header times (s)",
         .ylabel = "blocks", .bars = 1,
-        .about = "First-seen time of each best-chain block minus that of its parent; the "
-                 "launcher reads the block stores about once a second, so blocks found "
-                 "within one read share a time." };
+        .about = "Header time of each best-chain block minus that of its parent, in the "
+                 "whole seconds the headers carry. The difficulty rule steers the mean "
+                 "towards --block-interval; block finding is memoryless, so the intervals "
+                 "spread out exponentially around it." };
     c[6] = (rp_chart){ .id = "chart-stale", .title = "Best-chain and stale blocks per miner",
         .xlabel = "miner", .ylabel = "blocks", .bars = 1,
         .about = "Blocks above genesis that stayed on the best chain or went stale." };
@@ -600,6 +602,12 @@ static int charts(rp_ctx *r, FILE *f)
                  "and received for energy sold (peer to peer and feed-in), apart from block "
                  "rewards. The operator's account is the grid: it takes every payment and "
                  "makes every receipt." };
+    c[11] = (rp_chart){ .id = "chart-totals", .title = "The run over time",
+        .xlabel = "time since the first sample (s)", .ylabel = "energy so far (Wh)",
+        .about = "The run's aggregates (simulation_stats), about once a second: energy "
+                 "traded peer to peer and taken from or fed into the grid, settled on the "
+                 "best chain so far." };
+    int totals = has_columns(r, "SELECT total_energy_traded_wh FROM simulation_stats WHERE 1=0");
     lag_rows lr = { &c[9], 0, 0, 0 };
     cat_rows money = { &c[10], { "energy paid", "energy received", "block rewards", NULL } };
     market_charts mc = { &c[0], &c[1], &c[2] };
@@ -618,7 +626,7 @@ static int charts(rp_ctx *r, FILE *f)
         rc = query(r, "SELECT name, produced_wh, consumed_wh FROM nodes WHERE run_id=?1 "
                       "AND role<>'operator' ORDER BY role DESC, name", row_cats, &pv);
     if (rc == 0)
-        rc = query(r, "SELECT b.first_seen_ms - p.first_seen_ms FROM blocks b JOIN blocks p "
+        rc = query(r, "SELECT b.time_s - p.time_s FROM blocks b JOIN blocks p "
                       "ON p.run_id=b.run_id AND p.hash=b.prev_hash WHERE b.run_id=?1 "
                       "AND b.stale=0 AND p.stale=0", row_int, &bi);
     if (rc == 0)
@@ -632,7 +640,7 @@ static int charts(rp_ctx *r, FILE *f)
     if (rc == 0)
         rc = query(r, "SELECT node, t_ms - (SELECT MIN(t_ms) FROM node_stats WHERE "
                       "run_id=?1), hashrate FROM node_stats WHERE run_id=?1 "
-                      "ORDER BY node, t_ms", row_hashrate, &c[7]);
+                      "ORDER BY node, t_ms", row_timeline, &c[7]);
     if (rc == 0 && measured)
         rc = query(r, "SELECT included_ms - broadcast_ms FROM transactions WHERE run_id=?1 "
                       "AND included_ms IS NOT NULL AND broadcast_ms IS NOT NULL",
@@ -645,6 +653,13 @@ static int charts(rp_ctx *r, FILE *f)
         rc = query(r, "SELECT interval_no, settled_ms - closed_ms FROM market_intervals "
                       "WHERE run_id=?1 AND settled_ms IS NOT NULL ORDER BY interval_no",
                    row_lag, &lr);
+    if (rc == 0 && totals)
+        rc = query(r, "SELECT s.name, t_ms - (SELECT MIN(t_ms) FROM simulation_stats WHERE "
+                      "run_id=?1), CASE s.k WHEN 0 THEN total_energy_traded_wh WHEN 1 THEN "
+                      "grid_import_wh ELSE grid_export_wh END FROM simulation_stats, (SELECT "
+                      "0 AS k, 'traded peer to peer' AS name UNION ALL SELECT 1, 'grid import' "
+                      "UNION ALL SELECT 2, 'grid export') s WHERE run_id=?1 ORDER BY s.k, t_ms",
+                   row_timeline, &c[11]);
     if (rc == 0 && paid)
         rc = query(r, "SELECT name, energy_paid, energy_received, rewards FROM nodes "
                       "WHERE run_id=?1 ORDER BY role DESC, name", row_money, &money);
@@ -655,14 +670,14 @@ static int charts(rp_ctx *r, FILE *f)
         histogram(&c[5], &bi, "blocks");
         histogram(&c[8], &lat, "transactions");
         int failed = bi.failed || lat.failed;
-        for (int i = 0; i < 11; i++)
+        for (int i = 0; i < 12; i++)
             failed |= c[i].failed;
         if (failed) {
             snprintf(r->err, sizeof r->err, "out of memory");
             rc = SG_ENOMEM;
         }
     }
-    for (int i = 0; i < 11; i++) {
+    for (int i = 0; i < 12; i++) {
         if (rc == 0)
             draw_chart(f, &c[i]);
         chart_free(&c[i]);
