@@ -49,7 +49,7 @@ grep -qi '<script' "$R" && sg_fail "the report carries a script"
 grep -Eo '(src|href)="[^"#]+' "$R" | grep -q . && sg_fail "the report refers to an external resource"
 
 # Each chart's <svg>, cut out of the page, has points, axis titles, a legend.
-for id in price traded grid community pvload blockint stale hashrate latency settlelag money; do
+for id in price traded grid community pvload blockint stale hashrate latency settlelag money totals; do
     svg=$(awk -v id="chart-$id" 'index($0, "<svg id=\"" id "\"") {f=1} f {print} f && /<\/svg>/ {exit}' "$R")
     [[ -n "$svg" ]] || sg_fail "chart $id has no <svg> (no data?)"
     pts=$(grep -Eo '<circle |<rect class="bar"' <<<"$svg" | wc -l)
