@@ -296,3 +296,18 @@ sg_check_fds() {
         esac
     done
 }
+
+# SQL selecting the market intervals whose settlement is due in run RUN_DIR:
+# intervals with orders on the best chain for which a best-chain block came
+# 3 s after the interval ended and 3 s after the orders' block (the
+# operator had a block to put the settlement in).  Used as "IN ($(...))".
+sg_due_intervals_sql() {
+    local g0 tick
+    g0=$(sed -n 's/^genesis_time //p' "$1/genesis.txt")
+    tick=$(sed -n 's/^tick_ms //p' "$1/genesis.txt")
+    echo "SELECT DISTINCT t.interval_no FROM transactions t
+          JOIN blocks ob ON ob.hash=t.block_hash AND ob.stale=0
+          WHERE t.kind IN ('offer','bid') AND EXISTS (SELECT 1 FROM blocks b WHERE b.stale=0
+            AND b.first_seen_ms >= ob.first_seen_ms + 3000
+            AND b.first_seen_ms >= $g0 * 1000 + (t.interval_no + 1) * $tick + 3000)"
+}

@@ -186,13 +186,7 @@ if [[ "$settle" -gt 0 ]]; then
     # orders on the best chain is settled there once a block came 3 s
     # after its end and after its orders' block (test_settle_pace.sh does
     # this with blocks slower than intervals; generous for a loaded machine).
-    g0=$(sed -n 's/^genesis_time //p' "$RUN/genesis.txt")
-    tick=$(sed -n 's/^tick_ms //p' "$RUN/genesis.txt")
-    due="SELECT DISTINCT t.interval_no FROM transactions t
-         JOIN blocks ob ON ob.hash=t.block_hash AND ob.stale=0
-         WHERE t.kind IN ('offer','bid') AND EXISTS (SELECT 1 FROM blocks b WHERE b.stale=0
-           AND b.first_seen_ms >= ob.first_seen_ms + 3000
-           AND b.first_seen_ms >= $g0 * 1000 + (t.interval_no + 1) * $tick + 3000)"
+    due=$(sg_due_intervals_sql "$RUN")
     n_due=$(q "SELECT COUNT(*) FROM ($due)")
     n_set=$(q "SELECT COUNT(*) FROM market_intervals WHERE settled_ms IS NOT NULL
                AND interval_no IN ($due)")

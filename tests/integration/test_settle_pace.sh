@@ -42,18 +42,13 @@ for _ in 1 2 3 4 5; do
 done
 [[ $ok -eq 1 ]] || sg_fail "no usable port range after 5 tries"
 
-g0=$(sed -n 's/^genesis_time //p' "$RUN/genesis.txt")
 tick=$(sed -n 's/^tick_ms //p' "$RUN/genesis.txt")
 [[ "$tick" == 500 ]] || sg_fail "genesis has tick_ms $tick, not 500"
 blocks=$(q "SELECT COUNT(*) FROM blocks WHERE stale=0 AND height>0")
 ivs=$(q "SELECT COUNT(DISTINCT interval_no) FROM transactions WHERE kind IN ('offer','bid')")
 sg_log "$blocks best-chain blocks for $ivs intervals with orders"
 
-due="SELECT DISTINCT t.interval_no FROM transactions t
-     JOIN blocks ob ON ob.hash=t.block_hash AND ob.stale=0
-     WHERE t.kind IN ('offer','bid') AND EXISTS (SELECT 1 FROM blocks b WHERE b.stale=0
-       AND b.first_seen_ms >= ob.first_seen_ms + 3000
-       AND b.first_seen_ms >= $g0 * 1000 + (t.interval_no + 1) * $tick + 3000)"
+due=$(sg_due_intervals_sql "$RUN")
 n_due=$(q "SELECT COUNT(*) FROM ($due)")
 n_set=$(q "SELECT COUNT(*) FROM market_intervals WHERE settled_ms IS NOT NULL AND interval_no IN ($due)")
 [[ $n_due -ge 5 ]] || sg_fail "only $n_due intervals due: the run made too few blocks ($blocks)"
