@@ -35,6 +35,7 @@ const char *sg_strerror(int err)
     case SG_EUNSUPPORTED: return "not supported by this build or machine";
     case SG_EDB: return "database error";
     case SG_ELOCKED: return "data directory is in use by another process";
+    case SG_EFUTURE: return "block time too far in the future";
     }
     return "unknown error";
 }

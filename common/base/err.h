@@ -42,6 +42,7 @@ enum sg_err {
     SG_EUNSUPPORTED = -29, /* feature absent from this build or machine */
     SG_EDB = -30,        /* database refused or failed */
     SG_ELOCKED = -31,    /* data directory held by another process */
+    SG_EFUTURE = -32,    /* block time too far ahead of our clock (not invalid) */
 };
 
 /* A static, human-readable description; never NULL. */
