@@ -27,7 +27,7 @@ const char launcher_usage[] =
     "  --prosumers N (3)  --consumers N (5)  --operators N (1, the only value supported)\n"
     "  --difficulty N (4; leading zero hex digits, 1..63; the starting difficulty)\n"
     "  --block-interval SEC (2; target seconds between blocks, retargeted every block;\n"
-    "    0 = a fixed difficulty)  --retarget-halflife SEC (5 block intervals)\n"
+    "    0 = a fixed difficulty)  --retarget-halflife SEC (3 block intervals)\n"
     "  --block-reward N (50000000)\n"
     "  --duration S (300; 0 = until Ctrl-C)  --use-gpu  --mining-threads N (1)\n"
     "  --seed N (default from the clock; printed at start, kept in run.json)\n"

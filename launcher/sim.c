@@ -45,6 +45,9 @@
 #define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL */
 #define SIM_INGEST_BATCH 5000        /* records per store per tick */
 #define SIM_TXLAT_ROUNDS 4           /* TXLAT replies per node per tick */
+#define SIM_RAMP_FACTOR 3            /* miners switched on per stage: 1, 3, 9, ... */
+#define SIM_RAMP_STAGE_MS 60000      /* a stage's longest wait for a quiet chain */
+#define SIM_RAMP_POLL_MS 100
 
 typedef struct {
     launcher_opts *o;
@@ -781,6 +784,51 @@ static int block_signals(sim *s)
     return s->sfd < 0 ? SG_EIO : 0;
 }
 
+/* A retargeting chain starts at --difficulty, usually far easier than the
+ * fleet's equilibrium: with every miner on, blocks would come within
+ * milliseconds of each other for dozens of heights, and nearly every one
+ * would fork.  So the daemons start with mining off (fleet.no_mine) and are
+ * switched on over their control links in stages of 1, 3, 9, ... miners: a
+ * lone miner cannot fork, and each later stage only has to climb log2(3)
+ * doublings from a chain already near one block per interval.  A stage ends
+ * once no new block has come for one block interval (the interval is near
+ * the target then), or after SIM_RAMP_STAGE_MS, or at `end`. */
+static void ramp_up(sim *s, int64_t end)
+{
+    int64_t interval = s->o->block_interval_ms;
+    size_t on = 0, want = 1;
+    while (!s->interrupts) {
+        if (want > s->f.n)
+            want = s->f.n;
+        for (int64_t now = clock_mono_ms(); on < want; on++)
+            if (s->f.nodes[on].pid > 0 && fleet_set_mining(&s->f, on, 1, now) != 0)
+                sim_event(s, "cannot start mining on %s", s->f.nodes[on].name);
+        if (on == s->f.n)
+            break;
+        int64_t h0 = max_node_height(s), last = clock_mono_ms(), moved = 0;
+        int64_t deadline = last + SIM_RAMP_STAGE_MS < end ? last + SIM_RAMP_STAGE_MS : end;
+        for (;;) {
+            tick(s, 1);
+            int64_t now = clock_mono_ms(), h = max_node_height(s);
+            if (h != h0) {
+                h0 = h;
+                last = now;
+                moved = 1;
+            } else if (moved && now - last >= interval) {
+                break;
+            }
+            if (now >= deadline || s->interrupts)
+                break;
+            wait_until(s, now + SIM_RAMP_POLL_MS);
+        }
+        if (clock_mono_ms() >= end)
+            break;
+        want *= SIM_RAMP_FACTOR;
+    }
+    /* Restarted daemons mine at once from now on. */
+    s->f.no_mine = 0;
+}
+
 static int run(sim *s)
 {
     int64_t start = clock_mono_ms();
@@ -793,8 +841,12 @@ static int run(sim *s)
         sim_event(s, "not every daemon connected within %d s; starting the clock anyway",
                   SIM_CONNECT_WAIT_MS / 1000);
     s->clock0_ms = clock_mono_ms();
-    s->phase = "running";
     int64_t end = s->o->duration ? s->clock0_ms + (int64_t)s->o->duration * 1000 : INT64_MAX;
+    if (s->f.no_mine) {
+        s->phase = "ramping";
+        ramp_up(s, end);
+    }
+    s->phase = "running";
     int64_t next = s->clock0_ms;
     while (!s->interrupts) {
         tick(s, 1);
@@ -818,6 +870,7 @@ int sim_run(launcher_opts *o, const char *argv0)
     s.f.log_level = o->log_level;
     s.f.mining_threads = o->mining_threads;
     s.f.use_gpu = o->use_gpu;
+    s.f.no_mine = o->block_interval_ms != 0;
     if (o->battery_given) {
         snprintf(s.battery_kwh, sizeof s.battery_kwh, "%llu.%03llu",
                  (unsigned long long)(o->battery_wh / 1000),

@@ -22,16 +22,17 @@
  * Being absolutely scheduled, the chain's height tracks
  * (now - genesis_time) / interval plus a constant; errors never accumulate.
  *
- * Half-life default: 5 block intervals (10 s at the default 2 s).  The
- * default run starts at difficulty 4 (2^16 hashes a block) on a machine
- * that does some 2^26 hashes/s in total, so the equilibrium at 2 s is about
- * 2^11..2^12 harder than the start.  While blocks come far faster than the
- * interval each block raises the difficulty by 2^(interval/halflife): with
- * 5 intervals that is 2^0.2, i.e. some 60 blocks to cross 12 doublings,
- * which is too slow and forks a lot (nine miners finding blocks within
- * milliseconds); the launcher (launcher/sim.c) therefore ...
- * Shorter half-lives settle faster but let one lucky block swing the next
- * block's difficulty by 2^(solve time / halflife).  See the defaults below.
+ * Half-life default: 3 block intervals (6 s at the default 2 s).  The
+ * default run starts at difficulty 4 (2^16 hashes a block) while nine
+ * daemons on two cores make some 2^26 hashes/s together, so the
+ * equilibrium at 2 s is 2^11..2^12 harder than the start.  While blocks
+ * come far faster than the interval, each block raises the difficulty by
+ * 2^(interval / halflife): 2^(1/3) here, so about 35 blocks cover 12
+ * doublings (5 intervals would need 60, 10 intervals 120).  Shorter
+ * half-lives settle faster but let chance move the next target more: the
+ * exponent's spread at equilibrium is about sqrt(interval / (2 halflife))
+ * doublings, 0.4 at 3 intervals.  The ramp's forks are the launcher's
+ * business (launcher/sim.c switches miners on in stages), not the rule's.
  */
 #ifndef SG_ASERT_H
 #define SG_ASERT_H
@@ -45,7 +46,7 @@
 /* Defaults of the tools that write genesis files (the file format's own
  * default is 0: a fixed difficulty, as files without the keys had). */
 #define ASERT_DEFAULT_INTERVAL_MS 2000u
-#define ASERT_DEFAULT_HALFLIFE_INTERVALS 5u
+#define ASERT_DEFAULT_HALFLIFE_INTERVALS 3u
 
 /* The easiest target a retargeting chain allows: 2^252 - 1 (--difficulty 1). */
 void asert_pow_limit(u256 *out);
