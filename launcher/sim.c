@@ -45,7 +45,7 @@
 #define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL */
 #define SIM_INGEST_BATCH 5000        /* records per store per tick */
 #define SIM_TXLAT_ROUNDS 4           /* TXLAT replies per node per tick */
-#define SIM_RAMP_FACTOR 3            /* miners switched on per stage: 1, 3, 9, ... */
+#define SIM_RAMP_FACTOR 2            /* miners switched on per stage: 1, 2, 4, ... */
 #define SIM_RAMP_STAGE_MS 60000      /* a stage's longest wait for a quiet chain */
 #define SIM_RAMP_POLL_MS 100
 
@@ -788,9 +788,9 @@ static int block_signals(sim *s)
  * fleet's equilibrium: with every miner on, blocks would come within
  * milliseconds of each other for dozens of heights, and nearly every one
  * would fork.  So the daemons start with mining off (fleet.no_mine) and are
- * switched on over their control links in stages of 1, 3, 9, ... miners: a
- * lone miner cannot fork, and each later stage only has to climb log2(3)
- * doublings from a chain already near one block per interval.  A stage ends
+ * switched on over their control links in stages of 1, 2, 4, ... miners: a
+ * lone miner cannot fork, and each later stage only has to climb one
+ * doubling from a chain already near one block per interval.  A stage ends
  * once no new block has come for one block interval (the interval is near
  * the target then), or after SIM_RAMP_STAGE_MS, or at `end`. */
 static void ramp_up(sim *s, int64_t end)
