@@ -47,7 +47,7 @@
 #define SIM_TXLAT_ROUNDS 4           /* TXLAT replies per node per tick */
 #define SIM_RAMP_FACTOR 2            /* miners switched on per stage: 1, 2, 4, ... */
 #define SIM_RAMP_STAGE_MS 60000      /* a stage's longest wait for a quiet chain */
-#define SIM_RAMP_POLL_MS 100
+#define SIM_RAMP_POLL_MS 250
 
 typedef struct {
     launcher_opts *o;
@@ -784,6 +784,28 @@ static int block_signals(sim *s)
     return s->sfd < 0 ? SG_EIO : 0;
 }
 
+/* Ticks until no new block has come for `quiet_ms` (after at least one
+ * did), the deadline, or a signal. */
+static void wait_quiet_chain(sim *s, int64_t quiet_ms, int64_t deadline)
+{
+    int64_t h0 = max_node_height(s), last = clock_mono_ms();
+    int moved = 0;
+    for (;;) {
+        tick(s, 1);
+        int64_t now = clock_mono_ms(), h = max_node_height(s);
+        if (h != h0) {
+            h0 = h;
+            last = now;
+            moved = 1;
+        } else if (moved && now - last >= quiet_ms) {
+            return;
+        }
+        if (now >= deadline || s->interrupts)
+            return;
+        wait_until(s, now + SIM_RAMP_POLL_MS);
+    }
+}
+
 /* A retargeting chain starts at --difficulty, usually far easier than the
  * fleet's equilibrium: with every miner on, blocks would come within
  * milliseconds of each other for dozens of heights, and nearly every one
@@ -791,11 +813,10 @@ static int block_signals(sim *s)
  * switched on over their control links in stages of 1, 2, 4, ... miners: a
  * lone miner cannot fork, and each later stage only has to climb one
  * doubling from a chain already near one block per interval.  A stage ends
- * once no new block has come for one block interval (the interval is near
- * the target then), or after SIM_RAMP_STAGE_MS, or at `end`. */
+ * once no block has come for one block interval (the interval is near the
+ * target then), or after SIM_RAMP_STAGE_MS, or at `end`. */
 static void ramp_up(sim *s, int64_t end)
 {
-    int64_t interval = s->o->block_interval_ms;
     size_t on = 0, want = 1;
     while (!s->interrupts) {
         if (want > s->f.n)
@@ -805,22 +826,8 @@ static void ramp_up(sim *s, int64_t end)
                 sim_event(s, "cannot start mining on %s", s->f.nodes[on].name);
         if (on == s->f.n)
             break;
-        int64_t h0 = max_node_height(s), last = clock_mono_ms(), moved = 0;
-        int64_t deadline = last + SIM_RAMP_STAGE_MS < end ? last + SIM_RAMP_STAGE_MS : end;
-        for (;;) {
-            tick(s, 1);
-            int64_t now = clock_mono_ms(), h = max_node_height(s);
-            if (h != h0) {
-                h0 = h;
-                last = now;
-                moved = 1;
-            } else if (moved && now - last >= interval) {
-                break;
-            }
-            if (now >= deadline || s->interrupts)
-                break;
-            wait_until(s, now + SIM_RAMP_POLL_MS);
-        }
+        int64_t deadline = clock_mono_ms() + SIM_RAMP_STAGE_MS;
+        wait_quiet_chain(s, s->o->block_interval_ms, deadline < end ? deadline : end);
         if (clock_mono_ms() >= end)
             break;
         want *= SIM_RAMP_FACTOR;
