@@ -689,10 +689,31 @@ static void stop_mining(sim *s, size_t from, size_t to)
     }
 }
 
+/* On a retargeting chain blocks are seconds apart, so the tips usually
+ * agree once the in-flight blocks have landed (one interval later); then
+ * there is no tie to break and the operator need not mine alone.  At a
+ * fixed difficulty blocks come too fast for that: always mine. */
+static int tie_possible(sim *s)
+{
+    if (s->o->block_interval_ms == 0)
+        return 1;
+    tick_until(s, NULL, clock_mono_ms() + s->o->block_interval_ms, 250);
+    return !one_tip(s);
+}
+
+/* How long the operator may take for its block: alone it needs about n
+ * block intervals on a retargeting chain. */
+static int64_t operator_step_ms(const sim *s)
+{
+    int64_t alone = 3 * (int64_t)s->f.n * s->o->block_interval_ms;
+    return alone > SIM_SETTLE_MS ? alone : SIM_SETTLE_MS;
+}
+
 /* Mining stops in two steps so that every node ends on the same tip: a tie
  * between two blocks found at once would otherwise stand (ties keep the
- * first seen).  The operator mines alone until it passes every height seen,
- * then stops too.  Each step is bounded; a second Ctrl-C skips the rest. */
+ * first seen).  The operator mines alone until it passes every height seen
+ * (unless no tie is possible), then stops too.  Each step is bounded; a
+ * second Ctrl-C skips the rest. */
 static void settle(sim *s)
 {
     int64_t step = SIM_SETTLE_MS;
@@ -703,8 +724,10 @@ static void settle(sim *s)
     tick_until(s, all_idle, clock_mono_ms() + step, 250);
     if (s->interrupts)
         return;
-    s->settle_target = max_node_height(s);
-    tick_until(s, operator_passed, clock_mono_ms() + step, 250);
+    if (tie_possible(s)) {
+        s->settle_target = max_node_height(s);
+        tick_until(s, operator_passed, clock_mono_ms() + operator_step_ms(s), 250);
+    }
     stop_mining(s, 0, 1);
     if (s->interrupts)
         return;
