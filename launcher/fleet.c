@@ -230,6 +230,8 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
     }
     if (f->use_gpu)
         argv[k++] = "--use-gpu";
+    if (f->no_mine)
+        argv[k++] = "--no-mine";
     if (fleet_is_remote(f, i))
         argv[k++] = "--stop-on-stdin-eof";
     argv[k] = NULL;

@@ -75,6 +75,7 @@ typedef struct {
     const char *log_level;
     unsigned mining_threads;
     int use_gpu;
+    int no_mine;                 /* spawn with mining off (the ramp, sim.c) */
     const char *battery_kwh;         /* prosumers' --battery-kwh (NULL: none) */
     const char *pv_profile;          /* prosumers' --pv-profile (NULL: none) */
     const char *load_profile;        /* prosumers' and consumers' --load-profile */

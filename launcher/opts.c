@@ -13,6 +13,7 @@
 #include "common/model/energy.h"
 #include "common/base/err.h"
 #include "common/link/loglevel.h"
+#include "common/core/asert.h"
 #include "common/core/params.h"
 #include "common/base/units.h"
 
@@ -26,7 +27,10 @@ const char launcher_usage[] =
     "       launcher pow --help\n"
     "topology and chain:\n"
     "  --prosumers N (3)  --consumers N (5)  --operators N (1, the only value supported)\n"
-    "  --difficulty N (4; leading zero hex digits, 1..63)  --block-reward N (50000000)\n"
+    "  --difficulty N (4; leading zero hex digits, 1..63; the starting difficulty)\n"
+    "  --block-interval SEC (2; target seconds between blocks, retargeted every block;\n"
+    "    0 = a fixed difficulty)  --retarget-halflife SEC (3 block intervals)\n"
+    "  --block-reward N (50000000)\n"
     "  --duration S (300; 0 = until Ctrl-C)  --use-gpu  --mining-threads N (1)\n"
     "  --hashrate RATE (every node's cap in hashes/s: 2M, 1.5M, 250k; 0 = none, the\n"
     "    default)  --hashrate NODE=RATE (one node's: op, p1.., c1..; repeatable)\n"
@@ -112,7 +116,7 @@ static int parse_start_time(const char *s, uint64_t *out)
 
 typedef enum {
     T_U32, T_U64, T_STR, T_MARKET, T_LEVEL, T_PWFILE, T_TICK, T_TICKMS, T_TIME, T_KWH,
-    T_PROFILE, T_HASHRATE
+    T_PROFILE, T_HASHRATE, T_SECMS
 } opt_type;
 
 typedef struct {
@@ -132,6 +136,10 @@ static const opt_def opt_table[] = {
       "1 (only one operator is supported)" },
     { "--difficulty", T_U32, F(difficulty), 1, 63,
       "a number of leading zero hex digits from 1 to 63" },
+    { "--block-interval", T_SECMS, F(block_interval_ms), 0, 86400000,
+      "seconds from 0 (fixed difficulty) to 86400 (up to 3 decimals, e.g. 0.5)" },
+    { "--retarget-halflife", T_SECMS, F(retarget_halflife_ms), 1, 86400000,
+      "seconds from 0.001 to 86400 (up to 3 decimals)" },
     { "--duration", T_U32, F(duration), 0, 365u * 86400, "seconds (0 = until Ctrl-C)" },
     { "--db-host", T_STR, F(db_host), 0, 0, "a host name ('' for SQLite)" },
     { "--db-port", T_U32, F(db_port), 1, 65535, "a port from 1 to 65535" },
@@ -181,6 +189,7 @@ static void set_defaults(launcher_opts *o, const char *env_pwd)
     o->consumers = 5;
     o->operators = 1;
     o->difficulty = 4;
+    o->block_interval_ms = ASERT_DEFAULT_INTERVAL_MS;
     o->duration = 300;
     o->db_host = "";
     o->db_port = 3306;
@@ -381,6 +390,11 @@ static int set_value(launcher_opts *o, const opt_def *d, const char *v,
         if (units_parse_milli(v, d->lo, d->hi, &o->battery_wh) != 0)
             goto bad;
         o->battery_given = 1;
+        return 0;
+    case T_SECMS:
+        if (units_parse_milli(v, d->lo, d->hi, &u) != 0)
+            goto bad;
+        *(uint32_t *)(void *)field = (uint32_t)u;
         return 0;
     case T_PROFILE:
         if (*v == '\0')

@@ -26,7 +26,9 @@ typedef struct {
     uint32_t prosumers;              /* --prosumers (3) */
     uint32_t consumers;              /* --consumers (5) */
     uint32_t operators;              /* --operators (1; only 1 is accepted) */
-    uint32_t difficulty;             /* --difficulty (4), 1..63 */
+    uint32_t difficulty;             /* --difficulty (4), 1..63: the starting target */
+    uint32_t block_interval_ms;      /* --block-interval SEC (2 s; 0 = fixed difficulty) */
+    uint32_t retarget_halflife_ms;   /* --retarget-halflife SEC (0: asert's default) */
     uint32_t duration;               /* --duration (300 s; 0 = until Ctrl-C) */
     int use_gpu;                     /* --use-gpu */
     const char *db_host;             /* --db-host ("" = SQLite in the run dir) */

@@ -15,6 +15,7 @@
 #include "common/link/keys.h"
 #include "common/base/err.h"
 #include "common/core/hash.h"
+#include "common/core/asert.h"
 #include "common/core/pow.h"
 
 #define OPERATOR_FUNDS_FACTOR 100    /* the grid pays feed-in out of this */
@@ -133,6 +134,9 @@ static char *run_json(const fleet *fl, const launcher_opts *o, const char *dir,
     json_u(f, "consumers", o->consumers);
     json_u(f, "operators", o->operators);
     json_u(f, "difficulty", o->difficulty);
+    json_u(f, "block_interval_ms", o->block_interval_ms);
+    json_u(f, "retarget_halflife_ms", o->retarget_halflife_ms ? o->retarget_halflife_ms
+                 : o->block_interval_ms ? asert_default_halflife_ms(o->block_interval_ms) : 0);
     json_u(f, "duration", o->duration);
     fprintf(f, "  \"use_gpu\": %s,\n", o->use_gpu ? "true" : "false");
     json_str(f, "db_host", o->db_host, 1);
@@ -219,6 +223,10 @@ static int make_genesis(fleet *fl, const launcher_opts *o, chain_params *p)
     p->genesis_time = (uint64_t)time(NULL);
     if (pow_difficulty_to_bits((int)o->difficulty, &p->bits) != 0)
         return SG_EINVAL;
+    p->block_interval_ms = o->block_interval_ms;
+    p->retarget_halflife_ms = o->retarget_halflife_ms;
+    if (p->block_interval_ms != 0 && p->retarget_halflife_ms == 0)
+        p->retarget_halflife_ms = asert_default_halflife_ms(p->block_interval_ms);
     p->block_reward = o->block_reward;
     p->tick_ms = o->tick_ms;
     p->sim_start = o->sim_start;

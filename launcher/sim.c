@@ -45,6 +45,9 @@
 #define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL */
 #define SIM_INGEST_BATCH 5000        /* records per store per tick */
 #define SIM_TXLAT_ROUNDS 4           /* TXLAT replies per node per tick */
+#define SIM_RAMP_FACTOR 2            /* miners switched on per stage: 1, 2, 4, ... */
+#define SIM_RAMP_STAGE_MS 60000      /* a stage's longest wait for a quiet chain */
+#define SIM_RAMP_POLL_MS 250
 
 typedef struct {
     launcher_opts *o;
@@ -738,10 +741,31 @@ static void stop_mining(sim *s, size_t from, size_t to)
     }
 }
 
+/* On a retargeting chain blocks are seconds apart, so the tips usually
+ * agree once the in-flight blocks have landed (one interval later); then
+ * there is no tie to break and the operator need not mine alone.  At a
+ * fixed difficulty blocks come too fast for that: always mine. */
+static int tie_possible(sim *s)
+{
+    if (s->o->block_interval_ms == 0)
+        return 1;
+    tick_until(s, NULL, clock_mono_ms() + s->o->block_interval_ms, 250);
+    return !one_tip(s);
+}
+
+/* How long the operator may take for its block: alone it needs about n
+ * block intervals on a retargeting chain. */
+static int64_t operator_step_ms(const sim *s)
+{
+    int64_t alone = 3 * (int64_t)s->f.n * s->o->block_interval_ms;
+    return alone > SIM_SETTLE_MS ? alone : SIM_SETTLE_MS;
+}
+
 /* Mining stops in two steps so that every node ends on the same tip: a tie
  * between two blocks found at once would otherwise stand (ties keep the
- * first seen).  The operator mines alone until it passes every height seen,
- * then stops too.  Each step is bounded; a second Ctrl-C skips the rest. */
+ * first seen).  The operator mines alone until it passes every height seen
+ * (unless no tie is possible), then stops too.  Each step is bounded; a
+ * second Ctrl-C skips the rest. */
 static void settle(sim *s)
 {
     int64_t step = SIM_SETTLE_MS;
@@ -752,8 +776,10 @@ static void settle(sim *s)
     tick_until(s, all_idle, clock_mono_ms() + step, 250);
     if (s->interrupts)
         return;
-    s->settle_target = max_node_height(s);
-    tick_until(s, operator_passed, clock_mono_ms() + step, 250);
+    if (tie_possible(s)) {
+        s->settle_target = max_node_height(s);
+        tick_until(s, operator_passed, clock_mono_ms() + operator_step_ms(s), 250);
+    }
     stop_mining(s, 0, 1);
     if (s->interrupts)
         return;
@@ -857,6 +883,58 @@ static int block_signals(sim *s)
     return s->sfd < 0 ? SG_EIO : 0;
 }
 
+/* Ticks until no new block has come for `quiet_ms` (after at least one
+ * did), the deadline, or a signal. */
+static void wait_quiet_chain(sim *s, int64_t quiet_ms, int64_t deadline)
+{
+    int64_t h0 = max_node_height(s), last = clock_mono_ms();
+    int moved = 0;
+    for (;;) {
+        tick(s, 1);
+        int64_t now = clock_mono_ms(), h = max_node_height(s);
+        if (h != h0) {
+            h0 = h;
+            last = now;
+            moved = 1;
+        } else if (moved && now - last >= quiet_ms) {
+            return;
+        }
+        if (now >= deadline || s->interrupts)
+            return;
+        wait_until(s, now + SIM_RAMP_POLL_MS);
+    }
+}
+
+/* A retargeting chain starts at --difficulty, usually far easier than the
+ * fleet's equilibrium: with every miner on, blocks would come within
+ * milliseconds of each other for dozens of heights, and nearly every one
+ * would fork.  So the daemons start with mining off (fleet.no_mine) and are
+ * switched on over their control links in stages of 1, 2, 4, ... miners: a
+ * lone miner cannot fork, and each later stage only has to climb one
+ * doubling from a chain already near one block per interval.  A stage ends
+ * once no block has come for one block interval (the interval is near the
+ * target then), or after SIM_RAMP_STAGE_MS, or at `end`. */
+static void ramp_up(sim *s, int64_t end)
+{
+    size_t on = 0, want = 1;
+    while (!s->interrupts) {
+        if (want > s->f.n)
+            want = s->f.n;
+        for (int64_t now = clock_mono_ms(); on < want; on++)
+            if (s->f.nodes[on].pid > 0 && fleet_set_mining(&s->f, on, 1, now) != 0)
+                sim_event(s, "cannot start mining on %s", s->f.nodes[on].name);
+        if (on == s->f.n)
+            break;
+        int64_t deadline = clock_mono_ms() + SIM_RAMP_STAGE_MS;
+        wait_quiet_chain(s, s->o->block_interval_ms, deadline < end ? deadline : end);
+        if (clock_mono_ms() >= end)
+            break;
+        want *= SIM_RAMP_FACTOR;
+    }
+    /* Restarted daemons mine at once from now on. */
+    s->f.no_mine = 0;
+}
+
 static int run(sim *s)
 {
     int64_t start = clock_mono_ms();
@@ -869,8 +947,12 @@ static int run(sim *s)
         sim_event(s, "not every daemon connected within %d s; starting the clock anyway",
                   SIM_CONNECT_WAIT_MS / 1000);
     s->clock0_ms = clock_mono_ms();
-    s->phase = "running";
     int64_t end = s->o->duration ? s->clock0_ms + (int64_t)s->o->duration * 1000 : INT64_MAX;
+    if (s->f.no_mine) {
+        s->phase = "ramping";
+        ramp_up(s, end);
+    }
+    s->phase = "running";
     int64_t next = s->clock0_ms;
     while (!s->interrupts) {
         tick(s, 1);
@@ -894,6 +976,7 @@ int sim_run(launcher_opts *o, const char *argv0)
     s.f.log_level = o->log_level;
     s.f.mining_threads = o->mining_threads;
     s.f.use_gpu = o->use_gpu;
+    s.f.no_mine = o->block_interval_ms != 0;
     if (o->battery_given) {
         snprintf(s.battery_kwh, sizeof s.battery_kwh, "%llu.%03llu",
                  (unsigned long long)(o->battery_wh / 1000),

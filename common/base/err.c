@@ -13,7 +13,7 @@ const char *sg_strerror(int err)
     case SG_EIO: return "I/O error";
     case SG_ECORRUPT: return "stored data is corrupt";
     case SG_EBADSIG: return "bad signature";
-    case SG_EBADPOW: return "proof of work does not meet the target";
+    case SG_EBADPOW: return "proof of work does not meet the target, or wrong bits";
     case SG_EMERKLE: return "merkle root mismatch";
     case SG_ETIME: return "block time out of range";
     case SG_ECOINBASE: return "bad coinbase";
@@ -36,6 +36,7 @@ const char *sg_strerror(int err)
     case SG_EDB: return "database error";
     case SG_ELOCKED: return "data directory is in use by another process";
     case SG_EFOREIGN: return "a database table of that name was made by another program";
+    case SG_EFUTURE: return "block time too far in the future";
     }
     return "unknown error";
 }

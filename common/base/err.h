@@ -43,6 +43,7 @@ enum sg_err {
     SG_EDB = -30,        /* database refused or failed */
     SG_ELOCKED = -31,    /* data directory held by another process */
     SG_EFOREIGN = -32,   /* a database table another program made */
+    SG_EFUTURE = -33,    /* block time too far ahead of our clock (not invalid) */
 };
 
 /* A static, human-readable description; never NULL. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/base/err.h"
+#include "common/core/asert.h"
 #include "common/core/hash.h"
 #include "common/base/hmap.h"
 #include "common/core/merkle.h"
@@ -43,7 +44,7 @@ struct chain {
     chain_block_cb on_connect, on_disconnect;
     void *cb_ctx;
     uint8_t id[32];
-    u256 work;                   /* of one block: every block has params bits */
+    u256 limit;                  /* easiest target a block may claim */
     hmap index;                  /* hash -> centry, every branch */
     centry *genesis;
     centry **active;             /* by height */
@@ -170,13 +171,24 @@ static int has_duplicate_ids(const uint8_t (*ids)[32], size_t n, int *dup)
     return SG_OK;
 }
 
+/* Before the parent is known: the fixed bits, or (retargeting) a target
+ * within the limit, so an orphan cannot claim an easier one.  The exact
+ * bits are checked against the parent in check_context. */
+static int bits_plausible(const chain *c, uint32_t bits)
+{
+    u256 target;
+    if (c->params->block_interval_ms == 0)
+        return bits == c->params->bits;
+    return pow_bits_to_target(bits, &target) == SG_OK && u256_cmp(&target, &c->limit) <= 0;
+}
+
 /* Rules that need no chain state.  Signatures go through the cache: a
  * transaction the mempool took is not verified twice; anything else is. */
 static int check_block(chain *c, const proto_block *b, const uint8_t (*ids)[32])
 {
     if (b->n_txs < 1)
         return SG_ECOINBASE;
-    if (b->header.bits != c->params->bits || pow_check(&b->header) < 0)
+    if (pow_check(&b->header) < 0 || !bits_plausible(c, b->header.bits))
         return SG_EBADPOW;
     uint8_t root[32];
     int rc = merkle_root(ids, b->n_txs, root);
@@ -221,7 +233,20 @@ static uint64_t median_time(const centry *parent)
     return t[n / 2];
 }
 
-/* Rules that need the parent: height, coinbase amount, time window. */
+/* How far ahead of our clock a block's time may be: two hours for a fixed
+ * difficulty (Bitcoin's rule), else CHAIN_FUTURE_INTERVALS block intervals
+ * but at least CHAIN_FUTURE_MIN_SECS, since each second a miner claims
+ * eases the next block by 2^(1 s / halflife). */
+uint64_t chain_max_future_secs(const chain_params *p)
+{
+    if (p->block_interval_ms == 0)
+        return CHAIN_MAX_FUTURE_SECS;
+    uint64_t s = (uint64_t)p->block_interval_ms * CHAIN_FUTURE_INTERVALS / 1000;
+    return s < CHAIN_FUTURE_MIN_SECS ? CHAIN_FUTURE_MIN_SECS : s;
+}
+
+/* Rules that need the parent: height, coinbase amount, bits by the
+ * retarget rule, time window. */
 static int check_context(const chain *c, const centry *parent, const proto_block *b,
                          const accept_ctx *ac)
 {
@@ -233,11 +258,13 @@ static int check_context(const chain *c, const centry *parent, const proto_block
     if (cb->nonce != (uint64_t)parent->e.height + 1 ||
         cb->u.pay.amount != c->params->block_reward)
         return SG_ECOINBASE;
+    if (b->header.bits != asert_next_bits(c->params, parent->e.height, parent->e.header.time))
+        return SG_EBADPOW;
     if (b->header.time <= median_time(parent))
         return SG_ETIME;
-    if (ac->check_future && ac->now <= UINT64_MAX - CHAIN_MAX_FUTURE_SECS &&
-        b->header.time > ac->now + CHAIN_MAX_FUTURE_SECS)
-        return SG_ETIME;
+    uint64_t ahead = chain_max_future_secs(c->params);
+    if (ac->check_future && ac->now <= UINT64_MAX - ahead && b->header.time > ac->now + ahead)
+        return SG_EFUTURE;
     return SG_OK;
 }
 
@@ -313,7 +340,12 @@ static int index_block(chain *c, centry *parent, const proto_block *b,
     memcpy(ce->e.hash, hash, 32);
     ce->e.header = b->header;
     ce->e.height = parent->e.height + 1;
-    u256_add(&ce->e.chainwork, &parent->e.chainwork, &c->work);
+    u256 target, work;
+    /* Each block weighs what its own bits ask (check_block proved them
+     * usable), so fork choice stays most cumulative work. */
+    (void)pow_bits_to_target(b->header.bits, &target);
+    pow_work(&target, &work);
+    u256_add(&ce->e.chainwork, &parent->e.chainwork, &work);
     ce->e.parent = &parent->e;
     ce->e.seq = c->next_seq++;
     ce->e.store_offset = offset;
@@ -768,18 +800,19 @@ out:
 
 static int make_genesis(chain *c)
 {
-    u256 target;
+    u256 target, work;
     int rc = pow_bits_to_target(c->params->bits, &target);
     if (rc < 0)
         return rc;
-    pow_work(&target, &c->work);
+    pow_work(&target, &work);
+    asert_pow_limit(&c->limit);
     params_chain_id(c->params, c->id);
     centry *g = calloc(1, sizeof *g);
     if (g == NULL)
         return SG_ENOMEM;
     params_genesis_header(c->params, &g->e.header);
     memcpy(g->e.hash, c->id, 32);
-    g->e.chainwork = c->work;
+    g->e.chainwork = work;
     g->e.seq = c->next_seq++;
     g->e.store_offset = UINT64_MAX;
     g->e.status = CHAIN_ENTRY_VALID;
@@ -1032,7 +1065,7 @@ int chain_template(chain *c, const uint8_t miner[32], uint64_t now,
     b->header.version = c->genesis->e.header.version;
     memcpy(b->header.prev, tip->e.hash, 32);
     b->header.time = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-    b->header.bits = c->params->bits;
+    b->header.bits = asert_next_bits(c->params, tip->e.height, tip->e.header.time);
     b->header.nonce = 0;
     return SG_OK;
 fail:

@@ -6,12 +6,17 @@
  * mempool, a signature cache shared with the mempool (sigcache.h), a
  * bounded orphan pool and (with a data_dir) the block store.
  *
- * Acceptance of a block: decode, context-free checks (size, PoW against the
- * chain's fixed bits, merkle root, coinbase placement, tx_check), parent
- * known (else it waits in the orphan pool and the caller is told which
- * parent to fetch), time above the median of the previous 11 and not more
- * than CHAIN_MAX_FUTURE_SECS ahead of `now`; then it is written to the store
- * (fsync) and indexed.  If its branch has more cumulative work than the
+ * Acceptance of a block: decode, context-free checks (size, PoW against its
+ * own bits, which must be the chain's fixed bits or, when retargeting, a
+ * target within asert_pow_limit; merkle root, coinbase placement,
+ * tx_check), parent known (else it waits in the orphan pool and the caller
+ * is told which parent to fetch), bits exactly asert_next_bits of the
+ * parent (SG_EBADPOW otherwise), time above the median of the previous 11
+ * (SG_ETIME) and not more than chain_max_future_secs ahead of `now`
+ * (SG_EFUTURE: not invalid, only early; nothing about it is remembered, so
+ * the same block is taken once the clock has caught up, as Bitcoin does);
+ * then it is written to the store (fsync) and indexed.  Each block's work
+ * comes from its own bits.  If its branch has more cumulative work than the
  * active tip (ties: the first seen stays), the chain reorganises: blocks
  * back to the fork are disconnected with their undo journals and their
  * transactions return to the mempool; the new branch is connected block by
@@ -31,7 +36,9 @@
 #include "common/core/mempool.h"
 #include "common/core/pow.h"
 
-#define CHAIN_MAX_FUTURE_SECS 7200
+#define CHAIN_MAX_FUTURE_SECS 7200     /* fixed difficulty */
+#define CHAIN_FUTURE_INTERVALS 6       /* retargeting: this many intervals */
+#define CHAIN_FUTURE_MIN_SECS 12       /* ... but at least this */
 #define CHAIN_MEDIAN_SPAN 11
 #define CHAIN_ORPHAN_MAX 256
 #define CHAIN_MEMPOOL_TXS 50000
@@ -135,8 +142,12 @@ mempool *chain_mempool(chain *c);
 /* Hits and misses of the signature cache the chain and its mempool share. */
 void chain_sigcache_stats(const chain *c, sigcache_stats *out);
 
+/* Seconds a block's time may be ahead of the receiving node's clock. */
+uint64_t chain_max_future_secs(const chain_params *p);
+
 /* A block template on the tip: coinbase to `miner`, mempool transactions
- * that apply, merkle root, time max(now, median + 1), chain bits, nonce 0.
+ * that apply, merkle root, time max(now, median + 1), the bits the retarget
+ * rule gives the tip's child, nonce 0.
  * b is freed with proto_block_free. */
 int chain_template(chain *c, const uint8_t miner[32], uint64_t now,
                    size_t max_txs, proto_block *b);

@@ -10,6 +10,7 @@
 #include "common/base/err.h"
 #include "common/core/hash.h"
 #include "common/base/hmap.h"
+#include "common/core/asert.h"
 #include "common/base/units.h"
 #include "common/core/pow.h"
 
@@ -21,13 +22,13 @@
 enum params_key {
     K_NAME, K_GENESIS_TIME, K_BITS, K_BLOCK_REWARD, K_TICK_MS,
     K_INTERVAL_MINUTES, K_SIM_START, K_MARKET, K_RETAIL_PRICE,
-    K_FEED_IN_PRICE, K_SEED, K_OPERATOR, K_COUNT
+    K_FEED_IN_PRICE, K_SEED, K_OPERATOR, K_BLOCK_INTERVAL, K_HALFLIFE, K_COUNT
 };
 
 static const char *const params_key_names[K_COUNT] = {
     "name", "genesis_time", "bits", "block_reward", "tick_ms",
     "interval_minutes", "sim_start", "market", "retail_price",
-    "feed_in_price", "seed", "operator",
+    "feed_in_price", "seed", "operator", "block_interval_ms", "retarget_halflife_ms",
 };
 
 static const char *const params_market_names[PARAMS_N_MARKETS] = {
@@ -248,6 +249,10 @@ static int parse_pair(params_parser *ps, int key, const char *v, const char *end
         return parse_u64(v, len, &p->feed_in_price);
     case K_SEED:
         return parse_u64(v, len, &p->seed);
+    case K_BLOCK_INTERVAL:
+        return parse_u32(v, len, 0, &p->block_interval_ms);
+    case K_HALFLIFE:
+        return parse_u32(v, len, 1, &p->retarget_halflife_ms);
     case K_OPERATOR:
         if (parse_key32(v, len, p->operator_key) < 0 || hash_is_zero(p->operator_key))
             return SG_EINVAL;
@@ -286,6 +291,17 @@ static int parse_line(params_parser *ps, const char *s, const char *end, int lin
     return SG_EINVAL;                        /* unknown key */
 }
 
+/* A retargeting chain needs a half-life and a start within its limit. */
+static int retarget_ok(const chain_params *p)
+{
+    u256 target, limit;
+    if (p->block_interval_ms == 0)
+        return 1;
+    asert_pow_limit(&limit);
+    return p->retarget_halflife_ms > 0 && pow_bits_to_target(p->bits, &target) == SG_OK &&
+           u256_cmp(&target, &limit) <= 0;
+}
+
 static int later_line(int a, int b)
 {
     return a > b ? a : b;
@@ -320,6 +336,11 @@ int params_parse(const char *text, size_t len, chain_params *p, int *bad_line)
     /* No order price could satisfy feed_in <= price <= retail otherwise. */
     if (p->feed_in_price > p->retail_price) {
         bad = later_line(ps.seen[K_FEED_IN_PRICE], ps.seen[K_RETAIL_PRICE]);
+        goto out;
+    }
+    if (!retarget_ok(p)) {
+        bad = later_line(ps.seen[K_BLOCK_INTERVAL],
+                         later_line(ps.seen[K_HALFLIFE], ps.seen[K_BITS]));
         goto out;
     }
     rc = SG_OK;
@@ -408,7 +429,7 @@ static int params_valid(const chain_params *p)
     if (p->market_rule >= PARAMS_N_MARKETS || p->genesis_time > UINT32_MAX ||
         p->tick_ms == 0 || p->interval_minutes == 0 || p->block_reward == 0 ||
         p->retail_price == 0 || p->feed_in_price > p->retail_price ||
-        hash_is_zero(p->operator_key) || p->n_allocs > PARAMS_MAX_ALLOCS ||
+        hash_is_zero(p->operator_key) || p->n_allocs > PARAMS_MAX_ALLOCS || !retarget_ok(p) ||
         (p->n_allocs > 0 && p->allocs == NULL))
         return 0;
     return pow_bits_to_target(p->bits, &target) == SG_OK;
@@ -421,6 +442,10 @@ static void write_params(FILE *f, const chain_params *p)
     fprintf(f, "name %s\n", p->name);
     fprintf(f, "genesis_time %llu\n", (unsigned long long)p->genesis_time);
     fprintf(f, "bits 0x%08x\n", (unsigned)p->bits);
+    if (p->block_interval_ms != 0) {
+        fprintf(f, "block_interval_ms %u\n", (unsigned)p->block_interval_ms);
+        fprintf(f, "retarget_halflife_ms %u\n", (unsigned)p->retarget_halflife_ms);
+    }
     fprintf(f, "block_reward %llu\n", (unsigned long long)p->block_reward);
     fprintf(f, "tick_ms %u\n", (unsigned)p->tick_ms);
     fprintf(f, "interval_minutes %u\n", (unsigned)p->interval_minutes);
@@ -490,7 +515,10 @@ static void put_le(uint8_t *p, uint64_t v, int n)
  * little-endian: "SGGN" u8(1) u16 name_len name u64 genesis_time u32 bits
  * u64 reward u32 tick_ms u32 interval_minutes u64 sim_start u8 market
  * u64 retail u64 feed_in u64 seed operator[32] u32 n_allocs, then
- * pubkey[32] u64 balance per allocation in file order. */
+ * pubkey[32] u64 balance per allocation in file order.  A retargeting
+ * chain (block_interval_ms > 0) appends u32 block_interval_ms
+ * u32 retarget_halflife_ms after the allocations, so fixed-difficulty
+ * chains keep the ids they always had. */
 static void params_digest(const chain_params *p, uint8_t out[32])
 {
     crypto_hash_sha256_state st;
@@ -529,6 +557,12 @@ static void params_digest(const chain_params *p, uint8_t out[32])
         memcpy(a, p->allocs[i].pubkey, 32);
         put_le(a + 32, p->allocs[i].balance, 8);
         crypto_hash_sha256_update(&st, a, sizeof a);
+    }
+    if (p->block_interval_ms != 0) {
+        uint8_t r[8];
+        put_le(r, p->block_interval_ms, 4);
+        put_le(r + 4, p->retarget_halflife_ms, 4);
+        crypto_hash_sha256_update(&st, r, sizeof r);
     }
     crypto_hash_sha256_final(&st, first);
     hash_sha256(first, sizeof first, out);

@@ -4,7 +4,10 @@
  * The launcher writes a genesis file; every daemon loads it (--genesis), so
  * all nodes agree on difficulty, reward, market prices, the operator's key
  * and the initial balances.  The file is text, one "key value" per line,
- * '#' comments; "alloc PUBKEYHEX AMOUNT" lines repeat.  The genesis block
+ * '#' comments; "alloc PUBKEYHEX AMOUNT" lines repeat.  block_interval_ms
+ * and retarget_halflife_ms may be left out (a fixed difficulty, as files
+ * written before retargeting existed); a non-zero interval needs a
+ * half-life and a genesis target within asert_pow_limit.  The genesis block
  * commits to all of it: its merkle field is sha256d of the canonical
  * binary encoding of the parameters, so its hash (the chain id) differs
  * whenever any parameter does.
@@ -34,7 +37,9 @@ typedef struct {
 typedef struct {
     char name[PARAMS_NAME_MAX + 1];
     uint64_t genesis_time;     /* unix seconds; also market clock origin */
-    uint32_t bits;             /* every block carries exactly these bits */
+    uint32_t bits;             /* genesis bits: the fixed or the starting target */
+    uint32_t block_interval_ms; /* target block interval; 0 = fixed difficulty */
+    uint32_t retarget_halflife_ms; /* asert.h; > 0 when block_interval_ms is */
     uint64_t block_reward;     /* micro-units per block */
     uint32_t tick_ms;          /* real time of one market interval */
     uint32_t interval_minutes; /* simulated time of one market interval */

@@ -64,8 +64,7 @@ static int u256_is_zero(const u256 *a)
     return acc == 0;
 }
 
-/* Number of significant bits (0 for zero). */
-static int u256_bits(const u256 *a)
+int u256_bits(const u256 *a)
 {
     for (int i = 7; i >= 0; i--) {
         if (a->w[i] != 0)
@@ -74,8 +73,7 @@ static int u256_bits(const u256 *a)
     return 0;
 }
 
-/* Shifts of 256 or more give zero, as arith_uint256 does. */
-static void u256_shl(u256 *a, unsigned n)
+void u256_shl(u256 *a, unsigned n)
 {
     u256 r;
     unsigned limbs = n / 32, bits = n % 32;
@@ -88,7 +86,7 @@ static void u256_shl(u256 *a, unsigned n)
     *a = r;
 }
 
-static void u256_shr(u256 *a, unsigned n)
+void u256_shr(u256 *a, unsigned n)
 {
     u256 r;
     unsigned limbs = n / 32, bits = n % 32;

@@ -18,6 +18,11 @@ void u256_to_hash(const u256 *a, uint8_t h[32]);
 int u256_cmp(const u256 *a, const u256 *b);
 /* a + b; saturates at 2^256 - 1 (cannot happen for real chainwork). */
 void u256_add(u256 *out, const u256 *a, const u256 *b);
+/* Number of significant bits (0 for zero). */
+int u256_bits(const u256 *a);
+/* Shifts in place; shifts of 256 or more give zero, as arith_uint256 does. */
+void u256_shl(u256 *a, unsigned n);
+void u256_shr(u256 *a, unsigned n);
 /* Display as 64 hex digits, most significant first; out holds 65 chars. */
 void u256_hex(const u256 *a, char out[65]);
 

@@ -689,6 +689,13 @@ static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         }
         if (res.connected > 0 || res.disconnected > 0)
             after_block(r, &(chain_result){ .outcome = CHAIN_NEW_TIP }, NULL);
+        if (rc == SG_EFUTURE) {
+            /* Early, not invalid: clocks differ; a later announcement of
+             * the same block is fetched again. */
+            log_warn(r->cfg.log, "block from %s is ahead of our clock; ignored for now",
+                     net_peer_name(rp->np));
+            return;
+        }
         misbehave(r, rp->np, "invalid block", rc);
         return;
     }

@@ -13,6 +13,7 @@
 
 #include "common/base/err.h"
 #include "common/base/units.h"
+#include "common/core/asert.h"
 #include "common/core/hash.h"
 #include "common/core/params.h"
 #include "common/core/pow.h"
@@ -120,6 +121,24 @@ static int genesis_market_opt(chain_params *p, const char *opt, const char *v)
     return params_market_parse(v, strlen(v), &p->market_rule);
 }
 
+#define GENESIS_RETARGET_MAX_MS 86400000u
+
+/* Seconds with up to 3 decimals, kept in ms.  A half-life of 0 stands
+ * for "not given": daemon_tool_genesis then picks the default for the
+ * interval. */
+static int genesis_retarget_opt(chain_params *p, const char *opt, const char *v)
+{
+    uint64_t ms;
+    int interval = strcmp(opt, "--block-interval") == 0;
+    if (units_parse_milli(v, interval ? 0 : 1, GENESIS_RETARGET_MAX_MS, &ms) != 0)
+        return SG_EINVAL;
+    if (interval)
+        p->block_interval_ms = (uint32_t)ms;
+    else
+        p->retarget_halflife_ms = (uint32_t)ms;
+    return 0;
+}
+
 static int genesis_opt(chain_params *p, const char *opt, const char *v,
                        int *have_op, const char **out)
 {
@@ -143,6 +162,8 @@ static int genesis_opt(chain_params *p, const char *opt, const char *v,
         strcpy(p->name, v);
     } else if (strcmp(opt, "--block-reward") == 0) {
         return parse_u64(v, &p->block_reward);
+    } else if (strcmp(opt, "--block-interval") == 0 || strcmp(opt, "--retarget-halflife") == 0) {
+        return genesis_retarget_opt(p, opt, v);
     } else {
         return genesis_market_opt(p, opt, v);
     }
@@ -163,6 +184,8 @@ int daemon_tool_genesis(const char *prog, int argc, char **argv)
         { "--market", PARAMS_MARKET_EXPECT },
         { "--retail-price", "micro-units per kWh above 0" },
         { "--feed-in-price", "micro-units per kWh" }, { "--seed", "a number" },
+        { "--block-interval", "seconds from 0 (fixed difficulty) to 86400, up to 3 decimals" },
+        { "--retarget-halflife", "seconds from 0.001 to 86400, up to 3 decimals" },
     };
     chain_params p;
     const char *out = NULL;
@@ -170,6 +193,7 @@ int daemon_tool_genesis(const char *prog, int argc, char **argv)
 
     params_init_defaults(&p);
     p.genesis_time = (uint64_t)time(NULL);
+    p.block_interval_ms = ASERT_DEFAULT_INTERVAL_MS;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = v ? genesis_opt(&p, opt, v, &have_op, &out) : SG_ENOTFOUND;
@@ -192,9 +216,13 @@ int daemon_tool_genesis(const char *prog, int argc, char **argv)
                 "[--difficulty N] [--alloc PUBHEX=AMOUNT]... [--time UNIX] [--name NAME] "
                 "[--block-reward N] [--tick-ms MS] [--interval-minutes N] "
                 "[--start-time UNIX] [--market " PARAMS_MARKET_CHOICES "] "
-                "[--retail-price N] [--feed-in-price N] [--seed N]\n", prog, prog);
+                "[--retail-price N] [--feed-in-price N] [--seed N] "
+                "[--block-interval SEC (2; 0 = fixed difficulty)] [--retarget-halflife SEC]\n",
+                prog, prog);
         goto out;
     }
+    if (p.block_interval_ms != 0 && p.retarget_halflife_ms == 0)
+        p.retarget_halflife_ms = asert_default_halflife_ms(p.block_interval_ms);
     if (p.feed_in_price > p.retail_price) {
         fprintf(stderr, "%s genesis: --feed-in-price %llu is above --retail-price %llu\n",
                 prog, (unsigned long long)p.feed_in_price,

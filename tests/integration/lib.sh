@@ -112,8 +112,12 @@ sg_free_port() {
 
 # sg_cluster DIFFICULTY NODE_NAME...: cluster key, operator key, one key per
 # node (keys/NAME.key), and a genesis giving each node 1000 coins, plus any
-# "--alloc PK=AMOUNT" pairs the caller put in SG_EXTRA_ALLOCS.
+# "--alloc PK=AMOUNT" pairs the caller put in SG_EXTRA_ALLOCS.  The
+# difficulty stays fixed (fast blocks) unless the caller sets
+# SG_BLOCK_INTERVAL (seconds; SG_HALFLIFE optional) for a retargeting chain.
 SG_EXTRA_ALLOCS=()
+SG_BLOCK_INTERVAL=${SG_BLOCK_INTERVAL:-0}
+SG_HALFLIFE=${SG_HALFLIFE:-}
 sg_cluster() {
     local diff=$1; shift
     local n pk allocs=("${SG_EXTRA_ALLOCS[@]}")
@@ -125,7 +129,9 @@ sg_cluster() {
         allocs+=(--alloc "$pk=1000000000")
     done
     "$SGNODE" genesis --out "$SG_T/genesis.txt" --operator-key "$SG_OPERATOR_PK" \
-        --difficulty "$diff" "${allocs[@]}" || sg_fail "genesis failed"
+        --difficulty "$diff" --block-interval "$SG_BLOCK_INTERVAL" \
+        ${SG_HALFLIFE:+--retarget-halflife "$SG_HALFLIFE"} "${allocs[@]}" ||
+        sg_fail "genesis failed"
 }
 
 # sg_start NAME ROLE [extra daemon options...]: ROLE is prosumer, consumer or

@@ -43,6 +43,21 @@ for kv in "tick_ms 250" "interval_minutes 5" "sim_start 1718967600" "market pay-
           "retail_price 400000" "feed_in_price 50000" "seed 9"; do
     grep -qx "$kv" "$SG_T/g3.txt" || sg_fail "genesis file lacks '$kv'"
 done
+# Retargeting: 2 s blocks by default, the half-life 3 intervals unless given.
+grep -qx "block_interval_ms 2000" "$SG_T/g3.txt" || sg_fail "genesis lacks the default interval"
+grep -qx "retarget_halflife_ms 6000" "$SG_T/g3.txt" || sg_fail "genesis lacks the default half-life"
+"$SGNODE" genesis --out "$SG_T/g4.txt" --operator-key "$(printf '%064d' 1)" \
+    --block-interval 0.5 --retarget-halflife 2.25 || sg_fail "genesis --block-interval 0.5 failed"
+grep -qx "block_interval_ms 500" "$SG_T/g4.txt" && grep -qx "retarget_halflife_ms 2250" "$SG_T/g4.txt" ||
+    sg_fail "genesis lacks block_interval_ms 500 / retarget_halflife_ms 2250"
+"$SGNODE" genesis --out "$SG_T/g5.txt" --operator-key "$(printf '%064d' 1)" --block-interval 0 ||
+    sg_fail "genesis --block-interval 0 failed"
+! grep -q "block_interval_ms\|retarget_halflife_ms" "$SG_T/g5.txt" ||
+    sg_fail "a fixed-difficulty genesis names retarget keys"
+out=$("$SGNODE" genesis --out "$SG_T/g6.txt" --operator-key "$(printf '%064d' 1)" \
+      --block-interval 2s 2>&1); rc=$?
+[[ $rc -eq 2 && "$out" == *"--block-interval expects seconds from 0 (fixed difficulty)"* ]] ||
+    sg_fail "genesis --block-interval 2s: exit $rc, '$out'"
 # A fresh identity is created with mode 0600 when --key names no file.
 sg_start n1 prosumer --no-mine --key "$SG_T/new.key"
 sg_wait_for 60 "n1 answers stats" eval '[[ -n "$(sg_stat n1 height)" ]]'

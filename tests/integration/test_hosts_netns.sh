@@ -44,7 +44,7 @@ RUN=$SG_T/run
 DB=$RUN/run.db
 q() { sqlite3 -cmd ".timeout 5000" "$DB" "$1"; }
 NODES=6   # op, p1..p3, c1..c2: two per namespace
-"$LAUNCHER" --hosts "$HOSTS" --remote-shell 'ip netns exec {host}' --prosumers 3 --consumers 2 \
+"$LAUNCHER" --hosts "$HOSTS" --remote-shell 'ip netns exec {host}' --prosumers 3 --consumers 2 --block-interval 0 \
     --difficulty 6 --duration 0 --seed 77 --quiet --run-dir "$RUN" --base-port 30300 \
     >"$RUN.out" 2>&1 &
 LPID=$!

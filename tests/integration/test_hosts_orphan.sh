@@ -62,7 +62,7 @@ time.sleep(120)" &
     # Difficulty 5, not lower: at 3 the daemons flood the launcher with
     # thousands of blocks, which a loaded machine takes minutes to store
     # and its control requests time out.
-    "$LAUNCHER" --hosts "$HOSTS" --remote-shell "$SHELL_T" --prosumers 1 --consumers 1 \
+    "$LAUNCHER" --hosts "$HOSTS" --remote-shell "$SHELL_T" --prosumers 1 --consumers 1 --block-interval 0 \
         --difficulty 5 --duration 0 --quiet --run-dir "$BAD" --base-port $B >"$BAD.out" 2>&1 &
     LPID=$!
     sg_wait_for 60 "the exit report" grep -q "p1 on host ${NSS[1]} died (exit status" "$BAD.out"
@@ -90,7 +90,7 @@ fi
 RUN=$SG_T/run
 DB=$RUN/run.db
 q() { sqlite3 -cmd ".timeout 5000" "$DB" "$1"; }
-"$LAUNCHER" --hosts "$HOSTS" --remote-shell "$SHELL_T" --prosumers 2 --consumers 1 \
+"$LAUNCHER" --hosts "$HOSTS" --remote-shell "$SHELL_T" --prosumers 2 --consumers 1 --block-interval 0 \
     --difficulty 5 --duration 0 --seed 5 --quiet --run-dir "$RUN" --base-port 30600 \
     <&- >"$RUN.out" 2>&1 &
 LPID=$!
@@ -145,7 +145,7 @@ grep -q "standard input closed" "$RUN/logs/p1.log" || sg_fail "p1 did not stop o
 
 # ---- a normal end: settling pauses mining over ctl, nobody dies -----------
 END=$SG_T/end
-"$LAUNCHER" --hosts "$HOSTS" --remote-shell "$SHELL_T" --prosumers 1 --consumers 1 \
+"$LAUNCHER" --hosts "$HOSTS" --remote-shell "$SHELL_T" --prosumers 1 --consumers 1 --block-interval 0 \
     --difficulty 5 --duration 15 --seed 6 --quiet --run-dir "$END" --base-port 30700 \
     >"$END.out" 2>&1 &
 LPID=$!

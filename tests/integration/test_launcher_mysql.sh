@@ -70,7 +70,7 @@ mdb_sql "CREATE TABLE sglaunch.simulation_stats (
 for _ in 1 2 3 4 5; do
     pick_base || fail "no free ports"
     rm -rf "$T/run"
-    MYSQL_PWD=$MDB_PASS "$L" --db-host 127.0.0.1 --db-port "$MDB_PORT" --db-name sglaunch \
+    MYSQL_PWD=$MDB_PASS "$L" --db-host 127.0.0.1 --db-port "$MDB_PORT" --db-name sglaunch --block-interval 0 \
         --prosumers 2 --consumers 1 --difficulty 5 --duration 10 --quiet --base-port "$BASE" \
         --run-dir "$T/run" >"$T/l.out" 2>&1 &
     LPID=$!

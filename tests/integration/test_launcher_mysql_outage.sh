@@ -46,7 +46,7 @@ started=0
 for _ in 1 2 3 4 5; do
     pick_base || fail "no free ports"
     rm -rf "$T/run"
-    MYSQL_PWD=$MDB_PASS "$L" --db-host 127.0.0.1 --db-port "$MDB_PORT" --db-name sgout \
+    MYSQL_PWD=$MDB_PASS "$L" --db-host 127.0.0.1 --db-port "$MDB_PORT" --db-name sgout --block-interval 0 \
         --prosumers 2 --consumers 2 --difficulty 6 --duration 0 --quiet --base-port "$BASE" \
         --run-dir "$T/run" >"$T/l.out" 2>&1 &
     LPID=$!

@@ -30,7 +30,7 @@ for n in "${households[@]}"; do
     allocs+=(--alloc "$pk=1000000000")
 done
 "$SGNODE" genesis --out "$SG_T/genesis.txt" --operator-key "$SG_OPERATOR_PK" \
-    --difficulty "$DIFF" --tick-ms "$TICK_MS" --interval-minutes 15 --start-time "$START" \
+    --difficulty "$DIFF" --block-interval 0 --tick-ms "$TICK_MS" --interval-minutes 15 --start-time "$START" \
     --market uniform --retail-price 300000 --feed-in-price 80000 --seed "$SEED" \
     "${allocs[@]}" || sg_fail "genesis failed"
 grep -q "^tick_ms $TICK_MS\$" "$SG_T/genesis.txt" || sg_fail "genesis lacks tick_ms $TICK_MS"

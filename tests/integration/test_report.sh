@@ -30,7 +30,7 @@ for _ in 1 2 3 4 5; do
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue 2
     done
     rm -rf "$RUN"
-    "$LAUNCHER" --prosumers 2 --consumers 2 --difficulty 5 --quiet --base-port "$base" \
+    "$LAUNCHER" --prosumers 2 --consumers 2 --difficulty 5 --block-interval 0 --quiet --base-port "$base" \
         --run-dir "$RUN" --duration 15 --seed 99 >"$SG_T/launcher.out" 2>&1 &
     SG_PID[launcher]=$!
     wait "${SG_PID[launcher]}"; rc=$?

@@ -6,6 +6,13 @@
  *   oversize  a frame header announcing ~4 GiB
  *   tamper    a valid handshake, then a sealed frame with one byte flipped
  *   badpow    a valid handshake, then a block whose hash misses the target
+ *   badbits   a valid handshake, then a block on genesis meeting its own
+ *             bits, which are twice as easy as the retarget rule's (or twice
+ *             as hard where easier would pass the limit)
+ *   badtime   a valid handshake, then a block on genesis whose time is not
+ *             above the median of its ancestors (genesis's time)
+ *   future    a valid handshake, then a block on genesis stamped an hour
+ *             ahead: early, not invalid, so the daemon must keep the link
  *   honest    a valid handshake, then nothing wrong (the control case: the
  *             daemon must keep the link open)
  *
@@ -29,6 +36,7 @@
 
 #include <sodium.h>
 
+#include "common/core/asert.h"
 #include "common/core/chain.h"
 #include "common/base/clock.h"
 #include "common/daemon/daemon.h"
@@ -186,6 +194,54 @@ static int bad_pow_block(const chain_params *p, uint8_t **bytes, size_t *len)
     return rc;
 }
 
+/* A block on the genesis with every field right, then `how` spoils one
+ * rule and the proof of work is redone for the bits it ends up with. */
+enum spoil { SPOIL_BITS, SPOIL_TIME, SPOIL_FUTURE };
+
+static int spoiled_block(const chain_params *p, enum spoil how, uint8_t **bytes, size_t *len)
+{
+    chain_config cc = { .params = p };
+    chain *ch;
+    proto_block b;
+    uint8_t pk[32] = { 2 };
+    chain_load_report rep;
+    u256 target, limit;
+    int rc = chain_open(&ch, &cc, &rep);
+    if (rc != 0)
+        return rc;
+    rc = chain_template(ch, pk, (uint64_t)time(NULL), 0, &b);
+    chain_free(ch);
+    if (rc != 0)
+        return rc;
+    if (how == SPOIL_BITS) {
+        pow_bits_to_target(b.header.bits, &target);
+        asert_pow_limit(&limit);
+        u256_shl(&target, 1);
+        if (u256_cmp(&target, &limit) > 0)
+            u256_shr(&target, 2);
+        b.header.bits = pow_target_to_bits(&target);
+    } else if (how == SPOIL_TIME) {
+        b.header.time = (uint32_t)p->genesis_time;
+    } else {
+        b.header.time = (uint32_t)time(NULL) + 3600;
+    }
+    b.header.nonce = 0;
+    rc = pow_search_simple(&b.header, UINT64_C(1) << 32);
+    if (rc == 0)
+        rc = proto_block_encode(&b, bytes, len);
+    proto_block_free(&b);
+    return rc;
+}
+
+static int send_block(sec_session *s, int rc, uint8_t *blk, size_t len)
+{
+    if (rc != 0)
+        return -1;
+    rc = sec_send(s, PROTO_MSG_BLOCK, blk, len);
+    free(blk);
+    return rc == 0 ? 0 : -1;
+}
+
 static int misbehave(client *c, sec_session **s, const char *what,
                      const uint8_t ckey[32], const chain_params *p)
 {
@@ -223,6 +279,14 @@ static int misbehave(client *c, sec_session **s, const char *what,
         free(blk);
         return rc == 0 ? 0 : -1;
     }
+    uint8_t *blk = NULL;
+    size_t len = 0;
+    static const char *const spoils[] = { "badbits", "badtime", "future" };
+    for (int k = 0; k < 3; k++)
+        if (strcmp(what, spoils[k]) == 0) {
+            int rc = spoiled_block(p, (enum spoil)k, &blk, &len);
+            return send_block(*s, rc, blk, len);
+        }
     fprintf(stderr, "evilpeer: unknown scenario '%s'\n", what);
     return -1;
 }
@@ -252,7 +316,8 @@ int main(int argc, char **argv)
     }
     if (!connect_to || !ckey_path || !genesis || !what) {
         fprintf(stderr, "usage: evilpeer --connect IP:PORT --cluster-key FILE --genesis FILE "
-                "[--from IP] [--wait-ms N] garbage|oversize|tamper|badpow|honest\n");
+                "[--from IP] [--wait-ms N] "
+                "garbage|oversize|tamper|badpow|badbits|badtime|future|honest\n");
         return 2;
     }
     if (sodium_init() < 0 || keys_cluster_load(ckey_path, ckey) != 0 ||
@@ -269,7 +334,8 @@ int main(int argc, char **argv)
     int status = 2;
     if (misbehave(&c, &s, what, ckey, &p) == 0) {
         int closed = wait_closed(&c, s, wait_ms, NULL);
-        int honest = strcmp(what, "honest") == 0;
+        /* An early block is no offence. */
+        int honest = strcmp(what, "honest") == 0 || strcmp(what, "future") == 0;
         printf("evilpeer %s: the daemon %s the connection\n", what,
                closed ? "closed" : "kept");
         status = closed != honest ? 0 : 1;

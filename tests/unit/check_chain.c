@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/core/asert.h"
 #include "common/core/chain.h"
 #include "common/base/err.h"
 #include "common/core/merkle.h"
@@ -603,7 +604,7 @@ START_TEST(test_invalid_blocks)
     b.header.time = NOW + CHAIN_MAX_FUTURE_SECS + 1;
     set_merkle(&b);
     mine(&b);
-    reject(c, &b, SG_ETIME);
+    reject(c, &b, SG_EFUTURE);
     /* Not above the median of the previous blocks (genesis and b1). */
     build(&f, b1.hash, 2, 0, NULL, 0, &b);
     b.header.time = T0 + 60;
@@ -665,6 +666,91 @@ START_TEST(test_invalid_blocks)
     free(od.bytes);
     free(child.bytes);
     free(ok.bytes);
+    chain_free(c);
+    params_free(&f.p);
+}
+END_TEST
+
+/* A retargeting chain (60 s blocks, 60 s half-life): every block's bits
+ * must be exactly the rule's for its parent, easier or harder alike; the
+ * time rules hold; a block from too far ahead is early, not invalid. */
+START_TEST(test_retarget_rules)
+{
+    fix f;
+    fix_init(&f);
+    f.p.block_interval_ms = 60000;
+    f.p.retarget_halflife_ms = 60000;
+    params_chain_id(&f.p, f.id);
+    chain *c = open_chain(&f, NULL, NULL, NULL, NULL, NULL);
+    chain_result res;
+    proto_block b;
+
+    /* Block 1 carries the genesis bits; found a second after genesis, it
+     * makes block 2 nearly twice as hard. */
+    build(&f, f.id, 1, 0, NULL, 0, &b);
+    b.header.time = T0 + 1;
+    set_merkle(&b);
+    mine(&b);
+    blk b1 = seal(&b, 1);
+    expect(c, &b1, CHAIN_NEW_TIP);
+    uint32_t want = asert_next_bits(&f.p, 1, T0 + 1);
+    u256 tw, tg;
+    ck_assert_int_eq(pow_bits_to_target(want, &tw), 0);
+    ck_assert_int_eq(pow_bits_to_target(f.p.bits, &tg), 0);
+    ck_assert_int_lt(u256_cmp(&tw, &tg), 0);
+
+    /* The genesis bits again (easier than the rule): refused. */
+    build(&f, b1.hash, 2, 0, NULL, 0, &b);
+    b.header.time = T0 + 2;
+    set_merkle(&b);
+    mine(&b);
+    reject(c, &b, SG_EBADPOW);
+    /* Harder than the rule, the work done: refused all the same. */
+    build(&f, b1.hash, 2, 0, NULL, 0, &b);
+    b.header.time = T0 + 2;
+    ck_assert_int_eq(pow_difficulty_to_bits(2, &b.header.bits), 0);
+    set_merkle(&b);
+    mine(&b);
+    reject(c, &b, SG_EBADPOW);
+    /* Right bits, time not above the median of genesis and b1. */
+    build(&f, b1.hash, 2, 0, NULL, 0, &b);
+    b.header.time = T0 + 1;
+    b.header.bits = want;
+    set_merkle(&b);
+    mine(&b);
+    reject(c, &b, SG_ETIME);
+
+    /* The template follows the rule and the median. */
+    ck_assert_int_eq(chain_template(c, f.pk[0], T0, 10, &b), 0);
+    ck_assert_uint_eq(b.header.bits, want);
+    ck_assert_uint_eq(b.header.time, T0 + 2);
+    proto_block_free(&b);
+
+    /* Six intervals ahead of our clock and one second more: early. */
+    uint64_t ahead = chain_max_future_secs(&f.p);
+    ck_assert_uint_eq(ahead, 360);
+    build(&f, b1.hash, 2, 0, NULL, 0, &b);
+    b.header.time = (uint32_t)(T0 + 100 + ahead + 1);
+    b.header.bits = want;
+    set_merkle(&b);
+    mine(&b);
+    blk early = seal(&b, 2);
+    ck_assert_int_eq(chain_submit_block(c, early.bytes, early.len, T0 + 100, &res), SG_EFUTURE);
+    ck_assert_ptr_null(chain_lookup(c, early.hash));
+    ck_assert_int_eq(chain_submit_block(c, early.bytes, early.len, T0 + 100, &res), SG_EFUTURE);
+    /* Once the clock has caught up the same block is taken. */
+    ck_assert_int_eq(chain_submit_block(c, early.bytes, early.len, T0 + 101, &res), 0);
+    ck_assert_int_eq(res.outcome, CHAIN_NEW_TIP);
+    /* Its work is that of its own (harder) bits. */
+    u256 w1, w2, sum;
+    pow_work(&tg, &w1);
+    pow_work(&tw, &w2);
+    u256_add(&sum, &chain_genesis(c)->chainwork, &w1);
+    u256_add(&sum, &sum, &w2);
+    ck_assert_int_eq(u256_cmp(&chain_tip(c)->chainwork, &sum), 0);
+
+    free(b1.bytes);
+    free(early.bytes);
     chain_free(c);
     params_free(&f.p);
 }
@@ -932,6 +1018,7 @@ Suite *chain_suite(void)
     tcase_add_test(tc, test_orphan_pool_bound);
     tcase_add_test(tc, test_invalid_blocks);
     tcase_add_test(tc, test_invalid_branch_more_work);
+    tcase_add_test(tc, test_retarget_rules);
     tcase_add_test(tc, test_template);
     tcase_add_test(tc, test_store_reload);
     tcase_add_test(tc, test_sigcache_block);

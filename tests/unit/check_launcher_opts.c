@@ -95,6 +95,26 @@ START_TEST(test_tick_and_start_time)
 }
 END_TEST
 
+START_TEST(test_block_interval)
+{
+    launcher_opts o;
+    char err[512];
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, NULL), 0);
+    ck_assert_uint_eq(o.block_interval_ms, 2000);
+    ck_assert_uint_eq(o.retarget_halflife_ms, 0);          /* the default for the interval */
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--block-interval", "0.5",
+                           "--retarget-halflife", "1.25", NULL), 0);
+    ck_assert_uint_eq(o.block_interval_ms, 500);
+    ck_assert_uint_eq(o.retarget_halflife_ms, 1250);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--block-interval", "0", NULL), 0);
+    ck_assert_uint_eq(o.block_interval_ms, 0);
+    ck_assert_int_ne(parse(&o, NULL, err, sizeof err, "--block-interval", "-1", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(err, "--block-interval expects seconds"));
+    ck_assert_int_ne(parse(&o, NULL, err, sizeof err, "--retarget-halflife", "0", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(err, "--retarget-halflife expects seconds"));
+}
+END_TEST
+
 START_TEST(test_battery)
 {
     launcher_opts o;
@@ -342,6 +362,7 @@ Suite *launcher_opts_suite(void)
     tcase_add_test(tc, test_every_seed_option);
     tcase_add_test(tc, test_password_sources);
     tcase_add_test(tc, test_tick_and_start_time);
+    tcase_add_test(tc, test_block_interval);
     tcase_add_test(tc, test_battery);
     tcase_add_test(tc, test_profiles);
     tcase_add_test(tc, test_hashrate);

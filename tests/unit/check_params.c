@@ -29,6 +29,8 @@ static void sample_params(chain_params *p)
     p->retail_price = 310000;
     p->feed_in_price = 70000;
     p->seed = 987654321;
+    p->block_interval_ms = 1500;
+    p->retarget_halflife_ms = 9000;
     tu_unhex(OP_HEX, p->operator_key, 32);
     p->n_allocs = 3;
     p->allocs = calloc(3, sizeof *p->allocs);
@@ -52,6 +54,8 @@ static void assert_params_eq(const chain_params *a, const chain_params *b)
     ck_assert_uint_eq(a->retail_price, b->retail_price);
     ck_assert_uint_eq(a->feed_in_price, b->feed_in_price);
     ck_assert_uint_eq(a->seed, b->seed);
+    ck_assert_uint_eq(a->block_interval_ms, b->block_interval_ms);
+    ck_assert_uint_eq(a->retarget_halflife_ms, b->retarget_halflife_ms);
     ck_assert_mem_eq(a->operator_key, b->operator_key, 32);
     ck_assert_uint_eq(a->n_allocs, b->n_allocs);
     for (uint32_t i = 0; i < a->n_allocs; i++) {
@@ -183,6 +187,10 @@ static const struct {
     BAD("seed 1\nname a" "\0" "b\n", 5),                 /* NUL byte in a line */
     BAD("feed_in_price 400000\n", 4),                 /* above retail 300000 */
     BAD("feed_in_price 1000\nretail_price 999\n", 5),  /* the later of the two */
+    BAD("block_interval_ms 2000\n", 4),              /* no half-life */
+    BAD("block_interval_ms 2000\nretarget_halflife_ms 0\n", 5),
+    BAD("block_interval_ms -1\n", 4),
+    BAD("block_interval_ms 4294967296\n", 4),
 };
 
 START_TEST(test_bad_lines)
@@ -204,6 +212,30 @@ START_TEST(test_bad_lines)
         ck_assert_uint_eq(p.n_allocs, 0);
         params_free(&p);
     }
+}
+END_TEST
+
+/* A retargeting chain starts within the limit; a fixed one may start
+ * anywhere compact bits reach, as before. */
+START_TEST(test_retarget_keys)
+{
+    static const char easy[] = "bits 0x2100ffff\noperator " OP_HEX "\n";
+    static const char keys[] = "block_interval_ms 500\nretarget_halflife_ms 2500\n";
+    char text[512];
+    chain_params p;
+    int bad = -1;
+    ck_assert_int_eq(params_parse(easy, strlen(easy), &p, &bad), 0);
+    ck_assert_uint_eq(p.block_interval_ms, 0);
+    params_free(&p);
+    snprintf(text, sizeof text, "%s%s", easy, keys);
+    ck_assert_int_eq(params_parse(text, strlen(text), &p, &bad), SG_EINVAL);
+    ck_assert_int_eq(bad, 4);
+    params_free(&p);
+    snprintf(text, sizeof text, "%s%s", good_head, keys);
+    ck_assert_int_eq(params_parse(text, strlen(text), &p, &bad), 0);
+    ck_assert_uint_eq(p.block_interval_ms, 500);
+    ck_assert_uint_eq(p.retarget_halflife_ms, 2500);
+    params_free(&p);
 }
 END_TEST
 
@@ -313,7 +345,7 @@ END_TEST
 
 /* Each mutation changes one thing; every resulting id must differ from the
  * base and from every other. */
-#define N_MUTATIONS 18
+#define N_MUTATIONS 21
 
 static void mutate(chain_params *p, int which)
 {
@@ -336,6 +368,9 @@ static void mutate(chain_params *p, int which)
     case 15: p->n_allocs--; break;
     case 16: strcpy(p->name, "Lab run 7"); break;
     case 17: p->allocs[0].balance = 0; break;
+    case 18: p->block_interval_ms++; break;
+    case 19: p->retarget_halflife_ms++; break;
+    case 20: p->block_interval_ms = 0; break;
     }
 }
 
@@ -373,6 +408,7 @@ Suite *params_suite(void)
     tcase_add_test(tc, test_save_load_round_trip);
     tcase_add_test(tc, test_parse_comments_and_layout);
     tcase_add_test(tc, test_bad_lines);
+    tcase_add_test(tc, test_retarget_keys);
     tcase_add_test(tc, test_bad_bits_and_operator);
     tcase_add_test(tc, test_missing_required);
     tcase_add_test(tc, test_load_errors);
