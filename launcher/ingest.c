@@ -355,6 +355,7 @@ static int switch_best(ingest *g, iblock *nb)
     free(join);
     g->best = nb;
     g->st.best_height = nb->height;
+    g->st.best_bits = (uint32_t)nb->row.bits;
     return 1;
 }
 

@@ -43,6 +43,7 @@ typedef struct {
     uint64_t intervals;          /* settlements on the best chain */
     uint64_t last_price;         /* clearing price of the newest one */
     uint64_t last_traded_wh;     /* peer-to-peer Wh of the newest one */
+    uint32_t best_bits;          /* target of the best tip (compact) */
     uint64_t traded_wh, grid_import_wh, grid_export_wh;
     uint64_t traded_value;       /* money paid for traded_wh (micro-units) */
     uint64_t wh_price_sum;       /* sum of traded Wh x price: average price */

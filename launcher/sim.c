@@ -437,6 +437,8 @@ static void put_run(sim *s, int64_t ended_s)
     r.use_gpu = s->o->use_gpu;
     r.hosts = s->hosts.n ? (int)s->hosts.n : 1;
     r.hashrate_cap = (int64_t)s->o->hashrate;
+    r.block_interval_ms = s->params.block_interval_ms;
+    r.retarget_halflife_ms = s->params.retarget_halflife_ms;
     db_put_run(s->db, &r);
 }
 
@@ -599,6 +601,7 @@ static void render(sim *s, int64_t now)
     h.duration_s = s->o->duration;
     h.phase = s->phase;
     h.restarts = s->restarts;
+    h.block_interval_ms = s->params.block_interval_ms;
     ingest_get_stats(s->ing, &h.ist);
     h.ing = s->ing;
     if (h.elapsed_ms > 0)

@@ -3,6 +3,8 @@
  */
 #include "view.h"
 
+#include <math.h>
+
 #include "common/core/role.h"
 
 static void fmt_rate(char *out, size_t cap, int64_t hps)
@@ -35,6 +37,30 @@ static void fmt_price(char *out, size_t cap, uint64_t micro_per_kwh, uint64_t tr
         snprintf(out, cap, "-");
     else
         snprintf(out, cap, "%.4f", (double)micro_per_kwh / 1e6);
+}
+
+/* The compact target as --difficulty counts: leading zero hex digits of
+ * a hash that just meets it, with a fraction (for the screen only). */
+static double bits_hex_digits(uint32_t bits)
+{
+    uint32_t mant = bits & 0x007fffff;
+    int exp = (int)(bits >> 24);
+    if (mant == 0)
+        return 0;
+    return (256.0 - (log2((double)mant) + 8.0 * (exp - 3))) / 4.0;
+}
+
+/* The chain's pace, so the difficulty rule is never silent. */
+static void print_pace(FILE *out, const view_header *h)
+{
+    char target[48];
+    if (h->block_interval_ms)
+        snprintf(target, sizeof target, "target block interval %.3g s",
+                 h->block_interval_ms / 1000.0);
+    else
+        snprintf(target, sizeof target, "fixed difficulty");
+    fprintf(out, "%s  tip target 0x%08x = difficulty %.2f (hex digits)\n", target,
+            (unsigned)h->ist.best_bits, bits_hex_digits(h->ist.best_bits));
 }
 
 /* The run's totals, as the original's users watched them. */
@@ -73,8 +99,10 @@ void view_table(FILE *out, const fleet *f, const view_header *h, int clear)
         fputs("\033[H\033[J", out);
     fprintf(out, "smart grid run  %s  [%s]  restarts %llu\n", el, h->phase,
             (unsigned long long)h->restarts);
-    if (h->ist.blocks)
+    if (h->ist.blocks) {
         print_totals(out, h);
+        print_pace(out, h);
+    }
     fprintf(out, "%-6s %-9s %7s %5s %12s %16s %10s %10s %6s %4s", "node", "role", "height",
             "peers", "hashrate", "balance", "sold kWh", "bought kWh", "stale", "up");
     /* Money for energy apart from block rewards, on the launcher's best
@@ -123,7 +151,8 @@ void view_line(FILE *out, const fleet *f, const view_header *h)
     fmt_elapsed(el, sizeof el, h);
     fprintf(out, "t=%s phase=%s up=%zu/%zu height=%lld best=%llu blocks=%llu stale=%llu "
             "txs=%llu tx/s=%.1f trades=%llu hashrate=%lld price=%llu avg_price=%llu "
-            "traded_wh=%llu grid_import_wh=%llu grid_export_wh=%llu restarts=%llu\n",
+            "traded_wh=%llu grid_import_wh=%llu grid_export_wh=%llu restarts=%llu "
+            "target_ms=%u bits=0x%08x difficulty=%.2f\n",
             el, h->phase, up, f->n, (long long)max_height(f),
             (unsigned long long)h->ist.best_height, (unsigned long long)h->ist.blocks,
             (unsigned long long)h->ist.stale, (unsigned long long)h->ist.txs, h->tx_per_s,
@@ -131,6 +160,7 @@ void view_line(FILE *out, const fleet *f, const view_header *h)
             (unsigned long long)h->ist.last_price,
             (unsigned long long)ingest_avg_price(&h->ist), (unsigned long long)h->ist.traded_wh,
             (unsigned long long)h->ist.grid_import_wh,
-            (unsigned long long)h->ist.grid_export_wh, (unsigned long long)h->restarts);
+            (unsigned long long)h->ist.grid_export_wh, (unsigned long long)h->restarts,
+            h->block_interval_ms, (unsigned)h->ist.best_bits, bits_hex_digits(h->ist.best_bits));
     fflush(out);
 }

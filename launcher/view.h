@@ -22,6 +22,7 @@ typedef struct {
     const ingest *ing;               /* money per node; NULL: none (status) */
     double tx_per_s;
     uint64_t restarts;
+    uint32_t block_interval_ms;      /* target; 0: a fixed difficulty */
     const char *events[VIEW_EVENTS]; /* newest last; NULL entries skipped */
 } view_header;
 

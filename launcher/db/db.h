@@ -81,6 +81,8 @@ typedef struct {
     int64_t use_gpu;
     int64_t hosts;              /* machines the nodes were spread over */
     int64_t hashrate_cap;       /* --hashrate default, hashes/s; 0 (NULL): none */
+    int64_t block_interval_ms;  /* target; 0 (NULL): a fixed difficulty */
+    int64_t retarget_halflife_ms;
 } db_run;
 
 /* Upserted: the latest values win. */

@@ -32,6 +32,8 @@ static const db__col run_cols[] = {
     INT(db_run, use_gpu, DBU_SET),
     INT(db_run, hosts, DBU_SET),
     LATE(db_run, hashrate_cap, DBU_KNOWN),
+    LATE(db_run, block_interval_ms, DBU_KNOWN),
+    LATE(db_run, retarget_halflife_ms, DBU_KNOWN),
 };
 static const char *const run_idx[] = { "runs_started:started_at_s", NULL };
 
