@@ -54,8 +54,15 @@ if want tx; then
     done
 fi
 if want scenario; then
-    echo "== default scenario, ${BENCH_SCENARIO_SECONDS:-300} s (scripts/bench_net.sh scenario) =="
-    net scenario "${BENCH_SCENARIO_SECONDS:-300}"
+    secs=${BENCH_SCENARIO_SECONDS:-300}
+    echo "== default scenario, $secs s (scripts/bench_net.sh scenario) =="
+    net scenario "$secs"
+    echo
+    echo "== the original's fixed difficulty, $secs s (scenario $secs --block-interval 0) =="
+    net scenario "$secs" --block-interval 0 --difficulty 4
+    echo
+    echo "== 50 daemons, a block every 3 s, $secs s (scenario $secs --prosumers 25 --consumers 24 --block-interval 3) =="
+    net scenario "$secs" --prosumers 25 --consumers 24 --block-interval 3
     echo
 fi
 if want scale; then

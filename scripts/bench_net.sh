@@ -360,17 +360,19 @@ bench_tx() {
     echo "propagation of blocks with >= 1000 txs to every node, ms: $(percentiles "$SG_T/delays")"
 }
 
-# The launcher's default scenario (3 prosumers, 5 consumers, difficulty 4),
-# SECONDS long; CPU time is the launcher's and its reaped daemons'.
+# The launcher's default scenario (3 prosumers, 5 consumers, difficulty 4,
+# a block every 2 s), SECONDS long, with any further launcher options (e.g.
+# --block-interval 0 for the original's fixed difficulty); CPU time is the
+# launcher's and its reaped daemons'.  Ends with scripts/pace-figures.
 bench_scenario() {
-    local secs=$1 db rc
+    local secs=$1 db rc; shift
     sg_setup
     next_port
     echo "load average before: $(cpu_load)"
     local t0=$(date +%s.%N)
     TIMEFORMAT='cpu: user %U s, sys %S s, wall %R s'
     { time "$SG_BIN/launcher" --duration "$secs" --quiet --run-dir "$SG_T/run" \
-        --base-port "$((BENCH_PORT + 100))" >"$SG_T/launcher.out" 2>&1; rc=$?; } 2>"$SG_T/time"
+        --base-port "$((BENCH_PORT + 100))" "$@" >"$SG_T/launcher.out" 2>&1; rc=$?; } 2>"$SG_T/time"
     cat "$SG_T/time"
     sed -E 's/.*user ([0-9.]+) s, sys ([0-9.]+) s, wall ([0-9.]+) s.*/\1 \2 \3/' "$SG_T/time" |
         awk -v n="$(nproc)" '$3 > 0 { printf "cpu use: %.0f%% of one core, %.0f%% of the %d cores\n",
@@ -387,6 +389,7 @@ bench_scenario() {
                    SELECT 'trades (fills): ' || COUNT(*) || ', energy traded p2p: ' ||
                           printf('%.1f', COALESCE(SUM(traded_wh), 0) / 1000.0) || ' kWh' FROM trades;
                    SELECT 'market intervals cleared: ' || COUNT(*) FROM market_intervals;"
+    "$SG_ROOT/scripts/pace-figures" "$SG_T/run"
 }
 
 # One brace group ending in exit: bash has parsed it whole before running it,
@@ -394,11 +397,11 @@ bench_scenario() {
 {
 case "${1:-}" in
     prop) shift; bench_prop "${1:-10}" "${2:-100}" "${3:-6}" "${4:-0}" ;;
-    scenario) shift; bench_scenario "${1:-300}" ;;
+    scenario) shift; secs=${1:-300}; shift || true; bench_scenario "$secs" "$@" ;;
     tx) shift; bench_tx "${1:-10}" "${2:-256}" "${3:-100}" "${4:-6}" ;;
     scale) shift; bench_scale "${1:-100}" "${2:-120}" ;;
     *) echo "usage: bench_net.sh prop [NODES BLOCKS DIFF [TXS]] | tx [NODES SENDERS PER DIFF] |" \
-            "scenario [SECONDS] |" \
+            "scenario [SECONDS [LAUNCHER OPTIONS...]] |" \
             "scale [NODES SECONDS]" >&2; exit 2 ;;
 esac
 exit $?
