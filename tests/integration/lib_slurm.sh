@@ -108,7 +108,7 @@ slurm_init() {  # NODES CPUS
     local nodes=${1:-2} cpus=${2:-2} c n
     for c in munged slurmctld slurmd srun sbatch salloc scancel scontrol squeue sinfo; do
         command -v "$c" >/dev/null || {
-            echo "skip: $c not installed (scripts/install-deps --test: slurm-wlm, munge)"
+            echo "skip: $c not installed (scripts/install-deps --tests: slurm-wlm, munge)"
             return 77
         }
     done

@@ -5,11 +5,11 @@
 # allocation, srun missing, a step that cannot start on a node); a run
 # submitted with scripts/slurm-example.sbatch spreads its daemons over both
 # nodes, each daemon its own job step (squeue -s, and SLURM_STEP_ID in the
-# daemon's environment), `launcher attach` follows a daemon, and the run's
-# rows reach run.db; scancel of a running batch job leaves no process of the
+# daemon's environment), `launcher attach` follows a daemon, a SIGINT to the
+# batch step (Ctrl-C) ends it cleanly and the run's rows reach run.db; scancel of a running batch job leaves no process of the
 # run; a launcher run outside an allocation it was pointed at (salloc
 # --no-shell) stops by itself when the job is cancelled.  Needs root and the
-# slurm-wlm and munge packages (scripts/install-deps --test); otherwise
+# slurm-wlm and munge packages (scripts/install-deps --tests); otherwise
 # skipped (exit 77).  Every process and dir made here is removed, on failure
 # too.
 . "$(dirname "$0")/lib.sh"
@@ -70,13 +70,13 @@ grep -q "slurm node sgt2: a job step failed to start (exit 1: srun: error: " "$S
 scancel "$J0"
 sg_log "errors name their cause"
 
-# ---- a run through the example batch script --------------------------------
+# ---- a run through the example batch script, stopped as by Ctrl-C ---------
 RUN=$SG_T/run
 DB=$RUN/run.db
 sg_free_port || sg_fail "no free port"
 BASE=$SG_FREE_PORT
 J1=$(cd "$SG_ROOT" && sbatch --parsable -N2 --exclusive --time=10 -o "$SG_T/job1.out" \
-        scripts/slurm-example.sbatch "${SMALL[@]}" --duration 20 --run-dir "$RUN" \
+        scripts/slurm-example.sbatch "${SMALL[@]}" --duration 0 --tick 1 --run-dir "$RUN" \
         --base-port "$BASE" --hashrate 0)
 [[ "$J1" =~ ^[0-9]+$ ]] || sg_fail "sbatch gave no job id: $J1"
 sg_log "batch job $J1"
@@ -100,7 +100,11 @@ sg_wait_for 30 "nodes.tsv" test -s "$RUN/nodes.tsv"
 timeout 4 "$LAUNCHER" attach p1 --run "$RUN" >"$SG_T/attach.out" 2>&1
 [[ -s "$SG_T/attach.out" ]] && ! grep -q "cannot follow" "$SG_T/attach.out" ||
     sg_fail "attach p1: $(head -n 3 "$SG_T/attach.out")"
-sg_wait_for 180 "job $J1 to end" job_done "$J1"
+# Ctrl-C for a batch job: SIGINT to the batch shell, which exec'd the
+# launcher; it settles, writes its rows and report, and the job completes.
+sleep 15
+scancel --batch --signal=INT "$J1"
+sg_wait_for 120 "job $J1 to end after SIGINT" job_done "$J1"
 state=$(scontrol -o show job "$J1" | grep -o 'JobState=[A-Z]* .*ExitCode=[0-9:]*' | awk '{print $1, $NF}')
 [[ "$state" == "JobState=COMPLETED ExitCode=0:0" ]] ||
     sg_fail "job $J1 ended as '$state': $(tail -n 5 "$SG_T/job1.out")"
