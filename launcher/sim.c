@@ -224,8 +224,9 @@ static int check_hosts(sim *s)
             used |= at[i] == k;
         if (!used || h->local)
             continue;
-        if ((s->slurm_tmpl[0] ? slurm_check(s->slurm_tmpl, h, bins, 2, err, sizeof err)
-                              : hosts_check(s->o->remote_shell, h, bins, 2, err, sizeof err)) != 0) {
+        int rc = s->slurm_tmpl[0] ? slurm_check(s->slurm_tmpl, h, bins, 2, err, sizeof err)
+                                  : hosts_check(s->f.remote_shell, h, bins, 2, err, sizeof err);
+        if (rc != 0) {
             fprintf(stderr, "launcher: %s\n", err);
             status = 2;
         }

@@ -128,8 +128,8 @@ J2=$(cd "$SG_ROOT" && sbatch --parsable -N2 --exclusive --time=10 -o "$SG_T/job2
         scripts/slurm-example.sbatch "${SMALL[@]}" --duration 0 --run-dir "$RUN2" \
         --base-port "$SG_FREE_PORT" --hashrate 0)
 [[ "$J2" =~ ^[0-9]+$ ]] || sg_fail "sbatch gave no job id: $J2"
-two_steps() { [[ $(squeue -h -s -j "$J2" -o %i | grep -vc '\.batch\|\.extern') -ge 3 ]]; }
-sg_wait_for 60 "the daemons of job $J2" two_steps
+daemon_steps() { [[ $(squeue -h -s -j "$J2" -o %i | grep -vc '\.batch\|\.extern') -ge 3 ]]; }
+sg_wait_for 60 "the daemons of job $J2" daemon_steps
 sleep 2
 scancel "$J2"
 sg_wait_for 60 "job $J2 to end after scancel" job_done "$J2"

@@ -35,7 +35,8 @@ END_TEST
 
 START_TEST(test_wanted)
 {
-    slurm_env in = { .job_id = "42", .nodelist = "n[1-2]" }, out = { .job_id = NULL }, empty = { .job_id = "" };
+    slurm_env in = { .job_id = "42", .nodelist = "n[1-2]" }, out = { .job_id = NULL };
+    slurm_env empty = { .job_id = "" };
     ck_assert_int_eq(slurm_wanted(NULL, NULL, &in), 1);
     ck_assert_int_eq(slurm_wanted(NULL, "hosts.txt", &in), 0);
     ck_assert_int_eq(slurm_wanted("local", NULL, &in), 0);
