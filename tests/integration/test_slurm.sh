@@ -6,9 +6,10 @@
 # submitted with scripts/slurm-example.sbatch spreads its daemons over both
 # nodes, each daemon its own job step (squeue -s, and SLURM_STEP_ID in the
 # daemon's environment), `launcher attach` follows a daemon, a SIGINT to the
-# batch step (Ctrl-C) ends it cleanly and the run's rows reach run.db; scancel of a running batch job leaves no process of the
-# run; a launcher run outside an allocation it was pointed at (salloc
-# --no-shell) stops by itself when the job is cancelled.  Needs root and the
+# batch step (Ctrl-C) ends it cleanly and the run's rows reach run.db;
+# scancel of a running batch job leaves no process of the run; a launcher
+# run outside an allocation it was pointed at (salloc --no-shell) stops by
+# itself when the job is cancelled.  Needs root and the
 # slurm-wlm and munge packages (scripts/install-deps --tests); otherwise
 # skipped (exit 77).  Every process and dir made here is removed, on failure
 # too.
