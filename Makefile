@@ -93,7 +93,7 @@ UNIT_BIN := $(B)/tests/unit_tests
 # check_launcher_{opts,ingest}.c test launcher modules, which live in
 # launcher/ (not in the library): link them in.
 UNIT_OBJ += $(B)/launcher/opts.o $(B)/launcher/ingest.o
-UNIT_OBJ += $(B)/launcher/hosts.o
+UNIT_OBJ += $(B)/launcher/hosts.o $(B)/launcher/slurm.o
 
 # Small programs the integration tests drive (tests/tools/NAME.c).
 TOOL_SRC := $(wildcard tests/tools/*.c)

@@ -61,6 +61,8 @@ const char launcher_usage[] =
     "  --remote-shell TEMPLATE ('ssh -o BatchMode=yes {host}'; runs 'sh -s' on the host)\n"
     "  --remote-dir DIR (the run directory on remote hosts; default: the same path;\n"
     "    binaries sit at the same paths on every host)\n"
+    "  --placement local|hosts|slurm (default: hosts with --hosts, else slurm inside a\n"
+    "    Slurm allocation (SLURM_JOB_ID set), else local; slurm: one srun step a daemon)\n"
     "  --quiet  --help  --version\n";
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -180,6 +182,7 @@ static const opt_def opt_table[] = {
     { "--remote-shell", T_STR, F(remote_shell), 1, 0,
       "a command prefix with {host}, e.g. 'ssh -o BatchMode=yes {host}'" },
     { "--remote-dir", T_STR, F(remote_dir), 1, 0, "an absolute directory path" },
+    { "--placement", T_STR, F(placement), 1, 0, "local, hosts or slurm" },
 };
 
 static void set_defaults(launcher_opts *o, const char *env_pwd)
@@ -430,6 +433,28 @@ static int set_flag(launcher_opts *o, const char *name)
     return 0;
 }
 
+/* --placement names a mode, and agrees with --hosts. */
+static int check_placement(const launcher_opts *o, char *err, size_t cap)
+{
+    const char *p = o->placement;
+    if (!p)
+        return 0;
+    if (strcmp(p, "local") != 0 && strcmp(p, "hosts") != 0 && strcmp(p, "slurm") != 0) {
+        snprintf(err, cap, "--placement expects local, hosts or slurm, got '%s'", p);
+        return SG_EINVAL;
+    }
+    if (o->hosts_file && strcmp(p, "hosts") != 0) {
+        snprintf(err, cap, "--hosts goes with --placement hosts, not '%s'; drop one of them",
+                 p);
+        return SG_EINVAL;
+    }
+    if (!o->hosts_file && strcmp(p, "hosts") == 0) {
+        snprintf(err, cap, "--placement hosts needs --hosts FILE");
+        return SG_EINVAL;
+    }
+    return 0;
+}
+
 int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
                         const char *env_pwd, char *err, size_t errcap)
 {
@@ -473,6 +498,8 @@ int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
                  o->remote_dir);
         return SG_EINVAL;
     }
+    if (check_placement(o, err, errcap) != 0)
+        return SG_EINVAL;
     if (o->feed_in_price > o->retail_price) {
         snprintf(err, errcap, "--feed-in-price (%llu) is above --retail-price (%llu); "
                  "the grid must not buy dearer than it sells",

@@ -61,6 +61,8 @@ typedef struct {
     const char *hosts_file;          /* --hosts FILE (NULL: every daemon on 127.0.0.1) */
     const char *remote_shell;        /* --remote-shell ("ssh -o BatchMode=yes {host}") */
     const char *remote_dir;          /* --remote-dir (NULL: the run dir's own path) */
+    const char *placement;           /* --placement local|hosts|slurm (NULL: hosts with
+                                      * --hosts, else slurm inside an allocation, else local) */
     int quiet;                       /* --quiet */
     int help, version;
     char pwbuf[LOPTS_PW_MAX];        /* the password file's first line */

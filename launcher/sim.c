@@ -37,6 +37,7 @@
 #include "ingest.h"
 #include "report.h"
 #include "rundir.h"
+#include "slurm.h"
 #include "view.h"
 
 #define SIM_TICK_MS 1000
@@ -72,7 +73,10 @@ typedef struct {
     int db_warned;
     int stopping;                   /* daemon exits are expected */
     int64_t settle_target;
-    host_list hosts;                /* --hosts (empty without) */
+    host_list hosts;                /* --hosts or the Slurm nodes (empty without) */
+    slurm_env slurm;                /* the allocation, when the run goes through Slurm */
+    char slurm_tmpl[SLURM_TMPL_MAX]; /* its srun template; "" when it does not */
+    int slurm_over;                 /* the job has ended: nothing restarts */
 } sim;
 
 static void sim_event(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -223,7 +227,9 @@ static int check_hosts(sim *s)
             used |= at[i] == k;
         if (!used || h->local)
             continue;
-        if (hosts_check(s->o->remote_shell, h, bins, 2, err, sizeof err) != 0) {
+        int rc = s->slurm_tmpl[0] ? slurm_check(s->slurm_tmpl, h, bins, 2, err, sizeof err)
+                                  : hosts_check(s->f.remote_shell, h, bins, 2, err, sizeof err);
+        if (rc != 0) {
             fprintf(stderr, "launcher: %s\n", err);
             status = 2;
         }
@@ -246,15 +252,23 @@ static int check_hosts(sim *s)
 static int load_hosts(sim *s)
 {
     char err[512];
-    if (!s->o->hosts_file)
+    slurm_env_get(&s->slurm);
+    if (slurm_wanted(s->o->placement, s->o->hosts_file, &s->slurm)) {
+        /* Slurm: the allocation's nodes, one srun step a daemon (slurm.h). */
+        if (slurm_hosts(&s->slurm, &s->hosts, s->slurm_tmpl, sizeof s->slurm_tmpl, err,
+                        sizeof err) != 0) {
+            fprintf(stderr, "launcher: %s\n", err);
+            return 2;
+        }
+    } else if (!s->o->hosts_file) {
         return 0;
-    if (hosts_load(&s->hosts, s->o->hosts_file, err, sizeof err) != 0) {
+    } else if (hosts_load(&s->hosts, s->o->hosts_file, err, sizeof err) != 0) {
         fprintf(stderr, "launcher: %s\n", err);
         return 2;
     }
     s->f.hosts = s->hosts.h;
     s->f.n_hosts = s->hosts.n;
-    s->f.remote_shell = s->o->remote_shell;
+    s->f.remote_shell = s->slurm_tmpl[0] ? s->slurm_tmpl : s->o->remote_shell;
     s->f.remote_dir = s->o->remote_dir;
     return 0;
 }
@@ -312,7 +326,7 @@ static int push_hosts(sim *s)
             memcpy(dirs[j], sub, sizeof sub);
             dp[j] = dirs[j];
         }
-        rc = hosts_push(s->o->remote_shell, h, dp, 4, loc, rpp, nf, err, sizeof err);
+        rc = hosts_push(s->f.remote_shell, h, dp, 4, loc, rpp, nf, err, sizeof err);
         if (rc != 0) {
             fprintf(stderr, "launcher: %s\n", err);
             goto out;
@@ -555,12 +569,28 @@ static void on_exit_cb(void *ctx, fleet_node *n)
     n->have_stats = 0;
 }
 
+/* Slurm: a daemon's step also ends when the job does (scancel, time
+ * limit); then no restart can start and the run stops instead. */
+static int job_gone(sim *s)
+{
+    if (!s->slurm_over && (!s->slurm_tmpl[0] || slurm_job_running(s->slurm.job_id) != 0))
+        return 0;
+    if (!s->slurm_over)
+        sim_event(s, "the Slurm job %s has ended; stopping", s->slurm.job_id);
+    s->slurm_over = 1;
+    s->interrupts++;
+    return 1;
+}
+
 static void restart_due(sim *s, int64_t now)
 {
+    int checked = 0;
     for (size_t i = 0; i < s->f.n; i++) {
         fleet_node *n = &s->f.nodes[i];
         if (n->pid > 0 || n->restart_at_ms == 0 || now < n->restart_at_ms)
             continue;
+        if (!checked++ && job_gone(s))
+            return;
         if (fleet_spawn(&s->f, i, now) == 0) {
             n->restarts++;
             s->restarts++;
