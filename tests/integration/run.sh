@@ -8,6 +8,9 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 limit=${SG_TEST_TIMEOUT:-600}
+# Inside a Slurm job the launcher would place daemons with srun; the tests
+# run on this machine (test_slurm makes its own allocations).
+unset SLURM_JOB_ID SLURM_JOBID SLURM_JOB_NODELIST SLURM_JOB_CPUS_PER_NODE
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/sg-integration.XXXXXX")
 trap 'rm -rf "$logdir"' EXIT
 
