@@ -164,7 +164,9 @@ static void search(worker *w, uint64_t gen, uint8_t *work, size_t len,
             kern_result res;
             job.start = (uint32_t)at;
             job.count = end - at < chunk ? end - at : chunk;
-            int rc = kern_search(m->cfg.impl, &job, &w->cancel, &res);
+            int rc = m->cfg.impl == KERN_IMPL_CUDA
+                         ? kern_gpu_search(m->cfg.gpu, &job, &w->cancel, &res)
+                         : kern_search(m->cfg.impl, &job, &w->cancel, &res);
             atomic_fetch_add(&m->hashes, res.tried);
             if (rc == 0) {
                 put_le32(work + HDR_NONCE_OFF, res.nonce);

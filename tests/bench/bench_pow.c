@@ -22,6 +22,7 @@
 
 #include "common/base/err.h"
 #include "kernels/kern.h"
+#include "kernels/kern_gpu.h"
 
 typedef struct {
     double mrate;       /* million nonces per second of wall time */
@@ -32,6 +33,7 @@ typedef struct {
 
 typedef struct {
     kern_impl impl;
+    const kern_gpu *gpu;    /* impl cuda only */
     unsigned threads;
     kern_job job;
     atomic_int cancel;
@@ -49,12 +51,15 @@ static void *bench_thread(void *arg)
 {
     bench_search *s = arg;
 
-    s->rc = kern_search_mt(s->impl, &s->job, s->threads, &s->cancel, &s->res);
+    s->rc = s->impl == KERN_IMPL_CUDA ? kern_gpu_search(s->gpu, &s->job, &s->cancel, &s->res)
+                                      : kern_search_mt(s->impl, &s->job, s->threads, &s->cancel,
+                                                       &s->res);
     clock_gettime(CLOCK_MONOTONIC, &s->done);
     return NULL;
 }
 
-static bench_run bench_one(kern_impl impl, unsigned threads, double seconds)
+static bench_run bench_one(kern_impl impl, const kern_gpu *gpu, unsigned threads,
+                           double seconds)
 {
     bench_search s;
     bench_run r = {0, 0, 0, 0};
@@ -63,6 +68,7 @@ static bench_run bench_one(kern_impl impl, unsigned threads, double seconds)
 
     memset(&s, 0, sizeof s);
     s.impl = impl;
+    s.gpu = gpu;
     s.threads = threads;
     for (size_t i = 0; i < sizeof s.job.header; i++)
         s.job.header[i] = (uint8_t)(i * 37 + 11);
@@ -98,9 +104,10 @@ static void bench_print(const char *name, unsigned threads, const bench_run *r,
     fflush(stdout);
 }
 
-static void bench_row(kern_impl impl, unsigned threads, double seconds, const bench_run *base)
+static void bench_row(kern_impl impl, const kern_gpu *gpu, unsigned threads, double seconds,
+                      const bench_run *base)
 {
-    bench_run r = bench_one(impl, threads, seconds);
+    bench_run r = bench_one(impl, gpu, threads, seconds);
 
     if (r.rc != 0)
         printf("| %-7s | %7u | failed: %s |\n", kern_impl_name(impl), threads, sg_strerror(r.rc));
@@ -116,6 +123,8 @@ int main(int argc, char **argv)
     static const kern_impl cpu[] = {KERN_IMPL_AVX512, KERN_IMPL_SHANI, KERN_IMPL_AVX2,
                                     KERN_IMPL_GENERIC};
     bench_run base1, baseall;
+    kern_gpu gpu;
+    char why[512];
 
     if (seconds <= 0 || seconds > 600) {
         fprintf(stderr, "usage: bench_pow [SECONDS]  (per measurement, 0 < SECONDS <= 600)\n");
@@ -129,8 +138,8 @@ int main(int argc, char **argv)
 
     /* The baseline first, at both thread counts, so every ratio compares
      * like with like. */
-    base1 = bench_one(KERN_IMPL_OPENSSL, 1, seconds);
-    baseall = all > 1 ? bench_one(KERN_IMPL_OPENSSL, all, seconds) : base1;
+    base1 = bench_one(KERN_IMPL_OPENSSL, NULL, 1, seconds);
+    baseall = all > 1 ? bench_one(KERN_IMPL_OPENSSL, NULL, all, seconds) : base1;
     if (base1.rc != 0 || baseall.rc != 0) {
         fprintf(stderr, "bench_pow: the openssl baseline failed: %s\n",
                 sg_strerror(base1.rc != 0 ? base1.rc : baseall.rc));
@@ -145,14 +154,16 @@ int main(int argc, char **argv)
             printf("| %-7s | - | not available on this CPU |\n", kern_impl_name(cpu[i]));
             continue;
         }
-        bench_row(cpu[i], 1, seconds, &base1);
+        bench_row(cpu[i], NULL, 1, seconds, &base1);
         if (all > 1)
-            bench_row(cpu[i], all, seconds, &baseall);
+            bench_row(cpu[i], NULL, all, seconds, &baseall);
     }
-    if (kern_impl_available(KERN_IMPL_CUDA))
-        bench_row(KERN_IMPL_CUDA, 1, seconds, &baseall);
+    if (kern_gpu_open(&gpu, NULL, why, sizeof why) == 0 && kern_gpu_available(&gpu))
+        bench_row(KERN_IMPL_CUDA, &gpu, 1, seconds, &baseall);
     else
-        printf("\n(no cuda line: no usable CUDA device, or a build without nvcc)\n");
+        printf("\n(no cuda line: %s)\n",
+               gpu.dl != NULL ? "the CUDA runtime sees no device" : why);
+    kern_gpu_close(&gpu);
     printf("\nx openssl: against the openssl row with the same thread count (cuda: against "
            "all CPUs),\nfirst for the wall rate, then for the CPU-time rate.  per CPU-s: M "
            "nonces per second\nof CPU time the process got (= wall rate / threads when "
