@@ -4,7 +4,8 @@
 #   make test       unit tests, fuzz-corpus replay, integration tests
 #   make sanitize   unit tests and corpus replay under ASan + UBSan
 #   make fuzz       libFuzzer targets (clang); make fuzz-run FUZZ_SECONDS=N
-#   make bench      benchmarks (never part of the tests)
+#   make bench      benchmarks (never part of the tests); CPUMINER=PATH adds
+#                   cpuminer-opt side by side
 #   make run        the default simulation
 #
 # SANITIZE=address,undefined builds into build-san/ instead of build/.
@@ -234,7 +235,7 @@ $(B)/tests/bench_%: $(B)/tests/bench/bench_%.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 bench: all $(BENCH_BINS)
-	@B=$(B) bash scripts/bench.sh
+	@B=$(B) CPUMINER=$(CPUMINER) bash scripts/bench.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

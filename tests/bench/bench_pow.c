@@ -12,6 +12,9 @@
  * line appears only where a device is usable.
  *
  * usage: bench_pow [SECONDS]   (per measurement; default 2)
+ *        bench_pow SECONDS IMPL THREADS
+ * The second form makes one measurement and prints `rate=X MH/s` (wall), for
+ * scripts that alternate it with another miner (scripts/bench.sh).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -115,6 +118,28 @@ static void bench_row(kern_impl impl, const kern_gpu *gpu, unsigned threads, dou
         bench_print(kern_impl_name(impl), threads, &r, base);
 }
 
+static int bench_single(const char *name, const char *threads_arg, double seconds)
+{
+    int threads = atoi(threads_arg);
+    kern_impl impl;
+    bench_run r;
+
+    if (kern_impl_from_name(name, &impl) != 0 || impl == KERN_IMPL_CUDA ||
+        !kern_impl_available(impl) || threads < 1 || threads > 1024) {
+        fprintf(stderr, "bench_pow: want an available CPU kernel and 1..1024 threads; got "
+                "'%s' '%s'\n", name, threads_arg);
+        return 2;
+    }
+    r = bench_one(impl, NULL, (unsigned)threads, seconds);
+    if (r.rc != 0) {
+        fprintf(stderr, "bench_pow: the search failed: %s\n", sg_strerror(r.rc));
+        return 1;
+    }
+    printf("rate=%.2f MH/s impl=%s threads=%d cpu_rate=%.2f\n", r.mrate, name, threads,
+           r.cpu_mrate);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 2.0;
@@ -126,10 +151,13 @@ int main(int argc, char **argv)
     kern_gpu gpu;
     char why[512];
 
-    if (seconds <= 0 || seconds > 600) {
-        fprintf(stderr, "usage: bench_pow [SECONDS]  (per measurement, 0 < SECONDS <= 600)\n");
+    if (seconds <= 0 || seconds > 600 || (argc != 1 && argc != 2 && argc != 4)) {
+        fprintf(stderr, "usage: bench_pow [SECONDS [IMPL THREADS]]  (per measurement, "
+                "0 < SECONDS <= 600)\n");
         return 2;
     }
+    if (argc == 4)
+        return bench_single(argv[2], argv[3], seconds);
     printf("PoW nonce search: sha256d over an 80-byte header, %.1f s per measurement, "
            "%u online CPUs; best CPU kernel here: %s\n\n", seconds, all,
            kern_impl_name(kern_impl_best()));
