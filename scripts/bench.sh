@@ -38,28 +38,39 @@ if want pow; then
     echo
 fi
 # cpuminer-opt's own benchmark (--time-limit makes it print "Benchmark: X
-# MH/s" and exit), in MH/s.
+# MH/s" and exit) -> "HEADLINE AVERAGE CPU" in MH/s: the Benchmark figure
+# (the rate of each thread's last scan, summed: a peak, higher than the
+# average on a shared machine), its last "Total:" line (hashes over the whole
+# seconds since start: the average, as bench_pow measures), and that average
+# per second of CPU time the process got (scaled by wall/CPU time), which is
+# what compares on a machine shared with other work.
 peer_rate() {
-    nice -n 0 "$CPUMINER" --benchmark -a sha256d -t "$1" --time-limit "$2" --no-color 2>&1 |
-        sed -n 's/.*Benchmark: \([0-9.]*\) \([kMGT]\)\{0,1\}H\/s.*/\1 \2/p' | tail -n 1 |
-        awk '{ f = $2 == "k" ? 1e-3 : $2 == "G" ? 1e3 : $2 == "T" ? 1e6 : $2 == "" ? 1e-6 : 1
-               printf "%.2f", $1 * f }'
+    local out=$tmpd/peer.out tm=$tmpd/peer.time
+    { TIMEFORMAT='%R %U %S'; time nice -n 0 "$CPUMINER" --benchmark -a sha256d -t "$1" \
+        --time-limit "$2" --no-color >"$out" 2>&1; } 2>"$tm"
+    awk -v tm="$(cat "$tm")" '
+        function mh(v, u) { return v * (u == "kH/s" ? 1e-3 : u == "GH/s" ? 1e3 : u == "H/s" ? 1e-6 : 1) }
+        / Benchmark: / { for (i = 1; i < NF; i++) if ($i == "Benchmark:") w = mh($(i + 1), $(i + 2)) }
+        / Total: /     { for (i = 1; i < NF; i++) if ($i == "Total:") { u = $(i + 2); sub(",", "", u); tot = mh($(i + 1), u) } }
+        END { split(tm, x, " "); if (w > 0 && tot > 0 && x[2] + x[3] > 0)
+                  printf "%.2f %.2f %.2f\n", w, tot, tot * x[1] / (x[2] + x[3]) }' "$out"
 }
 ours_rate() {
     nice -n 0 "$bdir/tests/bench_pow" "$2" "${BENCH_PEER_IMPL:-avx512}" "$1" |
-        sed -n 's/^rate=\([0-9.]*\) MH\/s.*/\1/p'
+        sed -n 's/^rate=\([0-9.]*\) MH\/s.*cpu_rate=\([0-9.]*\).*/\1 \2/p'
 }
 # Rounds alternate which program goes first, so a neighbour's burst of load
 # does not always land on the same one; both get the same priority.
 peer_section() {
     local secs=${BENCH_PEER_SECONDS:-15} rounds=${BENCH_PEER_ROUNDS:-3} t r a b
-    echo "cpuminer-opt: $CPUMINER ($("$CPUMINER" --version 2>&1 | head -n 1))"
+    tmpd=$(mktemp -d); trap 'rm -rf "$tmpd"' EXIT
+    echo "cpuminer-opt: $CPUMINER ($("$CPUMINER" --version 2>&1 | grep -m1 -o 'cpuminer-opt [0-9.]*'))"
     echo "ours: bench_pow ${BENCH_PEER_IMPL:-avx512}; $rounds rounds of $secs s each per thread count"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "| threads | round | cpuminer-opt MH/s | ours MH/s | ours / cpuminer-opt |"
-    echo "|---------|-------|-------------------|-----------|---------------------|"
+    echo "| threads | round | cpuminer-opt Benchmark: | cpuminer-opt average | ours | ours / average | cpuminer-opt per CPU-s | ours per CPU-s | ours / cpuminer-opt per CPU-s |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for t in ${BENCH_PEER_THREADS:-1 2}; do
-        local sa=0 sb=0
+        local sums="0 0 0 0 0"
         for ((r = 1; r <= rounds; r++)); do
             if ((r % 2)); then
                 a=$(peer_rate "$t" "$secs"); b=$(ours_rate "$t" "$secs")
@@ -67,16 +78,19 @@ peer_section() {
                 b=$(ours_rate "$t" "$secs"); a=$(peer_rate "$t" "$secs")
             fi
             if [[ -z "$a" || -z "$b" ]]; then
-                echo "| $t | $r | ${a:-failed} | ${b:-failed} | - |"
+                echo "| $t | $r | ${a:-failed} | | ${b:-failed} | - | | | - |"
                 continue
             fi
-            sa=$(awk -v x="$sa" -v y="$a" 'BEGIN { print x + y }')
-            sb=$(awk -v x="$sb" -v y="$b" 'BEGIN { print x + y }')
-            awk -v t="$t" -v r="$r" -v a="$a" -v b="$b" \
-                'BEGIN { printf "| %d | %d | %.2f | %.2f | %.3f |\n", t, r, a, b, b / a }'
+            sums=$(awk -v s="$sums" -v a="$a" -v b="$b" 'BEGIN { split(s, x, " ");
+                split(a, p, " "); split(b, q, " ");
+                print x[1] + p[1], x[2] + p[2], x[3] + q[1], x[4] + p[3], x[5] + q[2] }')
+            awk -v t="$t" -v r="$r" -v a="$a" -v b="$b" 'BEGIN { split(a, p, " "); split(b, q, " ");
+                printf "| %d | %d | %.2f | %.2f | %.2f | %.3f | %.2f | %.2f | %.3f |\n",
+                       t, r, p[1], p[2], q[1], q[1] / p[2], p[3], q[2], q[2] / p[3] }'
         done
-        awk -v t="$t" -v a="$sa" -v b="$sb" 'BEGIN { if (a > 0)
-            printf "| %d | all | %.2f (sum) | %.2f (sum) | **%.3f** |\n", t, a, b, b / a }'
+        awk -v t="$t" -v s="$sums" 'BEGIN { split(s, x, " "); if (x[2] > 0 && x[4] > 0)
+            printf "| %d | sum | %.2f | %.2f | %.2f | **%.3f** | %.2f | %.2f | **%.3f** |\n",
+                   t, x[1], x[2], x[3], x[3] / x[2], x[4], x[5], x[5] / x[4] }'
     done
     echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
