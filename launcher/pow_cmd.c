@@ -52,6 +52,8 @@ static const char pow_help[] =
     "  --threads N      CPU threads, 1..1024 (default: one per online CPU)\n"
     "  --impl NAME      kernel (default auto: the fastest this CPU has)\n"
     "  --use-gpu        the first CUDA device; without one, a warning and the CPU\n"
+    "                   (the GPU kernel is sgcuda.so next to this program, or\n"
+    "                   the file $SG_CUDA_LIB names)\n"
     "Prints `found nonce=N hash=HASH` (hash as block explorers show it) or\n"
     "`not found`, then `rate=X MH/s impl=NAME threads=N`.\n"
     "Exit status: 0 found, 1 not found, 2 bad input, 3 the search failed.\n";
