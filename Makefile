@@ -69,7 +69,7 @@ endif
 ifneq ($(CUDA_LIBDIR),)
 HAVE_CUDA := 1
 CUDA_SO := $(B)/lib/sgcuda.so
-NVCC_FLAGS ?= -O3 -std=c++17 -I. -Xcompiler -Wall,-Wextra,-fPIC \
+NVCC_FLAGS ?= -O3 -std=c++17 -I. -Xcompiler -Wall,-Wextra \
               -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
               -gencode arch=compute_90,code=compute_90
 endif
@@ -121,7 +121,7 @@ $(B)/%.o: %.c
 
 $(B)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCC_FLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+	$(NVCC) $(NVCC_FLAGS) -Xcompiler -fPIC -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
 $(CUDA_SO): $(CUDA_SRC:%.cu=$(B)/%.cu.o)
 	@mkdir -p $(dir $@)

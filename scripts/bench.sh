@@ -24,6 +24,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bdir=$root/${B:-build}
 only=" $(echo "${BENCH_ONLY:-pow peer verify prop tx scenario scale}" | tr ',' ' ') "
 want() { [[ "$only" == *" $1 "* ]]; }
+# bench_pow lives in the build directory; the GPU kernel library in bin/.
+export SG_CUDA_LIB=${SG_CUDA_LIB:-$root/bin/sgcuda.so}
 net() { B=${B:-build} bash "$root/scripts/bench_net.sh" "$@" || echo "(section failed: status $?)"; }
 
 echo "== machine =="
