@@ -4,7 +4,8 @@
 #   make test       include layering, unit tests, fuzz-corpus replay, integration tests
 #   make sanitize   unit tests and corpus replay under ASan + UBSan
 #   make fuzz       libFuzzer targets (clang); make fuzz-run FUZZ_SECONDS=N
-#   make bench      benchmarks (never part of the tests)
+#   make bench      benchmarks (never part of the tests); CPUMINER=PATH adds
+#                   cpuminer-opt side by side
 #   make run        the default simulation
 #
 # SANITIZE=address,undefined builds into build-san/ instead of build/.
@@ -40,7 +41,7 @@ CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 OPT ?= -O2
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -MMD -MP -pthread \
                -I. $(PKG_CFLAGS) $(SAN_FLAGS)
-LDLIBS := $(PKG_LIBS) -lpthread -lm
+LDLIBS := $(PKG_LIBS) -lpthread -lm -ldl
 
 PROTO_SRC := $(wildcard proto/*.c)
 COMMON_SRC := $(wildcard common/*/*.c)
@@ -64,13 +65,13 @@ CUDA_LIBDIR := $(patsubst %/,%,$(dir $(firstword $(wildcard \
 endif
 endif
 
+# The CUDA kernel is a shared object of its own, loaded with dlopen only by
+# a program asked for a GPU (kernels/kern_gpu.h): nothing else links the CUDA
+# runtime or libstdc++.  The runtime is linked into it statically, so the
+# file needs only the driver (libcuda) on the machine that runs it.
 ifneq ($(CUDA_LIBDIR),)
 HAVE_CUDA := 1
-CUDA_OBJ := $(CUDA_SRC:%.cu=$(B)/%.cu.o)
-CFLAGS_BASE += -DSG_HAVE_CUDA=1
-# The host side of a .cu file is C++ (kernel launch stubs use guarded
-# statics), so the C++ runtime comes along with cudart.
-LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -lstdc++
+CUDA_SO := $(B)/lib/sgcuda.so
 NVCC_FLAGS ?= -O3 -std=c++17 -I. -Xcompiler -Wall,-Wextra \
               -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
               -gencode arch=compute_90,code=compute_90
@@ -108,7 +109,7 @@ FUZZ_SECONDS ?= 20
         bench run deps deps-tests clean cuda-notice
 
 all: cuda-notice $(LIB) $(if $(NODE_SRC),bin/sgnode) $(if $(OPERATOR_SRC),bin/sgoperator) \
-     $(if $(LAUNCHER_SRC),bin/launcher)
+     $(if $(LAUNCHER_SRC),bin/launcher) $(if $(CUDA_SO),bin/sgcuda.so)
 
 cuda-notice:
 ifeq ($(NVCC),)
@@ -123,9 +124,18 @@ $(B)/%.o: %.c
 
 $(B)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCC_FLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+	$(NVCC) $(NVCC_FLAGS) -Xcompiler -fPIC -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
-$(LIB): $(LIB_OBJ) $(CUDA_OBJ)
+$(CUDA_SO): $(CUDA_SRC:%.cu=$(B)/%.cu.o)
+	@mkdir -p $(dir $@)
+	$(NVCC) -shared -cudart static -o $@ $^
+
+# Installed next to the binaries: kern_gpu_open looks there first.
+bin/sgcuda.so: $(CUDA_SO)
+	@mkdir -p bin
+	cp $< $@
+
+$(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
@@ -232,7 +242,7 @@ $(B)/tests/bench_%: $(B)/tests/bench/bench_%.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 bench: all $(BENCH_BINS)
-	@B=$(B) bash scripts/bench.sh
+	@B=$(B) CPUMINER=$(CPUMINER) bash scripts/bench.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -38,22 +38,6 @@ int kern_impl_from_name(const char *name, kern_impl *impl)
     return SG_EINVAL;
 }
 
-#ifndef SG_HAVE_CUDA
-/* A build without nvcc: the GPU implementation simply is not there. */
-int kern__cuda_available(void)
-{
-    return 0;
-}
-
-int kern__cuda_search(const kern_prep *p, uint32_t start, uint64_t count,
-                      int (*stop)(void *arg), void *arg, uint32_t *found, uint64_t *tried)
-{
-    (void)p; (void)start; (void)count; (void)stop; (void)arg; (void)found;
-    *tried = 0;
-    return SG_EUNSUPPORTED;
-}
-#endif
-
 #ifdef KERN_X86
 /* CPUID leaf 7 EBX bit 29.  The SHA instructions work on XMM registers,
  * whose state every x86-64 OS saves, so no XGETBV check is needed;
@@ -85,8 +69,7 @@ int kern_impl_available(kern_impl impl)
     case KERN_IMPL_GENERIC:
     case KERN_IMPL_OPENSSL:
         return 1;
-    case KERN_IMPL_CUDA:
-        return kern__cuda_available();
+    case KERN_IMPL_CUDA: /* only through kern_gpu.h, which loads it */
     default:
         return 0;
     }
@@ -157,30 +140,10 @@ static int kern_canceled(const atomic_int *cancel)
     return cancel != NULL && atomic_load_explicit(cancel, memory_order_relaxed) != 0;
 }
 
-static int kern_stop_cb(void *arg)
-{
-    return kern_canceled((const atomic_int *)arg);
-}
-
 static void kern_found(const kern_prep *p, uint32_t nonce, kern_result *res)
 {
     res->nonce = nonce;
     kern_sha256d_full(p, nonce, res->hash);
-}
-
-static int kern_search_cuda(const kern_prep *p, const kern_job *job, const atomic_int *cancel,
-                            kern_result *res)
-{
-    uint32_t nonce;
-    int rc = kern__cuda_search(p, job->start, kern_span(job), kern_stop_cb, (void *)cancel,
-                               &nonce, &res->tried);
-
-    if (rc != 0)
-        return rc;
-    /* The device's word is checked here rather than trusted: a wrong
-     * nonce must never reach a block. */
-    kern_found(p, nonce, res);
-    return kern_hash_meets(res->hash, p->target) ? 0 : SG_EIO;
 }
 
 int kern_search(kern_impl impl, const kern_job *job, const atomic_int *cancel, kern_result *res)
@@ -196,9 +159,6 @@ int kern_search(kern_impl impl, const kern_job *job, const atomic_int *cancel, k
     if (!kern_impl_available(impl))
         return SG_EUNSUPPORTED;
     kern_prep_init(&p, job->header, job->target);
-    if (impl == KERN_IMPL_CUDA)
-        return kern_search_cuda(&p, job, cancel, res);
-
     scan = kern_scanner(impl);
     chunk = kern_chunk(impl);
     span = kern_span(job);
@@ -315,7 +275,7 @@ int kern_search_mt(kern_impl impl, const kern_job *job, unsigned threads,
 
     if ((unsigned)impl >= KERN_IMPL_COUNT)
         return SG_EINVAL;
-    if (impl == KERN_IMPL_CUDA || threads == 1)
+    if (threads == 1)
         return kern_search(impl, job, cancel, res);
     res->tried = 0;
     if (!kern_impl_available(impl))

@@ -7,7 +7,9 @@
  *   shani    the SHA extensions, several nonces interleaved
  *   generic  portable C, one nonce at a time
  *   openssl  two EVP digests per nonce: the naive baseline, for comparison
- *   cuda     the GPU kernel (kern_cuda.cu), first CUDA device
+ *   cuda     the GPU kernel (kern_cuda.cu), first CUDA device: a name only
+ *            here; it lives in a shared object that kern_gpu.h loads, and
+ *            kern_search/kern_impl_available treat it as absent
  * All of them return the same answer for the same job: the lowest nonce in
  * the range whose hash meets the target (kern_search_mt too).
  *
@@ -48,9 +50,8 @@ const char *kern_impl_name(kern_impl impl);
 /* Name -> impl.  0, or SG_EINVAL for an unknown name. */
 int kern_impl_from_name(const char *name, kern_impl *impl);
 /* 1 if this build and this machine can run impl (CPU features checked with
- * CPUID, which includes the OS saving the vector state; for cuda, a device
- * present and usable), else 0.  The cuda check initialises the CUDA
- * runtime, which can take a moment the first time. */
+ * CPUID, which includes the OS saving the vector state), else 0; always 0
+ * for cuda (see kern_gpu_available). */
 int kern_impl_available(kern_impl impl);
 /* The fastest CPU implementation available here (never cuda, never
  * openssl): avx512, else shani, else avx2, else generic. */
@@ -58,17 +59,15 @@ kern_impl kern_impl_best(void);
 
 /* Searches job->count nonces from job->start on the calling thread.
  * cancel may be NULL; when non-NULL and it becomes nonzero the search
- * returns SG_ECANCELED within one chunk (CPU: at most 2^16 nonces, about
- * 2 ms for every implementation; cuda: one launch of 2^24 nonces, a few ms
- * on a current GPU).  Returns 0 (found: res->nonce is the lowest winning
- * nonce, res->hash its hash), SG_ENOTFOUND, SG_ECANCELED, SG_EUNSUPPORTED
- * (impl not available), SG_EINVAL (impl out of range) or, for cuda, SG_EIO
- * (a CUDA call failed, or the device named a nonce that does not verify). */
+ * returns SG_ECANCELED within one chunk (at most 2^16 nonces, about 2 ms
+ * for every implementation).  Returns 0 (found: res->nonce is the lowest
+ * winning nonce, res->hash its hash), SG_ENOTFOUND, SG_ECANCELED,
+ * SG_EUNSUPPORTED (impl not available: cuda always, see kern_gpu_search) or
+ * SG_EINVAL (impl out of range). */
 int kern_search(kern_impl impl, const kern_job *job, const atomic_int *cancel,
                 kern_result *res);
 
-/* The same over `threads` threads (0 = one per online CPU; cuda always uses
- * one host thread).  Threads take chunks of the range in increasing order
+/* The same over `threads` threads (0 = one per online CPU).  Threads take chunks of the range in increasing order
  * and stop once a lower nonce has won, so the answer is the same lowest
  * nonce kern_search gives, and the threads stop a chunk after the first
  * find.  Also SG_ENOMEM if no thread could be started. */

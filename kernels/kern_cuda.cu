@@ -11,8 +11,12 @@
  * and still reports the lowest winning nonce, as the CPU kernels do.  The
  * host launches the range in slices so that it can notice a cancel request
  * between them.
+ *
+ * Built as its own shared object (sgcuda.so, see kern_gpu.h) so that only
+ * a program asked for a GPU maps the CUDA runtime.
  */
 #include <cuda_runtime.h>
+#include <stdio.h>
 
 #include "common/base/err.h"
 #include "kern_internal.h"
@@ -44,15 +48,21 @@ __global__ void kern_cuda_scan(kern_prep p, uint32_t start, uint32_t n, uint32_t
     }
 }
 
-extern "C" int kern__cuda_available(void)
+extern "C" int kern__cuda_device(char *name, size_t cap)
 {
+    cudaDeviceProp prop;
     int n = 0;
 
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n <= 0) {
         cudaGetLastError(); /* clear the sticky "no device" error */
         return 0;
     }
-    return n > 0;
+    if (cap > 0) {
+        name[0] = '\0';
+        if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess)
+            snprintf(name, cap, "%s", prop.name);
+    }
+    return n;
 }
 
 /* Blocks enough to fill every SM a few times over; the grid-stride loop

@@ -9,6 +9,7 @@
 #ifndef KERN_INTERNAL_H
 #define KERN_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "sha256_core.h"
 
@@ -31,11 +32,13 @@ int kern__scan_avx512(const kern_prep *p, uint32_t start, uint32_t n, uint32_t *
 int kern__scan_shani(const kern_prep *p, uint32_t start, uint32_t n, uint32_t *found);
 #endif
 
-/* kern_cuda.cu.  kern__cuda_available: 1 if a CUDA device is usable.
- * kern__cuda_search: the whole range on the first device, asking stop(arg)
- * between kernel launches; 0 found, SG_ENOTFOUND, SG_ECANCELED, or SG_EIO
- * when a CUDA call fails.  *tried is set on every return. */
-int kern__cuda_available(void);
+/* kern_cuda.cu, built as its own shared object and reached through
+ * kern_gpu.c's dlsym, never linked into a program.  kern__cuda_device: the
+ * number of CUDA devices (0 on any failure) and device 0's name.
+ * kern__cuda_search: the whole range on device 0, asking stop(arg) between
+ * kernel launches; 0 found, SG_ENOTFOUND, SG_ECANCELED, or SG_EIO when a
+ * CUDA call fails.  *tried is set on every return. */
+int kern__cuda_device(char *name, size_t cap);
 int kern__cuda_search(const kern_prep *p, uint32_t start, uint64_t count,
                       int (*stop)(void *arg), void *arg, uint32_t *found, uint64_t *tried);
 

@@ -15,6 +15,7 @@
 #include "common/core/hash.h"
 #include "common/core/pow.h"
 #include "kernels/kern.h"
+#include "kernels/kern_gpu.h"
 
 #define POW_EXIT_FOUND 0
 #define POW_EXIT_NOTFOUND 1
@@ -52,6 +53,8 @@ static const char pow_help[] =
     "  --threads N      CPU threads, 1..1024 (default: one per online CPU)\n"
     "  --impl NAME      kernel (default auto: the fastest this CPU has)\n"
     "  --use-gpu        the first CUDA device; without one, a warning and the CPU\n"
+    "                   (the GPU kernel is sgcuda.so next to this program, or\n"
+    "                   the file $SG_CUDA_LIB names)\n"
     "Prints `found nonce=N hash=HASH` (hash as block explorers show it) or\n"
     "`not found`, then `rate=X MH/s impl=NAME threads=N`.\n"
     "Exit status: 0 found, 1 not found, 2 bad input, 3 the search failed.\n";
@@ -222,24 +225,44 @@ static int pow_target(const pow_opts *o, uint8_t target[32])
     return 0;
 }
 
-static int pow_pick_impl(const pow_opts *o, kern_impl *impl)
+/* The GPU kernel library is loaded only here, when cuda is asked for.
+ * 0, or SG_ENOTFOUND with the reason in why. */
+static int pow_open_gpu(kern_gpu *gpu, char *why, size_t cap)
+{
+    if (kern_gpu_open(gpu, NULL, why, cap) != 0)
+        return SG_ENOTFOUND;
+    if (kern_gpu_available(gpu)) {
+        fprintf(stderr, "launcher pow: CUDA device 0: %s\n", gpu->device);
+        return 0;
+    }
+    snprintf(why, cap, "%.400s loaded, but the CUDA runtime sees no device", gpu->path);
+    kern_gpu_close(gpu);
+    return SG_ENOTFOUND;
+}
+
+static int pow_pick_impl(const pow_opts *o, kern_gpu *gpu, kern_impl *impl)
 {
     int want_auto = o->impl == NULL || strcmp(o->impl, "auto") == 0;
+    char why[512];
 
     if (!want_auto && kern_impl_from_name(o->impl, impl) != 0)
         return pow_bad("--impl must be one of auto, avx512, avx2, shani, generic, openssl, "
                        "cuda; got '%s'", o->impl);
     if (o->use_gpu) {
-        if (kern_impl_available(KERN_IMPL_CUDA)) {
+        if (pow_open_gpu(gpu, why, sizeof why) == 0) {
             *impl = KERN_IMPL_CUDA;
             return 0;
         }
         if (want_auto || *impl == KERN_IMPL_CUDA)
             *impl = kern_impl_best();
-        fprintf(stderr, "launcher pow: warning: --use-gpu: no usable CUDA device (or this "
-                "build has no CUDA); searching on the CPU with %s\n", kern_impl_name(*impl));
+        fprintf(stderr, "launcher pow: warning: --use-gpu: no usable CUDA device (%s); "
+                "searching on the CPU with %s\n", why, kern_impl_name(*impl));
     } else if (want_auto) {
         *impl = kern_impl_best();
+    } else if (*impl == KERN_IMPL_CUDA) {
+        if (pow_open_gpu(gpu, why, sizeof why) == 0)
+            return 0;
+        return pow_bad("--impl cuda: no usable CUDA device (%s)", why);
     }
     if (!kern_impl_available(*impl))
         return pow_bad("--impl %s is not available on this machine or in this build",
@@ -253,6 +276,7 @@ int pow_cmd_main(int argc, char **argv)
     kern_job job;
     kern_result res;
     kern_impl impl = KERN_IMPL_GENERIC;
+    kern_gpu gpu = {0};
     double t0, secs;
     int rc;
 
@@ -260,7 +284,7 @@ int pow_cmd_main(int argc, char **argv)
     if ((rc = pow_parse(argc, argv, &o)) != 0)
         return rc < 0 ? 0 : rc;
     memcpy(job.header, o.header, sizeof job.header);
-    if ((rc = pow_target(&o, job.target)) != 0 || (rc = pow_pick_impl(&o, &impl)) != 0)
+    if ((rc = pow_target(&o, job.target)) != 0 || (rc = pow_pick_impl(&o, &gpu, &impl)) != 0)
         return rc;
     job.start = o.start;
     job.count = o.count != 0 ? o.count : POW_NONCES - o.start;
@@ -272,8 +296,10 @@ int pow_cmd_main(int argc, char **argv)
         o.threads = 1;
 
     t0 = clock_mono_s();
-    rc = kern_search_mt(impl, &job, o.threads, NULL, &res);
+    rc = impl == KERN_IMPL_CUDA ? kern_gpu_search(&gpu, &job, NULL, &res)
+                                : kern_search_mt(impl, &job, o.threads, NULL, &res);
     secs = clock_mono_s() - t0;
+    kern_gpu_close(&gpu);
     if (rc != 0 && rc != SG_ENOTFOUND) {
         fprintf(stderr, "launcher pow: the search failed: %s\n", sg_strerror(rc));
         return POW_EXIT_FAILED;

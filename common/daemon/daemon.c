@@ -63,6 +63,7 @@ typedef struct {
     energy_profile pv_profile, load_profile;
     int agent_rc;                /* last agent_tick error, logged once */
     kern_impl impl;
+    kern_gpu gpu;                     /* open only when mining on the GPU */
     uv_timer_t timer;
     uv_signal_t sigs[SIG_COUNT];
     int handles_open;
@@ -457,17 +458,36 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
+/* The GPU kernel library is opened only when asked for, so a CPU-mining
+ * daemon never maps the CUDA runtime.  0, or SG_ENOTFOUND with the reason
+ * in why. */
+static int open_gpu(daemon *d, char *why, size_t cap)
+{
+    if (kern_gpu_open(&d->gpu, NULL, why, cap) != 0)
+        return SG_ENOTFOUND;
+    if (!kern_gpu_available(&d->gpu)) {
+        snprintf(why, cap, "%.400s loaded, but the CUDA runtime sees no device", d->gpu.path);
+        kern_gpu_close(&d->gpu);
+        return SG_ENOTFOUND;
+    }
+    log_info(d->log, "mining on CUDA device 0: %s", d->gpu.device);
+    d->impl = KERN_IMPL_CUDA;
+    d->o.mining_threads = 1;
+    return 0;
+}
+
+/* --use-gpu without a usable device is a warning; --impl cuda without one
+ * is an error. */
 static int pick_impl(daemon *d)
 {
+    char why[512];
+
     if (d->o.use_gpu) {
-        if (kern_impl_available(KERN_IMPL_CUDA)) {
-            d->impl = KERN_IMPL_CUDA;
-            d->o.mining_threads = 1;
+        if (open_gpu(d, why, sizeof why) == 0)
             return 0;
-        }
         d->impl = kern_impl_best();
-        log_warn(d->log, "--use-gpu: no usable CUDA device in this build or machine; "
-                 "mining on the CPU with %s", kern_impl_name(d->impl));
+        log_warn(d->log, "--use-gpu: no usable CUDA device (%s); mining on the CPU with %s",
+                 why, kern_impl_name(d->impl));
         return 0;
     }
     if (strcmp(d->o.impl, "auto") == 0) {
@@ -475,13 +495,17 @@ static int pick_impl(daemon *d)
         return 0;
     }
     kern_impl_from_name(d->o.impl, &d->impl);
+    if (d->impl == KERN_IMPL_CUDA) {
+        if (open_gpu(d, why, sizeof why) == 0)
+            return 0;
+        fprintf(stderr, "%s: --impl cuda: no usable CUDA device (%s)\n", d->o.prog, why);
+        return SG_EUNSUPPORTED;
+    }
     if (!kern_impl_available(d->impl)) {
         fprintf(stderr, "%s: --impl %s is not available on this machine or build\n",
                 d->o.prog, d->o.impl);
         return SG_EUNSUPPORTED;
     }
-    if (d->impl == KERN_IMPL_CUDA)
-        d->o.mining_threads = 1;
     return 0;
 }
 
@@ -640,7 +664,7 @@ static int start_runtime(daemon *d)
         .on_tip = on_tip, .on_tx = on_tx, .ctx = d,
     };
     miner_config mc = {
-        .loop = &d->loop, .threads = d->o.mining_threads, .impl = d->impl,
+        .loop = &d->loop, .threads = d->o.mining_threads, .impl = d->impl, .gpu = &d->gpu,
         .log = d->log, .on_found = on_found, .ctx = d, .hashrate = d->o.hashrate,
     };
     int rc = relay_new(&d->relay, &rc_cfg);
@@ -800,6 +824,7 @@ int daemon_main(int argc, char **argv, int role)
     energy_profile_free(&d->pv_profile);
     energy_profile_free(&d->load_profile);
     params_free(&d->params);
+    kern_gpu_close(&d->gpu);
     memset(d->sk, 0, sizeof d->sk);
     free(d);
     return status;

@@ -231,7 +231,9 @@ static void search(worker *w, uint64_t gen, uint8_t *work, size_t len,
             job.count = end - at < chunk ? end - at : chunk;
             if (cap && (job.count = pace_take(w, cap, job.count, &cost)) == 0)
                 return;
-            int rc = kern_search(m->cfg.impl, &job, &w->cancel, &res);
+            int rc = m->cfg.impl == KERN_IMPL_CUDA
+                         ? kern_gpu_search(m->cfg.gpu, &job, &w->cancel, &res)
+                         : kern_search(m->cfg.impl, &job, &w->cancel, &res);
             atomic_fetch_add(&m->hashes, res.tried);
             if (cap)
                 pace_refund(m, job.count, res.tried, cost);

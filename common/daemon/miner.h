@@ -43,6 +43,7 @@
 
 #include "common/base/units.h"
 #include "kernels/kern.h"
+#include "kernels/kern_gpu.h"
 #include "common/daemon/log.h"
 
 #define MINER_MAX_THREADS 256
@@ -67,6 +68,8 @@ typedef struct {
     uv_loop_t *loop;
     unsigned threads;                 /* 1..MINER_MAX_THREADS */
     kern_impl impl;                   /* must be available */
+    const kern_gpu *gpu;              /* impl cuda: opened with a device, and
+                                         outliving the miner; else unused */
     logger *log;                      /* may be NULL */
     miner_found_cb on_found;
     void *ctx;

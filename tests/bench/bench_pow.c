@@ -12,6 +12,9 @@
  * line appears only where a device is usable.
  *
  * usage: bench_pow [SECONDS]   (per measurement; default 2)
+ *        bench_pow SECONDS IMPL THREADS
+ * The second form makes one measurement and prints `rate=X MH/s` (wall), for
+ * scripts that alternate it with another miner (scripts/bench.sh).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 
 #include "common/base/err.h"
 #include "kernels/kern.h"
+#include "kernels/kern_gpu.h"
 
 typedef struct {
     double mrate;       /* million nonces per second of wall time */
@@ -32,6 +36,7 @@ typedef struct {
 
 typedef struct {
     kern_impl impl;
+    const kern_gpu *gpu;    /* impl cuda only */
     unsigned threads;
     kern_job job;
     atomic_int cancel;
@@ -49,12 +54,15 @@ static void *bench_thread(void *arg)
 {
     bench_search *s = arg;
 
-    s->rc = kern_search_mt(s->impl, &s->job, s->threads, &s->cancel, &s->res);
+    s->rc = s->impl == KERN_IMPL_CUDA ? kern_gpu_search(s->gpu, &s->job, &s->cancel, &s->res)
+                                      : kern_search_mt(s->impl, &s->job, s->threads, &s->cancel,
+                                                       &s->res);
     clock_gettime(CLOCK_MONOTONIC, &s->done);
     return NULL;
 }
 
-static bench_run bench_one(kern_impl impl, unsigned threads, double seconds)
+static bench_run bench_one(kern_impl impl, const kern_gpu *gpu, unsigned threads,
+                           double seconds)
 {
     bench_search s;
     bench_run r = {0, 0, 0, 0};
@@ -63,6 +71,7 @@ static bench_run bench_one(kern_impl impl, unsigned threads, double seconds)
 
     memset(&s, 0, sizeof s);
     s.impl = impl;
+    s.gpu = gpu;
     s.threads = threads;
     for (size_t i = 0; i < sizeof s.job.header; i++)
         s.job.header[i] = (uint8_t)(i * 37 + 11);
@@ -98,14 +107,37 @@ static void bench_print(const char *name, unsigned threads, const bench_run *r,
     fflush(stdout);
 }
 
-static void bench_row(kern_impl impl, unsigned threads, double seconds, const bench_run *base)
+static void bench_row(kern_impl impl, const kern_gpu *gpu, unsigned threads, double seconds,
+                      const bench_run *base)
 {
-    bench_run r = bench_one(impl, threads, seconds);
+    bench_run r = bench_one(impl, gpu, threads, seconds);
 
     if (r.rc != 0)
         printf("| %-7s | %7u | failed: %s |\n", kern_impl_name(impl), threads, sg_strerror(r.rc));
     else
         bench_print(kern_impl_name(impl), threads, &r, base);
+}
+
+static int bench_single(const char *name, const char *threads_arg, double seconds)
+{
+    int threads = atoi(threads_arg);
+    kern_impl impl;
+    bench_run r;
+
+    if (kern_impl_from_name(name, &impl) != 0 || impl == KERN_IMPL_CUDA ||
+        !kern_impl_available(impl) || threads < 1 || threads > 1024) {
+        fprintf(stderr, "bench_pow: want an available CPU kernel and 1..1024 threads; got "
+                "'%s' '%s'\n", name, threads_arg);
+        return 2;
+    }
+    r = bench_one(impl, NULL, (unsigned)threads, seconds);
+    if (r.rc != 0) {
+        fprintf(stderr, "bench_pow: the search failed: %s\n", sg_strerror(r.rc));
+        return 1;
+    }
+    printf("rate=%.2f MH/s impl=%s threads=%d cpu_rate=%.2f\n", r.mrate, name, threads,
+           r.cpu_mrate);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -116,11 +148,16 @@ int main(int argc, char **argv)
     static const kern_impl cpu[] = {KERN_IMPL_AVX512, KERN_IMPL_SHANI, KERN_IMPL_AVX2,
                                     KERN_IMPL_GENERIC};
     bench_run base1, baseall;
+    kern_gpu gpu;
+    char why[512];
 
-    if (seconds <= 0 || seconds > 600) {
-        fprintf(stderr, "usage: bench_pow [SECONDS]  (per measurement, 0 < SECONDS <= 600)\n");
+    if (seconds <= 0 || seconds > 600 || (argc != 1 && argc != 2 && argc != 4)) {
+        fprintf(stderr, "usage: bench_pow [SECONDS [IMPL THREADS]]  (per measurement, "
+                "0 < SECONDS <= 600)\n");
         return 2;
     }
+    if (argc == 4)
+        return bench_single(argv[2], argv[3], seconds);
     printf("PoW nonce search: sha256d over an 80-byte header, %.1f s per measurement, "
            "%u online CPUs; best CPU kernel here: %s\n\n", seconds, all,
            kern_impl_name(kern_impl_best()));
@@ -129,8 +166,8 @@ int main(int argc, char **argv)
 
     /* The baseline first, at both thread counts, so every ratio compares
      * like with like. */
-    base1 = bench_one(KERN_IMPL_OPENSSL, 1, seconds);
-    baseall = all > 1 ? bench_one(KERN_IMPL_OPENSSL, all, seconds) : base1;
+    base1 = bench_one(KERN_IMPL_OPENSSL, NULL, 1, seconds);
+    baseall = all > 1 ? bench_one(KERN_IMPL_OPENSSL, NULL, all, seconds) : base1;
     if (base1.rc != 0 || baseall.rc != 0) {
         fprintf(stderr, "bench_pow: the openssl baseline failed: %s\n",
                 sg_strerror(base1.rc != 0 ? base1.rc : baseall.rc));
@@ -145,14 +182,16 @@ int main(int argc, char **argv)
             printf("| %-7s | - | not available on this CPU |\n", kern_impl_name(cpu[i]));
             continue;
         }
-        bench_row(cpu[i], 1, seconds, &base1);
+        bench_row(cpu[i], NULL, 1, seconds, &base1);
         if (all > 1)
-            bench_row(cpu[i], all, seconds, &baseall);
+            bench_row(cpu[i], NULL, all, seconds, &baseall);
     }
-    if (kern_impl_available(KERN_IMPL_CUDA))
-        bench_row(KERN_IMPL_CUDA, 1, seconds, &baseall);
+    if (kern_gpu_open(&gpu, NULL, why, sizeof why) == 0 && kern_gpu_available(&gpu))
+        bench_row(KERN_IMPL_CUDA, &gpu, 1, seconds, &baseall);
     else
-        printf("\n(no cuda line: no usable CUDA device, or a build without nvcc)\n");
+        printf("\n(no cuda line: %s)\n",
+               gpu.dl != NULL ? "the CUDA runtime sees no device" : why);
+    kern_gpu_close(&gpu);
     printf("\nx openssl: against the openssl row with the same thread count (cuda: against "
            "all CPUs),\nfirst for the wall rate, then for the CPU-time rate.  per CPU-s: M "
            "nonces per second\nof CPU time the process got (= wall rate / threads when "

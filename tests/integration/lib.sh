@@ -85,6 +85,11 @@ sg_setup() {
     # terminal) must not swap binaries under a restart.
     mkdir -p "$SG_T/bin"
     cp "$SGNODE" "$SGOPERATOR" "$SG_T/bin/" || sg_fail "cannot copy the binaries"
+    # The GPU kernel library goes along: daemons look for it next to
+    # themselves (a build without nvcc has none).
+    if [[ -e "$SG_BIN/sgcuda.so" ]]; then
+        cp "$SG_BIN/sgcuda.so" "$SG_T/bin/" || sg_fail "cannot copy sgcuda.so"
+    fi
     SGNODE=$SG_T/bin/sgnode
     SGOPERATOR=$SG_T/bin/sgoperator
 }

@@ -5,14 +5,17 @@
 #include <check.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/base/err.h"
 #include "common/core/hash.h"
 #include "common/core/pow.h"
 #include "kernels/kern.h"
+#include "kernels/kern_gpu.h"
 #include "kernels/sha256_core.h"
 #include "testutil.h"
 
@@ -284,6 +287,55 @@ START_TEST(test_mainnet_blocks)
 }
 END_TEST
 
+/* ---- the GPU kernel library -------------------------------------------- */
+
+/* A missing or wrong library is an error that names it; a closed handle
+ * searches nothing.  The built sgcuda.so (in SG_TEST_BIN, when the build
+ * had nvcc) must load; with a device, it must find the mainnet nonces. */
+START_TEST(test_gpu_loader)
+{
+    const char *bin = getenv("SG_TEST_BIN");
+    char err[512], path[1024];
+    kern_gpu g;
+    kern_job job;
+    kern_result res;
+
+    ck_assert_int_eq(kern_gpu_open(&g, "/nonexistent/sgcuda.so", err, sizeof err),
+                     SG_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/sgcuda.so"));
+    ck_assert_int_eq(kern_gpu_available(&g), 0);
+    memset(&job, 0, sizeof job);
+    job.count = 10;
+    res.tried = 99;
+    ck_assert_int_eq(kern_gpu_search(&g, &job, NULL, &res), SG_EUNSUPPORTED);
+    ck_assert_uint_eq(res.tried, 0);
+    kern_gpu_close(&g);
+
+    ck_assert_int_eq(kern_gpu_open(&g, "libm.so.6", err, sizeof err), SG_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err, "kern__cuda_search"));
+    ck_assert_ptr_null(g.dl);
+
+    if (bin == NULL)
+        return;
+    snprintf(path, sizeof path, "%s/%s", bin, KERN_GPU_LIB);
+    if (access(path, R_OK) != 0)
+        return; /* a build without nvcc */
+    ck_assert_msg(kern_gpu_open(&g, path, err, sizeof err) == 0, "%s", err);
+    for (size_t i = 0; kern_gpu_available(&g) && i < sizeof mainnet / sizeof mainnet[0]; i++) {
+        char hex[65];
+
+        mainnet_job(&mainnet[i], &job);
+        job.start = mainnet[i].nonce - 1237;
+        job.count = 3001;
+        ck_assert_int_eq(kern_gpu_search(&g, &job, NULL, &res), 0);
+        ck_assert_uint_eq(res.nonce, mainnet[i].nonce);
+        hash_to_hex_display(res.hash, hex);
+        ck_assert_str_eq(hex, mainnet[i].hash);
+    }
+    kern_gpu_close(&g);
+}
+END_TEST
+
 /* ---- agreement with OpenSSL on random jobs ------------------------------- */
 
 /* A target met with probability about 2^-zero_bits per nonce. */
@@ -538,6 +590,7 @@ Suite *kernels_suite(void)
     tc = tcase_create("search");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_mainnet_blocks);
+    tcase_add_test(tc, test_gpu_loader);
     tcase_add_test(tc, test_agree_random);
     tcase_add_test(tc, test_agree_long_ranges);
     tcase_add_test(tc, test_last_lane_only);
