@@ -34,6 +34,10 @@ MYSQL_PKG := $(shell $(PKG_CONFIG) --exists libmariadb 2>/dev/null && echo libma
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(JSON_PKG) $(MYSQL_PKG) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) $(MYSQL_PKG) 2>/dev/null)
 JSON_LIBS := $(shell $(PKG_CONFIG) --libs $(JSON_PKG) 2>/dev/null)
+# The live web page (launcher --web): only the launcher links libmicrohttpd.
+WEB_PKG := libmicrohttpd
+WEB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(WEB_PKG) 2>/dev/null)
+WEB_LIBS := $(shell $(PKG_CONFIG) --libs $(WEB_PKG) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
@@ -145,7 +149,16 @@ $(DB_LIB): $(DB_SRC:%.c=$(B)/%.o)
 
 bin/launcher: $(LAUNCHER_SRC:%.c=$(B)/%.o) $(DB_LIB) $(LIB)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(JSON_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(JSON_LIBS) $(WEB_LIBS)
+
+# The page's files go into the binary as byte arrays (launcher/web/*).
+WEB_ASSETS := launcher/web/index.html launcher/web/app.js launcher/web/app.css \
+              launcher/web/icon.svg
+$(B)/gen/web_assets.h: $(WEB_ASSETS) scripts/embed
+	@mkdir -p $(dir $@)
+	bash scripts/embed $(WEB_ASSETS) >$@.tmp && mv $@.tmp $@
+$(B)/launcher/web.o: $(B)/gen/web_assets.h
+$(B)/launcher/web.o: CFLAGS += -I$(B)/gen $(WEB_CFLAGS)
 
 # The Check runner calls <module>_suite() for every tests/unit/check_<module>.c.
 $(B)/tests/unit/suites.h: $(UNIT_SRC)

@@ -84,5 +84,8 @@ int ingest_poll(ingest *g, int64_t now_ms, size_t max_records);
 void ingest_get_stats(const ingest *g, ingest_stats *st);
 /* Best tip hash in display order (65 chars). */
 void ingest_best_tip(const ingest *g, char hex[65]);
+/* Up to max best-chain blocks, the tip first, genesis left out: pointers
+ * to their rows, valid until the next ingest_poll. */
+size_t ingest_recent_best(const ingest *g, const db_block **out, size_t max);
 
 #endif
