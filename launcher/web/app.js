@@ -53,16 +53,16 @@ function header(s) {
   $('traded').textContent = kwh(s.market.traded_wh);
 }
 
-/* Nodes on a circle, the operator in the middle; an edge where either
- * end lists the other among its peers. */
+/* Nodes on a circle in the launcher's order (operator first, at the
+ * top), so no straight link passes through another node; an edge where
+ * either end lists the other among its peers. */
 function network(s, colours) {
   const svg = $('net');
   clear(svg);
   const W = 600, H = 440, cx = W / 2, cy = H / 2, R = Math.min(W, H) / 2 - 40;
-  const pos = new Map(), ring = s.nodes.filter((n) => n.role !== 'operator');
-  s.nodes.forEach((n) => {
-    if (n.role === 'operator' && !pos.size) { pos.set(n.name, [cx, cy]); return; }
-    const i = ring.indexOf(n), a = -Math.PI / 2 + 2 * Math.PI * i / Math.max(1, ring.length);
+  const pos = new Map();
+  s.nodes.forEach((n, i) => {
+    const a = -Math.PI / 2 + 2 * Math.PI * i / Math.max(1, s.nodes.length);
     pos.set(n.name, [cx + R * Math.cos(a), cy + R * Math.sin(a)]);
   });
   const seen = new Set(), links = el('svg:g', { class: 'links' });

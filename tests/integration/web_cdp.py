@@ -114,6 +114,8 @@ class Browser:
 
 
 STATE = """(() => {
+  if (!document.body || !document.getElementById('nodes'))
+    return { updated: null, height: '-', drawn: [], rows: [], links: [], restarts: [] };
   const q = (s) => Array.from(document.querySelectorAll(s));
   return {
     updated: document.body.getAttribute('data-updated'),
