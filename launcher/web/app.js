@@ -161,7 +161,8 @@ function chart(id, series, cols) {
   }
   const x0 = series[0][0], x1 = Math.max(series[series.length - 1][0], x0 + 1);
   let ymax = 1;
-  for (const p of series) for (const c of cols) ymax = Math.max(ymax, c.f(p));
+  for (const p of series) for (const c of cols) if (!c.only || c.only(p)) ymax = Math.max(ymax, c.f(p));
+  ymax *= 1.15;
   const X = (v) => L + (W - L - Rt) * (v - x0) / (x1 - x0);
   const Y = (v) => H - B - (H - B - T) * v / ymax;
   for (const f of [0.5, 1]) {
@@ -172,20 +173,23 @@ function chart(id, series, cols) {
   svg.appendChild(el('svg:text', { x: L, y: H - B + 14, 'text-anchor': 'middle' }, x0));
   svg.appendChild(el('svg:text', { x: W - Rt, y: H - B + 14, 'text-anchor': 'end' }, x1));
   cols.forEach((c, k) => {
-    const pts = series.map((p) => X(p[0]).toFixed(1) + ',' + Y(c.f(p)).toFixed(1)).join(' ');
+    const some = series.filter((p) => !c.only || c.only(p));
+    const pts = some.map((p) => X(p[0]).toFixed(1) + ',' + Y(c.f(p)).toFixed(1)).join(' ');
     svg.appendChild(el('svg:polyline', { points: pts, fill: 'none', stroke: c.colour,
       'stroke-width': 2, class: 'series' }));
-    if (series.length === 1) svg.appendChild(el('svg:circle', { cx: X(series[0][0]),
-      cy: Y(c.f(series[0])), r: 3, fill: c.colour }));
-    svg.appendChild(el('svg:rect', { x: L + 10 + k * 110, y: T, width: 10, height: 10, fill: c.colour }));
-    svg.appendChild(el('svg:text', { x: L + 24 + k * 110, y: T + 9 }, c.name));
+    if (some.length < 60) some.forEach((p) => svg.appendChild(el('svg:circle',
+      { cx: X(p[0]), cy: Y(c.f(p)), r: 2.5, fill: c.colour })));
+    const lx = W - Rt - (cols.length - k) * 100;
+    svg.appendChild(el('svg:rect', { x: lx, y: T, width: 10, height: 10, fill: c.colour }));
+    svg.appendChild(el('svg:text', { x: lx + 14, y: T + 9 }, c.name));
   });
 }
 
 function market(s) {
   const se = s.market.series;
+  /* An interval with no energy traded peer to peer has no price. */
   chart('chart-price', se, [{ name: 'price /kWh', colour: '#7a5af8', f: (p) => p[1],
-    fmt: (v) => money(v) }]);
+    only: (p) => p[2] > 0, fmt: (v) => money(v) }]);
   chart('chart-energy', se, [
     { name: 'traded P2P', colour: '#12b76a', f: (p) => p[2], fmt: (v) => Math.round(v) },
     { name: 'grid import', colour: '#f04438', f: (p) => p[3], fmt: (v) => Math.round(v) },

@@ -3,7 +3,7 @@
 --remote-debugging-pipe: NUL-terminated JSON on fds 3 and 4, so only the
 standard library is needed) through the launcher's live page:
 
-  web_cdp.py CHROMIUM PROFILE URL NODES KILL_NAME KILL_PID SHOT
+  web_cdp.py CHROMIUM PROFILE URL NODES KILL_NAME KILL_PID SHOT [after]
 
 NODES is the run's node names, space-separated.  Checks, printing one
 line each and exiting 1 at the first failure:
@@ -15,7 +15,8 @@ line each and exiting 1 at the first failure:
   - no console message, no uncaught exception, no request to anything but
     the page's own origin (and a deliberate bad fetch at the end shows the
     detectors work).
-A screenshot of the page before the kill goes to SHOT (PNG).
+A screenshot of the page before the kill (with "after": once the node is
+back, its restart and the launcher's event line showing) goes to SHOT.
 """
 import base64
 import json
@@ -150,6 +151,7 @@ def problems(b, origin):
 
 def main():
     chromium, profile, url, nodes, kill_name, kill_pid, shot = sys.argv[1:8]
+    shot_after = sys.argv[8:9] == ["after"]
     nodes = nodes.split()
     origin = url.rstrip("/")
     b = Browser(chromium, profile)
@@ -192,11 +194,14 @@ def main():
         print("nodes drawn: %s; links: %s" % (" ".join(d["name"] for d in s["drawn"]),
                                               " ".join("-".join(l) for l in s["links"])))
 
-        b.pump(1.0)
-        png = b.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
-        with open(shot, "wb") as f:
-            f.write(base64.b64decode(png["data"]))
-        print("screenshot %s" % shot)
+        def screenshot():
+            b.pump(1.0)
+            png = b.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+            with open(shot, "wb") as f:
+                f.write(base64.b64decode(png["data"]))
+            print("screenshot %s" % shot)
+        if not shot_after:
+            screenshot()
 
         t0 = time.monotonic()
         os.kill(int(kill_pid), signal.SIGKILL)
@@ -209,6 +214,8 @@ def main():
             any(r[0] == kill_name and r[1] not in ("", "0") for r in s["restarts"])
         wait("%s back up with its restart counted" % kill_name, back, 60)
         print("%s back up, restart counted" % kill_name)
+        if shot_after:
+            screenshot()
 
         b.pump(1.0)
         bad = problems(b, origin)
