@@ -578,10 +578,10 @@ static void wait_until(sim *s, int64_t until)
             continue;
         struct signalfd_siginfo si;
         while (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-            if (si.ssi_signo == SIGCHLD && fleet_reap(&s->f, on_exit_cb, s) > 0)
-                publish_web(s, clock_mono_ms());
-            else
+            if (si.ssi_signo != SIGCHLD)
                 s->interrupts++;
+            else if (fleet_reap(&s->f, on_exit_cb, s) > 0)
+                publish_web(s, clock_mono_ms());
         }
         if (s->interrupts)
             return;
