@@ -98,6 +98,9 @@ UNIT_BIN := $(B)/tests/unit_tests
 # launcher/ (not in the library): link them in.
 UNIT_OBJ += $(B)/launcher/opts.o $(B)/launcher/ingest.o
 UNIT_OBJ += $(B)/launcher/hosts.o
+# The live page's snapshot (check_launcher_web.c), with the fleet it reads;
+# jansson comes along (web.c, the HTTP side, stays out).
+UNIT_OBJ += $(B)/launcher/web_snap.o $(B)/launcher/fleet.o
 
 # Small programs the integration tests drive (tests/tools/NAME.c).
 TOOL_SRC := $(wildcard tests/tools/*.c)
@@ -175,7 +178,7 @@ $(B)/tests/unit/%.o: tests/unit/%.c
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
 
 $(UNIT_BIN): $(UNIT_OBJ) $(DB_LIB) $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) $(JSON_LIBS)
 
 # Each fuzz target also links with a plain main that replays its corpus, so
 # the corpus runs as an ordinary test without clang or libFuzzer.
