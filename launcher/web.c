@@ -4,10 +4,14 @@
  * /events streams are MHD callback responses that never end: a stream
  * with nothing new to send suspends its connection (so the server thread
  * does not spin on it) and puts itself on the waiting list; web_publish
- * resumes every waiting stream.  Both happen under the mutex, so a
- * snapshot published between the check and the suspension cannot be
- * missed.  A slow reader gets the newest snapshot when it is ready for
- * more, not a backlog.
+ * resumes every waiting stream.  The check and the suspension happen
+ * under the mutex, and so does taking the waiting list, so a snapshot
+ * published in between cannot be missed; the resumes themselves happen
+ * after the mutex is released, so the main thread never holds it while it
+ * waits for one of libmicrohttpd's locks (no lock-order cycle with the
+ * server thread, which suspends under it).  A suspended connection is not
+ * processed, so it cannot close before it is resumed.  A slow reader gets
+ * the newest snapshot when it is ready for more, not a backlog.
  */
 #include "web.h"
 
@@ -278,8 +282,20 @@ const char *web_url(const web *w)
     return w->url;
 }
 
+/* Empties the waiting list into conns (at most WEB_STREAMS_MAX, as
+ * streams are); called under the mutex. */
+static size_t take_waiting(web *w, struct MHD_Connection **conns)
+{
+    size_t n = 0;
+    for (stream *st = w->waiting; st && n < WEB_STREAMS_MAX; st = st->next)
+        conns[n++] = st->conn;
+    w->waiting = NULL;
+    return n;
+}
+
 void web_publish(web *w, const char *json, size_t len)
 {
+    struct MHD_Connection *conns[WEB_STREAMS_MAX];
     char *copy = malloc(len ? len : 1);
     if (!copy)
         return;                      /* the page keeps the previous one */
@@ -289,22 +305,23 @@ void web_publish(web *w, const char *json, size_t len)
     w->snap = copy;
     w->snap_len = len;
     w->seq++;
-    for (stream *st = w->waiting; st; st = st->next)
-        MHD_resume_connection(st->conn);
-    w->waiting = NULL;
+    size_t n = take_waiting(w, conns);
     pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < n; i++)
+        MHD_resume_connection(conns[i]);
 }
 
 void web_stop(web *w)
 {
+    struct MHD_Connection *conns[WEB_STREAMS_MAX];
     if (!w)
         return;
     pthread_mutex_lock(&w->mu);
     w->stopping = 1;
-    for (stream *st = w->waiting; st; st = st->next)
-        MHD_resume_connection(st->conn);
-    w->waiting = NULL;
+    size_t n = take_waiting(w, conns);
     pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < n; i++)
+        MHD_resume_connection(conns[i]);
     MHD_stop_daemon(w->d);
     free(w->snap);
     pthread_mutex_destroy(&w->mu);
