@@ -35,6 +35,10 @@ MYSQL_PKG := $(shell $(PKG_CONFIG) --exists libmariadb 2>/dev/null && echo libma
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(JSON_PKG) $(MYSQL_PKG) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) $(MYSQL_PKG) 2>/dev/null)
 JSON_LIBS := $(shell $(PKG_CONFIG) --libs $(JSON_PKG) 2>/dev/null)
+# The live web page (launcher --web): only the launcher links libmicrohttpd.
+WEB_PKG := libmicrohttpd
+WEB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(WEB_PKG) 2>/dev/null)
+WEB_LIBS := $(shell $(PKG_CONFIG) --libs $(WEB_PKG) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
@@ -95,6 +99,9 @@ UNIT_BIN := $(B)/tests/unit_tests
 # launcher/ (not in the library): link them in.
 UNIT_OBJ += $(B)/launcher/opts.o $(B)/launcher/ingest.o
 UNIT_OBJ += $(B)/launcher/hosts.o $(B)/launcher/slurm.o
+# The live page's snapshot (check_launcher_web.c), with the fleet it reads;
+# jansson comes along (web.c, the HTTP side, stays out).
+UNIT_OBJ += $(B)/launcher/web_snap.o $(B)/launcher/fleet.o
 
 # Small programs the integration tests drive (tests/tools/NAME.c).
 TOOL_SRC := $(wildcard tests/tools/*.c)
@@ -155,7 +162,16 @@ $(DB_LIB): $(DB_SRC:%.c=$(B)/%.o)
 
 bin/launcher: $(LAUNCHER_SRC:%.c=$(B)/%.o) $(DB_LIB) $(LIB)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(JSON_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(JSON_LIBS) $(WEB_LIBS)
+
+# The page's files go into the binary as byte arrays (launcher/web/*).
+WEB_ASSETS := launcher/web/index.html launcher/web/app.js launcher/web/app.css \
+              launcher/web/icon.svg
+$(B)/gen/web_assets.h: $(WEB_ASSETS) scripts/embed
+	@mkdir -p $(dir $@)
+	bash scripts/embed $(WEB_ASSETS) >$@.tmp && mv $@.tmp $@
+$(B)/launcher/web.o: $(B)/gen/web_assets.h
+$(B)/launcher/web.o: CFLAGS += -I$(B)/gen $(WEB_CFLAGS)
 
 # The Check runner calls <module>_suite() for every tests/unit/check_<module>.c.
 $(B)/tests/unit/suites.h: $(UNIT_SRC)
@@ -172,7 +188,7 @@ $(B)/tests/unit/%.o: tests/unit/%.c
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
 
 $(UNIT_BIN): $(UNIT_OBJ) $(DB_LIB) $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) $(JSON_LIBS)
 
 # Each fuzz target also links with a plain main that replays its corpus, so
 # the corpus runs as an ordinary test without clang or libFuzzer.

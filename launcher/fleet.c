@@ -379,6 +379,17 @@ int fleet_connect(const fleet *f, size_t i, ctl **out, int timeout_ms)
     return ctl_connect(out, fleet_addr(f, i), f->nodes[i].port, &auth, timeout_ms);
 }
 
+/* Joins a daemon's peer_names parts; what does not fit is left out. */
+static void add_peer_names(fleet_stats *st, const char *part)
+{
+    size_t have = strlen(st->peer_names), l = strlen(part);
+    if (l == 0 || have + 1 + l >= sizeof st->peer_names)
+        return;
+    if (have)
+        st->peer_names[have++] = ' ';
+    memcpy(st->peer_names + have, part, l + 1);
+}
+
 static void take_stats(fleet_node *n, const proto_stats *ps)
 {
     static const struct { const char *key; size_t off; } ints[] = {
@@ -393,8 +404,13 @@ static void take_stats(fleet_node *n, const proto_stats *ps)
         S("consumed_wh", consumed_wh),
 #undef S
     };
+    n->st.peer_names[0] = '\0';
     for (uint32_t i = 0; i < ps->n; i++) {
         const proto_stat *s = &ps->items[i];
+        if (s->kind == PROTO_STAT_STR && strncmp(s->key, "peer_names", 10) == 0) {
+            add_peer_names(&n->st, s->s);
+            continue;
+        }
         if (s->kind == PROTO_STAT_STR) {
             if (strcmp(s->key, "tip") == 0)
             {

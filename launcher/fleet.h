@@ -30,6 +30,7 @@
 #define FLEET_BACKOFF_MAX_MS 30000
 #define FLEET_STABLE_MS 30000        /* a daemon up this long earns a fresh backoff */
 #define FLEET_CTL_TIMEOUT_MS 1500
+#define FLEET_PEER_NAMES_MAX 2048
 
 typedef struct {
     int64_t height, peers, hashrate, balance, reserved;
@@ -37,6 +38,9 @@ typedef struct {
     int64_t stale, orphans, mempool, lag_ms, mining, blocks_mined;
     int64_t produced_wh, consumed_wh;
     char tip[65];
+    /* Names of the connected peers, space-separated (the daemon's
+     * peer_names stats joined); "" from a daemon that does not send them. */
+    char peer_names[FLEET_PEER_NAMES_MAX];
 } fleet_stats;
 
 typedef struct {

@@ -756,3 +756,11 @@ void ingest_best_tip(const ingest *g, char hex[65])
 {
     memcpy(hex, g->best->row.hash, 65);
 }
+
+size_t ingest_recent_best(const ingest *g, const db_block **out, size_t max)
+{
+    size_t n = 0;
+    for (const iblock *b = g->best; b && b != g->genesis && n < max; b = b->parent)
+        out[n++] = &b->row;
+    return n;
+}

@@ -97,5 +97,8 @@ void ingest_get_stats(const ingest *g, ingest_stats *st);
 void ingest_node_money(const ingest *g, const uint8_t pk[32], ingest_money *out);
 /* Best tip hash in display order (65 chars). */
 void ingest_best_tip(const ingest *g, char hex[65]);
+/* Up to max best-chain blocks, the tip first, genesis left out: pointers
+ * to their rows, valid until the next ingest_poll. */
+size_t ingest_recent_best(const ingest *g, const db_block **out, size_t max);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "opts.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,10 @@ const char launcher_usage[] =
     "    binaries sit at the same paths on every host)\n"
     "  --placement local|hosts|slurm (default: hosts with --hosts, else slurm inside a\n"
     "    Slurm allocation (SLURM_JOB_ID set), else local; slurm: one srun step a daemon)\n"
+    "live web page (off by default):\n"
+    "  --web PORT (serves the run's page at http://127.0.0.1:PORT/)\n"
+    "  --web-listen HOST:PORT (the same on another address, e.g. 0.0.0.0:8080;\n"
+    "    read-only, no authentication: only on networks you trust)\n"
     "  --quiet  --help  --version\n";
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -118,7 +123,7 @@ static int parse_start_time(const char *s, uint64_t *out)
 
 typedef enum {
     T_U32, T_U64, T_STR, T_MARKET, T_LEVEL, T_PWFILE, T_TICK, T_TICKMS, T_TIME, T_KWH,
-    T_PROFILE, T_HASHRATE, T_SECMS
+    T_PROFILE, T_HASHRATE, T_SECMS, T_WEBLISTEN
 } opt_type;
 
 typedef struct {
@@ -183,6 +188,10 @@ static const opt_def opt_table[] = {
       "a command prefix with {host}, e.g. 'ssh -o BatchMode=yes {host}'" },
     { "--remote-dir", T_STR, F(remote_dir), 1, 0, "an absolute directory path" },
     { "--placement", T_STR, F(placement), 1, 0, "local, hosts or slurm" },
+    { "--web", T_U32, F(web_port), 1, 65535, "a port from 1 to 65535" },
+    { "--web-listen", T_WEBLISTEN, F(web_listen), 0, 0,
+      "HOST:PORT with a numeric IPv4 address or [IPv6] and a port from 1 to 65535 "
+      "(e.g. 0.0.0.0:8080)" },
 };
 
 static void set_defaults(launcher_opts *o, const char *env_pwd)
@@ -304,6 +313,30 @@ static int set_hashrate(launcher_opts *o, const opt_def *d, const char *v)
     return 0;
 }
 
+int launcher_opts_split_hostport(const char *v, char *host, size_t cap, uint32_t *port)
+{
+    const char *colon = strrchr(v, ':');
+    const char *h = v, *he = colon;
+    uint64_t p;
+    unsigned char tmp[16];
+    if (!colon || parse_u64(colon + 1, 1, 65535, &p) != 0)
+        return SG_EINVAL;
+    if (*h == '[') {
+        if (he - h < 2 || he[-1] != ']')
+            return SG_EINVAL;
+        h++;
+        he--;
+    }
+    if ((size_t)(he - h) >= cap)
+        return SG_EINVAL;
+    memcpy(host, h, (size_t)(he - h));
+    host[he - h] = '\0';
+    if (inet_pton(v[0] == '[' ? AF_INET6 : AF_INET, host, tmp) != 1)
+        return SG_EINVAL;
+    *port = (uint32_t)p;
+    return 0;
+}
+
 uint64_t launcher_opts_hashrate(const launcher_opts *o, const char *node)
 {
     for (size_t i = 0; i < o->n_node_rates; i++)
@@ -406,6 +439,11 @@ static int set_value(launcher_opts *o, const opt_def *d, const char *v,
     case T_HASHRATE:
         if (set_hashrate(o, d, v) != 0)
             goto bad;
+        return 0;
+    case T_WEBLISTEN:
+        if (launcher_opts_split_hostport(v, o->web_addr, sizeof o->web_addr, &o->web_port) != 0)
+            goto bad;
+        o->web_listen = v;
         return 0;
     }
 bad:

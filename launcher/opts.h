@@ -63,6 +63,9 @@ typedef struct {
     const char *remote_dir;          /* --remote-dir (NULL: the run dir's own path) */
     const char *placement;           /* --placement local|hosts|slurm (NULL: hosts with
                                       * --hosts, else slurm inside an allocation, else local) */
+    uint32_t web_port;               /* --web PORT, or --web-listen's port (0: no page) */
+    const char *web_listen;          /* --web-listen HOST:PORT (NULL: 127.0.0.1) */
+    char web_addr[64];               /* --web-listen's host, brackets removed */
     int quiet;                       /* --quiet */
     int help, version;
     char pwbuf[LOPTS_PW_MAX];        /* the password file's first line */
@@ -82,6 +85,10 @@ int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
 /* The hash rate cap of the node named `node` (hashes/s, 0: none): its
  * own --hashrate NODE=RATE, else the --hashrate default. */
 uint64_t launcher_opts_hashrate(const launcher_opts *o, const char *node);
+
+/* "HOST:PORT" or "[V6]:PORT" (numeric addresses) into host and port;
+ * SG_EINVAL if malformed. */
+int launcher_opts_split_hostport(const char *v, char *host, size_t cap, uint32_t *port);
 
 /* The usage text. */
 extern const char launcher_usage[];

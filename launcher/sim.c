@@ -39,6 +39,8 @@
 #include "rundir.h"
 #include "slurm.h"
 #include "view.h"
+#include "web.h"
+#include "web_snap.h"
 
 #define SIM_TICK_MS 1000
 #define SIM_CONNECT_WAIT_MS 60000    /* all daemons connected, or go on anyway */
@@ -77,9 +79,12 @@ typedef struct {
     slurm_env slurm;                /* the allocation, when the run goes through Slurm */
     char slurm_tmpl[SLURM_TMPL_MAX]; /* its srun template; "" when it does not */
     int slurm_over;                 /* the job has ended: nothing restarts */
+    web *web;                       /* --web: the live page (NULL: none) */
+    web_snap *wsnap;
 } sim;
 
 static void sim_event(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void publish_web(sim *s, int64_t now);
 
 static void sim_event(sim *s, const char *fmt, ...)
 {
@@ -613,17 +618,17 @@ static void wait_until(sim *s, int64_t until)
             continue;
         struct signalfd_siginfo si;
         while (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-            if (si.ssi_signo == SIGCHLD)
-                fleet_reap(&s->f, on_exit_cb, s);
-            else
+            if (si.ssi_signo != SIGCHLD)
                 s->interrupts++;
+            else if (fleet_reap(&s->f, on_exit_cb, s) > 0)
+                publish_web(s, clock_mono_ms());
         }
         if (s->interrupts)
             return;
     }
 }
 
-static void render(sim *s, int64_t now)
+static void fill_header(sim *s, int64_t now, view_header *out)
 {
     view_header h;
     memset(&h, 0, sizeof h);
@@ -638,6 +643,30 @@ static void render(sim *s, int64_t now)
         h.tx_per_s = (double)h.ist.txs * 1000.0 / (double)h.elapsed_ms;
     for (int i = 0; i < s->n_events; i++)
         h.events[i] = s->events[i];
+    *out = h;
+}
+
+/* --web: the page's snapshot, on every tick and at once when a daemon
+ * exits. */
+static void publish_web(sim *s, int64_t now)
+{
+    view_header h;
+    size_t len = 0;
+    if (!s->web)
+        return;
+    fill_header(s, now, &h);
+    char *json = web_snap_build(s->wsnap, &s->f, s->ing, &h, s->run_id, now, clock_wall_ms(),
+                                &len);
+    if (json)
+        web_publish(s->web, json, len);
+    free(json);
+}
+
+static void render(sim *s, int64_t now)
+{
+    view_header h;
+    fill_header(s, now, &h);
+    publish_web(s, now);
     if (s->o->quiet)
         return;
     if (s->tty)
@@ -1000,6 +1029,24 @@ static int run(sim *s)
     return finish(s);
 }
 
+/* --web: listening before anything starts, so a taken port is refused
+ * like any bad option; the server thread inherits the blocked signals. */
+static int start_web(sim *s)
+{
+    char err[256];
+    s->wsnap = calloc(1, sizeof *s->wsnap);
+    if (!s->wsnap)
+        return 1;
+    if (web_start(&s->web, s->o->web_listen ? s->o->web_addr : NULL,
+                  (uint16_t)s->o->web_port, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher: %s\n", err);
+        return 2;
+    }
+    printf("launcher: live page at %s\n", web_url(s->web));
+    fflush(stdout);
+    return 0;
+}
+
 int sim_run(launcher_opts *o, const char *argv0)
 {
     sim s;
@@ -1026,6 +1073,8 @@ int sim_run(launcher_opts *o, const char *argv0)
      * flush thread, which inherits the mask; a SIGINT a thread leaves
      * unblocked would kill the launcher instead of reaching the signalfd. */
     int status = block_signals(&s) == 0 ? preflight(&s, argv0) : 1;
+    if (status == 0 && o->web_port)
+        status = start_web(&s);
     if (status == 0)
         status = setup(&s);
     if (status == 0) {
@@ -1035,6 +1084,8 @@ int sim_run(launcher_opts *o, const char *argv0)
     }
     if (s.db)
         db_close(s.db, NULL, 0);
+    web_stop(s.web);
+    free(s.wsnap);
     ingest_free(s.ing);
     rundir_free(&s.f);
     hosts_free(&s.hosts);

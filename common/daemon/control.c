@@ -137,6 +137,43 @@ static void stats_txlat(control *c, stat_buf *sb)
     stat_int(sb, "tx_latency_dropped", clamp64(ts.dropped_pending + ts.dropped_records));
 }
 
+/* The names (from HELLO) of the connected peers, space-separated, so the
+ * launcher can draw the links: "peer_names", then "peer_names_2".. when
+ * one string stat cannot hold them all.  A name with a space or a control
+ * byte is left out (names the launcher gives never have one). */
+#define PEER_NAMES_PARTS 8
+
+static void stats_peer_names(control *c, stat_buf *sb)
+{
+    char buf[PROTO_STAT_STR_MAX + 1], key[PROTO_STAT_KEY_MAX + 1];
+    size_t len = 0;
+    int part = 1;
+
+    buf[0] = '\0';
+    for (net_peer *p = net_peer_first(c->cfg.net); p; p = net_peer_next(p)) {
+        const char *nm = net_peer_name(p);
+        size_t l = strlen(nm);
+        int ok = l > 0 && l < PROTO_STAT_STR_MAX;
+        for (size_t k = 0; ok && k < l; k++)
+            ok = (unsigned char)nm[k] > ' ' && nm[k] != 0x7f;
+        if (!ok)
+            continue;
+        if (len && len + 1 + l > PROTO_STAT_STR_MAX) {
+            snprintf(key, sizeof key, part == 1 ? "peer_names" : "peer_names_%d", part);
+            stat_str(sb, key, buf);
+            if (++part > PEER_NAMES_PARTS)
+                return;
+            len = 0;
+        }
+        if (len)
+            buf[len++] = ' ';
+        memcpy(buf + len, nm, l + 1);
+        len += l;
+    }
+    snprintf(key, sizeof key, part == 1 ? "peer_names" : "peer_names_%d", part);
+    stat_str(sb, key, buf);
+}
+
 uint32_t control_stats(control *c, proto_stat *items)
 {
     const chain_entry *tip = chain_tip(c->cfg.chain);
@@ -180,6 +217,8 @@ uint32_t control_stats(control *c, proto_stat *items)
     hash_hex(c->cfg.pk, 32, hex);
     stat_str(&sb, "pubkey", hex);
     stats_market(c, &sb);
+    if (c->cfg.net)
+        stats_peer_names(c, &sb);
     return sb.n;
 }
 

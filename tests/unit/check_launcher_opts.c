@@ -159,6 +159,36 @@ START_TEST(test_hashrate)
 }
 END_TEST
 
+/* --web PORT serves on 127.0.0.1, --web-listen HOST:PORT elsewhere;
+ * both are off by default and bad values are refused with the fix. */
+START_TEST(test_web)
+{
+    launcher_opts o;
+    char err[512];
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, NULL), 0);
+    ck_assert_uint_eq(o.web_port, 0);
+    ck_assert_ptr_null(o.web_listen);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--web", "8080", NULL), 0);
+    ck_assert_uint_eq(o.web_port, 8080);
+    ck_assert_ptr_null(o.web_listen);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--web-listen", "0.0.0.0:9000", NULL), 0);
+    ck_assert_uint_eq(o.web_port, 9000);
+    ck_assert_str_eq(o.web_addr, "0.0.0.0");
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--web-listen=[::1]:81", NULL), 0);
+    ck_assert_uint_eq(o.web_port, 81);
+    ck_assert_str_eq(o.web_addr, "::1");
+    static const char *const bad[] = { "8080", "host:80", "1.2.3.4:0", "1.2.3.4:70000",
+                                       "::1:80", "[1.2.3.4]:80", "[::1:80", ":80" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--web-listen", bad[i], NULL),
+                         SG_EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "--web-listen expects HOST:PORT"));
+    }
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--web", "0", NULL), SG_EINVAL);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--web", "65536", NULL), SG_EINVAL);
+}
+END_TEST
+
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -366,6 +396,7 @@ Suite *launcher_opts_suite(void)
     tcase_add_test(tc, test_battery);
     tcase_add_test(tc, test_profiles);
     tcase_add_test(tc, test_hashrate);
+    tcase_add_test(tc, test_web);
     tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     suite_add_tcase(s, tc);
     return s;
