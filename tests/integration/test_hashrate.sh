@@ -98,7 +98,7 @@ grep -q "capped at" "$RUN/logs/c1.log" && sg_fail "c1 was capped"
 grep -qF '"hashrate": 100000' "$RUN/run.json" || sg_fail "run.json lacks the default cap"
 for nc in op:100000 p1:300000; do
     n=${nc%:*} cap=${nc#*:}
-    top=$(q "SELECT MAX(hashrate) FROM simulation_stats WHERE node = '$n'")
+    top=$(q "SELECT MAX(hashrate) FROM node_stats WHERE node = '$n'")
     sg_log "launcher run: $n capped at $cap hashes/s, reported at most $top"
     [[ -n "$top" && $top -le $(( cap * 11 / 10 )) ]] || sg_fail "$n reported $top hashes/s, cap $cap"
 done

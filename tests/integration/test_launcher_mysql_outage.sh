@@ -94,7 +94,7 @@ log "mariadbd back on port $MDB_PORT"
 after=0
 for _ in $(seq 1 600); do
     kill -0 "$LPID" 2>/dev/null || fail "launcher exited before rows flowed again"
-    after=$(mdb_sql "SELECT COUNT(DISTINCT node) FROM sgout.simulation_stats
+    after=$(mdb_sql "SELECT COUNT(DISTINCT node) FROM sgout.node_stats
                      WHERE run_id='$run' AND t_ms > $up_ms + 5000" 2>/dev/null)
     [[ "${after:-0}" -ge $NODES ]] && break
     sleep 0.2
@@ -129,14 +129,14 @@ eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
 
 eq "$(mdb_sql "SELECT COUNT(*) FROM sgout.runs")" 1 "runs rows"
 eq "$(s 'COUNT(*)' runs 'ended_at_s >= started_at_s AND started_at_s > 0')" 1 "finished runs row"
-for t in nodes blocks transactions simulation_stats; do
+for t in nodes blocks transactions node_stats simulation_stats; do
     [[ "$(s 'COUNT(*)' "$t")" -gt 0 ]] || fail "table $t is empty"
 done
 eq "$(s 'COUNT(*)' nodes)" "$NODES" "nodes rows"
 nodup nodes name
 nodup blocks hash
 nodup transactions txid
-nodup simulation_stats "node, t_ms"
+nodup node_stats "node, t_ms"
 nodup market_intervals interval_no
 nodup trades "settle_txid, order_txid"
 
@@ -171,7 +171,7 @@ eq "$(s 'SUM(balance + reserved)' nodes)" "$((alloc + reward * best))" "money su
 
 # Stats taken while the server was down were kept and written afterwards.
 for n in op p1 p2 c1 c2; do
-    c=$(s 'COUNT(*)' simulation_stats "node='$n' AND t_ms > $down_ms AND t_ms < $up_ms")
+    c=$(s 'COUNT(*)' node_stats "node='$n' AND t_ms > $down_ms AND t_ms < $up_ms")
     [[ "$c" -ge $((DOWN_S / 4)) ]] || fail "only $c stats rows for $n from the outage"
 done
 log "outage of ${DOWN_S}s survived; pass"
