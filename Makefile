@@ -234,7 +234,8 @@ $(FZ)/%.o: %.c
 # clang build short (no SIMD kernels, no libuv layer).
 FUZZ_LIB_SRC := $(PROTO_SRC) common/base/err.c common/base/hmap.c common/base/units.c \
                 common/core/hash.c common/core/pow.c common/core/params.c common/core/ledger.c \
-                common/core/tx.c common/core/market.c common/link/secure.c common/model/energy.c
+                common/core/tx.c common/core/market.c common/core/asert.c common/link/secure.c \
+                common/model/energy.c
 $(FZ)/fuzz_%: $(FZ)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_SRC:%.c=$(FZ)/%.o)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
