@@ -276,11 +276,12 @@ static void first_line(char *dst, size_t cap, const char *s)
     snprintf(dst, cap, "%.*s", (int)(l < cap ? l : cap - 1), s);
 }
 
-int hosts_check(const char *tmpl, const host_entry *h, const char *const *bins, size_t nb,
-                char *err, size_t errcap)
+int hosts_probe_bins(const char *tmpl, const host_entry *h, const char *const *bins,
+                     size_t nb, char *out, size_t outcap, const char **missing)
 {
-    char script[4096] = "", out[1024], line[256];
+    char script[4096] = "";
     size_t o = 0;
+    *missing = NULL;
     for (size_t i = 0; i < nb; i++) {
         char q[1100] = "";
         if (hosts_quote(q, 1024, bins[i]) != 0)
@@ -291,10 +292,23 @@ int hosts_check(const char *tmpl, const host_entry *h, const char *const *bins, 
             return SG_ETOOBIG;
     }
     snprintf(script + o, sizeof script - o, "echo sg-ok\n");
-    int rc = hosts_run(tmpl, h, script, out, sizeof out);
+    int rc = hosts_run(tmpl, h, script, out, outcap);
     const char *miss = strstr(out, "sg-missing ");
-    if (rc == 0 && miss) {
-        first_line(line, sizeof line, miss + 11);
+    if (rc == 0 && miss)
+        *missing = miss + 11;
+    return rc;
+}
+
+int hosts_check(const char *tmpl, const host_entry *h, const char *const *bins, size_t nb,
+                char *err, size_t errcap)
+{
+    char out[1024], line[256];
+    const char *missing;
+    int rc = hosts_probe_bins(tmpl, h, bins, nb, out, sizeof out, &missing);
+    if (rc == SG_ETOOBIG)
+        return rc;
+    if (rc == 0 && missing) {
+        first_line(line, sizeof line, missing);
         snprintf(err, errcap, "host %s: %s is missing or not executable there; install the "
                  "binaries at the same path on every host", h->name, line);
         return SG_ENOTFOUND;

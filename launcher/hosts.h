@@ -60,6 +60,13 @@ int hosts_shell_cmd(char *out, size_t cap, const char *tmpl, const host_entry *h
  * (0..255; 128+N for a signal) or SG_EIO when it could not be started. */
 int hosts_run(const char *tmpl, const host_entry *h, const char *script, char *out,
               size_t outcap);
+/* Runs a script on h through tmpl that tests each of bins for being
+ * executable there and then prints "sg-ok"; its output goes to out.
+ * Returns hosts_run's status, or SG_ETOOBIG when the paths do not fit;
+ * with 0, *missing points into out at the first missing binary's name,
+ * or is NULL.  Without "sg-ok" in out the shell never ran the script. */
+int hosts_probe_bins(const char *tmpl, const host_entry *h, const char *const *bins,
+                     size_t nb, char *out, size_t outcap, const char **missing);
 /* Whether h answers through tmpl and has every bins[i] executable.  0, or
  * SG_EIO (unreachable) / SG_ENOTFOUND (missing binary) with err naming the
  * host. */

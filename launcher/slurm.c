@@ -272,22 +272,13 @@ static void srun_words(char *dst, size_t cap, const char *s)
 int slurm_check(const char *tmpl, const host_entry *h, const char *const *bins, size_t nb,
                 char *err, size_t errcap)
 {
-    char script[4096] = "", out[2048], line[400];
-    size_t o = 0;
-    for (size_t i = 0; i < nb; i++) {
-        char q[1100] = "";
-        if (hosts_quote(q, 1024, bins[i]) != 0)
-            return SG_ETOOBIG;
-        o += (size_t)snprintf(script + o, sizeof script - o,
-                              "test -x %s || { echo sg-missing %s; exit 0; }\n", q, q);
-        if (o >= sizeof script)
-            return SG_ETOOBIG;
-    }
-    snprintf(script + o, sizeof script - o, "echo sg-ok\n");
-    int rc = hosts_run(tmpl, h, script, out, sizeof out);
-    const char *miss = strstr(out, "sg-missing ");
-    if (rc == 0 && miss) {
-        srun_words(line, sizeof line, miss + 11);
+    char out[2048], line[400];
+    const char *missing;
+    int rc = hosts_probe_bins(tmpl, h, bins, nb, out, sizeof out, &missing);
+    if (rc == SG_ETOOBIG)
+        return rc;
+    if (rc == 0 && missing) {
+        srun_words(line, sizeof line, missing);
         snprintf(err, errcap, "slurm node %s: %s is missing or not executable there; put "
                  "the binaries on a file system every node mounts at the same path",
                  h->name, line);
