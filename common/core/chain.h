@@ -114,6 +114,9 @@ int chain_submit_block(chain *c, const uint8_t *bytes, size_t len,
                        uint64_t now, chain_result *res);
 /* Into the mempool against the tip state. */
 int chain_submit_tx(chain *c, const proto_tx *tx, uint8_t txid[32]);
+/* The same with the txid already computed (it must be tx_id(tx)): for a
+ * caller that needed it before, to skip what it already has. */
+int chain_admit_tx(chain *c, const proto_tx *tx, const uint8_t txid[32]);
 
 const chain_entry *chain_tip(const chain *c);
 const chain_entry *chain_genesis(const chain *c);
@@ -141,6 +144,11 @@ ledger *chain_ledger(chain *c);
 mempool *chain_mempool(chain *c);
 /* Hits and misses of the signature cache the chain and its mempool share. */
 void chain_sigcache_stats(const chain *c, sigcache_stats *out);
+/* Signatures checked elsewhere (another thread: sigcache_check_detached
+ * with this keyer) and found good: remembered, so the mempool and blocks
+ * skip them. */
+void chain_sig_keyer(const chain *c, sigcache_keyer *out);
+void chain_sig_remember(chain *c, const uint8_t key[32]);
 
 /* Seconds a block's time may be ahead of the receiving node's clock. */
 uint64_t chain_max_future_secs(const chain_params *p);

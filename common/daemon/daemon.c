@@ -660,7 +660,8 @@ static int start_control(daemon *d)
 static int start_runtime(daemon *d)
 {
     relay_config rc_cfg = {
-        .chain = d->chain, .net = d->net, .log = d->log, .stall_ms = d->o.stall_ms,
+        .chain = d->chain, .net = d->net, .log = d->log, .loop = &d->loop,
+        .stall_ms = d->o.stall_ms,
         .on_tip = on_tip, .on_tx = on_tx, .ctx = d,
     };
     miner_config mc = {

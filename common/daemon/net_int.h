@@ -67,6 +67,7 @@ struct net_peer {
     size_t outq_bytes;
     uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
     unsigned turn_msgs;           /* messages in the current read turn */
+    int paused;                   /* net_peer_pause_input: not reading */
     uint8_t *backlog;             /* read but not yet fed (budget spent) */
     size_t backlog_len, backlog_off;
     net_peer *prev, *next;        /* n->peers, freed only in close_cb */

@@ -12,6 +12,7 @@
 #include "common/core/hash.h"
 #include "common/base/hmap.h"
 #include "common/core/tx.h"
+#include "common/daemon/txverify.h"
 
 /* Hashes a peer is known to have, each with how we know (KNOWN_* bits):
  * a set with first-in first-out eviction, so memory stays bounded however
@@ -43,6 +44,8 @@ typedef struct relay_peer {
     proto_inv_item *tx_inv;           /* txids to announce, <= PROTO_INV_MAX */
     uint32_t n_tx_inv, cap_tx_inv;
     int tx_inv_queued;                /* on the relay's list of such peers */
+    int paused;                       /* input paused: check queue full */
+    uint8_t id[32];                   /* its identity, for late verdicts */
 } relay_peer;
 
 struct relay {
@@ -50,6 +53,8 @@ struct relay {
     hmap in_flight;                   /* block hash -> relay_peer asked */
     relay_stats st;
     size_t n_tx_inv_peers;            /* peers with tx announcements queued */
+    txv *tv;                          /* signature checks; NULL: at once */
+    size_t n_paused;                  /* peers paused by the check queue */
 };
 
 /* ---- known set ----------------------------------------------------------- */
@@ -297,11 +302,10 @@ static void flush_tx_inv(relay *r, relay_peer *rp)
     }
 }
 
-/* The net's turn hook: the transactions that came in during this loop
- * iteration go out as one INV per peer instead of one INV each. */
-static void flush_all_tx_inv(void *arg)
+/* The transactions that came in during this loop iteration go out as one
+ * INV per peer instead of one INV each. */
+static void flush_all_tx_inv(relay *r)
 {
-    relay *r = arg;
     if (r->n_tx_inv_peers == 0)
         return;
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
@@ -322,6 +326,16 @@ static int tx_inv_grow(relay_peer *rp)
     rp->tx_inv = v;
     rp->cap_tx_inv = cap;
     return 0;
+}
+
+/* The net's turn hook: what this turn gathered goes out, transactions to
+ * check to the pool, announcements to the peers. */
+static void end_turn(void *arg)
+{
+    relay *r = arg;
+    if (r->tv)
+        txv_flush(r->tv);
+    flush_all_tx_inv(r);
 }
 
 /* Queued, not sent: see flush_all_tx_inv. */
@@ -386,6 +400,7 @@ static void on_ready(relay *r, net_peer *p)
         return;
     }
     rp->np = p;
+    memcpy(rp->id, net_peer_identity(p), 32);
     net_peer_set_data(p, rp);
     log_debug(r->cfg.log, "relay: peer %s (%s) ready, %s", net_peer_name(p), net_peer_addr(p),
              net_peer_is_inbound(p) ? "inbound" : "outbound");
@@ -414,6 +429,10 @@ static void on_closed(relay *r, net_peer *p)
     net_peer_set_data(p, NULL);
     if (rp->tx_inv_queued)
         r->n_tx_inv_peers--;
+    if (rp->paused)
+        r->n_paused--;
+    if (r->tv)
+        txv_forget(r->tv, rp);
     while (rp->n_flights > 0) {
         uint8_t h[32];
         memcpy(h, rp->flights[0].hash, 32);
@@ -454,7 +473,8 @@ static void on_inv(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         const proto_inv_item *it = &inv.items[i];
         mark_theirs(rp, it->hash);
         if (it->kind == PROTO_INV_TX) {
-            if (!mempool_has(chain_mempool(r->cfg.chain), it->hash))
+            if (!mempool_has(chain_mempool(r->cfg.chain), it->hash) &&
+                !(r->tv && txv_has(r->tv, it->hash)))
                 want[n_want++] = *it;
         } else if (it->kind == PROTO_INV_BLOCK) {
             n_blocks++;
@@ -710,6 +730,76 @@ static int tx_fault_is_senders(int rc)
            rc == SG_ETOOBIG || rc == SG_EINVAL;
 }
 
+/* A transaction's fate once its signature is known (rc: the check's
+ * verdict, or the mempool's): announced, or charged to its sender (rp, or
+ * its identity when the link is gone), or only logged. */
+static void tx_outcome(relay *r, relay_peer *rp, const uint8_t id[32],
+                       const uint8_t txid[32], int rc)
+{
+    if (rc == 0) {
+        announce_tx(r, txid);
+        if (r->cfg.on_tx)
+            r->cfg.on_tx(r->cfg.ctx);
+    } else if (tx_fault_is_senders(rc)) {
+        if (rp) {
+            misbehave(r, rp->np, "invalid transaction", rc);
+        } else {
+            char reason[128];
+            snprintf(reason, sizeof reason, "invalid transaction: %s", sg_strerror(rc));
+            r->st.misbehaved++;
+            net_misbehave_identity(r->cfg.net, id, reason);
+        }
+    } else {
+        log_debug(r->cfg.log, "tx from %s not taken: %s",
+                  rp ? net_peer_name(rp->np) : "a peer now gone", sg_strerror(rc));
+    }
+}
+
+/* Paused peers read again once the check queue has room. */
+static void maybe_resume(relay *r)
+{
+    if (r->n_paused == 0 || txv_pending(r->tv) >= RELAY_VERIFY_LOW)
+        return;
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        if (rp && rp->paused) {
+            rp->paused = 0;
+            r->n_paused--;
+            net_peer_pause_input(p, 0);
+        }
+    }
+}
+
+/* txverify's verdict, on the loop, in arrival order. */
+static void on_tx_checked(void *ctx, txv_item *it)
+{
+    relay *r = ctx;
+    int rc = it->rc;
+    if (rc == 0) {
+        chain_sig_remember(r->cfg.chain, it->key);
+        rc = chain_admit_tx(r->cfg.chain, &it->tx, it->txid);
+    }
+    tx_outcome(r, it->from, it->from_id, it->txid, rc);
+    maybe_resume(r);
+}
+
+static void to_check(relay *r, relay_peer *rp, proto_tx *tx, const uint8_t txid[32])
+{
+    if (tx->kind == PROTO_TX_COINBASE) {
+        proto_tx_free(tx);
+        misbehave(r, rp->np, "invalid transaction", SG_ECOINBASE);
+        return;
+    }
+    if (txv_submit(r->tv, tx, txid, rp, rp->id) != 0)
+        return;                       /* no memory: as if never sent */
+    if (txv_pending(r->tv) >= RELAY_VERIFY_HIGH && !rp->paused) {
+        rp->paused = 1;
+        r->n_paused++;
+        r->st.verify_pauses++;
+        net_peer_pause_input(rp->np, 1);
+    }
+}
+
 static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
 {
     proto_tx tx;
@@ -717,25 +807,26 @@ static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
     int rc = proto_tx_decode(pl, len, &tx);
 
     r->st.txs_in++;
+    if (rc == 0 && (rc = tx_id(&tx, txid)) != 0)
+        proto_tx_free(&tx);
     if (rc != 0) {
         misbehave(r, rp->np, "bad TX", rc);
         return;
     }
-    memset(txid, 0, sizeof txid);
-    rc = chain_submit_tx(r->cfg.chain, &tx, txid);   /* computes txid first */
-    proto_tx_free(&tx);
-    if (!hash_is_zero(txid))
-        mark_theirs(rp, txid);
-    if (rc == 0) {
-        announce_tx(r, txid);
-        if (r->cfg.on_tx)
-            r->cfg.on_tx(r->cfg.ctx);
-    } else if (tx_fault_is_senders(rc)) {
-        misbehave(r, rp->np, "invalid transaction", rc);
-    } else {
-        log_debug(r->cfg.log, "tx from %s not taken: %s", net_peer_name(rp->np),
-                  sg_strerror(rc));
+    mark_theirs(rp, txid);
+    if (mempool_has(chain_mempool(r->cfg.chain), txid) ||
+        (r->tv && txv_has(r->tv, txid))) {
+        r->st.txs_dup++;
+        proto_tx_free(&tx);
+        return;
     }
+    if (r->tv) {
+        to_check(r, rp, &tx, txid);
+        return;
+    }
+    rc = chain_admit_tx(r->cfg.chain, &tx, txid);
+    proto_tx_free(&tx);
+    tx_outcome(r, rp, rp->id, txid, rc);
 }
 
 void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
@@ -775,7 +866,7 @@ void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
 void relay_tick(relay *r, uint64_t now_ms)
 {
     uint64_t now = now_ms;
-    flush_all_tx_inv(r);
+    end_turn(r);
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         if (!rp)
@@ -826,6 +917,7 @@ void relay_get_stats(const relay *r, relay_stats *out)
 {
     *out = r->st;
     out->in_flight = r->in_flight.count;
+    out->txs_verifying = r->tv ? txv_pending(r->tv) : 0;
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -843,7 +935,16 @@ int relay_new(relay **out, const relay_config *cfg)
     if (r->cfg.stall_ms == 0)
         r->cfg.stall_ms = RELAY_STALL_MS;
     hmap_init(&r->in_flight);
-    net_set_turn_hook(r->cfg.net, flush_all_tx_inv, r);
+    if (cfg->loop) {
+        txv_config vc = { .loop = cfg->loop, .on_done = on_tx_checked, .ctx = r };
+        chain_sig_keyer(cfg->chain, &vc.keyer);
+        memcpy(vc.chain_id, chain_id(cfg->chain), 32);
+        if (txv_new(&r->tv, &vc) != 0) {
+            free(r);
+            return SG_ENOMEM;
+        }
+    }
+    net_set_turn_hook(r->cfg.net, end_turn, r);
     *out = r;
     return 0;
 }
@@ -852,6 +953,7 @@ void relay_free(relay *r)
 {
     if (!r)
         return;
+    txv_free(r->tv);
     hmap_free(&r->in_flight);
     free(r);
 }
