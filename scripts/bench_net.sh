@@ -366,10 +366,15 @@ bench_tx() {
             d = t[2] - t[1] > 0 ? t[2] - t[1] : 1; printf "%.2f %.0f", d / 1000, n * 1000 / d }' n="$total")
     echo "all transfers at the miner (mempool or blocks, polled every 0.2 s): ${relay_rate% *} s after the first injection, ${relay_rate#* } tx/s"
     sg_stop_mining n0
+    # The others may still be catching up (n0 had it all first): the CPU
+    # figures below are the whole network's work, so they wait for every
+    # node to hold n0's blocks.
+    sg_wait_for_quiet 300 sg_same_tip "${names[@]}" || echo "(not every node reached n0's tip within 300 s)"
     perf_stop "${names[@]}"
     # CPU time is steadier than wall time on a shared machine: what the
-    # daemons spent from the injection to the end, per 1000 transfers, with
-    # and without the thread pool (mining threads left out of both).
+    # daemons spent from the injection until every node had n0's blocks,
+    # per 1000 transfers, with and without the thread pool (mining threads
+    # left out of both).
     local hz ticks=0 lticks=0 per_node=""
     hz=$(getconf CLK_TCK)
     for n in "${names[@]}"; do

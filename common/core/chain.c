@@ -744,6 +744,11 @@ int chain_admit_tx(chain *c, const proto_tx *tx, const uint8_t txid[32])
     return mempool_add(c->mp, tx, txid, c->ledger, c->id);
 }
 
+int chain_precheck_tx(chain *c, const proto_tx *tx, const uint8_t txid[32])
+{
+    return mempool_precheck(c->mp, tx, txid, c->ledger);
+}
+
 /* ---- open / close ------------------------------------------------------ */
 
 typedef struct {

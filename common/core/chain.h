@@ -117,6 +117,9 @@ int chain_submit_tx(chain *c, const proto_tx *tx, uint8_t txid[32]);
 /* The same with the txid already computed (it must be tx_id(tx)): for a
  * caller that needed it before, to skip what it already has. */
 int chain_admit_tx(chain *c, const proto_tx *tx, const uint8_t txid[32]);
+/* chain_admit_tx's checks but the signature and the pool's bounds
+ * (mempool_precheck): 0 or the refusal admitting it now would give. */
+int chain_precheck_tx(chain *c, const proto_tx *tx, const uint8_t txid[32]);
 
 const chain_entry *chain_tip(const chain *c);
 const chain_entry *chain_genesis(const chain *c);

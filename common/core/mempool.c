@@ -111,9 +111,10 @@ static uint64_t ledger_nonce(const ledger *l, const uint8_t key[32])
     return acct ? acct->nonce : 0;
 }
 
-/* Accepted: checks, in order of cost, everything but the pool bounds. */
-static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
-                      const ledger *tip, const uint8_t chain_id[32])
+/* Everything add checks but the signature and the pool bounds, in order
+ * of cost. */
+int mempool_precheck(const mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                     const ledger *tip)
 {
     if (hmap_get(&mp->by_id, txid) != NULL)
         return SG_EDUP;
@@ -131,7 +132,14 @@ static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
         if (i < a->n && a->v[i]->tx.nonce == tx->nonce)
             return SG_EDUP;
     }
-    return sigcache_verify(mp->sc, tx, chain_id);
+    return SG_OK;
+}
+
+static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                      const ledger *tip, const uint8_t chain_id[32])
+{
+    int rc = mempool_precheck(mp, tx, txid, tip);
+    return rc < 0 ? rc : sigcache_verify(mp->sc, tx, chain_id);
 }
 
 static int acct_insert(mempool *mp, mp_entry *e)

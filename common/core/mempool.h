@@ -29,6 +29,11 @@ void mempool_set_sigcache(mempool *mp, sigcache *sc);
  * window, no duplicate txid or (account, nonce).  Coinbase is refused. */
 int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
                 const ledger *tip, const uint8_t chain_id[32]);
+/* mempool_add's checks but the signature and the pool's bounds, none of
+ * which changes anything: 0 or what add would refuse the transaction with.
+ * Lets a caller skip checking the signature of one add would refuse. */
+int mempool_precheck(const mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                     const ledger *tip);
 int mempool_has(const mempool *mp, const uint8_t txid[32]);
 const proto_tx *mempool_get(const mempool *mp, const uint8_t txid[32]);
 void mempool_remove(mempool *mp, const uint8_t txid[32]);

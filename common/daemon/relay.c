@@ -785,9 +785,11 @@ static void on_tx_checked(void *ctx, txv_item *it)
 
 static void to_check(relay *r, relay_peer *rp, proto_tx *tx, const uint8_t txid[32])
 {
-    if (tx->kind == PROTO_TX_COINBASE) {
+    /* What the mempool would refuse anyway is not worth a check. */
+    int rc = chain_precheck_tx(r->cfg.chain, tx, txid);
+    if (rc != 0) {
         proto_tx_free(tx);
-        misbehave(r, rp->np, "invalid transaction", SG_ECOINBASE);
+        tx_outcome(r, rp, rp->id, txid, rc);
         return;
     }
     if (txv_submit(r->tv, tx, txid, rp, rp->id) != 0)
