@@ -76,6 +76,7 @@ const char *proto_msg_type_name(uint8_t type)
     case PROTO_MSG_GETBLOCKS: return "GETBLOCKS";
     case PROTO_MSG_ADDR: return "ADDR";
     case PROTO_MSG_GETADDR: return "GETADDR";
+    case PROTO_MSG_TXS: return "TXS";
     case PROTO_MSG_STATS_REQ: return "STATS_REQ";
     case PROTO_MSG_STATS: return "STATS";
     case PROTO_MSG_LOG_SUB: return "LOG_SUB";
@@ -241,6 +242,56 @@ fail:
 void proto_inv_free(proto_inv *m)
 {
     free(m->items);
+    memset(m, 0, sizeof *m);
+}
+
+/* No transaction encodes in fewer bytes than its signature: a bound for
+ * the count check before anything is allocated. */
+#define TXS_ITEM_MIN (PROTO_SIG_SIZE + 1)
+
+int proto_txs_encode(const proto_tx *const *txs, uint32_t n, uint8_t **out, size_t *len)
+{
+    proto_wr wr;
+
+    proto_wr_init(&wr, MSG_CAP);
+    if (n == 0 || n > PROTO_TXS_MAX)
+        wr_fail(&wr, n ? SG_ETOOBIG : SG_EINVAL);
+    proto_put_u32(&wr, n);
+    for (uint32_t i = 0; i < n && wr.err == 0; i++)
+        proto_tx_write(&wr, txs[i], 1);
+    return proto_wr_done(&wr, out, len);
+}
+
+int proto_txs_decode(const uint8_t *in, size_t len, proto_txs *m)
+{
+    proto_rd rd;
+    uint32_t n;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    proto_rd_init(&rd, in, len);
+    m->txs = get_list(&rd, PROTO_TXS_MAX, TXS_ITEM_MIN, sizeof *m->txs, &n, &rc);
+    if (rc == 0 && n == 0)
+        rc = SG_EINVAL;
+    if (rc != 0)
+        goto fail;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((rc = proto_tx_read(&rd, &m->txs[i])) != 0)
+            goto fail;
+        m->n = i + 1;
+    }
+    if ((rc = proto_rd_finish(&rd)) == 0)
+        return 0;
+fail:
+    proto_txs_free(m);
+    return rc;
+}
+
+void proto_txs_free(proto_txs *m)
+{
+    for (uint32_t i = 0; i < m->n; i++)
+        proto_tx_free(&m->txs[i]);
+    free(m->txs);
     memset(m, 0, sizeof *m);
 }
 

@@ -32,6 +32,8 @@
 #define PROTO_REASON_MAX 255
 /* Most bytes of a block store one STORE_DATA carries (a larger ask is cut). */
 #define PROTO_STORE_READ_MAX (1u << 20)
+/* Transactions one TXS carries at most. */
+#define PROTO_TXS_MAX 1000
 /* Latency records one TXLAT reply carries at most (48 bytes each). */
 #define PROTO_TXLAT_MAX 1000
 
@@ -51,6 +53,7 @@ enum proto_msg_type {
     PROTO_MSG_GETBLOCKS = 19, /* answered by INV of the blocks after the fork */
     PROTO_MSG_ADDR = 20,
     PROTO_MSG_GETADDR = 21,   /* empty payload */
+    PROTO_MSG_TXS = 26,       /* several transactions: a GETDATA answer */
     PROTO_MSG_STATS_REQ = 30, /* empty payload */
     PROTO_MSG_STATS = 31,
     PROTO_MSG_LOG_SUB = 32,
@@ -193,6 +196,14 @@ typedef struct {
  * state the daemon is in after it (the same, as requests are idempotent). */
 typedef struct { uint8_t on; } proto_mining;
 
+/* TXS: u32 n (1..PROTO_TXS_MAX), then n proto_tx encodings (signatures
+ * included) back to back, as in a block.  Carries the transactions one
+ * GETDATA asked for in one frame instead of one TX frame each. */
+typedef struct {
+    uint32_t n;
+    proto_tx *txs;                 /* owned, with their heap parts */
+} proto_txs;
+
 /* Encoders return 0 or SG_ETOOBIG/SG_ENOMEM; *out is freed with free(). */
 int proto_hello_encode(const proto_hello *m, uint8_t **out, size_t *len);
 int proto_hello_decode(const uint8_t *in, size_t len, proto_hello *m);
@@ -229,6 +240,11 @@ int proto_store_data_decode(const uint8_t *in, size_t len, proto_store_data *m);
 int proto_txlat_encode(const proto_txlat *m, uint8_t **out, size_t *len);
 int proto_txlat_decode(const uint8_t *in, size_t len, proto_txlat *m);
 void proto_txlat_free(proto_txlat *m);
+/* From n pointers (1..PROTO_TXS_MAX), so a caller can send what another
+ * structure owns (a mempool's entries) without copying it. */
+int proto_txs_encode(const proto_tx *const *txs, uint32_t n, uint8_t **out, size_t *len);
+int proto_txs_decode(const uint8_t *in, size_t len, proto_txs *m);
+void proto_txs_free(proto_txs *m);
 int proto_mining_encode(const proto_mining *m, uint8_t **out, size_t *len);
 int proto_mining_decode(const uint8_t *in, size_t len, proto_mining *m);
 /* For the empty-payload messages (GETADDR, STATS_REQ, SHUTDOWN, TXLAT_REQ). */

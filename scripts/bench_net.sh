@@ -332,7 +332,7 @@ bench_tx() {
         >"$SG_T/inject.out" 2>&1 &
     SG_PID[inject]=$!
     local deadline=$(( $(date +%s) + 300 ))
-    until grep -q '^start=' "$SG_T/inject.out"; do
+    until grep -q '^start=' "$SG_T/inject.out" 2>/dev/null; do
         (( $(date +%s) < deadline )) || sg_fail "the injector never started sending: $(cat "$SG_T/inject.out")"
         kill -0 "${SG_PID[inject]}" 2>/dev/null || sg_fail "the injector ended: $(cat "$SG_T/inject.out")"
         sleep 0.02

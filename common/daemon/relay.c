@@ -536,27 +536,59 @@ static int serve_block(relay *r, relay_peer *rp, const uint8_t h[32])
     return rc;
 }
 
-static int serve_tx(relay *r, relay_peer *rp, const uint8_t h[32])
+/* The transactions one GETDATA asks for, gathered for one TXS frame (one
+ * TX when there is only one), instead of one sealed frame each. */
+typedef struct {
+    const proto_tx *txs[RELAY_TXS_BATCH];
+    const uint8_t *ids[RELAY_TXS_BATCH];
+    uint32_t n;
+    size_t bytes;                     /* about what they encode to */
+} tx_answer;
+
+static int send_txs(relay_peer *rp, tx_answer *a)
 {
-    const proto_tx *tx = mempool_get(chain_mempool(r->cfg.chain), h);
     uint8_t *bytes;
     size_t len;
+    int rc = 0;
+    if (a->n == 0)
+        return 0;
+    if (a->n == 1)
+        rc = proto_tx_encode(a->txs[0], &bytes, &len);
+    else
+        rc = proto_txs_encode(a->txs, a->n, &bytes, &len);
+    if (rc == 0) {
+        rc = net_send(rp->np, a->n == 1 ? PROTO_MSG_TX : PROTO_MSG_TXS, bytes, len);
+        free(bytes);
+    }
+    for (uint32_t i = 0; rc == 0 && i < a->n; i++)
+        known_add(&rp->known, a->ids[i]);
+    a->n = 0;
+    a->bytes = 0;
+    return rc;
+}
+
+/* The mempool's entries stay put until the loop turn ends (nothing removes
+ * them while a GETDATA is answered), so pointers are gathered, not copies. */
+static int serve_tx(relay *r, relay_peer *rp, tx_answer *a, const uint8_t h[32])
+{
+    const proto_tx *tx = mempool_get(chain_mempool(r->cfg.chain), h);
     if (!tx)
         return SG_ENOTFOUND;
-    int rc = proto_tx_encode(tx, &bytes, &len);
-    if (rc != 0)
-        return rc;
-    rc = net_send(rp->np, PROTO_MSG_TX, bytes, len);
-    free(bytes);
-    if (rc == 0)
-        known_add(&rp->known, h);
-    return rc;
+    a->txs[a->n] = tx;
+    a->ids[a->n] = h;
+    a->n++;
+    /* A settlement may be large: keep a frame well under its cap. */
+    a->bytes += 256 + (tx->kind == PROTO_TX_SETTLEMENT ? (size_t)tx->u.settle.n_fills * 64 : 0);
+    if (a->n == RELAY_TXS_BATCH || a->bytes >= RELAY_TXS_BYTES)
+        return send_txs(rp, a);
+    return 0;
 }
 
 static void on_getdata(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
 {
     proto_inv inv;
     proto_inv_item *missing = NULL;
+    tx_answer *answer = NULL;
     uint32_t n_missing = 0;
     int rc = proto_inv_decode(pl, len, &inv);
 
@@ -565,23 +597,28 @@ static void on_getdata(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         return;
     }
     missing = malloc(sizeof *missing * (inv.n ? inv.n : 1));
-    if (!missing)
+    answer = malloc(sizeof *answer);
+    if (!missing || !answer)
         goto out;
+    answer->n = 0;
+    answer->bytes = 0;
     for (uint32_t i = 0; i < inv.n; i++) {
         const proto_inv_item *it = &inv.items[i];
         if (it->kind == PROTO_INV_BLOCK)
             rc = serve_block(r, rp, it->hash);
         else if (it->kind == PROTO_INV_TX)
-            rc = serve_tx(r, rp, it->hash);
+            rc = serve_tx(r, rp, answer, it->hash);
         else
             rc = SG_EINVAL;
-        if (rc == SG_ECLOSED)
+        if (rc == SG_ECLOSED || rc == SG_EFULL)
             goto out;             /* dropped as too slow */
         if (rc != 0)
             missing[n_missing++] = *it;
     }
-    send_inv_items(rp->np, PROTO_MSG_NOTFOUND, missing, n_missing);
+    if (send_txs(rp, answer) == 0)
+        send_inv_items(rp->np, PROTO_MSG_NOTFOUND, missing, n_missing);
 out:
+    free(answer);
     free(missing);
     proto_inv_free(&inv);
 }
@@ -802,16 +839,13 @@ static void to_check(relay *r, relay_peer *rp, proto_tx *tx, const uint8_t txid[
     }
 }
 
-static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+/* One transaction a peer sent (taken: freed or passed on). */
+static void take_tx(relay *r, relay_peer *rp, proto_tx *tx)
 {
-    proto_tx tx;
     uint8_t txid[32];
-    int rc = proto_tx_decode(pl, len, &tx);
-
-    r->st.txs_in++;
-    if (rc == 0 && (rc = tx_id(&tx, txid)) != 0)
-        proto_tx_free(&tx);
+    int rc = tx_id(tx, txid);
     if (rc != 0) {
+        proto_tx_free(tx);
         misbehave(r, rp->np, "bad TX", rc);
         return;
     }
@@ -819,16 +853,47 @@ static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
     if (mempool_has(chain_mempool(r->cfg.chain), txid) ||
         (r->tv && txv_has(r->tv, txid))) {
         r->st.txs_dup++;
-        proto_tx_free(&tx);
+        proto_tx_free(tx);
         return;
     }
     if (r->tv) {
-        to_check(r, rp, &tx, txid);
+        to_check(r, rp, tx, txid);
         return;
     }
-    rc = chain_admit_tx(r->cfg.chain, &tx, txid);
-    proto_tx_free(&tx);
+    rc = chain_admit_tx(r->cfg.chain, tx, txid);
+    proto_tx_free(tx);
     tx_outcome(r, rp, rp->id, txid, rc);
+}
+
+static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+{
+    proto_tx tx;
+    int rc = proto_tx_decode(pl, len, &tx);
+
+    r->st.txs_in++;
+    if (rc != 0) {
+        misbehave(r, rp->np, "bad TX", rc);
+        return;
+    }
+    take_tx(r, rp, &tx);
+}
+
+static void on_txs(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+{
+    proto_txs m;
+    net_peer *np = rp->np;
+    int rc = proto_txs_decode(pl, len, &m);
+
+    if (rc != 0) {
+        misbehave(r, np, "bad TXS", rc);
+        return;
+    }
+    r->st.txs_in += m.n;
+    /* A transaction found at fault closes the peer, whose state goes with
+     * it: the rest are dropped then. */
+    for (uint32_t i = 0; i < m.n && peer_of(np) == rp; i++)
+        take_tx(r, rp, &m.txs[i]);
+    proto_txs_free(&m);
 }
 
 void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
@@ -846,6 +911,7 @@ void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
     case PROTO_MSG_NOTFOUND: on_notfound(r, rp, payload, len); break;
     case PROTO_MSG_BLOCK: on_block(r, rp, payload, len); break;
     case PROTO_MSG_TX: on_tx(r, rp, payload, len); break;
+    case PROTO_MSG_TXS: on_txs(r, rp, payload, len); break;
     case PROTO_MSG_GETBLOCKS:
     case PROTO_MSG_GETHEADERS: on_getblocks(r, rp, type, payload, len); break;
     case PROTO_MSG_HEADERS:

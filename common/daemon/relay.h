@@ -4,6 +4,8 @@
  *
  * Inventory.  New blocks and transactions are announced by hash (INV); a
  * peer asks with GETDATA for what it lacks and gets BLOCK / TX, or NOTFOUND.
+ * The transactions one GETDATA asks for come back together, up to
+ * RELAY_TXS_BATCH in one TXS frame (a lone one as TX).
  * Per peer the relay keeps a bounded set of hashes the peer is known to
  * have (it announced them, sent them, or we sent them), and never announces
  * those to it, so an item never goes back to the peer it came from.
@@ -68,6 +70,8 @@
 #define RELAY_FETCH_MAX 4096          /* block hashes queued per peer */
 #define RELAY_GETBLOCKS_MIN_MS 500    /* orphan-triggered GETBLOCKS spacing */
 #define RELAY_MEMPOOL_INV_MAX 1000    /* txids announced to a new peer */
+#define RELAY_TXS_BATCH 500           /* transactions per TXS answer */
+#define RELAY_TXS_BYTES (512u * 1024) /* ... and about this many bytes */
 #define RELAY_VERIFY_HIGH 2048        /* transactions waiting for a check */
 #define RELAY_VERIFY_LOW 1024         /* ... before paused peers resume */
 /* GETDATA answers stop (NOTFOUND for the rest) once this much is queued. */

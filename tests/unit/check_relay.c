@@ -32,6 +32,7 @@ typedef struct node {
     uint64_t tx_inv_msgs;        /* INV messages holding txids, received */
     uint64_t tx_inv_items;       /* txids announced to this node */
     uint64_t getblocks;          /* GETBLOCKS received */
+    uint64_t tx_frames;          /* TX and TXS messages received */
     int silent;                  /* drops GETDATA: a peer that stalls */
     int closed;
 } node;
@@ -78,6 +79,8 @@ static void on_msg(void *ctx, net_peer *p, uint8_t type, const uint8_t *pl, size
     }
     if (type == PROTO_MSG_GETBLOCKS)
         nd->getblocks++;
+    if (type == PROTO_MSG_TX || type == PROTO_MSG_TXS)
+        nd->tx_frames++;
     if (nd->silent && type == PROTO_MSG_GETDATA)
         return;
     relay_peer_msg(nd->r, p, type, pl, len);
@@ -461,6 +464,8 @@ START_TEST(test_tx_inv_batched)
     ck_assert_uint_eq(b->tx_inv_msgs, 1);
     ck_assert_uint_eq(c->tx_inv_items, N);
     ck_assert_uint_lt(c->tx_inv_msgs, N);
+    /* Each GETDATA c sent came back as one frame, not one per transfer. */
+    ck_assert_uint_le(c->tx_frames, c->tx_inv_msgs);
     ck_assert_uint_eq(a->tx_inv_items, 0);
     world_free(&w);
 }
