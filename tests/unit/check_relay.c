@@ -20,6 +20,7 @@
 #include "common/core/pow.h"
 #include "common/daemon/relay.h"
 #include "common/core/tx.h"
+#include "testutil.h"
 
 #define MAX_NODES 3
 
@@ -559,6 +560,79 @@ START_TEST(test_tie_settles)
 }
 END_TEST
 
+typedef struct { node *nd; uint64_t pauses; } pause_want;
+
+static int verify_paused(void *arg)
+{
+    pause_want *pw = arg;
+    relay_stats st;
+    relay_get_stats(pw->nd->r, &st);
+    return st.verify_pauses >= pw->pauses;
+}
+
+/* More transactions than the check queue may hold: the receiver pauses its
+ * sender (the pool is held busy until it has), holds at most the mark plus
+ * what one read brought, and once the pool runs again resumes and takes
+ * every one, in order per sender. */
+START_TEST(test_verify_backpressure)
+{
+    enum { SENDERS = 14, PER = 250, MAX_POOL = 128 };
+    world w;
+    proto_tx tx;
+    uint8_t txid[32], to[32];
+    atomic_int release = 0;
+    blocker bl[MAX_POOL];
+    const char *env = getenv("UV_THREADPOOL_SIZE");
+    int pool = env ? atoi(env) : 4;
+    if (pool < 1 || pool > MAX_POOL)
+        pool = pool < 1 ? 1 : MAX_POOL;
+    world_init(&w);
+    w.async = 1;
+    w.no_discovery = 1;
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    pair ab = { a, b };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    for (int i = 0; i < pool; i++) {
+        bl[i].release = &release;
+        bl[i].req.data = &bl[i];
+        ck_assert_int_eq(uv_queue_work(&w.loop, &bl[i].req, block_work, block_done), 0);
+    }
+    /* Unfunded senders: the mempool checks nonces, not balances. */
+    memset(to, 0x42, 32);
+    for (int s = 0; s < SENDERS; s++) {
+        uint8_t pk[32], sk[64], seed[32];
+        memset(seed, 0x70 + s, 32);
+        crypto_sign_seed_keypair(pk, sk, seed);
+        for (uint64_t k = 0; k < PER; k++) {
+            ck_assert_int_eq(tu_transfer(&tx, pk, sk, to, k, 1, chain_id(b->c)), 0);
+            ck_assert_int_eq(relay_submit_tx(b->r, &tx, txid), 0);
+            proto_tx_free(&tx);
+        }
+    }
+    pause_want pw = { a, 1 };
+    ck_assert_int_eq(run_until(&w, verify_paused, &pw, 30000), 1);
+    relay_stats st;
+    relay_get_stats(a->r, &st);
+    ck_assert_uint_ge(st.txs_verifying, RELAY_VERIFY_HIGH);
+    ck_assert_uint_lt(st.txs_verifying, SENDERS * PER);
+    ck_assert_uint_eq(mempool_count(chain_mempool(a->c)), 0);
+    /* Still paused a while later: nothing more is read. */
+    run_until(&w, never, NULL, 300);
+    relay_stats st2;
+    relay_get_stats(a->r, &st2);
+    ck_assert_uint_eq(st2.txs_verifying, st.txs_verifying);
+    atomic_store(&release, 1);
+    pool_want want = { a, SENDERS * PER };
+    ck_assert_int_eq(run_until(&w, pool_has, &want, 60000), 1);
+    relay_get_stats(a->r, &st);
+    ck_assert_uint_eq(st.txs_verifying, 0);
+    ck_assert_uint_eq(st.misbehaved, 0);
+    ck_assert_uint_eq(net_peer_count(a->n), 1);
+    world_free(&w);
+}
+END_TEST
+
 Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
@@ -569,6 +643,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_tx_relay_and_misbehaviour);
     tcase_add_test(tc, test_tx_relay_and_misbehaviour_async);
     tcase_add_test(tc, test_bad_sig_after_sender_gone);
+    tcase_add_test(tc, test_verify_backpressure);
     tcase_add_test(tc, test_tx_inv_batched);
     tcase_add_test(tc, test_stall_reissue);
     tcase_add_test(tc, test_tie_settles);
