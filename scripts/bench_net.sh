@@ -385,6 +385,8 @@ bench_tx() {
     done
     echo "daemon cpu but mining, from injection to the end, s:$per_node; total $(awk -v t="$ticks" -v hz="$hz" \
         -v n="$total" 'BEGIN { printf "%.2f s, %.1f ms per 1000 transfers", t / hz, 1e6 * t / hz / n }')"
+    echo "signature checks per node (pool and loop): $(for n in "${names[@]}"; do
+        printf '%s=%s ' "$n" "$(sg_stat "$n" sig_checks)"; done)"
     echo "of which loop threads: $(awk -v t="$lticks" -v hz="$hz" -v n="$total" \
         'BEGIN { printf "%.2f s, %.1f ms per 1000 transfers", t / hz, 1e6 * t / hz / n }')"
     echo "injector: $(grep -v '^start=' "$SG_T/inject.out" | head -n 1)"

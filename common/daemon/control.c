@@ -213,6 +213,13 @@ uint32_t control_stats(control *c, proto_stat *items)
     stat_int(&sb, "blocks_in_flight", (int64_t)rs.in_flight);
     stat_int(&sb, "block_stalls", clamp64(rs.stalls));
     stat_int(&sb, "misbehaved", clamp64(rs.misbehaved));
+    /* Every Ed25519 check this daemon ran: on the thread pool for
+     * transactions from peers, on the loop for the rest (the signature
+     * cache's misses). */
+    sigcache_stats ss;
+    chain_sigcache_stats(c->cfg.chain, &ss);
+    stat_int(&sb, "txs_in", clamp64(rs.txs_in));
+    stat_int(&sb, "sig_checks", clamp64(rs.txs_checked + ss.misses));
     stats_txlat(c, &sb);
     hash_hex(c->cfg.pk, 32, hex);
     stat_str(&sb, "pubkey", hex);

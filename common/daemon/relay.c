@@ -812,6 +812,7 @@ static void on_tx_checked(void *ctx, txv_item *it)
 {
     relay *r = ctx;
     int rc = it->rc;
+    r->st.txs_checked++;
     if (rc == 0) {
         chain_sig_remember(r->cfg.chain, it->key);
         rc = chain_admit_tx(r->cfg.chain, &it->tx, it->txid);

@@ -100,6 +100,7 @@ typedef struct {
     uint64_t blocks_served;           /* BLOCK messages sent */
     uint64_t txs_in;
     uint64_t txs_dup;                 /* already in the pool or being checked */
+    uint64_t txs_checked;             /* signatures checked on the pool */
     uint64_t verify_pauses;           /* peers paused for a full check queue */
     size_t txs_verifying;             /* waiting for or in the check */
     uint64_t stalls;                  /* requests re-issued after a stall */
