@@ -62,22 +62,33 @@ rss_summary() {
 
 cpu_load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# stat_ticks FILE: user + system CPU time in clock ticks from a stat file
+# These read /proc with shell builtins only: on a busy host a snapshot of
+# ten daemons made of subprocesses took seconds, long enough to skew it.
+# ticks_of FILE VAR: user + system CPU time in clock ticks from a stat file
 # (fields 14 and 15; the command name in parentheses may hold spaces).
-stat_ticks() { sed 's/.*) //' "$1" 2>/dev/null | awk '{ print $12 + $13 }'; }
-# loop_ticks PID: the daemon's loop thread (the one whose id is the PID).
-loop_ticks() { stat_ticks "/proc/$1/task/$1/stat"; }
-# cpu_ticks PID: the whole daemon but its mining threads (named sg-miner):
-# the loop and the thread pool that checks signatures.  The process total
-# counts threads that have ended too; mining threads never end early.
+ticks_of() {
+    local line f
+    if ! read -r line <"$1" 2>/dev/null; then printf -v "$2" 0; return; fi
+    line=${line##*) }
+    read -ra f <<<"$line"
+    printf -v "$2" '%d' $(( f[11] + f[12] ))
+}
+# loop_ticks PID VAR: the daemon's loop thread (the one whose id is the PID).
+loop_ticks() { ticks_of "/proc/$1/task/$1/stat" "$2"; }
+# cpu_ticks PID VAR: the whole daemon but its mining threads (named
+# sg-miner): the loop and the thread pool that checks signatures.  The
+# process total counts threads that have ended too; mining threads never
+# end early.
 cpu_ticks() {
-    local t total miner=0
-    total=$(stat_ticks "/proc/$1/stat")
+    local t comm total miner=0 one
+    ticks_of "/proc/$1/stat" total
     for t in /proc/"$1"/task/*; do
-        [[ $(cat "$t/comm" 2>/dev/null) == sg-miner ]] || continue
-        miner=$((miner + $(stat_ticks "$t/stat")))
+        read -r comm <"$t/comm" 2>/dev/null || continue
+        [[ $comm == sg-miner ]] || continue
+        ticks_of "$t/stat" one
+        miner=$((miner + one))
     done
-    echo $(( ${total:-0} - miner ))
+    printf -v "$2" '%d' $((total - miner))
 }
 
 # BENCH_PERF_DIR=DIR: record every daemon with `perf record` (DWARF stacks) while the
@@ -338,9 +349,10 @@ bench_tx() {
         sleep 0.02
     done
     local -A cpu0=() loop0=()
+    local v
     for n in "${names[@]}"; do
-        cpu0[$n]=$(cpu_ticks "${SG_PID[$n]}")
-        loop0[$n]=$(loop_ticks "${SG_PID[$n]}")
+        cpu_ticks "${SG_PID[$n]}" v; cpu0[$n]=$v
+        loop_ticks "${SG_PID[$n]}" v; loop0[$n]=$v
     done
     perf_start "${names[@]}"
     t_inj=$(sed -n 's/^start=//p' "$SG_T/inject.out")
@@ -377,10 +389,15 @@ bench_tx() {
     # left out of both).
     local hz ticks=0 lticks=0 per_node=""
     hz=$(getconf CLK_TCK)
+    local -A cpu1=() loop1=()
     for n in "${names[@]}"; do
-        local d=$(( $(cpu_ticks "${SG_PID[$n]}") - ${cpu0[$n]} ))
+        cpu_ticks "${SG_PID[$n]}" v; cpu1[$n]=$v
+        loop_ticks "${SG_PID[$n]}" v; loop1[$n]=$v
+    done
+    for n in "${names[@]}"; do
+        local d=$(( ${cpu1[$n]} - ${cpu0[$n]} ))
         ticks=$((ticks + d))
-        lticks=$((lticks + $(loop_ticks "${SG_PID[$n]}") - ${loop0[$n]}))
+        lticks=$((lticks + ${loop1[$n]} - ${loop0[$n]}))
         per_node+=" $n=$(awk -v t="$d" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')"
     done
     echo "daemon cpu but mining, from injection to the end, s:$per_node; total $(awk -v t="$ticks" -v hz="$hz" \
