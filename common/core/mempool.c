@@ -135,11 +135,14 @@ int mempool_precheck(const mempool *mp, const proto_tx *tx, const uint8_t txid[3
     return SG_OK;
 }
 
+/* chain_id NULL: the caller checked the signature already. */
 static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
                       const ledger *tip, const uint8_t chain_id[32])
 {
     int rc = mempool_precheck(mp, tx, txid, tip);
-    return rc < 0 ? rc : sigcache_verify(mp->sc, tx, chain_id);
+    if (rc < 0 || chain_id == NULL)
+        return rc;
+    return sigcache_verify(mp->sc, tx, chain_id);
 }
 
 static int acct_insert(mempool *mp, mp_entry *e)
@@ -191,8 +194,8 @@ static void acct_remove(mempool *mp, const mp_entry *e)
     }
 }
 
-int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
-                const ledger *tip, const uint8_t chain_id[32])
+static int add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+               const ledger *tip, const uint8_t chain_id[32])
 {
     int rc = add_checks(mp, tx, txid, tip, chain_id);
     if (rc < 0)
@@ -238,6 +241,28 @@ int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
 fail:
     entry_free(e);
     return rc;
+}
+
+int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                const ledger *tip, const uint8_t chain_id[32])
+{
+    return add(mp, tx, txid, tip, chain_id);
+}
+
+int mempool_add_verified(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                         const ledger *tip)
+{
+    return add(mp, tx, txid, tip, NULL);
+}
+
+uint64_t mempool_next_nonce(const mempool *mp, const uint8_t from[32], uint64_t base)
+{
+    const mp_account *a = hmap_get(&mp->by_acct, from);
+    if (a == NULL)
+        return base;
+    for (size_t i = acct_lower(a, base); i < a->n && a->v[i]->tx.nonce == base; i++)
+        base++;
+    return base;
 }
 
 int mempool_has(const mempool *mp, const uint8_t txid[32])

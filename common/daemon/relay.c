@@ -813,10 +813,8 @@ static void on_tx_checked(void *ctx, txv_item *it)
     relay *r = ctx;
     int rc = it->rc;
     r->st.txs_checked++;
-    if (rc == 0) {
-        chain_sig_remember(r->cfg.chain, it->key);
-        rc = chain_admit_tx(r->cfg.chain, &it->tx, it->txid);
-    }
+    if (rc == 0)
+        rc = chain_admit_verified_tx(r->cfg.chain, &it->tx, it->txid, it->key);
     tx_outcome(r, it->from, it->from_id, it->txid, rc);
     maybe_resume(r);
 }
