@@ -30,6 +30,7 @@ struct txv {
     txv_config cfg;
     hmap pending;                     /* txid -> its batch */
     txv_batch *head, *tail;           /* oldest first; tail may be open */
+    txv_batch *delivering;            /* unlinked, its verdicts going out */
     size_t n_pending;
     size_t n_on_pool;                 /* batches sent and not back */
     int freeing;                      /* txv_free called: no more verdicts */
@@ -96,15 +97,19 @@ static void work(uv_work_t *req)
 /* ---- back on the loop ---------------------------------------------------- */
 
 /* Delivers every finished batch at the head, oldest first.  A callback may
- * call txv_forget or txv_submit (which only appends); the head is unlinked
- * before its items are delivered. */
+ * call txv_submit (which only appends) or txv_forget (a verdict closed a
+ * peer): the batch being delivered is unlinked from the list but kept in
+ * `delivering`, where txv_forget finds its later items too. */
 static void deliver(txv *v)
 {
+    if (v->delivering != NULL)
+        return;                       /* called back from a verdict */
     while (!v->freeing && v->head != NULL && v->head->done) {
         txv_batch *b = v->head;
         v->head = b->next;
         if (v->head == NULL)
             v->tail = NULL;
+        v->delivering = b;
         for (size_t i = 0; i < b->n; i++) {
             txv_item *it = &b->items[i];
             hmap_del(&v->pending, it->txid);
@@ -112,6 +117,7 @@ static void deliver(txv *v)
             if (!v->freeing)
                 v->cfg.on_done(v->cfg.ctx, it);
         }
+        v->delivering = NULL;
         batch_free(b);
     }
 }
@@ -212,10 +218,17 @@ size_t txv_pending(const txv *v)
     return v->n_pending;
 }
 
+static void forget_in(txv_batch *b, const void *from)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].from == from)
+            b->items[i].from = NULL;
+}
+
 void txv_forget(txv *v, const void *from)
 {
+    if (v->delivering != NULL)
+        forget_in(v->delivering, from);
     for (txv_batch *b = v->head; b != NULL; b = b->next)
-        for (size_t i = 0; i < b->n; i++)
-            if (b->items[i].from == from)
-                b->items[i].from = NULL;
+        forget_in(b, from);
 }

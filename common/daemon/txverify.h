@@ -25,7 +25,9 @@
  * everything on the loop's thread.
  *
  * Ownership.  txv_submit takes the transaction (its heap parts included);
- * the item passed to on_done is valid during the call only.  txv_free with
+ * the item passed to on_done is valid during the call only.  on_done may
+ * call txv_submit, txv_forget (a verdict that closes its submitter's link)
+ * and the queries, never txv_free.  txv_free with
  * batches still on the pool leaves them to finish: the loop must keep
  * running until they are back (uv_run does, they are active requests),
  * and then the last one frees what is left; no on_done is called after

@@ -26,6 +26,8 @@ typedef struct {
     uint8_t seen_txid[MAX_SEEN][32];
     int seen_rc[MAX_SEEN];
     void *seen_from[MAX_SEEN];
+    int forget_on_bad;
+    txv *v;
     uint8_t seen_from_id[MAX_SEEN][32];
 } fix;
 
@@ -40,6 +42,9 @@ static void on_done(void *ctx, txv_item *it)
     if (it->rc == 0)
         sigcache_add(f->sc, it->key);
     f->n_seen++;
+    /* As the relay does: a bad signature closes its sender's link. */
+    if (f->forget_on_bad && it->rc != 0 && it->from != NULL)
+        txv_forget(f->v, it->from);
 }
 
 static txv *fix_init(fix *f, uint32_t batch)
@@ -60,6 +65,7 @@ static txv *fix_init(fix *f, uint32_t batch)
     sigcache_get_keyer(f->sc, &c.keyer);
     txv *v;
     ck_assert_int_eq(txv_new(&v, &c), 0);
+    f->v = v;
     return v;
 }
 
@@ -189,6 +195,36 @@ START_TEST(test_submitter_gone)
 }
 END_TEST
 
+/* A verdict that forgets its own submitter (the relay closing a peer for
+ * a bad signature) reaches that submitter's later items in the same batch
+ * and in later ones. */
+START_TEST(test_forget_from_verdict)
+{
+    enum { N = 12, BAD = 2 };
+    fix f;
+    txv *v = fix_init(&f, 8);
+    int a, b;
+    uint8_t ids[N][32];
+    proto_tx tx;
+    f.forget_on_bad = 1;
+    for (unsigned i = 0; i < N; i++) {
+        make(&f, i, &tx, ids[i]);
+        if (i == BAD)
+            tx.sig[9] ^= 2;
+        ck_assert_int_eq(txv_submit(v, &tx, ids[i], i % 2 ? (void *)&b : (void *)&a, NULL), 0);
+    }
+    txv_flush(v);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    ck_assert_uint_eq(f.n_seen, N);
+    for (unsigned i = 0; i < N; i++) {
+        void *want = i % 2 ? (void *)&b : (i <= BAD ? (void *)&a : NULL);
+        ck_assert_ptr_eq(f.seen_from[i], want);
+    }
+    txv_free(v);
+    fix_free(&f);
+}
+END_TEST
+
 /* A txid already waiting is refused (and the copy freed); the batch being
  * gathered goes out only when full or flushed. */
 START_TEST(test_dup_and_flush)
@@ -245,6 +281,7 @@ Suite *txverify_suite(void)
     tcase_add_test(tc, test_order_kept);
     tcase_add_test(tc, test_bad_sig_in_batch);
     tcase_add_test(tc, test_submitter_gone);
+    tcase_add_test(tc, test_forget_from_verdict);
     tcase_add_test(tc, test_dup_and_flush);
     tcase_add_test(tc, test_free_in_flight);
     suite_add_tcase(s, tc);
