@@ -810,6 +810,30 @@ static int open_store(rp_ctx *r, const char *dir, const run_info *ri, const char
     return 0;
 }
 
+int report_open_run(const char *dir, const char *db_password, db_reader **out,
+                    char *run_id, size_t idcap, char *err, size_t errcap)
+{
+    run_info ri;
+    rp_ctx r;
+    memset(&r, 0, sizeof r);
+    *out = NULL;
+    int rc = read_run_json(dir, &ri, r.err, sizeof r.err);
+    if (rc == 0)
+        rc = open_store(&r, dir, &ri, db_password);
+    if (rc == 0)
+        rc = pick_run(&r, ri.run_id);
+    json_decref(ri.root);
+    if (rc != 0) {
+        db_reader_close(r.db);
+        if (err)
+            snprintf(err, errcap, "%s", r.err);
+        return rc;
+    }
+    snprintf(run_id, idcap, "%s", r.run_id);
+    *out = r.db;
+    return 0;
+}
+
 int report_write(const char *dir, char *err, size_t errcap)
 {
     return report_write_ex(dir, NULL, err, errcap);
