@@ -96,6 +96,8 @@ for _ in 1 2 3 4 5; do
 done
 [[ $LRC -eq 0 ]] || { tail -n 30 "$RUN.out"; sg_fail "launcher exited $LRC"; }
 [[ -z "$(our_daemons)" ]] || sg_fail "daemons left running"
+cmp -s "$SG_T/scen.txt" "$RUN/scenario.txt" || sg_fail "the run directory lacks scenario.txt"
+grep -qF "\"scenario\": \"$SG_T/scen.txt\"" "$RUN/run.json" || sg_fail "run.json lacks the scenario"
 
 # Events, in order, each applied.
 sg_assert_eq "$(q "SELECT group_concat(what || ' ' || target, '; ') FROM
