@@ -397,6 +397,56 @@ static void answer_mining(control *c, const char *from, const uint8_t *pl,
         out->type = PROTO_MSG_MINING_ACK;
 }
 
+/* PARTITION: a scenario's cut (the launcher sends every node the names on
+ * the other side); net refuses those links until the next PARTITION. */
+static void answer_partition(control *c, const char *from, const uint8_t *pl,
+                             size_t len, control_answer *out)
+{
+    proto_partition rq;
+    const char **names = NULL;
+    uint32_t now = 0;
+    int rc;
+
+    if (proto_partition_decode(pl, len, &rq) != 0) {
+        out->drop = "malformed PARTITION";
+        return;
+    }
+    log_info(c->cfg.log, "control client %s: partition from %u peer names", from, rq.n);
+    rc = rq.n && !(names = malloc(rq.n * sizeof *names)) ? SG_ENOMEM : 0;
+    for (uint32_t i = 0; rc == 0 && i < rq.n; i++)
+        names[i] = rq.names[i];
+    if (rc == 0 && c->cfg.net)
+        rc = net_set_denied(c->cfg.net, names, rq.n);
+    if (c->cfg.net)
+        now = (uint32_t)net_denied_count(c->cfg.net);
+    if (rc != 0 || proto_u32_encode(now, &out->payload, &out->len) != 0)
+        out->drop = "cannot answer PARTITION";
+    else
+        out->type = PROTO_MSG_PARTITION_ACK;
+    free(names);
+    proto_partition_free(&rq);
+}
+
+/* HASHRATE: a scenario's change of one miner's cap at run time. */
+static void answer_hashrate(control *c, const char *from, const uint8_t *pl,
+                            size_t len, control_answer *out)
+{
+    proto_hashrate rq, ack = { 0 };
+
+    if (proto_hashrate_decode(pl, len, &rq) != 0) {
+        out->drop = "malformed HASHRATE";
+        return;
+    }
+    log_info(c->cfg.log, "control client %s sets the hash rate cap to %llu/s", from,
+             (unsigned long long)rq.rate);
+    if (c->cfg.set_hashrate)
+        ack.rate = c->cfg.set_hashrate(c->cfg.ctx, rq.rate);
+    if (proto_hashrate_encode(&ack, &out->payload, &out->len) != 0)
+        out->drop = "cannot answer HASHRATE";
+    else
+        out->type = PROTO_MSG_HASHRATE_ACK;
+}
+
 void control_handle(control *c, const char *from, uint8_t type,
                     const uint8_t *pl, size_t len, control_answer *out)
 {
@@ -413,6 +463,10 @@ void control_handle(control *c, const char *from, uint8_t type,
         answer_txlat(c, out);
     } else if (type == PROTO_MSG_MINING) {
         answer_mining(c, from, pl, len, out);
+    } else if (type == PROTO_MSG_PARTITION) {
+        answer_partition(c, from, pl, len, out);
+    } else if (type == PROTO_MSG_HASHRATE) {
+        answer_hashrate(c, from, pl, len, out);
     } else {
         out->drop = "unexpected control message";
     }

@@ -9,6 +9,9 @@
  *   STORE_READ  up to PROTO_STORE_READ_MAX bytes of DATA_DIR/blocks.dat
  *   TXLAT_REQ   drain up to PROTO_TXLAT_MAX latency records (txlat.h)
  *   MINING      pause or resume mining; answered with the resulting state
+ *   PARTITION   the peer names to refuse (net_set_denied; empty: heal);
+ *               answered with how many are refused now
+ *   HASHRATE    set the mining cap; answered with the cap now
  *   SHUTDOWN    stop the daemon (no answer: the link closes with it)
  * Anything else, or a malformed request, closes that link (a malformed
  * LOG_SUB is misbehaviour and bans, as it always was).  The net carries a
@@ -79,6 +82,9 @@ typedef struct {
     void (*runtime)(void *ctx, control_runtime *out);
     /* Applies MINING and returns the resulting state (0/1). */
     int (*set_mining)(void *ctx, int on);
+    /* Applies HASHRATE (0: uncapped) and returns the cap now; NULL: the
+     * request is answered with 0 and changes nothing. */
+    uint64_t (*set_hashrate)(void *ctx, uint64_t rate);
     void (*shutdown)(void *ctx, const char *why);
 } control_config;
 

@@ -257,6 +257,15 @@ static int on_control_mining(void *ctx, int on)
     return d->mining;
 }
 
+static uint64_t on_control_hashrate(void *ctx, uint64_t rate)
+{
+    daemon *d = ctx;
+    if (!d->miner)
+        return 0;
+    miner_set_hashrate(d->miner, rate);
+    return miner_hashrate_cap(d->miner);
+}
+
 static void on_control_shutdown(void *ctx, const char *why)
 {
     shutdown_begin(ctx, why);
@@ -652,7 +661,7 @@ static int start_control(daemon *d)
         .role = role_name(d->o.role), .operator_role = d->o.role == ROLE_OPERATOR,
         .pk = d->pk, .data_dir = d->o.data_dir, .log = d->log, .log_stream = d->log,
         .ctx = d, .runtime = on_control_figures, .set_mining = on_control_mining,
-        .shutdown = on_control_shutdown,
+        .set_hashrate = on_control_hashrate, .shutdown = on_control_shutdown,
     };
     return control_new(&d->control, &cc);
 }

@@ -204,6 +204,17 @@ void net_set_turn_hook(net *n, void (*fn)(void *arg), void *arg);
 void net_set_control_hook(net *n, net_event_cb on_event, net_msg_cb on_msg,
                           void *ctx);
 
+/* Partition: the peer names (HELLO names) this daemon must not be linked
+ * to, replacing the earlier set; count 0 heals.  Links to them close now;
+ * later links are refused once the handshake names the peer, inbound and
+ * outbound alike (not a ban: nothing else is affected), and an address a
+ * denied peer answered at is not dialed again.  Any change makes every
+ * book address due for a dial at once with a fresh backoff, so links come
+ * back after a heal even with a bounded peer degree.  0 or SG_ENOMEM
+ * (the old set stays). */
+int net_set_denied(net *n, const char *const *names, size_t count);
+size_t net_denied_count(const net *n);
+
 /* Logs the reason, disconnects and bans as described above. */
 void net_misbehave(net_peer *p, const char *reason);
 /* Closes without a ban (logged at info level). */

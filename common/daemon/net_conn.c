@@ -256,6 +256,12 @@ static void peer_msg(net_peer *p, uint8_t type, const uint8_t *payload,
     case PROTO_MSG_TXLAT:
     case PROTO_MSG_MINING:
     case PROTO_MSG_MINING_ACK:
+    case PROTO_MSG_PARTITION:
+    case PROTO_MSG_PARTITION_ACK:
+    case PROTO_MSG_HASHRATE:
+    case PROTO_MSG_HASHRATE_ACK:
+    case PROTO_MSG_ADVERSARY:
+    case PROTO_MSG_ADVERSARY_ACK:
         net_misbehave(p, "control message on a peer link");
         return;
     }
@@ -333,6 +339,12 @@ static int ready_peer_link(net_peer *p)
     }
     if (net_banned_identity(n, h->identity)) {
         net_conn_close(p, LOG_LEVEL_DEBUG, "identity is banned");
+        return NET_STOP;
+    }
+    if (net_deny_has(n, h->name)) {
+        if (p->book != NULL)
+            p->book->denied = 1;
+        net_conn_close(p, LOG_LEVEL_DEBUG, "partitioned from it");
         return NET_STOP;
     }
     if (n->n_ready >= n->cfg.max_peers) {

@@ -53,6 +53,11 @@ struct ctl {
      * an earlier one timed out. */
     uint64_t mining_sent, mining_acked;
     uint8_t mining_on;       /* the state the last ack reported */
+    /* ctl_call: the answer type awaited (0: none) and its copy. */
+    uint8_t call_type;
+    int call_done;
+    uint8_t *call_ans;
+    size_t call_len;
     size_t log_n;
     uint64_t log_dropped;
     uint8_t rbuf[CTL_READ_CHUNK];
@@ -218,6 +223,15 @@ static int on_msg(void *ctx, uint8_t type, const uint8_t *payload, size_t len)
         return take_store_data(c, payload, len);
     case PROTO_MSG_MINING_ACK:
         return take_mining_ack(c, payload, len);
+    }
+    if (c->call_type != 0 && type == c->call_type && !c->call_done) {
+        c->call_ans = len ? malloc(len) : NULL;
+        if (len && !c->call_ans)
+            return SG_ENOMEM;
+        if (len)
+            memcpy(c->call_ans, payload, len);
+        c->call_len = len;
+        c->call_done = 1;
     }
     return 0;   /* anything else is for newer clients; ignore it */
 }
@@ -441,6 +455,7 @@ void ctl_close(ctl *c)
     }
     proto_stats_free(&c->stats);
     proto_txlat_free(&c->txlat);
+    free(c->call_ans);
     free(c);
 }
 
@@ -583,6 +598,30 @@ int ctl_mining(ctl *c, int on, int timeout_ms)
         if ((rc = pump(c, deadline)) != 0)
             return rc;
     return c->mining_on == m.on ? 0 : SG_EPROTO;
+}
+
+int ctl_call(ctl *c, uint8_t type, const void *payload, size_t len, uint8_t ack_type,
+             uint8_t **ack, size_t *ack_len, int timeout_ms)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    int rc;
+
+    *ack = NULL;
+    *ack_len = 0;
+    free(c->call_ans);
+    c->call_ans = NULL;
+    c->call_done = 0;
+    c->call_type = ack_type;
+    rc = send_msg(c, type, payload, len, deadline);
+    while (rc == 0 && !c->call_done)
+        rc = pump(c, deadline);
+    c->call_type = 0;
+    if (rc != 0)
+        return rc;
+    *ack = c->call_ans;
+    *ack_len = c->call_len;
+    c->call_ans = NULL;
+    return 0;
 }
 
 int ctl_send(ctl *c, uint8_t type, const void *payload, size_t len,

@@ -120,7 +120,9 @@ START_TEST(type_names)
         PROTO_MSG_LOG_SUB, PROTO_MSG_LOG_LINE, PROTO_MSG_SHUTDOWN,
         PROTO_MSG_REJECT, PROTO_MSG_STORE_READ, PROTO_MSG_STORE_DATA,
         PROTO_MSG_TXLAT_REQ, PROTO_MSG_TXLAT, PROTO_MSG_MINING,
-        PROTO_MSG_MINING_ACK};
+        PROTO_MSG_MINING_ACK, PROTO_MSG_PARTITION, PROTO_MSG_PARTITION_ACK,
+        PROTO_MSG_HASHRATE, PROTO_MSG_HASHRATE_ACK, PROTO_MSG_ADVERSARY,
+        PROTO_MSG_ADVERSARY_ACK};
     int count = 0;
 
     for (size_t i = 0; i < sizeof known; i++) {
@@ -726,6 +728,79 @@ START_TEST(txs)
 }
 END_TEST
 
+/* PARTITION: a bounded list of non-empty names; HASHRATE a u64;
+ * ADVERSARY a non-empty role name; PARTITION_ACK a u32. */
+START_TEST(scenario_control)
+{
+    proto_partition m = { 0, NULL }, back;
+    char names[3][PROTO_NAME_MAX + 1] = { "p1", "c2", "op" };
+    uint8_t *enc = NULL, *big;
+    size_t len;
+    uint32_t v;
+
+    m.n = 3;
+    m.names = names;
+    ck_assert_int_eq(proto_partition_encode(&m, &enc, &len), 0);
+    ck_assert_int_eq(proto_partition_decode(enc, len, &back), 0);
+    ck_assert_uint_eq(back.n, 3);
+    ck_assert_str_eq(back.names[1], "c2");
+    proto_partition_free(&back);
+    for (size_t cut = 0; cut < len; cut++)
+        ck_assert_int_ne(proto_partition_decode(enc, cut, &back), 0);
+    big = malloc(len + 1);
+    memcpy(big, enc, len);
+    big[len] = 0;
+    ck_assert_int_eq(proto_partition_decode(big, len + 1, &back), SG_ETRAILING);
+    ck_assert_ptr_null(back.names);
+    free(big);
+    free(enc);
+    /* Heal: no names. */
+    m.n = 0;
+    ck_assert_int_eq(proto_partition_encode(&m, &enc, &len), 0);
+    ck_assert_int_eq(proto_partition_decode(enc, len, &back), 0);
+    ck_assert_uint_eq(back.n, 0);
+    free(enc);
+    /* An empty name is refused both ways; so is a count over the cap. */
+    names[1][0] = '\0';
+    m.n = 3;
+    ck_assert_int_eq(proto_partition_encode(&m, &enc, &len), SG_EINVAL);
+    uint8_t empty_name[] = { 1, 0, 0, 0, 0, 0, 0 };   /* one byte over: no short cut */
+    ck_assert_int_eq(proto_partition_decode(empty_name, sizeof empty_name, &back), SG_EINVAL);
+    uint8_t too_many[] = { 0xff, 0xff, 0, 0 };
+    ck_assert_int_eq(proto_partition_decode(too_many, sizeof too_many, &back), SG_ETOOBIG);
+
+    ck_assert_int_eq(proto_u32_encode(7, &enc, &len), 0);
+    ck_assert_int_eq(proto_u32_decode(enc, len, &v), 0);
+    ck_assert_uint_eq(v, 7);
+    ck_assert_int_ne(proto_u32_decode(enc, len - 1, &v), 0);
+    free(enc);
+
+    proto_hashrate h = { 20000000 }, hb;
+    ck_assert_int_eq(proto_hashrate_encode(&h, &enc, &len), 0);
+    ck_assert_uint_eq(len, 8);
+    ck_assert_int_eq(proto_hashrate_decode(enc, len, &hb), 0);
+    ck_assert_uint_eq(hb.rate, 20000000);
+    ck_assert_int_ne(proto_hashrate_decode(enc, 7, &hb), 0);
+    free(enc);
+
+    proto_adversary a, ab;
+    memset(&a, 0, sizeof a);
+    strcpy(a.role, "selfish");
+    ck_assert_int_eq(proto_adversary_encode(&a, &enc, &len), 0);
+    ck_assert_int_eq(proto_adversary_decode(enc, len, &ab), 0);
+    ck_assert_str_eq(ab.role, "selfish");
+    free(enc);
+    a.role[0] = '\0';
+    ck_assert_int_eq(proto_adversary_encode(&a, &enc, &len), SG_EINVAL);
+    uint8_t no_role[] = { 0, 0 };
+    ck_assert_int_eq(proto_adversary_decode(no_role, 2, &ab), SG_EINVAL);
+    ck_assert_str_eq(proto_msg_type_name(PROTO_MSG_PARTITION), "PARTITION");
+    ck_assert_str_eq(proto_msg_type_name(PROTO_MSG_ADVERSARY_ACK), "ADVERSARY_ACK");
+    ck_assert_int_eq(PROTO_MSG_HASHRATE, 44);
+    ck_assert_int_eq(PROTO_MSG_ADVERSARY, 46);
+}
+END_TEST
+
 Suite *msg_suite(void)
 {
     Suite *s = suite_create("msg");
@@ -744,6 +819,7 @@ Suite *msg_suite(void)
     tcase_add_test(tc, store_read_data);
     tcase_add_test(tc, mining);
     tcase_add_test(tc, txs);
+    tcase_add_test(tc, scenario_control);
     suite_add_tcase(s, tc);
     return s;
 }
