@@ -43,11 +43,11 @@
 #include "web_snap.h"
 
 #define SIM_TICK_MS 1000
+#define SIM_POLL_WAIT_MS 1000        /* a poll round waits this long for answers */
 #define SIM_CONNECT_WAIT_MS 60000    /* all daemons connected, or go on anyway */
 #define SIM_SETTLE_MS 12000          /* per shutdown step waiting for one tip */
 #define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL */
 #define SIM_INGEST_BATCH 5000        /* records per store per tick */
-#define SIM_TXLAT_ROUNDS 4           /* TXLAT replies per node per tick */
 #define SIM_RAMP_FACTOR 2            /* miners switched on per stage: 1, 2, 4, ... */
 #define SIM_RAMP_STAGE_MS 60000      /* a stage's longest wait for a quiet chain */
 #define SIM_RAMP_POLL_MS 250
@@ -490,16 +490,14 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     db_put_node(s->db, &r);
 }
 
-/* Node i's transaction latency records into `transactions`; a few replies
- * at most per call so one busy node cannot hold up the tick. */
-static void put_txlat(sim *s, size_t i, int64_t now, int64_t wall_ms)
+/* Node i's transaction latency records into `transactions`: what its
+ * control link brought since the last call (fleet_poll_round asks). */
+static void put_txlat(sim *s, size_t i, int64_t wall_ms)
 {
     proto_txlat m;
     db_txlat r;
 
-    for (int round = 0; round < SIM_TXLAT_ROUNDS; round++) {
-        if (fleet_poll_txlat(&s->f, i, now, &m) != 0)
-            return;
+    while (fleet_take_txlat(&s->f, i, &m)) {
         for (uint32_t k = 0; k < m.n; k++) {
             memset(&r, 0, sizeof r);
             snprintf(r.run_id, sizeof r.run_id, "%s", s->run_id);
@@ -509,10 +507,7 @@ static void put_txlat(sim *s, size_t i, int64_t now, int64_t wall_ms)
             r.included_ms = (int64_t)m.items[k].included_ms;
             db_put_txlat(s->db, &r);
         }
-        uint32_t left = m.left;
         proto_txlat_free(&m);
-        if (left == 0)
-            return;
     }
 }
 
@@ -680,12 +675,15 @@ static void tick(sim *s, int show)
     int64_t now = clock_mono_ms(), wall = clock_wall_ms();
     fleet_reap(&s->f, on_exit_cb, s);
     restart_due(s, now);
+    /* Every daemon at once, each answer taken as it comes: one slow
+     * daemon costs the tick at most SIM_POLL_WAIT_MS, not each the next. */
+    fleet_poll_round(&s->f, now, SIM_POLL_WAIT_MS, 1);
     for (size_t i = 0; i < s->f.n; i++) {
-        if (fleet_poll_stats(&s->f, i, now) != 0)
-            continue;
-        put_stat(s, &s->f.nodes[i], wall);
-        put_node(s, &s->f.nodes[i], wall);
-        put_txlat(s, i, now, wall);
+        if (s->f.nodes[i].fresh) {
+            put_stat(s, &s->f.nodes[i], wall);
+            put_node(s, &s->f.nodes[i], wall);
+        }
+        put_txlat(s, i, wall);
     }
     /* Stamped when read, not when the tick began: the stats round trips
      * above can take a while, and first_seen_ms / settled_ms say when. */
@@ -793,12 +791,10 @@ static int one_tip(const sim *s)
  * that does not confirm is named; settling then waits out its step. */
 static void stop_mining(sim *s, size_t from, size_t to)
 {
-    int64_t now = clock_mono_ms();
+    fleet_set_mining_range(&s->f, from, to, 0, FLEET_CTL_TIMEOUT_MS);
     for (size_t i = from; i < to; i++) {
-        if (s->f.nodes[i].pid <= 0)
-            continue;
-        int rc = fleet_set_mining(&s->f, i, 0, now);
-        if (rc != 0)
+        int rc = s->f.nodes[i].mining_rc;
+        if (rc != 0 && rc != SG_ECLOSED)
             sim_event(s, "cannot stop mining on %s: %s", s->f.nodes[i].name, sg_strerror(rc));
     }
 }
@@ -895,8 +891,9 @@ static int finish(sim *s)
     s->phase = "stopping";
     settle(s);
     int64_t wall = clock_wall_ms();
+    fleet_poll_round(&s->f, clock_mono_ms(), SIM_POLL_WAIT_MS, 1);
     for (size_t i = 0; i < s->f.n; i++)
-        put_txlat(s, i, clock_mono_ms(), wall);
+        put_txlat(s, i, wall);
     /* Daemons on other hosts are read over their control links, so their
      * stores are drained while they still run (mining has stopped); the
      * local files once more after the stop. */
@@ -982,9 +979,12 @@ static void ramp_up(sim *s, int64_t end)
     while (!s->interrupts) {
         if (want > s->f.n)
             want = s->f.n;
-        for (int64_t now = clock_mono_ms(); on < want; on++)
-            if (s->f.nodes[on].pid > 0 && fleet_set_mining(&s->f, on, 1, now) != 0)
+        fleet_set_mining_range(&s->f, on, want, 1, FLEET_CTL_TIMEOUT_MS);
+        for (; on < want; on++) {
+            int rc = s->f.nodes[on].mining_rc;
+            if (rc != 0 && rc != SG_ECLOSED)
                 sim_event(s, "cannot start mining on %s", s->f.nodes[on].name);
+        }
         if (on == s->f.n)
             break;
         int64_t deadline = clock_mono_ms() + SIM_RAMP_STAGE_MS;
