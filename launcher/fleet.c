@@ -175,6 +175,15 @@ static void close_stdin(fleet_node *n)
     n->stdin_open = 0;
 }
 
+size_t fleet_bootstrap_peer(size_t i)
+{
+    if (i < 2)
+        return 0;
+    /* Knuth's multiplicative hash: fixed per node (a restarted daemon
+     * dials the same), spread evenly over the nodes before it. */
+    return (size_t)(((uint64_t)i * 2654435761u) >> 8) % (i - 1);
+}
+
 int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
 {
     fleet_node *n = &f->nodes[i];
@@ -185,7 +194,6 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
     const char *exe = is_op ? f->sgoperator : f->sgnode;
 
     snprintf(listen, sizeof listen, "%s:%u", fleet_addr(f, i), n->port);
-    snprintf(peer, sizeof peer, "%s:%u", fleet_addr(f, 0), f->nodes[0].port);
     snprintf(threads, sizeof threads, "%u", f->mining_threads);
     argv[k++] = exe;
     if (!is_op) {
@@ -201,12 +209,17 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
     for (size_t j = 0; j < sizeof common / sizeof common[0]; j++)
         argv[k++] = common[j];
     if (!is_op) {
-        /* The operator and the previous node: a connected graph even
-         * before address gossip adds links. */
+        /* The previous node and one earlier node spread by a hash: a
+         * connected graph of small diameter even before address gossip
+         * adds links, and no node that every newcomer dials (with the
+         * operator as everyone's peer, 200 daemons ran 200 key exchanges
+         * on it at once and timed them out). */
+        size_t j = fleet_bootstrap_peer(i);
+        snprintf(peer, sizeof peer, "%s:%u", fleet_addr(f, i - 1), f->nodes[i - 1].port);
         argv[k++] = "--peer";
         argv[k++] = peer;
-        if (i > 1) {
-            snprintf(peer2, sizeof peer2, "%s:%u", fleet_addr(f, i - 1), f->nodes[i - 1].port);
+        if (j != i - 1) {
+            snprintf(peer2, sizeof peer2, "%s:%u", fleet_addr(f, j), f->nodes[j].port);
             argv[k++] = "--peer";
             argv[k++] = peer2;
         }

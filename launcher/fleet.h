@@ -114,6 +114,9 @@ const char *fleet_host_name(const fleet *f, size_t i);
 /* p with a leading local_dir replaced by remote_dir (copied otherwise). */
 int fleet_remote_path(const fleet *f, const char *p, char *out, size_t cap);
 
+/* The earlier node that node i >= 1 dials besides node i - 1 (may be
+ * i - 1 itself): a pseudo-random index below i - 1 fixed per i. */
+size_t fleet_bootstrap_peer(size_t i);
 /* Starts node i (argv built from the fleet's paths).  0, or SG_EIO with
  * errno set, SG_ETOOBIG (paths too long) or SG_ENOMEM. */
 int fleet_spawn(fleet *f, size_t i, int64_t now_ms);
