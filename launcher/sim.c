@@ -46,7 +46,8 @@
 #define SIM_POLL_WAIT_MS 1000        /* a poll round waits this long for answers */
 #define SIM_CONNECT_WAIT_MS 60000    /* all daemons connected, or go on anyway */
 #define SIM_SETTLE_MS 12000          /* per shutdown step waiting for one tip */
-#define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL */
+#define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL, plus per daemon: */
+#define SIM_STOP_GRACE_PER_MS 100    /* 200 daemons stopping at once share the CPU */
 #define SIM_INGEST_BATCH 5000        /* records per store per tick */
 #define SIM_RAMP_FACTOR 2            /* miners switched on per stage: 1, 2, 4, ... */
 #define SIM_RAMP_STAGE_MS 60000      /* a stage's longest wait for a quiet chain */
@@ -883,6 +884,11 @@ static void summary(sim *s, int killed, int64_t ran_ms, int have_report)
     fflush(stdout);
 }
 
+static int stop_grace_ms(const sim *s)
+{
+    return SIM_STOP_GRACE_MS + SIM_STOP_GRACE_PER_MS * (int)s->f.n;
+}
+
 static int finish(sim *s)
 {
     char err[DB_ERR_MAX];
@@ -900,7 +906,7 @@ static int finish(sim *s)
     while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
         ;
     s->stopping = 1;
-    int killed = fleet_stop_all(&s->f, SIM_STOP_GRACE_MS);
+    int killed = fleet_stop_all(&s->f, stop_grace_ms(s));
     while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
         ;
     /* After the last blocks are read: the money columns come from them. */
@@ -1080,7 +1086,7 @@ int sim_run(launcher_opts *o, const char *argv0)
     if (status == 0) {
         status = run(&s);
     } else if (s.f.n) {
-        fleet_stop_all(&s.f, SIM_STOP_GRACE_MS);
+        fleet_stop_all(&s.f, stop_grace_ms(&s));
     }
     if (s.db)
         db_close(s.db, NULL, 0);
