@@ -274,13 +274,13 @@ bench_scale() {
     # The table's lines (stdout is not a terminal): the phase leaves
     # "connecting" when every daemon has a peer (or after 60 s, with a
     # line saying so); the resident sizes are read in the last 10 s of the
-    # running phase, while every daemon still runs.
+    # run (ramping or running), while every daemon still runs.
     while kill -0 "$lpid" 2>/dev/null; do
         line=$(grep -a '^t=' "$out" | tail -1)
         if [[ -z $t_conn && -n $line && $line != *phase=connecting* ]]; then
             t_conn=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
         fi
-        if [[ -z $rss && $line == *phase=running* ]]; then
+        if [[ -z $rss && ($line == *phase=running* || $line == *phase=ramping*) ]]; then
             local el=${line#t=}; el=${el%%s/*}
             if (( el >= secs - 10 )); then
                 rss=$(for p in $(pgrep -P "$lpid"); do rss_kib "$p" VmRSS; done | sort -n |
@@ -295,15 +295,15 @@ bench_scale() {
     left=$(pgrep -fc -- "$dir/" || true)
     local summ; summ=$(grep -a '^run .* restarts' "$out" | tail -1)
     restarts=$(sed -n 's/.* \([0-9]*\) restarts.*/\1/p' <<<"$summ")
-    local q="sqlite3 -cmd .timeout\ 5000 $dir/run.db"
-    stale_pm=$($q "SELECT CASE WHEN COUNT(*) = 0 THEN 0 ELSE 1000 * SUM(stale) / COUNT(*) END
+    q() { sqlite3 -cmd ".timeout 5000" "$dir/run.db" "$1"; }
+    stale_pm=$(q "SELECT CASE WHEN COUNT(*) = 0 THEN 0 ELSE 1000 * SUM(stale) / COUNT(*) END
                    FROM blocks WHERE height > 0")
-    one_tip=$($q "SELECT COUNT(DISTINCT height) = 1 AND MIN(height) =
+    one_tip=$(q "SELECT COUNT(DISTINCT height) = 1 AND MIN(height) =
                   (SELECT MAX(height) FROM blocks WHERE stale = 0) FROM nodes")
     grep -aq 'did not agree on one tip' "$out" && one_tip=0
     due=$(sg_due_intervals_sql "$dir")
-    n_due=$($q "SELECT COUNT(*) FROM ($due)")
-    n_set=$($q "SELECT COUNT(*) FROM market_intervals WHERE settled_ms IS NOT NULL
+    n_due=$(q "SELECT COUNT(*) FROM ($due)")
+    n_set=$(q "SELECT COUNT(*) FROM market_intervals WHERE settled_ms IS NOT NULL
                 AND interval_no IN ($due)")
     med_kib=$(sed -n 's/.*median=\([0-9.]*\).*/\1/p' <<<"$rss")
     echo "launcher exit status $rc; $summ"
