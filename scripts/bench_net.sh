@@ -262,15 +262,23 @@ bench_scale() {
     pros=$((nodes / 2)); cons=$((nodes - 1 - pros))
     sg_setup
     dir=$SG_T/run; out=$SG_T/launcher.out
-    # Below the kernel's ephemeral range (32768+): a daemon's outgoing
-    # connection could otherwise take a later daemon's listening port.
-    base=$(( 20000 + RANDOM % (12000 - nodes) ))
     echo "load average before: $(cpu_load)"
-    t0=$EPOCHREALTIME
-    "$launcher" --prosumers "$pros" --consumers "$cons" --duration "$secs" \
-        --run-dir "$dir" --base-port "$base" <&- >"$out" 2>&1 &
-    lpid=$!
-    SG_PID[launcher]=$lpid
+    # A base port below the kernel's ephemeral range (32768+): a daemon's
+    # outgoing connection could otherwise take a later daemon's listening
+    # port.  Another program's port in the range makes the launcher exit 2
+    # before it creates the run directory: then another range is tried.
+    for _ in 1 2 3 4 5; do
+        base=$(( 20000 + RANDOM % (12000 - nodes) ))
+        t0=$EPOCHREALTIME
+        "$launcher" --prosumers "$pros" --consumers "$cons" --duration "$secs" \
+            --run-dir "$dir" --base-port "$base" <&- >"$out" 2>&1 &
+        lpid=$!
+        SG_PID[launcher]=$lpid
+        while [[ ! -e $dir ]] && kill -0 "$lpid" 2>/dev/null; do sleep 0.2; done
+        [[ -e $dir ]] && break
+        wait "$lpid"
+        grep -q "in use" "$out" || break
+    done
     # The table's lines (stdout is not a terminal): the phase leaves
     # "connecting" when every daemon has a peer (or after 60 s, with a
     # line saying so); the resident sizes are read in the last 10 s of the
