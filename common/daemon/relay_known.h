@@ -7,8 +7,9 @@
  * a SipHash under a random key of the set's own (crypto_shorthash), so an
  * outsider cannot make two hashes collide in it, in an open-addressing
  * table and a ring that both grow on demand up to the set's bound.  At the
- * bound (4096 entries) that is 96 KiB, against 450 KiB for 32-byte keys in
- * an hmap with a ring of them; an idle link costs nothing.  A collision
+ * relay's bound (RELAY_KNOWN_MAX, 2048 entries) that is 48 KiB, against
+ * about 450 KiB for 4096 32-byte keys in an hmap with a ring of them as
+ * before; an idle link costs nothing.  A collision
  * (odds about 2^-50 per lookup at the bound) makes a hash look known: at
  * worst one announcement to that peer is skipped.
  *
