@@ -200,8 +200,12 @@ static int do_node(scen_run *r, fleet *f, size_t i, const scen_event *ev, line_b
         rc = f->nodes[i].pid > 0 ? send_hashrate(f, i, ev->rate) : SG_ECLOSED;
         break;
     case SCEN_MINING:
-        rc = f->nodes[i].pid > 0 ? fleet_set_mining(f, i, ev->on, clock_mono_ms())
-                                 : SG_ECLOSED;
+        if (f->nodes[i].pid <= 0) {
+            rc = SG_ECLOSED;
+            break;
+        }
+        fleet_set_mining_range(f, i, i + 1, ev->on, SCEN_CTL_TIMEOUT_MS);
+        rc = f->nodes[i].mining_rc;
         break;
     case SCEN_ADVERSARY:
         rc = f->nodes[i].pid > 0 ? send_adversary(f, i, ev->role) : SG_ECLOSED;

@@ -45,11 +45,12 @@
 #include "web_snap.h"
 
 #define SIM_TICK_MS 1000
+#define SIM_POLL_WAIT_MS 1000        /* a poll round waits this long for answers */
 #define SIM_CONNECT_WAIT_MS 60000    /* all daemons connected, or go on anyway */
 #define SIM_SETTLE_MS 12000          /* per shutdown step waiting for one tip */
-#define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL */
+#define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL, plus per daemon: */
+#define SIM_STOP_GRACE_PER_MS 100    /* 200 daemons stopping at once share the CPU */
 #define SIM_INGEST_BATCH 5000        /* records per store per tick */
-#define SIM_TXLAT_ROUNDS 4           /* TXLAT replies per node per tick */
 #define SIM_RAMP_FACTOR 2            /* miners switched on per stage: 1, 2, 4, ... */
 #define SIM_RAMP_STAGE_MS 60000      /* a stage's longest wait for a quiet chain */
 #define SIM_RAMP_POLL_MS 250
@@ -549,16 +550,14 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     db_put_node(s->db, &r);
 }
 
-/* Node i's transaction latency records into `transactions`; a few replies
- * at most per call so one busy node cannot hold up the tick. */
-static void put_txlat(sim *s, size_t i, int64_t now, int64_t wall_ms)
+/* Node i's transaction latency records into `transactions`: what its
+ * control link brought since the last call (fleet_poll_round asks). */
+static void put_txlat(sim *s, size_t i, int64_t wall_ms)
 {
     proto_txlat m;
     db_txlat r;
 
-    for (int round = 0; round < SIM_TXLAT_ROUNDS; round++) {
-        if (fleet_poll_txlat(&s->f, i, now, &m) != 0)
-            return;
+    while (fleet_take_txlat(&s->f, i, &m)) {
         for (uint32_t k = 0; k < m.n; k++) {
             memset(&r, 0, sizeof r);
             snprintf(r.run_id, sizeof r.run_id, "%s", s->run_id);
@@ -568,10 +567,7 @@ static void put_txlat(sim *s, size_t i, int64_t now, int64_t wall_ms)
             r.included_ms = (int64_t)m.items[k].included_ms;
             db_put_txlat(s->db, &r);
         }
-        uint32_t left = m.left;
         proto_txlat_free(&m);
-        if (left == 0)
-            return;
     }
 }
 
@@ -742,16 +738,19 @@ static void tick(sim *s, int show)
     restart_due(s, now);
     if (s->have_scen && s->clock0_ms > 0 && !s->stopping)
         scen_run_poll(&s->scen, &s->f, now - s->clock0_ms);
+    /* A stopped daemon cannot answer: waiting for it would cost the whole
+     * wait every tick. */
+    for (size_t i = 0; i < s->f.n; i++)
+        s->f.nodes[i].hold = s->have_scen && scen_run_is_stopped(&s->scen, i);
+    /* Every daemon at once, each answer taken as it comes: one slow
+     * daemon costs the tick at most SIM_POLL_WAIT_MS, not each the next. */
+    fleet_poll_round(&s->f, now, SIM_POLL_WAIT_MS, 1);
     for (size_t i = 0; i < s->f.n; i++) {
-        /* A stopped daemon cannot answer: asking would only cost the
-         * control timeout every tick. */
-        if (s->have_scen && scen_run_is_stopped(&s->scen, i))
-            continue;
-        if (fleet_poll_stats(&s->f, i, now) != 0)
-            continue;
-        put_stat(s, &s->f.nodes[i], wall);
-        put_node(s, &s->f.nodes[i], wall);
-        put_txlat(s, i, now, wall);
+        if (s->f.nodes[i].fresh) {
+            put_stat(s, &s->f.nodes[i], wall);
+            put_node(s, &s->f.nodes[i], wall);
+        }
+        put_txlat(s, i, wall);
     }
     /* Stamped when read, not when the tick began: the stats round trips
      * above can take a while, and first_seen_ms / settled_ms say when. */
@@ -859,12 +858,10 @@ static int one_tip(const sim *s)
  * that does not confirm is named; settling then waits out its step. */
 static void stop_mining(sim *s, size_t from, size_t to)
 {
-    int64_t now = clock_mono_ms();
+    fleet_set_mining_range(&s->f, from, to, 0, FLEET_CTL_TIMEOUT_MS);
     for (size_t i = from; i < to; i++) {
-        if (s->f.nodes[i].pid <= 0)
-            continue;
-        int rc = fleet_set_mining(&s->f, i, 0, now);
-        if (rc != 0)
+        int rc = s->f.nodes[i].mining_rc;
+        if (rc != 0 && rc != SG_ECLOSED)
             sim_event(s, "cannot stop mining on %s: %s", s->f.nodes[i].name, sg_strerror(rc));
     }
 }
@@ -953,6 +950,11 @@ static void summary(sim *s, int killed, int64_t ran_ms, int have_report)
     fflush(stdout);
 }
 
+static int stop_grace_ms(const sim *s)
+{
+    return SIM_STOP_GRACE_MS + SIM_STOP_GRACE_PER_MS * (int)s->f.n;
+}
+
 static int finish(sim *s)
 {
     char err[DB_ERR_MAX];
@@ -964,15 +966,16 @@ static int finish(sim *s)
         scen_run_finish(&s->scen, &s->f, clock_mono_ms() - s->clock0_ms);
     settle(s);
     int64_t wall = clock_wall_ms();
+    fleet_poll_round(&s->f, clock_mono_ms(), SIM_POLL_WAIT_MS, 1);
     for (size_t i = 0; i < s->f.n; i++)
-        put_txlat(s, i, clock_mono_ms(), wall);
+        put_txlat(s, i, wall);
     /* Daemons on other hosts are read over their control links, so their
      * stores are drained while they still run (mining has stopped); the
      * local files once more after the stop. */
     while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
         ;
     s->stopping = 1;
-    int killed = fleet_stop_all(&s->f, SIM_STOP_GRACE_MS);
+    int killed = fleet_stop_all(&s->f, stop_grace_ms(s));
     while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
         ;
     /* After the last blocks are read: the money columns come from them. */
@@ -1051,9 +1054,12 @@ static void ramp_up(sim *s, int64_t end)
     while (!s->interrupts) {
         if (want > s->f.n)
             want = s->f.n;
-        for (int64_t now = clock_mono_ms(); on < want; on++)
-            if (s->f.nodes[on].pid > 0 && fleet_set_mining(&s->f, on, 1, now) != 0)
+        fleet_set_mining_range(&s->f, on, want, 1, FLEET_CTL_TIMEOUT_MS);
+        for (; on < want; on++) {
+            int rc = s->f.nodes[on].mining_rc;
+            if (rc != 0 && rc != SG_ECLOSED)
                 sim_event(s, "cannot start mining on %s", s->f.nodes[on].name);
+        }
         if (on == s->f.n)
             break;
         int64_t deadline = clock_mono_ms() + SIM_RAMP_STAGE_MS;
@@ -1149,7 +1155,7 @@ int sim_run(launcher_opts *o, const char *argv0)
     if (status == 0) {
         status = run(&s);
     } else if (s.f.n) {
-        fleet_stop_all(&s.f, SIM_STOP_GRACE_MS);
+        fleet_stop_all(&s.f, stop_grace_ms(&s));
     }
     if (s.db)
         db_close(s.db, NULL, 0);

@@ -21,9 +21,21 @@
 #                        paused between batches.  TXS 0 (the default):
 #                        blocks carry the coinbase and the households'
 #                        market orders.
-#   scale N SECONDS      N daemons (all mining, difficulty 7): time from
-#                        the first start to every node having a peer, then
-#                        SECONDS of running; checks all alive and one tip.
+#   scale N SECONDS      N daemons started by the launcher as a user would
+#                        (`bin/launcher --prosumers N/2 --consumers N-1-N/2
+#                        --duration SECONDS`, every other option at its
+#                        default but the run directory and a free base
+#                        port), then each figure beside its target: time
+#                        from the start to every node connected (the
+#                        launcher's clock starts then; target 60 s),
+#                        restarts (0), one tip at the end, stale rate
+#                        (<= 5 %), market intervals settled of those due,
+#                        daemons left running after the launcher exits (0),
+#                        and resident size per daemon sampled near the end
+#                        of the running phase (target 8 MiB, set for 50).
+#                        `make bench` runs `scale 200 600`
+#                        (BENCH_SCALE_NODES, BENCH_SCALE_SECONDS=120 for
+#                        the short run).
 #
 # Every daemon, and the temp dir, go away on exit (tests/integration/lib.sh's
 # trap), whatever happens.
@@ -264,31 +276,85 @@ bench_prop() {
         sort -n | awk '{ v[NR] = $1 } END { printf "min=%d median=%d max=%d", v[1], v[int((NR + 1) / 2)], v[NR] }')"
 }
 
+# verdict OK: "pass" or "FAIL".
+verdict() { if [[ $1 -eq 1 ]]; then echo pass; else echo FAIL; fi; }
+
 bench_scale() {
-    local nodes=$1 secs=$2 names=() i t0 t1 dead=0
-    for ((i = 0; i < nodes; i++)); do names+=("n$i"); done
+    local nodes=$1 secs=$2 pros cons base dir out lpid t0 t_conn="" rss="" line
+    local launcher=$SG_ROOT/bin/launcher
+    [[ -x $launcher ]] || sg_skip "$launcher not built (run make)"
+    pros=$((nodes / 2)); cons=$((nodes - 1 - pros))
     sg_setup
-    sg_cluster 7 "${names[@]}"
+    dir=$SG_T/run; out=$SG_T/launcher.out
     echo "load average before: $(cpu_load)"
-    t0=$(date +%s.%N)
-    start_nodes "$nodes" all
-    sg_wait_for 600 "every node has a peer" sg_all_peers_ge 1 "${names[@]}"
-    t1=$(date +%s.%N)
-    echo "first start to every node connected: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
-    sleep "$secs"
-    for n in "${names[@]}"; do kill -0 "${SG_PID[$n]}" 2>/dev/null || dead=$((dead + 1)); done
-    echo "after ${secs} s: $dead of $nodes daemons dead"
-    echo "heights: $(for n in "${names[@]}"; do sg_stat "$n" height; done | sort -n |
-        awk '{ v[NR] = $1 } END { printf "min=%s max=%s", v[1], v[NR] }')"
-    sg_stop_mining "${names[@]}"
-    if sg_wait_for_quiet 120 sg_same_tip "${names[@]}"; then
-        echo "converged: one tip on all $nodes after mining stopped"
-    else
-        echo "NOT converged within 120 s of mining stopping"
-    fi
-    echo "rss: $(rss_summary VmRSS "${names[@]}"), peak $(rss_summary VmHWM "${names[@]}")"
-    echo "stale blocks (sum over nodes): $(for n in "${names[@]}"; do sg_stat "$n" stale_blocks; done |
-        awk '{ s += $1 } END { print s + 0 }')"
+    # A base port below the kernel's ephemeral range (32768+): a daemon's
+    # outgoing connection could otherwise take a later daemon's listening
+    # port.  Another program's port in the range makes the launcher exit 2
+    # before it creates the run directory: then another range is tried.
+    for _ in 1 2 3 4 5; do
+        base=$(( 20000 + RANDOM % (12000 - nodes) ))
+        t0=$EPOCHREALTIME
+        "$launcher" --prosumers "$pros" --consumers "$cons" --duration "$secs" \
+            --run-dir "$dir" --base-port "$base" <&- >"$out" 2>&1 &
+        lpid=$!
+        SG_PID[launcher]=$lpid
+        while [[ ! -e $dir ]] && kill -0 "$lpid" 2>/dev/null; do sleep 0.2; done
+        [[ -e $dir ]] && break
+        wait "$lpid"
+        grep -q "in use" "$out" || break
+    done
+    # The table's lines (stdout is not a terminal): the phase leaves
+    # "connecting" when every daemon has a peer (or after 60 s, with a
+    # line saying so); the resident sizes are read in the last 10 s of the
+    # run (ramping or running), while every daemon still runs.
+    while kill -0 "$lpid" 2>/dev/null; do
+        line=$(grep -a '^t=' "$out" | tail -1)
+        if [[ -z $t_conn && -n $line && $line != *phase=connecting* ]]; then
+            t_conn=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+        fi
+        if [[ -z $rss && ($line == *phase=running* || $line == *phase=ramping*) ]]; then
+            local el=${line#t=}; el=${el%%s/*}
+            if (( el >= secs - 10 )); then
+                rss=$(for p in $(pgrep -f -- "--data-dir $dir/"); do rss_kib "$p" VmRSS; done | sort -n |
+                    awk '{ v[NR] = $1 } END { if (NR) printf "min=%.1f median=%.1f max=%.1f MiB (n=%d)",
+                         v[1] / 1024, v[int((NR + 1) / 2)] / 1024, v[NR] / 1024, NR }')
+            fi
+        fi
+        sleep 1
+    done
+    wait "$lpid"
+    local rc=$? left restarts stale_pm one_tip due n_due n_set med_kib
+    left=$(pgrep -fc -- "$dir/" || true)
+    local summ; summ=$(grep -a '^run .* restarts' "$out" | tail -1)
+    restarts=$(sed -n 's/.* \([0-9]*\) restarts.*/\1/p' <<<"$summ")
+    q() { sqlite3 -cmd ".timeout 5000" "$dir/run.db" "$1"; }
+    # The launcher's own figure (its summary line), from the same blocks.
+    stale_pm=$(sed -n 's/.*stale rate \([0-9]*\)\.\([0-9]\) %.*/\1\2/p' <<<"$summ")
+    one_tip=$(q "SELECT COUNT(DISTINCT height) = 1 AND MIN(height) =
+                  (SELECT MAX(height) FROM blocks WHERE stale = 0) FROM nodes")
+    grep -aq 'did not agree on one tip' "$out" && one_tip=0
+    due=$(sg_due_intervals_sql "$dir")
+    n_due=$(q "SELECT COUNT(*) FROM ($due)")
+    n_set=$(q "SELECT COUNT(*) FROM market_intervals WHERE settled_ms IS NOT NULL
+                AND interval_no IN ($due)")
+    med_kib=$(sed -n 's/.*median=\([0-9.]*\).*/\1/p' <<<"$rss")
+    echo "launcher exit status $rc; $summ"
+    grep -a '^launcher: ' "$out" | grep -v '^launcher: run ' | head -20
+    printf '%-34s %-22s %-12s %s\n' figure value target verdict
+    printf '%-34s %-22s %-12s %s\n' "start to all connected" "${t_conn:-never} s" "<= 60 s" \
+        "$(verdict "$([[ -n $t_conn ]] && ! grep -aq 'not every daemon connected' "$out" &&
+                       awk -v t="$t_conn" 'BEGIN { exit !(t <= 60) }' && echo 1)")"
+    printf '%-34s %-22s %-12s %s\n' "restarts" "${restarts:-?}" "0" "$(verdict "$([[ ${restarts:-1} -eq 0 ]] && echo 1)")"
+    printf '%-34s %-22s %-12s %s\n' "one tip at the end" "$([[ $one_tip -eq 1 ]] && echo yes || echo no)" \
+        "yes" "$(verdict "$one_tip")"
+    printf '%-34s %-22s %-12s %s\n' "stale rate" "$(awk -v p="${stale_pm:-0}" 'BEGIN { printf "%.1f %%", p / 10 }')" \
+        "<= 5 %" "$(verdict "$([[ -n $stale_pm && $stale_pm -le 50 ]] && echo 1)")"
+    printf '%-34s %-22s %-12s %s\n' "intervals settled / due" "$n_set / $n_due" "all" \
+        "$(verdict "$([[ $n_due -gt 0 && $n_set -eq $n_due ]] && echo 1)")"
+    printf '%-34s %-22s %-12s %s\n' "daemons left running" "$left" "0" "$(verdict "$([[ $left -eq 0 ]] && echo 1)")"
+    printf '%-34s %-22s %-12s %s\n' "RSS per daemon (median)" "${med_kib:-?} MiB" "<= 8 MiB" \
+        "$(verdict "$([[ -n $med_kib ]] && awk -v m="$med_kib" 'BEGIN { exit !(m <= 8) }' && echo 1)")"
+    echo "rss near the end: ${rss:-not sampled}"
     echo "load average after: $(cpu_load)"
 }
 
@@ -468,7 +534,7 @@ case "${1:-}" in
     prop) shift; bench_prop "${1:-10}" "${2:-100}" "${3:-6}" "${4:-0}" ;;
     scenario) shift; secs=${1:-300}; shift || true; bench_scenario "$secs" "$@" ;;
     tx) shift; bench_tx "${1:-10}" "${2:-256}" "${3:-100}" "${4:-6}" ;;
-    scale) shift; bench_scale "${1:-100}" "${2:-120}" ;;
+    scale) shift; bench_scale "${1:-200}" "${2:-120}" ;;
     *) echo "usage: bench_net.sh prop [NODES BLOCKS DIFF [TXS]] | tx [NODES SENDERS PER DIFF] |" \
             "scenario [SECONDS [LAUNCHER OPTIONS...]] |" \
             "scale [NODES SECONDS]" >&2; exit 2 ;;

@@ -43,6 +43,14 @@
  * typically a stale daemon of an earlier run on a reused port, and banning
  * its address would ban the whole host.  Other peers are never affected.
  *
+ * Degree.  A node keeps NET_OUTBOUND_TARGET outbound links (bootstrap
+ * peers count; they are all kept even beyond it) and accepts at most
+ * NET_MAX_INBOUND inbound ones and NET_MAX_HANDSHAKES_IN inbound
+ * handshakes at once: further connections are closed on accept, before
+ * any key exchange.  Addresses learned by gossip are tried from a random
+ * place in the book, so nodes that learned the same list do not all dial
+ * its first entries.
+ *
  * Reconnection.  Bootstrap peers are dialed at start and always redialed
  * when they drop; addresses learned by gossip are dialed while fewer than
  * the outbound target are open.  Redials wait an exponential backoff from
@@ -73,6 +81,14 @@
 #define NET_MAX_PEERS 64                 /* authenticated peer links */
 #define NET_MAX_CONTROL 16               /* control links at once */
 #define NET_OUTBOUND_TARGET 8            /* gossip dials stop here */
+/* Inbound connections at once (any state, control links apart): what
+ * bounds a node's degree when many dial it, as Bitcoin caps inbound. */
+#define NET_MAX_INBOUND 32
+/* Inbound handshakes under way at once; a connection beyond is closed on
+ * accept, before any key exchange, and its dialer retries after its
+ * backoff.  A node that every newcomer dials at once would otherwise run
+ * hundreds of key exchanges together and time them all out. */
+#define NET_MAX_HANDSHAKES_IN 8
 #define NET_FRAME_MAX PROTO_FRAME_MAX    /* one frame, header excluded */
 #define NET_INV_MAX PROTO_INV_MAX        /* inventory entries per message */
 #define NET_READ_CHUNK (64u * 1024)      /* one socket read */
@@ -131,6 +147,8 @@ typedef struct {
 
     /* Overrides; 0 = the NET_* default.  Tests shorten the timers. */
     uint32_t max_peers;
+    uint32_t max_inbound;
+    uint32_t max_handshakes_in;
     uint32_t outbound_target;
     uint32_t ping_ms;
     uint32_t ping_timeout_ms;

@@ -70,6 +70,10 @@ static void conn_set_state(net_peer *p, enum net_conn_state to)
            (from == NET_CONN_HANDSHAKE && to == NET_CONN_READY) ||
            (from != NET_CONN_CLOSING && to == NET_CONN_CLOSING));
     p->state = to;
+    if (p->inbound && to == NET_CONN_HANDSHAKE)
+        n->n_handshakes_in++;
+    if (p->inbound && from == NET_CONN_HANDSHAKE)
+        n->n_handshakes_in--;
     switch (to) {
     case NET_CONN_CONNECTING:
         break;
@@ -319,6 +323,14 @@ static net_peer *duplicate_loser(net *n, net_peer *p, net_peer *q)
     return p->inbound ? q : p;       /* keep the one they opened */
 }
 
+static size_t inbound_peers(const net *n)
+{
+    size_t k = 0;
+    for (const net_peer *q = n->peers; q != NULL; q = q->next)
+        k += q->inbound && q->state == NET_CONN_READY && q->link == PROTO_LINK_PEER;
+    return k;
+}
+
 static int ready_peer_link(net_peer *p)
 {
     net *n = p->n;
@@ -347,7 +359,8 @@ static int ready_peer_link(net_peer *p)
         net_conn_close(p, LOG_LEVEL_DEBUG, "partitioned from it");
         return NET_STOP;
     }
-    if (n->n_ready >= n->cfg.max_peers) {
+    if (n->n_ready >= n->cfg.max_peers ||
+        (p->inbound && inbound_peers(n) >= n->cfg.max_inbound)) {
         net_conn_close(p, LOG_LEVEL_INFO, "too many peers");
         return NET_STOP;
     }

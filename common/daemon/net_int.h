@@ -99,6 +99,7 @@ struct net {
     uint8_t *rbuf;
     net_peer *peers, *peers_tail;
     size_t n_conns, n_outbound, n_ready, n_control, n_backlog;
+    size_t n_handshakes_in;       /* inbound connections in HANDSHAKE */
     net_addr *addrs;
     size_t n_addrs;
     net_ban *bans;

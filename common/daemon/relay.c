@@ -2,6 +2,7 @@
  * relay.c - inventory gossip and block sync; see relay.h.
  */
 #include "common/daemon/relay.h"
+#include "common/daemon/relay_known.h"
 #include "common/base/clock.h"
 
 #include <stdlib.h>
@@ -15,15 +16,10 @@
 #include "common/daemon/txverify.h"
 
 /* Hashes a peer is known to have, each with how we know (KNOWN_* bits):
- * a set with first-in first-out eviction, so memory stays bounded however
- * much the peer announces. */
+ * a bounded set with first-in first-out eviction (relay_known.h). */
 enum { KNOWN_SENT = 1, KNOWN_THEIRS = 2 };
 
-typedef struct {
-    hmap set;                         /* hash -> (void *)flags */
-    uint8_t (*ring)[32];              /* RELAY_KNOWN_MAX slots */
-    size_t head, count;
-} known_set;
+typedef relay_known known_set;
 
 typedef struct {
     uint8_t hash[32];
@@ -61,22 +57,18 @@ struct relay {
 
 static int known_init(known_set *k)
 {
-    hmap_init(&k->set);
-    k->head = k->count = 0;
-    k->ring = malloc(sizeof *k->ring * RELAY_KNOWN_MAX);
-    return k->ring ? 0 : SG_ENOMEM;
+    relay_known_init(k, RELAY_KNOWN_MAX);
+    return 0;
 }
 
 static void known_free(known_set *k)
 {
-    hmap_free(&k->set);
-    free(k->ring);
-    k->ring = NULL;
+    relay_known_free(k);
 }
 
 static unsigned known_flags(const known_set *k, const uint8_t h[32])
 {
-    return (unsigned)(uintptr_t)hmap_get(&k->set, h);
+    return relay_known_flags(k, h);
 }
 
 static int known_has(const known_set *k, const uint8_t h[32])
@@ -86,22 +78,7 @@ static int known_has(const known_set *k, const uint8_t h[32])
 
 static void known_mark(known_set *k, const uint8_t h[32], unsigned flags)
 {
-    unsigned old = known_flags(k, h);
-    if (old) {
-        hmap_put(&k->set, h, (void *)(uintptr_t)(old | flags));
-        return;
-    }
-    if (k->count == RELAY_KNOWN_MAX) {
-        hmap_del(&k->set, k->ring[k->head]);
-        k->head = (k->head + 1) % RELAY_KNOWN_MAX;
-        k->count--;
-    }
-    /* On ENOMEM the hash is simply not remembered: at worst we announce
-     * it again, which the peer ignores. */
-    if (hmap_put(&k->set, h, (void *)(uintptr_t)flags) != 0)
-        return;
-    memcpy(k->ring[(k->head + k->count) % RELAY_KNOWN_MAX], h, 32);
-    k->count++;
+    relay_known_mark(k, h, flags);
 }
 
 static void known_add(known_set *k, const uint8_t h[32])

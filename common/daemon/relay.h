@@ -66,7 +66,7 @@
 #define RELAY_BLOCKS_IN_FLIGHT 16     /* block requests outstanding per peer */
 #define RELAY_STALL_MS 5000           /* a block request older is re-issued */
 #define RELAY_SYNC_BATCH 500          /* block hashes per GETBLOCKS answer */
-#define RELAY_KNOWN_MAX 4096          /* inventory remembered per peer */
+#define RELAY_KNOWN_MAX 2048          /* inventory remembered per peer (~10 s at 200 tx/s) */
 #define RELAY_FETCH_MAX 4096          /* block hashes queued per peer */
 #define RELAY_GETBLOCKS_MIN_MS 500    /* orphan-triggered GETBLOCKS spacing */
 #define RELAY_MEMPOOL_INV_MAX 1000    /* txids announced to a new peer */
