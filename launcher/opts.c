@@ -40,7 +40,8 @@ const char launcher_usage[] =
     "  --seed N (default from the clock; printed at start, kept in run.json)\n"
     "  --initial-balance N (1000000000 per node)\n"
     "market:\n"
-    "  --tick SEC (1; real seconds per market interval, 0.1..3600, e.g. 0.5;\n"
+    "  --tick SEC (1, longer when a host would check over 5000 orders a core a\n"
+    "    second; real seconds per market interval, 0.1..3600, e.g. 0.5;\n"
     "    --tick-ms N is the same in milliseconds)  --interval-minutes N (15)\n"
     "  --start-time T (simulated clock at interval 0; YYYY-MM-DD, YYYY-MM-DDTHH:MM UTC,\n"
     "    or unix seconds; default today 00:00 UTC)\n"
@@ -496,6 +497,16 @@ static int check_placement(const launcher_opts *o, char *err, size_t cap)
         return SG_EINVAL;
     }
     return 0;
+}
+
+uint32_t launcher_auto_tick_ms(uint64_t households, uint64_t daemons, uint64_t cores)
+{
+    if (cores == 0)
+        cores = 1;
+    uint64_t budget = cores * LOPTS_CHECKS_PER_CORE;
+    uint64_t ms = (households * daemons * 1000 + budget - 1) / budget;
+    ms = (ms + 99) / 100 * 100;
+    return ms < 1000 ? 1000 : ms > 3600000 ? 3600000 : (uint32_t)ms;
 }
 
 int launcher_opts_parse(launcher_opts *o, int argc, char **argv,

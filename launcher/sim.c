@@ -398,6 +398,46 @@ out:
     return status;
 }
 
+/* No --tick: the default tick stretched so the busiest host can check
+ * every order (launcher_auto_tick_ms); said aloud when it is not 1 s. */
+static int pick_tick(sim *s)
+{
+    size_t n = 1 + (size_t)s->o->prosumers + s->o->consumers;
+    uint64_t households = n - 1, worst = 0, busy = n, cores = 0;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (s->o->tick_opt)
+        return 0;
+    if (s->hosts.n == 0) {
+        cores = online > 0 ? (uint64_t)online : 1;
+        worst = launcher_auto_tick_ms(households, n, cores);
+    } else {
+        size_t *at = calloc(n, sizeof *at);
+        if (!at)
+            return 1;
+        hosts_assign(&s->hosts, n, at);
+        for (size_t k = 0; k < s->hosts.n; k++) {
+            uint64_t here = 0, slots = s->hosts.h[k].slots ? s->hosts.h[k].slots : 1;
+            for (size_t i = 0; i < n; i++)
+                here += at[i] == k;
+            uint64_t t = launcher_auto_tick_ms(households, here, slots);
+            if (here && t >= worst) {
+                worst = t;
+                busy = here;
+                cores = slots;
+            }
+        }
+        free(at);
+    }
+    s->o->tick_ms = (uint32_t)worst;
+    if (worst > 1000)
+        fprintf(stderr, "launcher: tick %u.%u s, not 1 s: %llu households' orders checked "
+                "by %llu daemons on %llu cores stay under %u a core a second "
+                "(--tick 1 to insist)\n", (unsigned)(worst / 1000), (unsigned)(worst % 1000 / 100),
+                (unsigned long long)households, (unsigned long long)busy,
+                (unsigned long long)cores, LOPTS_CHECKS_PER_CORE);
+    return 0;
+}
+
 /* Everything that can be refused as bad input, before any file is made. */
 static int preflight(sim *s, const char *argv0)
 {
@@ -405,6 +445,8 @@ static int preflight(sim *s, const char *argv0)
     struct stat st;
     if (find_binaries(s, argv0) != 0 || load_hosts(s) != 0)
         return 2;
+    if (pick_tick(s) != 0)
+        return 1;
     if (s->o->scenario && load_scenario(s) != 0)
         return 2;
     if (s->o->run_dir && stat(s->o->run_dir, &st) == 0) {
