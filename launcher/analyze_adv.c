@@ -188,7 +188,14 @@ static void section_selfish(aa_ctx *c, const aa_node *n, FILE *out)
     fprintf(out, "  best-chain blocks         %" PRId64 " of %" PRId64 " = %.4f%s\n",
             n->best_blocks, c->best_total, share,
             share > alpha ? " (above its hash share)" : " (not above its hash share)");
-    fprintf(out, "  its stale blocks          %" PRId64 "\n", n->stale_blocks);
+    int64_t found = 0;
+    for (size_t i = 0; i < c->n; i++)
+        found += c->nodes[i].best_blocks + c->nodes[i].stale_blocks;
+    /* Below alpha when its private branch, ahead of a retargeting
+     * schedule, got harder blocks than the public one. */
+    fprintf(out, "  its stale blocks          %" PRId64 "; of all blocks found %.4f\n",
+            n->stale_blocks, found ? (double)(n->best_blocks + n->stale_blocks) / (double)found
+                                   : 0);
     fprintf(out, "  withheld / published / abandoned  %" PRId64 " / %" PRId64 " / %" PRId64 "\n",
             n->withheld, n->published, n->abandoned);
     fprintf(out, "  Eyal-Sirer revenue at alpha %.4f:\n", alpha);
