@@ -53,6 +53,8 @@ struct ctl {
      * an earlier one timed out. */
     uint64_t mining_sent, mining_acked;
     uint8_t mining_on;       /* the state the last ack reported */
+    uint64_t adv_sent, adv_acked;  /* ADVERSARY requests and their acks */
+    uint8_t adv_on;          /* what the last ADVERSARY_ACK said */
     size_t log_n;
     uint64_t log_dropped;
     uint8_t rbuf[CTL_READ_CHUNK];
@@ -195,6 +197,15 @@ static int take_mining_ack(ctl *c, const uint8_t *payload, size_t len)
     return 0;
 }
 
+static int take_adversary_ack(ctl *c, const uint8_t *payload, size_t len)
+{
+    if (len != 1 || payload[0] > 1 || c->adv_acked == c->adv_sent)
+        return SG_EPROTO;
+    c->adv_acked++;
+    c->adv_on = payload[0];
+    return 0;
+}
+
 static int on_msg(void *ctx, uint8_t type, const uint8_t *payload, size_t len)
 {
     ctl *c = ctx;
@@ -218,6 +229,8 @@ static int on_msg(void *ctx, uint8_t type, const uint8_t *payload, size_t len)
         return take_store_data(c, payload, len);
     case PROTO_MSG_MINING_ACK:
         return take_mining_ack(c, payload, len);
+    case PROTO_MSG_ADVERSARY_ACK:
+        return take_adversary_ack(c, payload, len);
     }
     return 0;   /* anything else is for newer clients; ignore it */
 }
@@ -583,6 +596,22 @@ int ctl_mining(ctl *c, int on, int timeout_ms)
         if ((rc = pump(c, deadline)) != 0)
             return rc;
     return c->mining_on == m.on ? 0 : SG_EPROTO;
+}
+
+int ctl_adversary(ctl *c, const char *role, int timeout_ms)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    size_t len = strlen(role);
+    int rc = len ? send_msg(c, PROTO_MSG_ADVERSARY, role, len, deadline) : SG_EINVAL;
+
+    if (rc == 0 || rc == SG_ETIMEOUT)
+        c->adv_sent += len ? 1 : 0;
+    if (rc != 0)
+        return rc;
+    while (c->adv_acked != c->adv_sent)
+        if ((rc = pump(c, deadline)) != 0)
+            return rc;
+    return c->adv_on ? 0 : SG_EINVAL;
 }
 
 int ctl_send(ctl *c, uint8_t type, const void *payload, size_t len,

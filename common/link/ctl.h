@@ -79,6 +79,11 @@ int ctl_txlat(ctl *c, proto_txlat *out, int timeout_ms);
  * again is safe. */
 int ctl_mining(ctl *c, int on, int timeout_ms);
 
+/* Switches an adversary role on in the daemon (ADVERSARY, role as in
+ * common/core/adv_role.h) and waits for its ack: 0 once on, SG_EINVAL if
+ * the daemon refused the name. */
+int ctl_adversary(ctl *c, const char *role, int timeout_ms);
+
 /* Any other control message, for daemon-specific extensions. */
 int ctl_send(ctl *c, uint8_t type, const void *payload, size_t len,
              int timeout_ms);

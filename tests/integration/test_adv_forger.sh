@@ -25,6 +25,15 @@ banned_p1() {
                AND (' ' || banned_peers || ' ') LIKE '% p1 %'") || return 1
     [[ $n -eq 2 ]]
 }
+# The control message ADVERSARY (sgnode ctl ... adversary ROLE): a role
+# already on is acknowledged, an unknown one refused (exit 1, the store's
+# rows untouched).
+port=$(awk '$1 == "p1" { print $3 }' "$RUN/nodes.tsv")
+actl() { "$SGNODE" ctl --connect "127.0.0.1:$port" --cluster-key "$RUN/cluster.key" \
+             --genesis "$RUN/genesis.txt" adversary "$1"; }
+acked() { actl forger >/dev/null 2>&1; }
+sg_wait_for 60 "p1 to acknowledge ADVERSARY forger" acked
+actl bribe >/dev/null 2>&1 && sg_fail "ctl adversary bribe accepted"
 sg_wait_for 240 "op and p2 to refuse a block of p1's and ban it" banned_p1
 h0=$(adv_q "SELECT COALESCE(MAX(height), 0) FROM blocks WHERE stale = 0")
 grown() {
@@ -61,5 +70,6 @@ sent=$(grep -c "forger: sent forged block" "$RUN/logs/p1.log")
 out=$("$LAUNCHER" analyze-adv --run-dir "$RUN") || sg_fail "analyze-adv failed: $out"
 grep -q "its blocks on the best chain  0" <<<"$out" || sg_fail "analysis: $out"
 grep -qE "banned by +[23] honest node\(s\): .*op" <<<"$out" || sg_fail "analysis: $out"
-sg_log "forger: $sent forged finds; $(grep -c 'p1' <<<"$(adv_q "SELECT name FROM nodes WHERE banned_peers = 'p1'")") honest nodes banned p1"
+sg_log "forger: $sent forged finds; banned by $(adv_q "SELECT COUNT(*) FROM nodes
+                                                     WHERE banned_peers = 'p1'") honest nodes"
 sg_log "pass"
