@@ -858,7 +858,7 @@ void relay_announce_blocks(relay *r, const uint8_t (*hashes)[32], size_t n)
 {
     proto_inv_item *items = malloc(sizeof *items * (n ? n : 1));
     if (!items)
-        return;                   /* not published: the next event retries */
+        return;                   /* unannounced; no longer hidden, a GETBLOCKS finds them */
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         uint32_t k = 0;
