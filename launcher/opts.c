@@ -26,6 +26,8 @@ const char launcher_usage[] =
     "       launcher status [--run DIR]\n"
     "       launcher report [--run DIR]   (re)writes DIR/report.html (SQLite or MySQL runs;\n"
     "                                     MySQL: the server in run.json, password from MYSQL_PWD)\n"
+    "       launcher analyze [--run DIR]  each scenario event and how long until every node\n"
+    "                                     shared one tip again (from the run's database)\n"
     "       launcher pow --help\n"
     "topology and chain:\n"
     "  --prosumers N (3)  --consumers N (5)  --operators N (1, the only value supported)\n"
@@ -57,6 +59,8 @@ const char launcher_usage[] =
     "run:\n"
     "  --run-dir DIR (runs/<time>-<id>)  --base-port N (30300)  --log-level L (info)\n"
     "  --bin-dir DIR (where sgnode and sgoperator are; default: next to launcher)\n"
+    "  --scenario FILE (timed events: kill, stop/cont, partition/heal, hashrate, mining,\n"
+    "    adversary; checked before anything starts; see README, Scenarios)\n"
     "hosts (spread the daemons over LAN hosts):\n"
     "  --hosts FILE (one host a line: 'name [address] [slots]', '#' comments; the operator\n"
     "    on the first; daemons listen on their host's address)\n"
@@ -190,6 +194,7 @@ static const opt_def opt_table[] = {
     { "--log-level", T_LEVEL, F(log_level), 0, 0, "debug, info, warn or error" },
     { "--bin-dir", T_STR, F(bin_dir), 1, 0, "a directory name" },
     { "--hosts", T_STR, F(hosts_file), 1, 0, "a hosts file" },
+    { "--scenario", T_STR, F(scenario), 1, 0, "a scenario file (README, Scenarios)" },
     { "--remote-shell", T_STR, F(remote_shell), 1, 0,
       "a command prefix with {host}, e.g. 'ssh -o BatchMode=yes {host}'" },
     { "--remote-dir", T_STR, F(remote_dir), 1, 0, "an absolute directory path" },

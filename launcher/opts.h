@@ -67,6 +67,7 @@ typedef struct {
     const char *log_level;           /* --log-level (info) for the daemons */
     const char *bin_dir;             /* --bin-dir (directory of the launcher) */
     const char *hosts_file;          /* --hosts FILE (NULL: every daemon on 127.0.0.1) */
+    const char *scenario;            /* --scenario FILE (NULL: none) */
     const char *remote_shell;        /* --remote-shell ("ssh -o BatchMode=yes {host}") */
     const char *remote_dir;          /* --remote-dir (NULL: the run dir's own path) */
     const char *placement;           /* --placement local|hosts|slurm (NULL: hosts with

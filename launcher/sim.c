@@ -38,6 +38,8 @@
 #include "ingest.h"
 #include "report.h"
 #include "rundir.h"
+#include "scen_run.h"
+#include "scenario.h"
 #include "slurm.h"
 #include "view.h"
 #include "web.h"
@@ -82,10 +84,18 @@ typedef struct {
     int slurm_over;                 /* the job has ended: nothing restarts */
     web *web;                       /* --web: the live page (NULL: none) */
     web_snap *wsnap;
+    scenario sc;                    /* --scenario, parsed in preflight */
+    scen_run scen;                  /* applying it, once the run has an id */
+    int have_scen;
 } sim;
 
 static void sim_event(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void publish_web(sim *s, int64_t now);
+
+static void scen_note(void *ctx, const char *line)
+{
+    sim_event(ctx, "%s", line);
+}
 
 static void sim_event(sim *s, const char *fmt, ...)
 {
@@ -346,12 +356,56 @@ out:
     return rc;
 }
 
+/* --scenario: parsed and checked against the run's nodes (named as
+ * rundir.c names them) and their placement. */
+static int load_scenario(sim *s)
+{
+    size_t n = 1 + (size_t)s->o->prosumers + s->o->consumers;
+    char (*names)[32] = calloc(n, sizeof *names), err[640];
+    const char **np = calloc(n, sizeof *np);
+    size_t *at = calloc(n, sizeof *at);
+    uint8_t *remote = calloc(n, 1);
+    int status = 1;
+    if (!names || !np || !at || !remote)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0)
+            snprintf(names[i], sizeof names[i], "op");
+        else if (i <= s->o->prosumers)
+            snprintf(names[i], sizeof names[i], "p%zu", i);
+        else
+            snprintf(names[i], sizeof names[i], "c%zu", i - s->o->prosumers);
+        np[i] = names[i];
+    }
+    if (s->hosts.n) {
+        hosts_assign(&s->hosts, n, at);
+        for (size_t i = 0; i < n; i++)
+            remote[i] = !s->hosts.h[at[i]].local;
+    }
+    scen_nodes nd = { np, n, s->o->seed, (int64_t)s->o->duration * 1000 };
+    status = 2;
+    if (scen_load(&s->sc, s->o->scenario, &nd, err, sizeof err) != 0 ||
+        scen_check_remote(&s->sc, s->o->scenario, remote, np, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher: %s\n", err);
+        goto out;
+    }
+    status = 0;
+out:
+    free(names);
+    free(np);
+    free(at);
+    free(remote);
+    return status;
+}
+
 /* Everything that can be refused as bad input, before any file is made. */
 static int preflight(sim *s, const char *argv0)
 {
     char err[DB_ERR_MAX];
     struct stat st;
     if (find_binaries(s, argv0) != 0 || load_hosts(s) != 0)
+        return 2;
+    if (s->o->scenario && load_scenario(s) != 0)
         return 2;
     if (s->o->run_dir && stat(s->o->run_dir, &st) == 0) {
         fprintf(stderr, "launcher: --run-dir %s exists already; give a new directory\n",
@@ -423,6 +477,11 @@ static int setup(sim *s)
     }
     if (ingest_new(&s->ing, &s->params, s->db, s->run_id) != 0)
         return 1;
+    if (s->o->scenario) {
+        if (scen_run_init(&s->scen, &s->sc, s->run_id, s->db, scen_note, s) != 0)
+            return 1;
+        s->have_scen = 1;
+    }
     /* Before the table takes the screen: the seed repeats the run. */
     printf("launcher: run %s in %s, seed %llu\n", s->run_id, s->dir,
            (unsigned long long)s->o->seed);
@@ -542,6 +601,7 @@ static void put_stat(sim *s, const fleet_node *n, int64_t wall_ms)
     r.loop_lag_ms = n->st.lag_ms;
     r.rejected_blocks = n->st.rejected_blocks;
     r.rejected_txs = n->st.rejected_txs;
+    snprintf(r.tip, sizeof r.tip, "%s", n->st.tip);
     db_put_node_stat(s->db, &r);
 }
 
@@ -691,7 +751,13 @@ static void tick(sim *s, int show)
     int64_t now = clock_mono_ms(), wall = clock_wall_ms();
     fleet_reap(&s->f, on_exit_cb, s);
     restart_due(s, now);
+    if (s->have_scen && s->clock0_ms > 0 && !s->stopping)
+        scen_run_poll(&s->scen, &s->f, now - s->clock0_ms);
     for (size_t i = 0; i < s->f.n; i++) {
+        /* A stopped daemon cannot answer: asking would only cost the
+         * control timeout every tick. */
+        if (s->have_scen && scen_run_is_stopped(&s->scen, i))
+            continue;
         if (fleet_poll_stats(&s->f, i, now) != 0)
             continue;
         put_stat(s, &s->f.nodes[i], wall);
@@ -904,6 +970,9 @@ static int finish(sim *s)
     int64_t ran_ms = s->clock0_ms > 0 ? clock_mono_ms() - s->clock0_ms : 0;
     int status = 0;
     s->phase = "stopping";
+    /* Stopped daemons and a partition would keep the tips apart. */
+    if (s->have_scen)
+        scen_run_finish(&s->scen, &s->f, clock_mono_ms() - s->clock0_ms);
     settle(s);
     int64_t wall = clock_wall_ms();
     for (size_t i = 0; i < s->f.n; i++)
@@ -1097,6 +1166,8 @@ int sim_run(launcher_opts *o, const char *argv0)
         db_close(s.db, NULL, 0);
     web_stop(s.web);
     free(s.wsnap);
+    scen_run_free(&s.scen);
+    scen_free(&s.sc);
     ingest_free(s.ing);
     rundir_free(&s.f);
     hosts_free(&s.hosts);

@@ -29,6 +29,19 @@ void mempool_set_sigcache(mempool *mp, sigcache *sc);
  * window, no duplicate txid or (account, nonce).  Coinbase is refused. */
 int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
                 const ledger *tip, const uint8_t chain_id[32]);
+/* mempool_add for a transaction whose signature the caller has checked
+ * against this chain (sigcache_check_detached on another thread): every
+ * other check, without checking it again. */
+int mempool_add_verified(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                         const ledger *tip);
+/* The first nonce from `base` on that the pool holds no transaction of
+ * `from` for: past the run of consecutive nonces it holds. */
+uint64_t mempool_next_nonce(const mempool *mp, const uint8_t from[32], uint64_t base);
+/* mempool_add's checks but the signature and the pool's bounds, none of
+ * which changes anything: 0 or what add would refuse the transaction with.
+ * Lets a caller skip checking the signature of one add would refuse. */
+int mempool_precheck(const mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                     const ledger *tip);
 int mempool_has(const mempool *mp, const uint8_t txid[32]);
 const proto_tx *mempool_get(const mempool *mp, const uint8_t txid[32]);
 void mempool_remove(mempool *mp, const uint8_t txid[32]);

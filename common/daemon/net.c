@@ -46,7 +46,7 @@ void net_dial_more(net *n)
         net_addr *a = &n->addrs[i];
         if (n->n_conns >= conn_cap(n) || n->n_ready >= n->cfg.max_peers)
             return;
-        if (a->conn != NULL || a->self || a->next_try_ms > now)
+        if (a->conn != NULL || a->self || a->denied || a->next_try_ms > now)
             continue;
         if (!a->persistent && (n->cfg.no_discovery ||
                                n->n_outbound >= n->cfg.outbound_target))
@@ -133,6 +133,7 @@ static void net_free(net *n)
     free(n->rbuf);
     free(n->addrs);
     free(n->bans);
+    free(n->deny);
     free(n->name);
     free(n->listen);
     sodium_memzero(&n->cfg, sizeof(n->cfg));

@@ -204,10 +204,30 @@ void net_set_turn_hook(net *n, void (*fn)(void *arg), void *arg);
 void net_set_control_hook(net *n, net_event_cb on_event, net_msg_cb on_msg,
                           void *ctx);
 
+/* Partition: the peer names (HELLO names) this daemon must not be linked
+ * to, replacing the earlier set; count 0 heals.  Links to them close now;
+ * later links are refused once the handshake names the peer, inbound and
+ * outbound alike (not a ban: nothing else is affected), and an address a
+ * denied peer answered at is not dialed again.  Any change makes every
+ * book address due for a dial at once with a fresh backoff, so links come
+ * back after a heal even with a bounded peer degree.  0 or SG_ENOMEM
+ * (the old set stays). */
+int net_set_denied(net *n, const char *const *names, size_t count);
+size_t net_denied_count(const net *n);
+
 /* Logs the reason, disconnects and bans as described above. */
 void net_misbehave(net_peer *p, const char *reason);
 /* Closes without a ban (logged at info level). */
 void net_disconnect(net_peer *p, const char *reason);
+/* Misbehaviour found after the fact (a signature checked on another
+ * thread), when the link may be gone: bans the identity as net_misbehave
+ * would, and a READY link with that identity, if any, gets net_misbehave. */
+void net_misbehave_identity(net *n, const uint8_t identity[32], const char *reason);
+/* Stops (paused non-zero) or resumes handing a peer's messages to on_msg;
+ * its socket is not read meanwhile, so TCP slows the sender down.  For a
+ * daemon whose work queue is full.  A few messages read in the same slice
+ * may still be delivered after the pause; nothing is lost. */
+void net_peer_pause_input(net_peer *p, int paused);
 
 /* Iterates READY peer links (not control links):
  *   for (net_peer *p = net_peer_first(n); p; p = net_peer_next(p)) ...

@@ -53,8 +53,11 @@ struct ctl {
      * an earlier one timed out. */
     uint64_t mining_sent, mining_acked;
     uint8_t mining_on;       /* the state the last ack reported */
-    uint64_t adv_sent, adv_acked;  /* ADVERSARY requests and their acks */
-    uint8_t adv_on;          /* what the last ADVERSARY_ACK said */
+    /* ctl_call: the answer type awaited (0: none) and its copy. */
+    uint8_t call_type;
+    int call_done;
+    uint8_t *call_ans;
+    size_t call_len;
     size_t log_n;
     uint64_t log_dropped;
     uint8_t rbuf[CTL_READ_CHUNK];
@@ -197,15 +200,6 @@ static int take_mining_ack(ctl *c, const uint8_t *payload, size_t len)
     return 0;
 }
 
-static int take_adversary_ack(ctl *c, const uint8_t *payload, size_t len)
-{
-    if (len != 1 || payload[0] > 1 || c->adv_acked == c->adv_sent)
-        return SG_EPROTO;
-    c->adv_acked++;
-    c->adv_on = payload[0];
-    return 0;
-}
-
 static int on_msg(void *ctx, uint8_t type, const uint8_t *payload, size_t len)
 {
     ctl *c = ctx;
@@ -229,8 +223,15 @@ static int on_msg(void *ctx, uint8_t type, const uint8_t *payload, size_t len)
         return take_store_data(c, payload, len);
     case PROTO_MSG_MINING_ACK:
         return take_mining_ack(c, payload, len);
-    case PROTO_MSG_ADVERSARY_ACK:
-        return take_adversary_ack(c, payload, len);
+    }
+    if (c->call_type != 0 && type == c->call_type && !c->call_done) {
+        c->call_ans = len ? malloc(len) : NULL;
+        if (len && !c->call_ans)
+            return SG_ENOMEM;
+        if (len)
+            memcpy(c->call_ans, payload, len);
+        c->call_len = len;
+        c->call_done = 1;
     }
     return 0;   /* anything else is for newer clients; ignore it */
 }
@@ -454,6 +455,7 @@ void ctl_close(ctl *c)
     }
     proto_stats_free(&c->stats);
     proto_txlat_free(&c->txlat);
+    free(c->call_ans);
     free(c);
 }
 
@@ -598,20 +600,48 @@ int ctl_mining(ctl *c, int on, int timeout_ms)
     return c->mining_on == m.on ? 0 : SG_EPROTO;
 }
 
-int ctl_adversary(ctl *c, const char *role, int timeout_ms)
+int ctl_call(ctl *c, uint8_t type, const void *payload, size_t len, uint8_t ack_type,
+             uint8_t **ack, size_t *ack_len, int timeout_ms)
 {
     int64_t deadline = deadline_of(timeout_ms);
-    size_t len = strlen(role);
-    int rc = len ? send_msg(c, PROTO_MSG_ADVERSARY, role, len, deadline) : SG_EINVAL;
+    int rc;
 
-    if (rc == 0 || rc == SG_ETIMEOUT)
-        c->adv_sent += len ? 1 : 0;
+    *ack = NULL;
+    *ack_len = 0;
+    free(c->call_ans);
+    c->call_ans = NULL;
+    c->call_done = 0;
+    c->call_type = ack_type;
+    rc = send_msg(c, type, payload, len, deadline);
+    while (rc == 0 && !c->call_done)
+        rc = pump(c, deadline);
+    c->call_type = 0;
     if (rc != 0)
         return rc;
-    while (c->adv_acked != c->adv_sent)
-        if ((rc = pump(c, deadline)) != 0)
-            return rc;
-    return c->adv_on ? 0 : SG_EINVAL;
+    *ack = c->call_ans;
+    *ack_len = c->call_len;
+    c->call_ans = NULL;
+    return 0;
+}
+
+int ctl_adversary(ctl *c, const char *role, int timeout_ms)
+{
+    proto_adversary m = { 0 };
+    uint8_t *enc = NULL, *ack = NULL;
+    size_t len = 0, alen = 0;
+
+    if (strlen(role) > PROTO_ROLE_NAME_MAX)
+        return SG_EINVAL;
+    snprintf(m.role, sizeof m.role, "%s", role);
+    int rc = proto_adversary_encode(&m, &enc, &len);
+    if (rc == 0)
+        rc = ctl_call(c, PROTO_MSG_ADVERSARY, enc, len, PROTO_MSG_ADVERSARY_ACK, &ack, &alen,
+                      timeout_ms);
+    if (rc == 0)
+        rc = alen != 1 ? SG_EPROTO : ack[0] == 1 ? 0 : SG_EINVAL;
+    free(enc);
+    free(ack);
+    return rc;
 }
 
 int ctl_send(ctl *c, uint8_t type, const void *payload, size_t len,

@@ -83,6 +83,14 @@ int ctl_mining(ctl *c, int on, int timeout_ms);
  * common/core/adv_role.h) and waits for its ack: 0 once on, SG_EINVAL if
  * the daemon refused the name. */
 int ctl_adversary(ctl *c, const char *role, int timeout_ms);
+/* One request and its answer: sends type with the payload and waits for
+ * the first message of ack_type, whose payload goes to *ack (malloc'ed,
+ * freed by the caller; NULL when empty) and *ack_len.  For requests a
+ * client sends one at a time on its own link (the scenario's PARTITION,
+ * HASHRATE, ADVERSARY); SG_ECLOSED when the daemon drops the link instead,
+ * as one that does not know the request does. */
+int ctl_call(ctl *c, uint8_t type, const void *payload, size_t len, uint8_t ack_type,
+             uint8_t **ack, size_t *ack_len, int timeout_ms);
 
 /* Any other control message, for daemon-specific extensions. */
 int ctl_send(ctl *c, uint8_t type, const void *payload, size_t len,

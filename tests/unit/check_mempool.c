@@ -320,6 +320,55 @@ START_TEST(test_select_cross_account)
 }
 END_TEST
 
+/* For signatures checked elsewhere: precheck refuses what add would
+ * refuse without looking at the signature, add_verified takes one without
+ * checking it, and next_nonce walks one account's run of nonces. */
+START_TEST(test_precheck_verified_next_nonce)
+{
+    mp_fix f;
+    fix_init(&f);
+    mempool *mp;
+    uint8_t id[32];
+    ck_assert_int_eq(mempool_new(&mp, 100, 1u << 20), 0);
+    ck_assert_uint_eq(mempool_next_nonce(mp, f.pk[0], 0), 0);
+
+    proto_tx t0 = transfer(&f, 0, 1, 0, 5);
+    ck_assert_int_eq(tx_id(&t0, id), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &t0, id, f.l), 0);
+    ck_assert_int_eq(mempool_add(mp, &t0, id, f.l, f.id), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &t0, id, f.l), SG_EDUP);
+
+    /* A bad signature is not precheck's business, nor add_verified's. */
+    proto_tx t1 = transfer(&f, 0, 1, 1, 5);
+    t1.sig[7] ^= 1;
+    ck_assert_int_eq(tx_id(&t1, id), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &t1, id, f.l), 0);
+    ck_assert_int_eq(mempool_add(mp, &t1, id, f.l, f.id), SG_EBADSIG);
+    ck_assert_int_eq(mempool_add_verified(mp, &t1, id, f.l), 0);
+    ck_assert_int_eq(mempool_has(mp, id), 1);
+
+    proto_tx far = transfer(&f, 0, 1, MEMPOOL_NONCE_WINDOW, 5);
+    ck_assert_int_eq(tx_id(&far, id), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &far, id, f.l), SG_ENONCE);
+    ck_assert_int_eq(mempool_add_verified(mp, &far, id, f.l), SG_ENONCE);
+
+    /* Nonces 0, 1 and 3 held: the next is 2, and 4 from 3 on. */
+    proto_tx t3 = transfer(&f, 0, 1, 3, 5);
+    ck_assert_int_eq(tx_id(&t3, id), 0);
+    ck_assert_int_eq(mempool_add(mp, &t3, id, f.l, f.id), 0);
+    ck_assert_uint_eq(mempool_next_nonce(mp, f.pk[0], 0), 2);
+    ck_assert_uint_eq(mempool_next_nonce(mp, f.pk[0], 3), 4);
+    ck_assert_uint_eq(mempool_next_nonce(mp, f.pk[1], 7), 7);
+
+    proto_tx_free(&t0);
+    proto_tx_free(&t1);
+    proto_tx_free(&far);
+    proto_tx_free(&t3);
+    mempool_free(mp);
+    fix_free(&f);
+}
+END_TEST
+
 Suite *mempool_suite(void)
 {
     Suite *s = suite_create("mempool");
@@ -330,6 +379,7 @@ Suite *mempool_suite(void)
     tcase_add_test(tc, test_bounds);
     tcase_add_test(tc, test_prune_after_block);
     tcase_add_test(tc, test_select_cross_account);
+    tcase_add_test(tc, test_precheck_verified_next_nonce);
     suite_add_tcase(s, tc);
     return s;
 }

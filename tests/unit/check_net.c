@@ -966,6 +966,45 @@ START_TEST(test_reconnect_after_restart)
 }
 END_TEST
 
+/* A partition cuts the links to the names denied, keeps them cut while
+ * the denied peer redials (its bootstrap), leaves other links alone, and
+ * a heal brings the link back at once. */
+START_TEST(test_partition_and_heal)
+{
+    world w;
+    tnode a, b, c;
+    node_opts oa = { 0 }, ob = { 0 };
+    char addr[64];
+    const char *boot[1];
+    const char *deny[] = { "beta" };
+
+    world_init(&w);
+    node_start(&w, &a, "alpha", &oa);
+    boot[0] = addr_of(&a, addr, sizeof(addr));
+    ob.boot = boot;
+    ob.n_boot = 1;
+    node_start(&w, &b, "beta", &ob);
+    node_start(&w, &c, "gamma", &ob);
+    WAIT(&w, net_peer_count(a.n) == 2, 5000);
+
+    ck_assert_int_eq(net_set_denied(a.n, deny, 1), 0);
+    ck_assert_uint_eq(net_denied_count(a.n), 1);
+    WAIT(&w, net_peer_count(b.n) == 0 && net_peer_count(a.n) == 1, 5000);
+    /* Beta keeps redialing (backoff 100..800 ms) and is refused each time. */
+    spin(w.loop, 1500);
+    ck_assert_uint_eq(net_peer_count(a.n), 1);
+    ck_assert_uint_eq(net_peer_count(c.n), 1);
+    ck_assert(log_has(&a, "partitioned from it"));
+    ck_assert_uint_eq(net_ban_count(a.n), 0);
+
+    ck_assert_int_eq(net_set_denied(a.n, NULL, 0), 0);
+    WAIT(&w, net_peer_count(a.n) == 2 && net_peer_count(b.n) == 1, 5000);
+    tnode *all[] = { &a, &b, &c };
+    nodes_stop(&w, all, 3);
+    world_end(&w);
+}
+END_TEST
+
 START_TEST(test_duplicate_links_settle)
 {
     world w;
@@ -1217,6 +1256,7 @@ Suite *net_suite(void)
     tcase_add_test(tc, test_max_peers);
     tcase_add_test(tc, test_address_gossip);
     tcase_add_test(tc, test_reconnect_after_restart);
+    tcase_add_test(tc, test_partition_and_heal);
     tcase_add_test(tc, test_duplicate_links_settle);
     tcase_add_test(tc, test_control_link);
     tcase_add_test(tc, test_ipv6_link_and_bad_config);
