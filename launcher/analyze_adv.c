@@ -6,11 +6,9 @@
 #include "analyze_adv.h"
 
 #include <inttypes.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/base/err.h"
 #include "common/core/adv_role.h"
@@ -279,49 +277,19 @@ out:
     return rc;
 }
 
-/* ---- the hidden subcommand ---------------------------------------------- */
+/* ---- entry points -------------------------------------------------------- */
 
-static void row_run(const db_row *row, void *arg)
+static void row_count(const db_row *row, void *arg)
 {
-    snprintf(arg, DB_RUNID_MAX, "%s", sval(row, 0));
+    *(int64_t *)arg = ival(row, 0);
 }
 
-int analyze_adv_main(int argc, char **argv)
+int analyze_adv_count(db_reader *r, const char *run_id)
 {
-    char path[PATH_MAX], run_id[DB_RUNID_MAX] = "", err[DB_ERR_MAX];
-    const char *dir = NULL;
-    db_reader *r = NULL;
-    int status = 1;
-
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--run-dir") == 0 && i + 1 < argc)
-            dir = argv[++i];
-    if (!dir) {
-        fprintf(stderr, "launcher analyze-adv: --run-dir DIR is required\n");
-        return 2;
-    }
-    snprintf(path, sizeof path, "%s/run.json", dir);
-    json_t *root = json_load_file(path, 0, NULL);
-    if (root) {
-        snprintf(run_id, sizeof run_id, "%s",
-                 json_string_value(json_object_get(root, "run_id")) ?: "");
-        json_decref(root);
-    }
-    snprintf(path, sizeof path, "%s/run.db", dir);
-    db_config cfg = { .sqlite_path = path };
-    if (access(path, R_OK) != 0 || db_reader_open(&r, &cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "launcher analyze-adv: cannot read %s%s%s\n", path,
-                access(path, R_OK) ? "" : ": ", access(path, R_OK) ? "" : err);
-        return 1;
-    }
-    if (!run_id[0] && db_reader_query(r, "SELECT run_id FROM runs ORDER BY started_at_s "
-                                         "DESC LIMIT 1", NULL, row_run, run_id, err,
-                                      sizeof err) != 0)
-        fprintf(stderr, "launcher analyze-adv: %s\n", err);
-    else if (!run_id[0])
-        fprintf(stderr, "launcher analyze-adv: %s holds no run\n", path);
-    else if (analyze_adv_run(r, run_id, stdout) == 0)
-        status = 0;
-    db_reader_close(r);
-    return status;
+    char err[DB_ERR_MAX];
+    int64_t n = 0;
+    if (db_reader_query(r, "SELECT COUNT(*) FROM nodes WHERE run_id=?1 AND adversary<>''",
+                        run_id, row_count, &n, err, sizeof err) != 0)
+        return 0;                   /* a database from before the column */
+    return (int)n;
 }
