@@ -67,7 +67,7 @@ grep -hE "misbehaving .*\(p1\): invalid block: (bad coinbase|proof of work)" \
 sent=$(grep -c "forger: sent forged block" "$RUN/logs/p1.log")
 [[ $sent -ge 1 ]] || sg_fail "p1 logged no forged block"
 
-out=$("$LAUNCHER" analyze-adv --run-dir "$RUN") || sg_fail "analyze-adv failed: $out"
+out=$("$LAUNCHER" analyze --run "$RUN") || sg_fail "launcher analyze failed: $out"
 grep -q "its blocks on the best chain  0" <<<"$out" || sg_fail "analysis: $out"
 grep -qE "banned by +[23] honest node\(s\): .*op" <<<"$out" || sg_fail "analysis: $out"
 sg_log "forger: $sent forged finds; banned by $(adv_q "SELECT COUNT(*) FROM nodes

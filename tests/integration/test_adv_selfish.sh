@@ -67,7 +67,7 @@ orphaned=$(adv_q "SELECT COUNT(*) FROM blocks WHERE stale = 1 AND miner <> '$pk'
 sg_assert_eq "$(adv_q "SELECT COUNT(*) FROM nodes WHERE rejected_blocks > 0 OR
                        banned_peers <> ''")" 0 "nodes that refused blocks or banned a peer"
 
-out=$("$LAUNCHER" analyze-adv --run-dir "$RUN") || sg_fail "analyze-adv failed: $out"
+out=$("$LAUNCHER" analyze --run "$RUN") || sg_fail "launcher analyze failed: $out"
 grep -q "hash share (alpha)        0.4706 (from the --hashrate caps)" <<<"$out" ||
     sg_fail "analysis: $out"
 grep -q "gamma 0.0: 0.7" <<<"$out" || sg_fail "analysis: $out"
