@@ -3,8 +3,10 @@
  * analyze.h.
  */
 #include "analyze.h"
+#include "analyze_adv.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,12 +229,42 @@ int analyze_main(int argc, char **argv)
         return 1;
     }
     int rc = analyze_run(db, run_id, &a, err, sizeof err);
-    db_reader_close(db);
     if (rc != 0) {
+        db_reader_close(db);
         fprintf(stderr, "launcher analyze: %s\n", err);
         return 1;
     }
     analyze_print(stdout, &a, run_id);
     analyze_free(&a);
-    return 0;
+    /* The adversaries' effect (analyze_adv.h), in runs that had any. */
+    if (analyze_adv_count(db, run_id) > 0) {
+        fputc('\n', stdout);
+        rc = analyze_adv_run(db, run_id, stdout);
+    }
+    db_reader_close(db);
+    return rc == 0 ? 0 : 1;
+}
+
+/* The hidden `launcher analyze-adv --run-dir DIR` (analyze_adv.h); here,
+ * with the other reader of a finished run's store. */
+int analyze_adv_main(int argc, char **argv)
+{
+    char run_id[DB_RUNID_MAX], err[2 * PATH_MAX + 256];
+    const char *dir = NULL;
+    db_reader *r = NULL;
+
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--run-dir") == 0 && i + 1 < argc)
+            dir = argv[++i];
+    if (!dir) {
+        fprintf(stderr, "launcher analyze-adv: --run-dir DIR is required\n");
+        return 2;
+    }
+    if (report_open_run(dir, NULL, &r, run_id, sizeof run_id, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher analyze-adv: %s\n", err);
+        return 1;
+    }
+    int rc = analyze_adv_run(r, run_id, stdout);
+    db_reader_close(r);
+    return rc == 0 ? 0 : 1;
 }

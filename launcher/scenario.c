@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/core/adv_role.h"
 #include "common/base/err.h"
 #include "common/base/units.h"
 
@@ -219,6 +220,9 @@ static int parse_role(lctx *c, const char *r, scen_event *ev)
         if (!islower((unsigned char)r[i]) && !isdigit((unsigned char)r[i]) &&
             r[i] != '-' && r[i] != '_')
             return bad(c, "adversary role '%s' is not a role name; give one like selfish", r);
+    unsigned mask;
+    if (adv_parse_roles(r, &mask) != 0)
+        return bad(c, "adversary role '%s' is not a role name; give one of " ADV_ROLE_NAMES, r);
     memcpy(ev->role, r, len + 1);
     return 0;
 }

@@ -779,6 +779,26 @@ int ctl_call(ctl *c, uint8_t type, const void *payload, size_t len, uint8_t ack_
     return 0;
 }
 
+int ctl_adversary(ctl *c, const char *role, int timeout_ms)
+{
+    proto_adversary m = { 0 };
+    uint8_t *enc = NULL, *ack = NULL;
+    size_t len = 0, alen = 0;
+
+    if (strlen(role) > PROTO_ROLE_NAME_MAX)
+        return SG_EINVAL;
+    snprintf(m.role, sizeof m.role, "%s", role);
+    int rc = proto_adversary_encode(&m, &enc, &len);
+    if (rc == 0)
+        rc = ctl_call(c, PROTO_MSG_ADVERSARY, enc, len, PROTO_MSG_ADVERSARY_ACK, &ack, &alen,
+                      timeout_ms);
+    if (rc == 0)
+        rc = alen != 1 ? SG_EPROTO : ack[0] == 1 ? 0 : SG_EINVAL;
+    free(enc);
+    free(ack);
+    return rc;
+}
+
 int ctl_send(ctl *c, uint8_t type, const void *payload, size_t len,
              int timeout_ms)
 {

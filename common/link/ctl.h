@@ -79,6 +79,10 @@ int ctl_txlat(ctl *c, proto_txlat *out, int timeout_ms);
  * again is safe. */
 int ctl_mining(ctl *c, int on, int timeout_ms);
 
+/* Switches an adversary role on in the daemon (ADVERSARY, role as in
+ * common/core/adv_role.h) and waits for its ack: 0 once on, SG_EINVAL if
+ * the daemon refused the name. */
+int ctl_adversary(ctl *c, const char *role, int timeout_ms);
 /* One request and its answer: sends type with the payload and waits for
  * the first message of ack_type, whose payload goes to *ack (malloc'ed,
  * freed by the caller; NULL when empty) and *ack_len.  For requests a

@@ -60,6 +60,14 @@ static const db__col node_cols[] = {
     LATE(db_node, energy_paid, DBU_SET),
     LATE(db_node, energy_received, DBU_SET),
     LATE(db_node, rewards, DBU_SET),
+    LATES(db_node, adversary, DBU_SET),
+    LATE(db_node, rejected_blocks, DBU_SET),
+    LATE(db_node, rejected_txs, DBU_SET),
+    LATES(db_node, banned_peers, DBU_SET),
+    LATE(db_node, adv_withheld, DBU_SET),
+    LATE(db_node, adv_published, DBU_SET),
+    LATE(db_node, adv_abandoned, DBU_SET),
+    LATE(db_node, blocks_mined, DBU_SET),
 };
 static const char *const node_idx[] = { "nodes_pubkey:run_id,pubkey", NULL };
 
@@ -163,6 +171,8 @@ static const db__col node_stat_cols[] = {
     INT(db_node_stat, balance, DBU_KEEP),
     INT(db_node_stat, loop_lag_ms, DBU_KEEP),
     LATES(db_node_stat, tip, DBU_KEEP),
+    LATE(db_node_stat, rejected_blocks, DBU_KEEP),
+    LATE(db_node_stat, rejected_txs, DBU_KEEP),
 };
 static const char *const node_stat_idx[] = { "node_stats_t:run_id,t_ms", NULL };
 

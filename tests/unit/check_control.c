@@ -40,6 +40,7 @@ typedef struct {
     int shutdowns;
     const char *shutdown_why;
     int net_closed;
+    adv *adv;                     /* NULL: none (most tests) */
 } fixture;
 
 static void fig(void *ctx, control_runtime *out)
@@ -115,6 +116,7 @@ static void control_start(fixture *f, txlat *tl, int stream)
         .log = f->lg, .log_stream = stream ? f->lg : NULL, .ctx = f,
         .runtime = fig, .set_mining = set_mining, .set_hashrate = set_hashrate,
         .shutdown = do_shutdown,
+        .adv = f->adv,
     };
     ck_assert_int_eq(control_new(&f->c, &cfg), 0);
 }
@@ -301,6 +303,55 @@ START_TEST(test_mining_and_shutdown)
     control_handle(f.c, "test", PROTO_MSG_LOG_SUB, &lvl, 1, &a);
     ck_assert_str_eq(a.drop, "unexpected control message");
     fixture_end(&f);
+}
+END_TEST
+
+static int ask_adversary(fixture *f, const char *role)
+{
+    control_answer a;
+    proto_adversary m = { 0 };
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    snprintf(m.role, sizeof m.role, "%s", role);
+    ck_assert_int_eq(proto_adversary_encode(&m, &buf, &len), 0);
+    control_handle(f->c, "test", PROTO_MSG_ADVERSARY, buf, len, &a);
+    free(buf);
+    ck_assert_ptr_null(a.drop);
+    ck_assert_int_eq(a.type, PROTO_MSG_ADVERSARY_ACK);
+    ck_assert_uint_eq(a.len, 1);
+    int on = a.payload[0];
+    free(a.payload);
+    return on;
+}
+
+/* ADVERSARY switches a role on at run time; the stats name it. */
+START_TEST(test_adversary)
+{
+    fixture f;
+    control_answer a;
+    proto_stat items[PROTO_STATS_MAX];
+
+    fixture_init(&f);
+    adv_config ac = { .chain = f.chain, .log = f.lg };
+    ck_assert_int_eq(adv_new(&f.adv, &ac), 0);
+    control_start(&f, NULL, 0);
+    uint32_t n = control_stats(f.c, items);
+    proto_stats st = { .n = n, .items = items };
+    ck_assert_str_eq(stat_find(&st, "adversary")->s, "");
+    ck_assert_ptr_null(stat_find(&st, "adv_withheld"));
+    ck_assert_int_eq(ask_adversary(&f, "selfish"), 1);
+    ck_assert_int_eq(ask_adversary(&f, "bribe"), 0);
+    ck_assert_int_eq(ask_adversary(&f, "forger"), 1);
+    ck_assert_uint_eq(adv_roles(f.adv), ADV_SELFISH | ADV_FORGER);
+    st.n = control_stats(f.c, items);
+    ck_assert_str_eq(stat_find(&st, "adversary")->s, "selfish,forger");
+    ck_assert_int_eq(stat_find(&st, "adv_withheld")->i, 0);
+    ck_assert_int_eq(stat_find(&st, "rejected_blocks")->i, 0);
+    ck_assert_str_eq(stat_find(&st, "banned_peers")->s, "");
+    control_handle(f.c, "test", PROTO_MSG_ADVERSARY, NULL, 0, &a);
+    ck_assert_str_eq(a.drop, "malformed ADVERSARY");
+    fixture_end(&f);
+    adv_free(f.adv);
 }
 END_TEST
 
@@ -513,6 +564,7 @@ Suite *control_suite(void)
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_store_read);
     tcase_add_test(tc, test_mining_and_shutdown);
+    tcase_add_test(tc, test_adversary);
     tcase_add_test(tc, test_scenario_requests);
     tcase_add_test(tc, test_txlat);
     tcase_add_test(tc, test_link_stream_and_shutdown);

@@ -157,6 +157,7 @@ static const struct {
     { "at 30s mining on\n", "no nodes named" },
     { "at 30s adversary p3\n", "expected adversary NODE ROLE" },
     { "at 30s adversary p3 Sel!fish\n", "not a role name" },
+    { "at 30s adversary p3 bribe\n", "not a role name; give one of selfish" },
     { "at 300s kill p1\n", "not before the run's end (--duration 300 s)" },
 };
 

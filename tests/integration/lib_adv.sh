@@ -1,0 +1,73 @@
+# Sourced after lib.sh by the adversary tests (test_adv_*.sh): a launcher
+# run in the background on free ports, queries of its SQLite store, a stop
+# by SIGINT, and a cleanup that kills every daemon the run started (found
+# by the private binaries' path), on failure too.
+
+# adv_setup: skips without sqlite3 or the launcher; copies the launcher
+# next to the private daemon binaries sg_setup made.
+adv_setup() {
+    command -v sqlite3 >/dev/null || sg_skip "sqlite3 CLI not installed (scripts/install-deps)"
+    [[ -x "$SG_BIN/launcher" ]] || sg_skip "bin/launcher not built (run make)"
+    cp "$SG_BIN/launcher" "$SG_T/bin/" || sg_fail "cannot copy the launcher"
+    LAUNCHER=$SG_T/bin/launcher
+    trap 'rc=$?; adv_kill_ours; (exit $rc); sg_cleanup' EXIT
+}
+
+adv_our_daemons() {
+    local p a0
+    for p in /proc/[0-9]*; do
+        a0=
+        { read -r -d '' a0 <"$p/cmdline"; } 2>/dev/null
+        [[ "$a0" == "$SG_T/bin/sg"* ]] && echo "${p#/proc/}"
+    done
+}
+
+adv_kill_ours() {
+    local p
+    for p in $(adv_our_daemons); do kill -KILL "$p" 2>/dev/null; done
+}
+
+# adv_q SQL: one query on the run's store ($RUN/run.db).
+adv_q() { sqlite3 -cmd ".timeout 5000" "$RUN/run.db" "$1"; }
+
+# adv_start NODES ARGS...: the launcher in the background on NODES free
+# ports (--run-dir $RUN, --duration 0: it runs until adv_stop); LPID set.
+# A port taken between the probe and the launcher's own check makes it
+# exit 2 before it creates $RUN: then another range is tried.
+adv_start() {
+    local nodes=$1 b p ok rc; shift
+    for _ in 1 2 3 4 5; do
+        for _ in $(seq 1 50); do
+            b=$(( 20000 + RANDOM % 12000 )) ok=1
+            for p in $(seq "$b" $((b + nodes - 1))); do
+                if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
+            done
+            [[ $ok -eq 1 ]] && break
+        done
+        "$LAUNCHER" --quiet --duration 0 --base-port "$b" --run-dir "$RUN" "$@" \
+            <&- >"$RUN.out" 2>&1 &
+        LPID=$!
+        SG_PID[launcher]=$LPID
+        adv_settled() { [[ -e "$RUN/run.db" ]] || ! kill -0 "$LPID" 2>/dev/null; }
+        sg_wait_for 60 "the launcher past its port check" adv_settled
+        [[ -e "$RUN/run.db" ]] && return 0
+        wait "$LPID"; rc=$?
+        unset "SG_PID[launcher]"
+        [[ $rc -eq 2 ]] && grep -q "in use" "$RUN.out" && continue
+        cat "$RUN.out"
+        sg_fail "launcher exited $rc at start"
+    done
+    sg_fail "no usable port range after 5 tries"
+}
+
+# adv_stop: SIGINT, as Ctrl-C; the launcher settles the chain, writes the
+# store and exits 0 within a generous time.
+adv_stop() {
+    local rc
+    kill -INT "$LPID"
+    adv_exited() { ! kill -0 "$LPID" 2>/dev/null; }
+    sg_wait_for 300 "the launcher to finish after SIGINT" adv_exited
+    wait "$LPID"; rc=$?
+    unset "SG_PID[launcher]"
+    [[ $rc -eq 0 ]] || { tail -n 20 "$RUN.out"; sg_fail "launcher exited $rc after SIGINT"; }
+}
