@@ -213,6 +213,13 @@ uint32_t control_stats(control *c, proto_stat *items)
     stat_int(&sb, "blocks_in_flight", (int64_t)rs.in_flight);
     stat_int(&sb, "block_stalls", clamp64(rs.stalls));
     stat_int(&sb, "misbehaved", clamp64(rs.misbehaved));
+    stat_int(&sb, "cmpct_in", clamp64(rs.cmpct_in));
+    stat_int(&sb, "cmpct_redundant", clamp64(rs.cmpct_redundant));
+    stat_int(&sb, "cmpct_rebuilt", clamp64(rs.cmpct_rebuilt));
+    stat_int(&sb, "cmpct_blocktxn", clamp64(rs.cmpct_blocktxn));
+    stat_int(&sb, "cmpct_fallback", clamp64(rs.cmpct_fallback));
+    stat_int(&sb, "cmpct_early", clamp64(rs.cmpct_early));
+    stat_int(&sb, "cmpct_sent", clamp64(rs.cmpct_sent));
     stats_txlat(c, &sb);
     hash_hex(c->cfg.pk, 32, hex);
     stat_str(&sb, "pubkey", hex);

@@ -28,8 +28,9 @@
  * bought_wh, grid_import_wh, grid_export_wh (cumulative Wh traded peer to
  * peer and with the grid), state_hash (str, the tip ledger's digest),
  * then blocks_mined, uptime_ms, bans, blocks_in_flight, block_stalls,
- * misbehaved, tx_latency_tracked, tx_latency_measured, tx_latency_dropped
- * (its own transactions' inclusion latency, txlat.h; the records go out on
+ * misbehaved, cmpct_in, cmpct_redundant, cmpct_rebuilt, cmpct_blocktxn,
+ * cmpct_fallback, cmpct_early, cmpct_sent (compact block relay, relay.h),
+ * tx_latency_tracked, tx_latency_measured, tx_latency_dropped (its own transactions' inclusion latency, txlat.h; the records go out on
  * TXLAT_REQ), pubkey (str), and the market:
  *   interval               market interval now (from the genesis clock)
  *   last_settled_interval  tip ledger's last settled interval, -1: none

@@ -2,6 +2,7 @@
  * relay.c - inventory gossip and block sync; see relay.h.
  */
 #include "common/daemon/relay.h"
+#include "common/daemon/relay_int.h"
 #include "common/base/clock.h"
 
 #include <stdlib.h>
@@ -50,6 +51,7 @@ struct relay {
     hmap in_flight;                   /* block hash -> relay_peer asked */
     relay_stats st;
     size_t n_tx_inv_peers;            /* peers with tx announcements queued */
+    relay_cmpct *cmpct;               /* compact block relay (relay_cmpct.c) */
 };
 
 /* ---- known set ----------------------------------------------------------- */
@@ -277,6 +279,7 @@ static void announce_block(relay *r, const uint8_t h[32])
 {
     proto_inv_item it = { .kind = PROTO_INV_BLOCK };
     memcpy(it.hash, h, 32);
+    relay_cmpct_announce(r->cmpct, h);
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         if (!rp || known_has(&rp->known, h))
@@ -389,6 +392,7 @@ static void on_ready(relay *r, net_peer *p)
     net_peer_set_data(p, rp);
     log_debug(r->cfg.log, "relay: peer %s (%s) ready, %s", net_peer_name(p), net_peer_addr(p),
              net_peer_is_inbound(p) ? "inbound" : "outbound");
+    relay_cmpct_peer_ready(r->cmpct, p);
     send_getblocks(r, rp);
     announce_mempool(r, rp);
 }
@@ -412,6 +416,7 @@ static void on_closed(relay *r, net_peer *p)
     if (!rp)
         return;
     net_peer_set_data(p, NULL);
+    relay_cmpct_peer_closed(r->cmpct, p);
     if (rp->tx_inv_queued)
         r->n_tx_inv_peers--;
     while (rp->n_flights > 0) {
@@ -665,12 +670,11 @@ static void after_block(relay *r, const chain_result *res, relay_peer *from)
     }
 }
 
-static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+static void block_in(relay *r, relay_peer *rp, const uint8_t *pl, size_t len, int spare)
 {
     chain_result res;
     int rc;
 
-    r->st.blocks_in++;
     memset(&res, 0, sizeof res);
     rc = chain_submit_block(r->cfg.chain, pl, len, (uint64_t)time(NULL), &res);
     if (rc == 0 || !is_local_failure(rc)) {
@@ -696,12 +700,24 @@ static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
                      net_peer_name(rp->np));
             return;
         }
+        if (spare) {
+            log_warn(r->cfg.log, "block from %s broke a rule after its header checked out "
+                     "(%s); not held against it (compact block relay)",
+                     net_peer_name(rp->np), sg_strerror(rc));
+            return;
+        }
         misbehave(r, rp->np, "invalid block", rc);
         return;
     }
     after_block(r, &res, rp);
     batch_check(r, rp, res.hash);
     pump(r, rp);
+}
+
+static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+{
+    r->st.blocks_in++;
+    block_in(r, rp, pl, len, 0);
 }
 
 static int tx_fault_is_senders(int rc)
@@ -757,6 +773,10 @@ void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
     case PROTO_MSG_GETHEADERS: on_getblocks(r, rp, type, payload, len); break;
     case PROTO_MSG_HEADERS:
         break;                    /* never asked for; harmless */
+    case PROTO_MSG_SENDCMPCT:
+    case PROTO_MSG_CMPCTBLOCK:
+    case PROTO_MSG_GETBLOCKTXN:
+    case PROTO_MSG_BLOCKTXN: relay_cmpct_msg(r->cmpct, p, type, payload, len); break;
     case PROTO_MSG_REJECT: {
         proto_reject rj;
         if (proto_reject_decode(payload, len, &rj) == 0)
@@ -802,6 +822,7 @@ void relay_tick(relay *r, uint64_t now_ms)
             send_getblocks(r, rp);
         pump(r, rp);
     }
+    relay_cmpct_tick(r->cmpct, now);
 }
 
 int relay_submit_block(relay *r, const uint8_t *bytes, size_t len,
@@ -826,6 +847,68 @@ void relay_get_stats(const relay *r, relay_stats *out)
 {
     *out = r->st;
     out->in_flight = r->in_flight.count;
+    relay_cmpct_stats(r->cmpct, out);
+}
+
+/* ---- lent to relay_cmpct.c (relay_int.h) --------------------------------- */
+
+int relay_peer_knows(relay *r, net_peer *p, const uint8_t h[32])
+{
+    (void)r;
+    relay_peer *rp = peer_of(p);
+    return rp && known_has(&rp->known, h);
+}
+
+void relay_peer_mark_sent(relay *r, net_peer *p, const uint8_t h[32])
+{
+    (void)r;
+    relay_peer *rp = peer_of(p);
+    if (rp)
+        known_add(&rp->known, h);
+}
+
+void relay_peer_mark_theirs(relay *r, net_peer *p, const uint8_t h[32])
+{
+    (void)r;
+    relay_peer *rp = peer_of(p);
+    if (rp)
+        mark_theirs(rp, h);
+}
+
+void relay_misbehave(relay *r, net_peer *p, const char *what, int rc)
+{
+    misbehave(r, p, what, rc);
+}
+
+void relay_block_in(relay *r, net_peer *p, const uint8_t *bytes, size_t len, int spare)
+{
+    relay_peer *rp = peer_of(p);
+    if (rp)
+        block_in(r, rp, bytes, len, spare);
+}
+
+void relay_request_block(relay *r, net_peer *p, const uint8_t h[32])
+{
+    relay_peer *rp = peer_of(p);
+    flight_done(r, h);
+    if (!rp)
+        return;
+    if (block_wanted(r, h) && !fetch_has(rp, h))
+        fetch_push(rp, h);
+    pump(r, rp);
+}
+
+int relay_flight_add(relay *r, net_peer *p, const uint8_t h[32])
+{
+    relay_peer *rp = peer_of(p);
+    if (!rp || rp->n_flights >= RELAY_BLOCKS_IN_FLIGHT || hmap_get(&r->in_flight, h))
+        return SG_EFULL;
+    if (hmap_put(&r->in_flight, h, rp) != 0)
+        return SG_ENOMEM;
+    flight *f = &rp->flights[rp->n_flights++];
+    memcpy(f->hash, h, 32);
+    f->since_ms = (uint64_t)clock_mono_ms();
+    return 0;
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -843,6 +926,10 @@ int relay_new(relay **out, const relay_config *cfg)
     if (r->cfg.stall_ms == 0)
         r->cfg.stall_ms = RELAY_STALL_MS;
     hmap_init(&r->in_flight);
+    if (relay_cmpct_new(&r->cmpct, r, &r->cfg) != 0) {
+        free(r);
+        return SG_ENOMEM;
+    }
     net_set_turn_hook(r->cfg.net, flush_all_tx_inv, r);
     *out = r;
     return 0;
@@ -853,5 +940,6 @@ void relay_free(relay *r)
     if (!r)
         return;
     hmap_free(&r->in_flight);
+    relay_cmpct_free(r->cmpct);
     free(r);
 }

@@ -1,0 +1,82 @@
+/*
+ * relay_int.h - private to the relay module: what relay.c (inventory, sync,
+ * requests in flight) and relay_cmpct.c (compact block relay) lend each
+ * other.  Nothing outside common/daemon/relay*.c includes it.
+ *
+ * Compact block relay (relay_cmpct.c).  Every peer is asked on READY for
+ * high-bandwidth mode (SENDCMPCT 1): it then sends us each new block as a
+ * CMPCTBLOCK (proto/cmpct.h, common/core/cblock.h) as soon as the block's
+ * header checks out, with no INV/GETDATA round trip.  BIP152 keeps three
+ * such peers because a Bitcoin node has up to 125 links, most of them
+ * inbound from strangers, and every high-bandwidth link costs one compact
+ * block per block.  Here the net bounds the degree (NET_MAX_PEERS, about
+ * NET_OUTBOUND_TARGET dialled), every peer is authenticated by the cluster
+ * key, and a compact block is about 6 bytes a transaction (6 KB for a
+ * 1000-transfer block): even 64 copies are less than two full blocks, and
+ * a redundant copy is dropped after hashing its header.  Choosing three
+ * would instead put one extra round trip (INV, GETDATA, CMPCTBLOCK) on
+ * every hop whose fastest path runs through a fourth peer, which is what
+ * the propagation figures are made of.  So every peer is high-bandwidth.
+ *
+ * Receiving.  A CMPCTBLOCK whose header fails (PoW, bits, time) is the
+ * sender's fault; one whose parent we lack is fetched whole the ordinary
+ * way (it becomes an orphan and the sync fills the gap).  Otherwise the
+ * block is rebuilt from the mempool; what is missing is asked for by index
+ * (GETBLOCKTXN, one block per peer at a time, tracked as a request in
+ * flight so a silent peer is re-asked elsewhere for the whole block after
+ * the stall time); a collision, an answer that does not rebuild the merkle
+ * root or a timeout falls back to GETDATA of the whole block.
+ *
+ * Early relay.  A rebuilt block whose parent is our tip is forwarded, the
+ * CMPCTBLOCK bytes exactly as received (the short ids depend only on its
+ * header and nonce), to every high-bandwidth peer not known to have it,
+ * and written to the socket at once (net_flush), before the chain checks
+ * its transactions and fsyncs it.  A block that then fails is not its
+ * sender's fault (BIP152): we forwarded it too, so our peers must not ban
+ * us for it, and they do not, since none punishes a failure after the
+ * header checked out.  A block with a bad header or PoW is never forwarded,
+ * and the full block, GETBLOCKTXN answers included, is only ever served
+ * from the chain once valid (NOTFOUND otherwise).  Blocks mined here are
+ * announced once accepted (after their fsync), like any new tip.
+ */
+#ifndef SG_RELAY_INT_H
+#define SG_RELAY_INT_H
+
+#include "common/daemon/relay.h"
+
+typedef struct relay_cmpct relay_cmpct;
+
+/* ---- lent by relay.c ----------------------------------------------------- */
+
+int relay_peer_knows(relay *r, net_peer *p, const uint8_t h[32]);
+void relay_peer_mark_sent(relay *r, net_peer *p, const uint8_t h[32]);
+void relay_peer_mark_theirs(relay *r, net_peer *p, const uint8_t h[32]);
+void relay_misbehave(relay *r, net_peer *p, const char *what, int rc);
+/* A whole block from p into the chain, then announced as usual.  spare:
+ * its header checked out before we asked for or rebuilt the rest, so a
+ * failure of its transactions is logged, not held against p. */
+void relay_block_in(relay *r, net_peer *p, const uint8_t *bytes, size_t len, int spare);
+/* Ask p for the whole block (GETDATA, with stall re-issue); drops any
+ * request for it in flight first. */
+void relay_request_block(relay *r, net_peer *p, const uint8_t h[32]);
+/* Count a GETBLOCKTXN to p as a request in flight for the block; SG_EFULL
+ * when p has no free slot or the block is already asked for. */
+int relay_flight_add(relay *r, net_peer *p, const uint8_t h[32]);
+
+/* ---- relay_cmpct.c ------------------------------------------------------- */
+
+int relay_cmpct_new(relay_cmpct **out, relay *r, const relay_config *cfg);
+void relay_cmpct_free(relay_cmpct *cm);
+void relay_cmpct_peer_ready(relay_cmpct *cm, net_peer *p);
+void relay_cmpct_peer_closed(relay_cmpct *cm, net_peer *p);
+/* SENDCMPCT, CMPCTBLOCK, GETBLOCKTXN, BLOCKTXN from p. */
+void relay_cmpct_msg(relay_cmpct *cm, net_peer *p, uint8_t type,
+                     const uint8_t *pl, size_t len);
+/* A new tip: CMPCTBLOCK to every high-bandwidth peer not known to have it
+ * (they are then marked, so the INV that follows skips them). */
+void relay_cmpct_announce(relay_cmpct *cm, const uint8_t h[32]);
+void relay_cmpct_tick(relay_cmpct *cm, uint64_t now_ms);
+/* Fills the cmpct_* fields. */
+void relay_cmpct_stats(const relay_cmpct *cm, relay_stats *out);
+
+#endif
