@@ -30,7 +30,8 @@
  * then blocks_mined, uptime_ms, bans, blocks_in_flight, block_stalls,
  * misbehaved, cmpct_in, cmpct_redundant, cmpct_rebuilt, cmpct_blocktxn,
  * cmpct_fallback, cmpct_early, cmpct_sent (compact block relay, relay.h),
- * tx_latency_tracked, tx_latency_measured, tx_latency_dropped (its own transactions' inclusion latency, txlat.h; the records go out on
+ * tx_latency_tracked, tx_latency_measured, tx_latency_dropped (its own
+ * transactions' inclusion latency, txlat.h; the records go out on
  * TXLAT_REQ), pubkey (str), and the market:
  *   interval               market interval now (from the genesis clock)
  *   last_settled_interval  tip ledger's last settled interval, -1: none
