@@ -10,13 +10,16 @@
 #include <time.h>
 #include <uv.h>
 
+#include "common/core/cblock.h"
 #include "common/core/chain.h"
+#include "common/core/merkle.h"
 #include "common/base/clock.h"
 #include "common/base/err.h"
 #include "common/daemon/net.h"
 #include "common/core/params.h"
 #include "common/core/pow.h"
 #include "common/daemon/relay.h"
+#include "proto/cmpct.h"
 #include "common/core/tx.h"
 
 #define MAX_NODES 3
@@ -466,6 +469,138 @@ START_TEST(test_tie_settles)
 }
 END_TEST
 
+/* A transaction the receiver never saw: the compact block is rebuilt after
+ * one GETBLOCKTXN round trip, and passed on across a middle node. */
+START_TEST(test_cmpct_missing_tx)
+{
+    world w;
+    proto_tx tx;
+    uint8_t txid[32];
+    world_init(&w);
+    w.no_discovery = 1;
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    node *c = world_add(&w, 1);
+    pair ab = { a, b }, bc = { b, c }, ac = { a, c };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    ck_assert_int_eq(run_until(&w, linked, &bc, 20000), 1);
+    /* Into a's mempool only: not announced. */
+    make_transfer(&w, a, 0, &tx);
+    ck_assert_int_eq(chain_submit_tx(a->c, &tx, txid), 0);
+    mine_one(a, 7);
+    ck_assert_uint_eq(chain_tip(a->c)->n_txs, 2);
+    ck_assert_int_eq(run_until(&w, same_tip, &ac, 20000), 1);
+    relay_stats sb, sc;
+    relay_get_stats(b->r, &sb);
+    relay_get_stats(c->r, &sc);
+    ck_assert_uint_eq(sb.cmpct_in, 1);
+    ck_assert_uint_eq(sb.cmpct_blocktxn, 1);
+    ck_assert_uint_eq(sb.cmpct_rebuilt, 0);
+    ck_assert_uint_eq(sb.blocks_in, 0);
+    /* c got the block from b, which had asked a for the missing one. */
+    ck_assert_uint_eq(sc.cmpct_in, 1);
+    ck_assert_uint_eq(sc.cmpct_blocktxn, 1);
+    ck_assert_uint_eq(sb.misbehaved + sc.misbehaved, 0);
+    world_free(&w);
+}
+END_TEST
+
+/* A block on nd's tip holding a transfer of more than the sender has: its
+ * header and proof of work are valid, its transactions are not. */
+static void mine_invalid(world *w, node *nd, proto_block *b)
+{
+    uint8_t miner[32], ids[2][32];
+    memset(miner, 8, 32);
+    ck_assert_int_eq(chain_template(nd->c, miner, (uint64_t)time(NULL), 100, b), 0);
+    ck_assert_uint_eq(b->n_txs, 1);
+    proto_tx *txs = realloc(b->txs, 2 * sizeof *txs);
+    ck_assert_ptr_nonnull(txs);
+    b->txs = txs;
+    make_transfer(w, nd, 0, &b->txs[1]);
+    b->txs[1].u.pay.amount = 2000000000;
+    ck_assert_int_eq(tx_sign(&b->txs[1], w->alloc_sk, chain_id(nd->c)), 0);
+    b->n_txs = 2;
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(tx_id(&b->txs[i], ids[i]), 0);
+    ck_assert_int_eq(merkle_root((const uint8_t (*)[32])ids, 2, b->header.merkle), 0);
+    ck_assert_int_eq(pow_search_simple(&b->header, 1u << 24), 0);
+}
+
+/* CMPCTBLOCK from nd's first peer link, every transaction prefilled. */
+static void send_cmpct(node *nd, const proto_block *b)
+{
+    proto_prefilled pre[2];
+    proto_cmpctblock m = { .header = b->header, .nonce = 1, .n_prefilled = b->n_txs,
+                           .prefilled = pre };
+    uint8_t *buf;
+    size_t len;
+    for (uint32_t i = 0; i < b->n_txs; i++) {
+        pre[i].index = i;
+        pre[i].tx = b->txs[i];
+    }
+    ck_assert_int_eq(proto_cmpctblock_encode(&m, &buf, &len), 0);
+    ck_assert_int_eq(net_send(net_peer_first(nd->n), PROTO_MSG_CMPCTBLOCK, buf, len), 0);
+    free(buf);
+}
+
+typedef struct { node *nd; uint64_t want; } cmpct_want;
+
+static int cmpct_seen(void *arg)
+{
+    cmpct_want *cw = arg;
+    relay_stats st;
+    relay_get_stats(cw->nd->r, &st);
+    return st.cmpct_in >= cw->want;
+}
+
+/* An invalid block whose header checks out is forwarded before it is
+ * validated, and nobody is punished for it: not a (its maker; BIP152
+ * spares high-bandwidth senders) and above all not b, which only passed
+ * it on.  A compact block whose proof of work fails is never forwarded
+ * and gets its sender dropped. */
+START_TEST(test_cmpct_early_relay_invalid)
+{
+    world w;
+    proto_block bad;
+    world_init(&w);
+    w.no_discovery = 1;
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    node *c = world_add(&w, 1);
+    pair ab = { a, b }, bc = { b, c };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    ck_assert_int_eq(run_until(&w, linked, &bc, 20000), 1);
+    mine_invalid(&w, a, &bad);
+    send_cmpct(a, &bad);
+    cmpct_want cw = { c, 1 };
+    ck_assert_int_eq(run_until(&w, cmpct_seen, &cw, 20000), 1);
+    run_until(&w, never, NULL, 500);
+    relay_stats sb, sc;
+    relay_get_stats(b->r, &sb);
+    relay_get_stats(c->r, &sc);
+    ck_assert_uint_eq(sb.cmpct_early, 1);
+    ck_assert_uint_eq(sb.misbehaved, 0);
+    ck_assert_uint_eq(sc.misbehaved, 0);
+    ck_assert_uint_eq(net_peer_count(b->n), 2);
+    ck_assert_uint_eq(net_peer_count(c->n), 1);
+    ck_assert_uint_eq(chain_tip(b->c)->height, 0);
+    ck_assert_uint_eq(chain_tip(c->c)->height, 0);
+
+    /* Proof of work broken: b drops a and passes nothing on. */
+    do
+        bad.header.nonce++;
+    while (pow_check(&bad.header) == 0);
+    send_cmpct(a, &bad);
+    ck_assert_int_eq(run_until(&w, peers_zero, a, 20000), 1);
+    relay_get_stats(b->r, &sb);
+    relay_get_stats(c->r, &sc);
+    ck_assert_uint_eq(sb.misbehaved, 1);
+    ck_assert_uint_eq(sc.cmpct_in + sc.cmpct_redundant, 1);
+    proto_block_free(&bad);
+    world_free(&w);
+}
+END_TEST
+
 Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
@@ -477,6 +612,8 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_tx_inv_batched);
     tcase_add_test(tc, test_stall_reissue);
     tcase_add_test(tc, test_tie_settles);
+    tcase_add_test(tc, test_cmpct_missing_tx);
+    tcase_add_test(tc, test_cmpct_early_relay_invalid);
     suite_add_tcase(s, tc);
     return s;
 }
