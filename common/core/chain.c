@@ -978,6 +978,14 @@ int chain_block_bytes(chain *c, const uint8_t hash[32], uint8_t **out, size_t *l
     return entry_bytes(c, ce, out, len);
 }
 
+int chain_block_bytes_any(chain *c, const uint8_t hash[32], uint8_t **out, size_t *len)
+{
+    const centry *ce = hmap_get(&c->index, hash);
+    if (ce == NULL)
+        return SG_ENOTFOUND;
+    return entry_bytes(c, ce, out, len);
+}
+
 size_t chain_locator(const chain *c, uint8_t (*out)[32], size_t max)
 {
     size_t n = 0;

@@ -137,6 +137,10 @@ const uint8_t *chain_id(const chain *c);
 
 /* Wire bytes of a stored block; *out freed with free(). */
 int chain_block_bytes(chain *c, const uint8_t hash[32], uint8_t **out, size_t *len);
+/* The same for any indexed block, invalid ones included: a block relayed
+ * before it was found invalid can still be rebuilt (and found invalid) by
+ * the peers it went to. */
+int chain_block_bytes_any(chain *c, const uint8_t hash[32], uint8_t **out, size_t *len);
 /* Bitcoin-style locator of the active chain: up to max hashes, dense near
  * the tip then exponentially sparse, genesis last. */
 size_t chain_locator(const chain *c, uint8_t (*out)[32], size_t max);

@@ -328,11 +328,13 @@ static void on_getblocktxn(relay_cmpct *cm, cmpct_peer *cp, const uint8_t *pl, s
         relay_misbehave(cm->r, p, "bad GETBLOCKTXN", rc);
         return;
     }
-    const chain_entry *e = chain_lookup(cm->chain, m.hash);
-    if (!e || e->status != CHAIN_ENTRY_VALID ||
-        chain_block_bytes(cm->chain, m.hash, &bytes, &blen) != 0 ||
+    /* A block found invalid after we forwarded it is served too: the asker
+     * rebuilds it, finds it invalid itself and is done with it, instead of
+     * asking around for a block nobody serves whole. */
+    if (chain_block_bytes_any(cm->chain, m.hash, &bytes, &blen) != 0 ||
         proto_block_decode(bytes, blen, &b) != 0) {
-        /* Not (yet, or ever) valid here: the asker re-asks elsewhere. */
+        /* Not here (a local failure kept it out): the asker re-asks
+         * elsewhere. */
         proto_inv_item it = { .kind = PROTO_INV_BLOCK };
         proto_inv inv = { .n = 1, .items = &it };
         memcpy(it.hash, m.hash, 32);
