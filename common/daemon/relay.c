@@ -890,25 +890,11 @@ void relay_block_in(relay *r, net_peer *p, const uint8_t *bytes, size_t len, int
 void relay_request_block(relay *r, net_peer *p, const uint8_t h[32])
 {
     relay_peer *rp = peer_of(p);
-    flight_done(r, h);
     if (!rp)
         return;
     if (block_wanted(r, h) && !fetch_has(rp, h))
         fetch_push(rp, h);
     pump(r, rp);
-}
-
-int relay_flight_add(relay *r, net_peer *p, const uint8_t h[32])
-{
-    relay_peer *rp = peer_of(p);
-    if (!rp || rp->n_flights >= RELAY_BLOCKS_IN_FLIGHT || hmap_get(&r->in_flight, h))
-        return SG_EFULL;
-    if (hmap_put(&r->in_flight, h, rp) != 0)
-        return SG_ENOMEM;
-    flight *f = &rp->flights[rp->n_flights++];
-    memcpy(f->hash, h, 32);
-    f->since_ms = (uint64_t)clock_mono_ms();
-    return 0;
 }
 
 /* ---- life cycle ---------------------------------------------------------- */

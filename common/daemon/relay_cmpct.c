@@ -31,6 +31,13 @@ typedef struct {
     cmpct_pending *pend;              /* at most one round trip per peer */
 } cmpct_peer;
 
+/* The block GETBLOCKTXN answers came from last: every peer asks for the
+ * same new block at about the same time, so it is read and decoded once. */
+typedef struct {
+    uint8_t hash[32];
+    proto_block b;                    /* n_txs 0: empty */
+} served_block;
+
 struct relay_cmpct {
     relay *r;
     chain *chain;
@@ -40,6 +47,7 @@ struct relay_cmpct {
     cmpct_peer **peers;
     size_t n_peers, cap_peers;
     relay_stats st;                   /* only the cmpct_* fields */
+    served_block served;
 };
 
 static cmpct_peer *find(const relay_cmpct *cm, const net_peer *p)
@@ -220,7 +228,6 @@ static void ask_missing(relay_cmpct *cm, cmpct_peer *cp, const uint8_t h[32],
     pd->raw_len = raw_len;
     pd->since_ms = (uint64_t)clock_mono_ms();
     cp->pend = pd;
-    relay_flight_add(cm->r, cp->np, h);
     free(buf);
     free(m.indexes);
     return;
@@ -314,12 +321,34 @@ out:
     proto_blocktxn_free(&m);
 }
 
+/* The block to answer GETBLOCKTXN from, or NULL.  A block found invalid
+ * after we forwarded it is served too: the asker rebuilds it, finds it
+ * invalid itself and is done with it. */
+static const proto_block *served(relay_cmpct *cm, const uint8_t h[32])
+{
+    served_block *sb = &cm->served;
+    uint8_t *bytes;
+    size_t len;
+    if (sb->b.n_txs > 0 && memcmp(sb->hash, h, 32) == 0)
+        return &sb->b;
+    if (chain_block_bytes_any(cm->chain, h, &bytes, &len) != 0)
+        return NULL;
+    proto_block_free(&sb->b);
+    int rc = proto_block_decode(bytes, len, &sb->b);
+    free(bytes);
+    if (rc != 0 || sb->b.n_txs == 0) {
+        proto_block_free(&sb->b);
+        return NULL;
+    }
+    memcpy(sb->hash, h, 32);
+    return &sb->b;
+}
+
 static void on_getblocktxn(relay_cmpct *cm, cmpct_peer *cp, const uint8_t *pl, size_t len)
 {
     proto_getblocktxn m;
-    proto_block b = { 0 };
     proto_blocktxn ans = { .n = 0 };
-    uint8_t *bytes = NULL, *buf = NULL;
+    uint8_t *buf = NULL;
     size_t blen;
     net_peer *p = cp->np;
     int rc = proto_getblocktxn_decode(pl, len, &m);
@@ -328,13 +357,10 @@ static void on_getblocktxn(relay_cmpct *cm, cmpct_peer *cp, const uint8_t *pl, s
         relay_misbehave(cm->r, p, "bad GETBLOCKTXN", rc);
         return;
     }
-    /* A block found invalid after we forwarded it is served too: the asker
-     * rebuilds it, finds it invalid itself and is done with it, instead of
-     * asking around for a block nobody serves whole. */
-    if (chain_block_bytes_any(cm->chain, m.hash, &bytes, &blen) != 0 ||
-        proto_block_decode(bytes, blen, &b) != 0) {
-        /* Not here (a local failure kept it out): the asker re-asks
-         * elsewhere. */
+    const proto_block *b = served(cm, m.hash);
+    if (!b) {
+        /* Not here (a local failure kept it out): the asker falls back to
+         * the whole block. */
         proto_inv_item it = { .kind = PROTO_INV_BLOCK };
         proto_inv inv = { .n = 1, .items = &it };
         memcpy(it.hash, m.hash, 32);
@@ -342,7 +368,7 @@ static void on_getblocktxn(relay_cmpct *cm, cmpct_peer *cp, const uint8_t *pl, s
             net_send(p, PROTO_MSG_NOTFOUND, buf, blen);
         goto out;
     }
-    if (m.indexes[m.n - 1] >= b.n_txs) {
+    if (m.indexes[m.n - 1] >= b->n_txs) {
         relay_misbehave(cm->r, p, "GETBLOCKTXN index past the block", SG_EINVAL);
         goto out;
     }
@@ -351,15 +377,13 @@ static void on_getblocktxn(relay_cmpct *cm, cmpct_peer *cp, const uint8_t *pl, s
         goto out;
     memcpy(ans.hash, m.hash, 32);
     for (uint32_t i = 0; i < m.n; i++)
-        ans.txs[i] = b.txs[m.indexes[i]];   /* shallow: b owns them */
+        ans.txs[i] = b->txs[m.indexes[i]];   /* shallow: the cache owns them */
     ans.n = m.n;
     if (proto_blocktxn_encode(&ans, &buf, &blen) == 0)
         net_send(p, PROTO_MSG_BLOCKTXN, buf, blen);
 out:
     free(ans.txs);
     free(buf);
-    free(bytes);
-    proto_block_free(&b);
     proto_getblocktxn_free(&m);
 }
 
@@ -392,9 +416,10 @@ void relay_cmpct_msg(relay_cmpct *cm, net_peer *p, uint8_t type,
 
 /* ---- timers, stats, life cycle ------------------------------------------- */
 
-/* A round trip that came to nothing (the block arrived another way, or
- * the request was lost without a stall re-issue): forget it, asking for
- * the whole block if we still lack it. */
+/* A round trip that came to nothing: forgotten once the block arrived
+ * another way; after the stall time, the whole block is asked for (from
+ * the same peer, which has it; the ordinary request then moves to another
+ * peer if that one stalls too). */
 void relay_cmpct_tick(relay_cmpct *cm, uint64_t now_ms)
 {
     for (size_t i = 0; i < cm->n_peers; i++) {
@@ -405,11 +430,10 @@ void relay_cmpct_tick(relay_cmpct *cm, uint64_t now_ms)
         if (chain_lookup(cm->chain, pd->hash)) {
             cp->pend = NULL;
             pending_free(pd);
-        } else if (now_ms - pd->since_ms > 2 * (uint64_t)cm->stall_ms) {
+        } else if (now_ms - pd->since_ms > cm->stall_ms) {
             cp->pend = NULL;
             fall_back(cm, cp->np, pd->hash, SG_ETIMEOUT);
             pending_free(pd);
-            return;                   /* the peer list may have changed */
         }
     }
 }
@@ -449,5 +473,6 @@ void relay_cmpct_free(relay_cmpct *cm)
         free(cm->peers[i]);
     }
     free(cm->peers);
+    proto_block_free(&cm->served.b);
     free(cm);
 }

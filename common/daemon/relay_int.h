@@ -22,10 +22,12 @@
  * sender's fault; one whose parent we lack is fetched whole the ordinary
  * way (it becomes an orphan and the sync fills the gap).  Otherwise the
  * block is rebuilt from the mempool; what is missing is asked for by index
- * (GETBLOCKTXN, one block per peer at a time, tracked as a request in
- * flight so a silent peer is re-asked elsewhere for the whole block after
- * the stall time); a collision, an answer that does not rebuild the merkle
- * root or a timeout falls back to GETDATA of the whole block.
+ * (GETBLOCKTXN, one block per peer at a time); a collision, an answer
+ * that does not rebuild the merkle root or no answer within the stall
+ * time falls back to GETDATA of the whole block from the same
+ * peer (which has it), an ordinary request from then on.  The round trip
+ * is deliberately not an ordinary request in flight: a stall would move it
+ * to any other peer, most of which do not have a block that new yet.
  *
  * Early relay.  A rebuilt block whose parent is our tip is forwarded, the
  * CMPCTBLOCK bytes exactly as received (the short ids depend only on its
@@ -34,10 +36,13 @@
  * its transactions and fsyncs it.  A block that then fails is not its
  * sender's fault (BIP152): we forwarded it too, so our peers must not ban
  * us for it, and they do not, since none punishes a failure after the
- * header checked out.  A block with a bad header or PoW is never forwarded,
- * and the full block, GETBLOCKTXN answers included, is only ever served
- * from the chain once valid (NOTFOUND otherwise).  Blocks mined here are
- * announced once accepted (after their fsync), like any new tip.
+ * header checked out.  A block with a bad header or PoW is never forwarded.
+ * The whole block (GETDATA) is only ever served once valid; GETBLOCKTXN is
+ * answered for a block found invalid after we forwarded it too, so the
+ * peers it went to can rebuild it and find it invalid themselves (the last
+ * block answered from is kept decoded: every peer asks about the same new
+ * block at once).  Blocks mined here are announced once accepted (after
+ * their fsync), like any new tip.
  */
 #ifndef SG_RELAY_INT_H
 #define SG_RELAY_INT_H
@@ -56,12 +61,9 @@ void relay_misbehave(relay *r, net_peer *p, const char *what, int rc);
  * its header checked out before we asked for or rebuilt the rest, so a
  * failure of its transactions is logged, not held against p. */
 void relay_block_in(relay *r, net_peer *p, const uint8_t *bytes, size_t len, int spare);
-/* Ask p for the whole block (GETDATA, with stall re-issue); drops any
- * request for it in flight first. */
+/* Ask p for the whole block (GETDATA, with stall re-issue) unless it is
+ * asked for already. */
 void relay_request_block(relay *r, net_peer *p, const uint8_t h[32]);
-/* Count a GETBLOCKTXN to p as a request in flight for the block; SG_EFULL
- * when p has no free slot or the block is already asked for. */
-int relay_flight_add(relay *r, net_peer *p, const uint8_t h[32]);
 
 /* ---- relay_cmpct.c ------------------------------------------------------- */
 
