@@ -239,24 +239,40 @@ fail:
         fall_back(cm, cp->np, h, rc);
 }
 
+/* A copy of a block we have or are rebuilding (another peer was faster,
+ * the usual case with every peer high-bandwidth): judged by its header
+ * alone, so the rest is not even decoded. */
+static int redundant(relay_cmpct *cm, net_peer *p, const uint8_t *pl, size_t len)
+{
+    proto_header hdr;
+    uint8_t h[32];
+    if (len < PROTO_HEADER_SIZE)
+        return 0;
+    proto_header_decode(pl, &hdr);
+    pow_header_hash(&hdr, h);
+    if (!chain_lookup(cm->chain, h) && !pending_has(cm, h))
+        return 0;
+    relay_peer_mark_theirs(cm->r, p, h);
+    cm->st.cmpct_redundant++;
+    return 1;
+}
+
 static void on_cmpctblock(relay_cmpct *cm, cmpct_peer *cp, const uint8_t *pl, size_t len)
 {
     proto_cmpctblock cb;
     cblock_partial pb = { 0 };
     uint8_t h[32];
     net_peer *p = cp->np;
-    int rc = proto_cmpctblock_decode(pl, len, &cb);
 
+    if (redundant(cm, p, pl, len))
+        return;
+    int rc = proto_cmpctblock_decode(pl, len, &cb);
     if (rc != 0) {
         relay_misbehave(cm->r, p, "bad CMPCTBLOCK", rc);
         return;
     }
     pow_header_hash(&cb.header, h);
     relay_peer_mark_theirs(cm->r, p, h);
-    if (chain_lookup(cm->chain, h) || pending_has(cm, h)) {
-        cm->st.cmpct_redundant++;     /* another peer was faster */
-        goto out;
-    }
     cm->st.cmpct_in++;
     rc = chain_check_header(cm->chain, &cb.header, (uint64_t)time(NULL));
     if (rc == SG_ENOTFOUND) {
