@@ -146,12 +146,16 @@ static int sid_get(const sid_table *t, uint64_t sid, uint32_t *slot)
     return 1;
 }
 
-static int slot_set(cblock_partial *pb, uint32_t i, const proto_tx *tx)
+/* txid: known already (a mempool key), or NULL to hash the encoding. */
+static int slot_set(cblock_partial *pb, uint32_t i, const proto_tx *tx, const uint8_t *txid)
 {
     int rc = proto_tx_encode(tx, &pb->bytes[i], &pb->lens[i]);
     if (rc != 0)
         return rc;
-    hash_sha256d(pb->bytes[i], pb->lens[i], pb->txids[i]);
+    if (txid)
+        memcpy(pb->txids[i], txid, 32);
+    else
+        hash_sha256d(pb->bytes[i], pb->lens[i], pb->txids[i]);
     pb->state[i] = SLOT_FILLED;
     return 0;
 }
@@ -173,7 +177,7 @@ static int place_listed(cblock_partial *pb, const proto_cmpctblock *cb, sid_tabl
     for (uint32_t i = 0; i < pb->n; i++) {
         int rc;
         if (next_pre < cb->n_prefilled && cb->prefilled[next_pre].index == i)
-            rc = slot_set(pb, i, &cb->prefilled[next_pre++].tx);
+            rc = slot_set(pb, i, &cb->prefilled[next_pre++].tx, NULL);
         else
             rc = sid_put(t, cb->short_ids[next_sid++], i);
         if (rc != 0)
@@ -205,7 +209,7 @@ static int match_pool(cblock_partial *pb, const sid_table *t, const uint8_t key[
         const proto_tx *tx = mempool_get(mp, txid);
         if (!tx)
             continue;
-        int rc = slot_set(pb, slot, tx);
+        int rc = slot_set(pb, slot, tx, txid);
         if (rc != 0)
             return rc;
         pb->n_from_pool++;
@@ -266,7 +270,7 @@ int cblock_partial_fill(cblock_partial *pb, const proto_tx *txs, uint32_t n)
     for (uint32_t i = 0; i < pb->n && k < n; i++) {
         if (pb->state[i] == SLOT_FILLED)
             continue;
-        int rc = slot_set(pb, i, &txs[k++]);
+        int rc = slot_set(pb, i, &txs[k++], NULL);
         if (rc != 0)
             return rc;
         pb->n_missing--;
