@@ -659,6 +659,8 @@ static void after_block(relay *r, const chain_result *res, relay_peer *from)
 {
     if (res->outcome == CHAIN_NEW_TIP) {
         const chain_entry *tip = chain_tip(r->cfg.chain);
+        if (from)
+            relay_cmpct_delivered(r->cmpct, from->np);
         announce_block(r, tip->hash);
         if (r->cfg.on_tip)
             r->cfg.on_tip(r->cfg.ctx);

@@ -2,7 +2,8 @@
  * relay.h - the peer protocol: gossip by inventory and block sync, binding
  * a chain (chain.h) to a net (net.h).
  *
- * Compact blocks.  New blocks go to peers as CMPCTBLOCK (header, short
+ * Compact blocks.  New blocks go to the peers that asked for
+ * high-bandwidth mode (three per node) as CMPCTBLOCK (header, short
  * transaction ids, the coinbase), rebuilt from the receiver's mempool,
  * forwarded before validation; see relay_int.h (relay_cmpct.c).
  *

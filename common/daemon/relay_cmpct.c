@@ -28,10 +28,12 @@ typedef struct {
 typedef struct {
     net_peer *np;
     int hb;                           /* it wants CMPCTBLOCK unasked */
+    int asked;                        /* we asked it to send them so */
+    uint64_t delivered;               /* stamp of the last new tip it gave us */
     cmpct_pending *pend;              /* at most one round trip per peer */
 } cmpct_peer;
 
-/* The block GETBLOCKTXN answers came from last: every peer asks for the
+/* The block GETBLOCKTXN answers came from last: the peers ask about the
  * same new block at about the same time, so it is read and decoded once. */
 typedef struct {
     uint8_t hash[32];
@@ -48,6 +50,7 @@ struct relay_cmpct {
     size_t n_peers, cap_peers;
     relay_stats st;                   /* only the cmpct_* fields */
     served_block served;
+    uint64_t stamp;                   /* counts new tips delivered by peers */
 };
 
 static cmpct_peer *find(const relay_cmpct *cm, const net_peer *p)
@@ -77,10 +80,45 @@ static int pending_has(const relay_cmpct *cm, const uint8_t h[32])
 
 /* ---- peers --------------------------------------------------------------- */
 
-void relay_cmpct_peer_ready(relay_cmpct *cm, net_peer *p)
+/* SENDCMPCT: high-bandwidth (1) or only inventory (0) from this peer. */
+static void ask_mode(cmpct_peer *cp, int hb)
 {
+    proto_sendcmpct m = { .high_bandwidth = (uint8_t)hb, .version = PROTO_CMPCT_VERSION };
     uint8_t *buf;
     size_t len;
+    if (proto_sendcmpct_encode(&m, &buf, &len) == 0) {
+        net_send(cp->np, PROTO_MSG_SENDCMPCT, buf, len);
+        free(buf);
+    }
+    cp->asked = hb;
+}
+
+static size_t n_asked(const relay_cmpct *cm)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cm->n_peers; i++)
+        n += cm->peers[i]->asked != 0;
+    return n;
+}
+
+/* The peer (asked or not, as `asked` says) that delivered a new tip most
+ * (newest) or least (!newest) recently. */
+static cmpct_peer *by_delivery(const relay_cmpct *cm, int asked, int newest)
+{
+    cmpct_peer *best = NULL;
+    for (size_t i = 0; i < cm->n_peers; i++) {
+        cmpct_peer *cp = cm->peers[i];
+        if (cp->asked != asked)
+            continue;
+        if (!best || (newest ? cp->delivered > best->delivered
+                             : cp->delivered < best->delivered))
+            best = cp;
+    }
+    return best;
+}
+
+void relay_cmpct_peer_ready(relay_cmpct *cm, net_peer *p)
+{
     if (cm->n_peers == cm->cap_peers) {
         size_t cap = cm->cap_peers ? cm->cap_peers * 2 : 16;
         cmpct_peer **v = realloc(cm->peers, cap * sizeof *v);
@@ -93,12 +131,9 @@ void relay_cmpct_peer_ready(relay_cmpct *cm, net_peer *p)
     if (!cp)
         return;
     cp->np = p;
+    size_t asked = n_asked(cm);
     cm->peers[cm->n_peers++] = cp;
-    proto_sendcmpct m = { .high_bandwidth = 1, .version = PROTO_CMPCT_VERSION };
-    if (proto_sendcmpct_encode(&m, &buf, &len) == 0) {
-        net_send(p, PROTO_MSG_SENDCMPCT, buf, len);
-        free(buf);
-    }
+    ask_mode(cp, asked < RELAY_CMPCT_HB);
 }
 
 void relay_cmpct_peer_closed(relay_cmpct *cm, net_peer *p)
@@ -106,11 +141,31 @@ void relay_cmpct_peer_closed(relay_cmpct *cm, net_peer *p)
     for (size_t i = 0; i < cm->n_peers; i++) {
         if (cm->peers[i]->np != p)
             continue;
+        int was_asked = cm->peers[i]->asked;
         pending_free(cm->peers[i]->pend);
         free(cm->peers[i]);
         cm->peers[i] = cm->peers[--cm->n_peers];
+        cmpct_peer *next = was_asked ? by_delivery(cm, 0, 1) : NULL;
+        if (next)
+            ask_mode(next, 1);
         return;
     }
+}
+
+void relay_cmpct_delivered(relay_cmpct *cm, net_peer *p)
+{
+    cmpct_peer *cp = find(cm, p);
+    if (!cp)
+        return;
+    cp->delivered = ++cm->stamp;
+    if (cp->asked)
+        return;
+    if (n_asked(cm) >= RELAY_CMPCT_HB) {
+        cmpct_peer *old = by_delivery(cm, 1, 0);
+        if (old)
+            ask_mode(old, 0);
+    }
+    ask_mode(cp, 1);
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -240,7 +295,7 @@ fail:
 }
 
 /* A copy of a block we have or are rebuilding (another peer was faster,
- * the usual case with every peer high-bandwidth): judged by its header
+ * the usual case with three high-bandwidth peers): judged by its header
  * alone, so the rest is not even decoded. */
 static int redundant(relay_cmpct *cm, net_peer *p, const uint8_t *pl, size_t len)
 {

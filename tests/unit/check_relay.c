@@ -19,10 +19,11 @@
 #include "common/core/params.h"
 #include "common/core/pow.h"
 #include "common/daemon/relay.h"
+#include "common/daemon/relay_int.h"
 #include "proto/cmpct.h"
 #include "common/core/tx.h"
 
-#define MAX_NODES 3
+#define MAX_NODES 5
 
 typedef struct node {
     chain *c;
@@ -34,6 +35,8 @@ typedef struct node {
     uint64_t tx_inv_items;       /* txids announced to this node */
     uint64_t getblocks;          /* GETBLOCKS received */
     int silent;                  /* drops GETDATA: a peer that stalls */
+    int hb_asked;                /* last SENDCMPCT received: 1 high-bandwidth */
+    uint64_t sendcmpct;          /* SENDCMPCT messages received */
     int closed;
 } node;
 
@@ -78,6 +81,13 @@ static void on_msg(void *ctx, net_peer *p, uint8_t type, const uint8_t *pl, size
     }
     if (type == PROTO_MSG_GETBLOCKS)
         nd->getblocks++;
+    if (type == PROTO_MSG_SENDCMPCT) {
+        proto_sendcmpct m;
+        if (proto_sendcmpct_decode(pl, len, &m) == 0) {
+            nd->hb_asked = m.high_bandwidth;
+            nd->sendcmpct++;
+        }
+    }
     if (nd->silent && type == PROTO_MSG_GETDATA)
         return;
     relay_peer_msg(nd->r, p, type, pl, len);
@@ -266,7 +276,7 @@ START_TEST(test_new_block_gossip)
     relay_get_stats(a->r, &sa);
     relay_get_stats(c->r, &sc);
     /* a only ever received c's block, c only a's five (as compact
-     * blocks: every peer asks for high-bandwidth mode). */
+     * blocks: with three peers or fewer, all are high-bandwidth). */
     ck_assert_uint_eq(sa.blocks_in + sa.cmpct_in, 1);
     ck_assert_uint_eq(sc.blocks_in + sc.cmpct_in, 5);
     ck_assert_uint_eq(sc.cmpct_rebuilt, 5);
@@ -601,6 +611,62 @@ START_TEST(test_cmpct_early_relay_invalid)
 }
 END_TEST
 
+typedef struct { node **v; int n; uint64_t want; } many;
+
+static int all_asked(void *arg)
+{
+    many *m = arg;
+    for (int i = 0; i < m->n; i++)
+        if (m->v[i]->sendcmpct < m->want)
+            return 0;
+    return 1;
+}
+
+static int hb_count(node **v, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += v[i]->hb_asked;
+    return k;
+}
+
+/* A node with four peers asks three for high-bandwidth mode; a peer that
+ * then gives it a new tip first (by INV, being low-bandwidth) takes the
+ * place of the one that did so longest ago. */
+START_TEST(test_cmpct_hb_choice)
+{
+    world w;
+    world_init(&w);
+    w.no_discovery = 1;
+    node *a = world_add(&w, -1);
+    node *v[4];
+    for (int i = 0; i < 4; i++)
+        v[i] = world_add(&w, 0);
+    many m = { v, 4, 1 };
+    ck_assert_int_eq(run_until(&w, all_asked, &m, 20000), 1);
+    ck_assert_int_eq(hb_count(v, 4), RELAY_CMPCT_HB);
+    node *low = NULL;
+    for (int i = 0; i < 4; i++)
+        if (!v[i]->hb_asked)
+            low = v[i];
+    ck_assert_ptr_nonnull(low);
+    mine_one(low, 9);
+    pair al = { a, low };
+    ck_assert_int_eq(run_until(&w, same_tip, &al, 20000), 1);
+    relay_stats st;
+    relay_get_stats(a->r, &st);
+    ck_assert_uint_eq(st.blocks_in, 1);        /* whole, after its INV */
+    m.want = 2;
+    m.n = 1;
+    m.v = &low;
+    ck_assert_int_eq(run_until(&w, all_asked, &m, 20000), 1);
+    ck_assert_int_eq(low->hb_asked, 1);
+    run_until(&w, never, NULL, 300);
+    ck_assert_int_eq(hb_count(v, 4), RELAY_CMPCT_HB);
+    world_free(&w);
+}
+END_TEST
+
 Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
@@ -614,6 +680,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_tie_settles);
     tcase_add_test(tc, test_cmpct_missing_tx);
     tcase_add_test(tc, test_cmpct_early_relay_invalid);
+    tcase_add_test(tc, test_cmpct_hb_choice);
     suite_add_tcase(s, tc);
     return s;
 }
