@@ -15,11 +15,11 @@
  * high-bandwidth.  Every peer high-bandwidth was tried first and measured
  * worse (bench_net.sh prop 10 30 6 on 2 cores at load average 6, shared
  * with other work: 6 / 13 / 42 ms p50 / p90 / p99 against 4 / 7 / 8 ms by
- * INV): every node forwarded every block to all
- * its peers before validating it, and each redundant copy woke a daemon in
- * exactly the window the block's own validation needed the CPU.  With
- * three, a node gets at most three unsolicited copies; a compact block is
- * about 6 bytes a transaction, so bandwidth was never the reason.
+ * INV): every node forwarded every block to all its peers before
+ * validating it, and each redundant copy woke a daemon in exactly the
+ * window the block's own validation needed the CPU.  With three, a node
+ * gets at most three unsolicited copies; a compact block is about 6 bytes
+ * a transaction, so bandwidth was never the reason.
  *
  * Receiving.  A CMPCTBLOCK whose header fails (PoW, bits, time) is the
  * sender's fault; one whose parent we lack is fetched whole the ordinary
@@ -27,8 +27,8 @@
  * block is rebuilt from the mempool; what is missing is asked for by index
  * (GETBLOCKTXN, one block per peer at a time); a collision, an answer
  * that does not rebuild the merkle root or no answer within the stall
- * time falls back to GETDATA of the whole block from the same
- * peer (which has it), an ordinary request from then on.  The round trip
+ * time falls back to GETDATA of the whole block from the same peer (which
+ * has it), an ordinary request from then on.  The round trip
  * is deliberately not an ordinary request in flight: a stall would move it
  * to any other peer, most of which do not have a block that new yet.
  *
