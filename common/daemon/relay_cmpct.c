@@ -171,9 +171,12 @@ void relay_cmpct_delivered(relay_cmpct *cm, net_peer *p)
 /* ---- sending ------------------------------------------------------------- */
 
 /* The compact block to every high-bandwidth peer but `from` not known to
- * have it, written at once.  Returns how many got it. */
+ * have it.  now: written at once, all sealed first and then written one
+ * after another (a write wakes its reader, which on a busy host may take
+ * the CPU before the next is sealed); else at the end of the loop turn.
+ * Returns how many got it. */
 static size_t forward(relay_cmpct *cm, net_peer *from, const uint8_t h[32],
-                      const uint8_t *raw, size_t len)
+                      const uint8_t *raw, size_t len, int now)
 {
     size_t n = 0;
     for (net_peer *p = net_peer_first(cm->net); p; p = net_peer_next(p)) {
@@ -181,11 +184,12 @@ static size_t forward(relay_cmpct *cm, net_peer *from, const uint8_t h[32],
         if (p == from || !cp || !cp->hb || relay_peer_knows(cm->r, p, h))
             continue;
         relay_peer_mark_sent(cm->r, p, h);
-        if (net_send(p, PROTO_MSG_CMPCTBLOCK, raw, len) == 0) {
-            net_flush(p);
+        if (net_send(p, PROTO_MSG_CMPCTBLOCK, raw, len) == 0)
             n++;
-        }
     }
+    if (now && n > 0)
+        for (net_peer *p = net_peer_first(cm->net); p; p = net_peer_next(p))
+            net_flush(p);
     cm->st.cmpct_sent += n;
     return n;
 }
@@ -214,7 +218,7 @@ void relay_cmpct_announce(relay_cmpct *cm, const uint8_t h[32])
     randombytes_buf(&nonce, sizeof nonce);
     if (cblock_build_bytes(bytes, len, nonce, &cb) == 0) {
         if (proto_cmpctblock_encode(&cb, &raw, &raw_len) == 0)
-            forward(cm, NULL, h, raw, raw_len);
+            forward(cm, NULL, h, raw, raw_len, 0);
         proto_cmpctblock_free(&cb);
     }
     free(raw);
@@ -246,7 +250,7 @@ static void complete(relay_cmpct *cm, net_peer *p, const uint8_t h[32],
         return;
     }
     if (memcmp(pb->header.prev, chain_tip(cm->chain)->hash, 32) == 0 &&
-        forward(cm, p, h, raw, raw_len) > 0)
+        forward(cm, p, h, raw, raw_len, 1) > 0)
         cm->st.cmpct_early++;
     relay_block_in(cm->r, p, bytes, len, 1);
     free(bytes);
