@@ -77,6 +77,10 @@ const char *proto_msg_type_name(uint8_t type)
     case PROTO_MSG_ADDR: return "ADDR";
     case PROTO_MSG_GETADDR: return "GETADDR";
     case PROTO_MSG_TXS: return "TXS";
+    case PROTO_MSG_SENDCMPCT: return "SENDCMPCT";
+    case PROTO_MSG_CMPCTBLOCK: return "CMPCTBLOCK";
+    case PROTO_MSG_GETBLOCKTXN: return "GETBLOCKTXN";
+    case PROTO_MSG_BLOCKTXN: return "BLOCKTXN";
     case PROTO_MSG_STATS_REQ: return "STATS_REQ";
     case PROTO_MSG_STATS: return "STATS";
     case PROTO_MSG_LOG_SUB: return "LOG_SUB";

@@ -58,6 +58,10 @@ enum proto_msg_type {
     PROTO_MSG_ADDR = 20,
     PROTO_MSG_GETADDR = 21,   /* empty payload */
     PROTO_MSG_TXS = 26,       /* several transactions: a GETDATA answer */
+    PROTO_MSG_SENDCMPCT = 22, /* compact blocks (proto/cmpct.h): mode wanted */
+    PROTO_MSG_CMPCTBLOCK = 23, /* header, short ids, prefilled transactions */
+    PROTO_MSG_GETBLOCKTXN = 24, /* the transactions a compact block lacked */
+    PROTO_MSG_BLOCKTXN = 25,  /* the answer to GETBLOCKTXN */
     PROTO_MSG_STATS_REQ = 30, /* empty payload */
     PROTO_MSG_STATS = 31,
     PROTO_MSG_LOG_SUB = 32,

@@ -272,6 +272,11 @@ bench_prop() {
     echo "propagation to every node, ms$( ((txs > 0)) && echo " (blocks of $txs+ transfers)"):" \
          "$(percentiles "$SG_T/delays")"
     ((txs > 0)) && echo "blocks with fewer transfers (after a batch ran out), not counted: $(cat "$SG_T/short")"
+    # Compact block relay (relay_int.h), summed over the receiving nodes.
+    echo "compact blocks at n1..: $(for n in "${names[@]:1}"; do sg_stats "$n"; done |
+        awk -F= '/^cmpct_(in|rebuilt|blocktxn|fallback)=/ { s[$1] += $2 } END {
+            printf "%d received, %d rebuilt from the mempool alone, %d after GETBLOCKTXN, %d fell back to the whole block",
+                s["cmpct_in"], s["cmpct_rebuilt"], s["cmpct_blocktxn"], s["cmpct_fallback"] }')"
     echo "transactions per block at n0 (coinbase included): $(accepted_lines n0 | cut -d' ' -f2 |
         sort -n | awk '{ v[NR] = $1 } END { printf "min=%d median=%d max=%d", v[1], v[int((NR + 1) / 2)], v[NR] }')"
 }

@@ -245,8 +245,22 @@ uint64_t chain_max_future_secs(const chain_params *p)
     return s < CHAIN_FUTURE_MIN_SECS ? CHAIN_FUTURE_MIN_SECS : s;
 }
 
-/* Rules that need the parent: height, coinbase amount, bits by the
- * retarget rule, time window. */
+/* The header's rules that need the parent: bits by the retarget rule,
+ * time window. */
+static int check_header_context(const chain *c, const centry *parent,
+                                const proto_header *h, const accept_ctx *ac)
+{
+    if (h->bits != asert_next_bits(c->params, parent->e.height, parent->e.header.time))
+        return SG_EBADPOW;
+    if (h->time <= median_time(parent))
+        return SG_ETIME;
+    uint64_t ahead = chain_max_future_secs(c->params);
+    if (ac->check_future && ac->now <= UINT64_MAX - ahead && h->time > ac->now + ahead)
+        return SG_EFUTURE;
+    return SG_OK;
+}
+
+/* Rules that need the parent: height, coinbase amount, then the header's. */
 static int check_context(const chain *c, const centry *parent, const proto_block *b,
                          const accept_ctx *ac)
 {
@@ -258,14 +272,20 @@ static int check_context(const chain *c, const centry *parent, const proto_block
     if (cb->nonce != (uint64_t)parent->e.height + 1 ||
         cb->u.pay.amount != c->params->block_reward)
         return SG_ECOINBASE;
-    if (b->header.bits != asert_next_bits(c->params, parent->e.height, parent->e.header.time))
+    return check_header_context(c, parent, &b->header, ac);
+}
+
+int chain_check_header(const chain *c, const proto_header *h, uint64_t now)
+{
+    accept_ctx ac = { .now = now, .check_future = 1 };
+    if (pow_check(h) < 0 || !bits_plausible(c, h->bits))
         return SG_EBADPOW;
-    if (b->header.time <= median_time(parent))
-        return SG_ETIME;
-    uint64_t ahead = chain_max_future_secs(c->params);
-    if (ac->check_future && ac->now <= UINT64_MAX - ahead && b->header.time > ac->now + ahead)
-        return SG_EFUTURE;
-    return SG_OK;
+    const centry *parent = hmap_get(&c->index, h->prev);
+    if (parent == NULL)
+        return SG_ENOTFOUND;
+    if (parent->e.status != CHAIN_ENTRY_VALID || parent->e.height == UINT32_MAX)
+        return SG_EINVALID;
+    return check_header_context(c, parent, h, &ac);
 }
 
 /* ---- orphans ----------------------------------------------------------- */
@@ -978,6 +998,14 @@ int chain_block_bytes(chain *c, const uint8_t hash[32], uint8_t **out, size_t *l
 {
     const centry *ce = hmap_get(&c->index, hash);
     if (ce == NULL || ce->e.status != CHAIN_ENTRY_VALID)
+        return SG_ENOTFOUND;
+    return entry_bytes(c, ce, out, len);
+}
+
+int chain_block_bytes_any(chain *c, const uint8_t hash[32], uint8_t **out, size_t *len)
+{
+    const centry *ce = hmap_get(&c->index, hash);
+    if (ce == NULL)
         return SG_ENOTFOUND;
     return entry_bytes(c, ce, out, len);
 }

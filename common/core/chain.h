@@ -112,6 +112,14 @@ void chain_free(chain *c);
  * call back into the chain's mutating functions. */
 int chain_submit_block(chain *c, const uint8_t *bytes, size_t len,
                        uint64_t now, chain_result *res);
+/* The rules a header alone can be held to (for relaying a block before its
+ * transactions are checked): PoW against its own bits (and bits plausible),
+ * parent indexed and valid, bits exactly asert_next_bits of the parent,
+ * time above the median of the previous 11 and not past `now` plus
+ * chain_max_future_secs.  0, SG_ENOTFOUND (parent unknown: not a fault),
+ * SG_EINVALID (parent invalid), SG_EBADPOW, SG_ETIME or SG_EFUTURE, the
+ * codes chain_submit_block gives for the same rules. */
+int chain_check_header(const chain *c, const proto_header *h, uint64_t now);
 /* Into the mempool against the tip state. */
 int chain_submit_tx(chain *c, const proto_tx *tx, uint8_t txid[32]);
 /* The same with the txid already computed (it must be tx_id(tx)): for a
@@ -140,6 +148,10 @@ const uint8_t *chain_id(const chain *c);
 
 /* Wire bytes of a stored block; *out freed with free(). */
 int chain_block_bytes(chain *c, const uint8_t hash[32], uint8_t **out, size_t *len);
+/* The same for any indexed block, invalid ones included: a block relayed
+ * before it was found invalid can still be rebuilt (and found invalid) by
+ * the peers it went to. */
+int chain_block_bytes_any(chain *c, const uint8_t hash[32], uint8_t **out, size_t *len);
 /* Bitcoin-style locator of the active chain: up to max hashes, dense near
  * the tip then exponentially sparse, genesis last. */
 size_t chain_locator(const chain *c, uint8_t (*out)[32], size_t max);

@@ -245,6 +245,13 @@ uint32_t control_stats(control *c, proto_stat *items)
     chain_sigcache_stats(c->cfg.chain, &ss);
     stat_int(&sb, "txs_in", clamp64(rs.txs_in));
     stat_int(&sb, "sig_checks", clamp64(rs.txs_checked + ss.misses));
+    stat_int(&sb, "cmpct_in", clamp64(rs.cmpct_in));
+    stat_int(&sb, "cmpct_redundant", clamp64(rs.cmpct_redundant));
+    stat_int(&sb, "cmpct_rebuilt", clamp64(rs.cmpct_rebuilt));
+    stat_int(&sb, "cmpct_blocktxn", clamp64(rs.cmpct_blocktxn));
+    stat_int(&sb, "cmpct_fallback", clamp64(rs.cmpct_fallback));
+    stat_int(&sb, "cmpct_early", clamp64(rs.cmpct_early));
+    stat_int(&sb, "cmpct_sent", clamp64(rs.cmpct_sent));
     stats_txlat(c, &sb);
     hash_hex(c->cfg.pk, 32, hex);
     stat_str(&sb, "pubkey", hex);

@@ -32,7 +32,9 @@
  * fault), banned_peers (str: names of the peers it banned), adversary
  * (str: its roles, "" when honest; an adversary adds adv_withheld,
  * adv_published, adv_abandoned, adv_races, adv_overrides, adv_lead,
- * adv_lead_max, adv_forged_blocks: adv.h), tx_latency_tracked,
+ * adv_lead_max, adv_forged_blocks: adv.h), cmpct_in, cmpct_redundant,
+ * cmpct_rebuilt, cmpct_blocktxn, cmpct_fallback, cmpct_early, cmpct_sent
+ * (compact block relay, relay.h), tx_latency_tracked,
  * tx_latency_measured, tx_latency_dropped
  * (its own transactions' inclusion latency, txlat.h; the records go out on
  * TXLAT_REQ), pubkey (str), and the market:

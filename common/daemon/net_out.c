@@ -147,6 +147,17 @@ int net_send(net_peer *p, uint8_t type, const void *payload, size_t len)
     return rc;
 }
 
+int net_flush(net_peer *p)
+{
+    if (p->state != NET_CONN_READY || p->n_outq == 0)
+        return 0;
+    if (net_out_flush_peer(p) != 0) {
+        net_conn_close(p, LOG_LEVEL_INFO, "write refused");
+        return SG_EIO;
+    }
+    return 0;
+}
+
 size_t net_broadcast(net *n, net_peer *except, uint8_t type,
                      const void *payload, size_t len)
 {

@@ -3,6 +3,7 @@
  */
 #include "common/daemon/relay.h"
 #include "common/daemon/relay_known.h"
+#include "common/daemon/relay_int.h"
 #include "common/base/clock.h"
 
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct relay {
     char banned[RELAY_BANNED_NAMES_MAX + 1];
     txv *tv;                          /* signature checks; NULL: at once */
     size_t n_paused;                  /* peers paused by the check queue */
+    relay_cmpct *cmpct;               /* compact block relay (relay_cmpct.c) */
 };
 
 /* ---- known set ----------------------------------------------------------- */
@@ -267,6 +269,7 @@ static void announce_block(relay *r, const uint8_t h[32])
     if (is_hidden(r, h))
         return;
     memcpy(it.hash, h, 32);
+    relay_cmpct_announce(r->cmpct, h);
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         if (!rp || known_has(&rp->known, h))
@@ -405,6 +408,7 @@ static void on_ready(relay *r, net_peer *p)
     net_peer_set_data(p, rp);
     log_debug(r->cfg.log, "relay: peer %s (%s) ready, %s", net_peer_name(p), net_peer_addr(p),
              net_peer_is_inbound(p) ? "inbound" : "outbound");
+    relay_cmpct_peer_ready(r->cmpct, p);
     send_getblocks(r, rp);
     announce_mempool(r, rp);
 }
@@ -428,6 +432,7 @@ static void on_closed(relay *r, net_peer *p)
     if (!rp)
         return;
     net_peer_set_data(p, NULL);
+    relay_cmpct_peer_closed(r->cmpct, p);
     if (rp->tx_inv_queued)
         r->n_tx_inv_peers--;
     if (rp->paused)
@@ -714,6 +719,8 @@ static void after_block(relay *r, const chain_result *res, relay_peer *from)
 {
     if (res->outcome == CHAIN_NEW_TIP) {
         const chain_entry *tip = chain_tip(r->cfg.chain);
+        if (from)
+            relay_cmpct_delivered(r->cmpct, from->np);
         announce_block(r, tip->hash);     /* unless hidden */
         if (r->cfg.on_tip)
             r->cfg.on_tip(r->cfg.ctx);
@@ -725,12 +732,11 @@ static void after_block(relay *r, const chain_result *res, relay_peer *from)
     }
 }
 
-static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+static void block_in(relay *r, relay_peer *rp, const uint8_t *pl, size_t len, int spare)
 {
     chain_result res;
     int rc;
 
-    r->st.blocks_in++;
     memset(&res, 0, sizeof res);
     rc = chain_submit_block(r->cfg.chain, pl, len, (uint64_t)time(NULL), &res);
     if (rc == 0 || !is_local_failure(rc)) {
@@ -756,6 +762,12 @@ static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
                      net_peer_name(rp->np));
             return;
         }
+        if (spare) {
+            log_warn(r->cfg.log, "block from %s broke a rule after its header checked out "
+                     "(%s); not held against it (compact block relay)",
+                     net_peer_name(rp->np), sg_strerror(rc));
+            return;
+        }
         r->st.rejected_blocks++;
         misbehave(r, rp->np, "invalid block", rc);
         return;
@@ -765,6 +777,12 @@ static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         r->cfg.on_peer_block(r->cfg.ctx, &res);
     batch_check(r, rp, res.hash);
     pump(r, rp);
+}
+
+static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+{
+    r->st.blocks_in++;
+    block_in(r, rp, pl, len, 0);
 }
 
 static int tx_fault_is_senders(int rc)
@@ -922,6 +940,10 @@ void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
     case PROTO_MSG_GETHEADERS: on_getblocks(r, rp, type, payload, len); break;
     case PROTO_MSG_HEADERS:
         break;                    /* never asked for; harmless */
+    case PROTO_MSG_SENDCMPCT:
+    case PROTO_MSG_CMPCTBLOCK:
+    case PROTO_MSG_GETBLOCKTXN:
+    case PROTO_MSG_BLOCKTXN: relay_cmpct_msg(r->cmpct, p, type, payload, len); break;
     case PROTO_MSG_REJECT: {
         proto_reject rj;
         if (proto_reject_decode(payload, len, &rj) == 0)
@@ -967,6 +989,7 @@ void relay_tick(relay *r, uint64_t now_ms)
             send_getblocks(r, rp);
         pump(r, rp);
     }
+    relay_cmpct_tick(r->cmpct, now);
 }
 
 int relay_submit_block(relay *r, const uint8_t *bytes, size_t len,
@@ -1038,6 +1061,54 @@ void relay_get_stats(const relay *r, relay_stats *out)
     *out = r->st;
     out->in_flight = r->in_flight.count;
     out->txs_verifying = r->tv ? txv_pending(r->tv) : 0;
+    relay_cmpct_stats(r->cmpct, out);
+}
+
+/* ---- lent to relay_cmpct.c (relay_int.h) --------------------------------- */
+
+int relay_peer_knows(relay *r, net_peer *p, const uint8_t h[32])
+{
+    (void)r;
+    relay_peer *rp = peer_of(p);
+    return rp && known_has(&rp->known, h);
+}
+
+void relay_peer_mark_sent(relay *r, net_peer *p, const uint8_t h[32])
+{
+    (void)r;
+    relay_peer *rp = peer_of(p);
+    if (rp)
+        known_add(&rp->known, h);
+}
+
+void relay_peer_mark_theirs(relay *r, net_peer *p, const uint8_t h[32])
+{
+    (void)r;
+    relay_peer *rp = peer_of(p);
+    if (rp)
+        mark_theirs(rp, h);
+}
+
+void relay_misbehave(relay *r, net_peer *p, const char *what, int rc)
+{
+    misbehave(r, p, what, rc);
+}
+
+void relay_block_in(relay *r, net_peer *p, const uint8_t *bytes, size_t len, int spare)
+{
+    relay_peer *rp = peer_of(p);
+    if (rp)
+        block_in(r, rp, bytes, len, spare);
+}
+
+void relay_request_block(relay *r, net_peer *p, const uint8_t h[32])
+{
+    relay_peer *rp = peer_of(p);
+    if (!rp)
+        return;
+    if (block_wanted(r, h) && !fetch_has(rp, h))
+        fetch_push(rp, h);
+    pump(r, rp);
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -1064,6 +1135,11 @@ int relay_new(relay **out, const relay_config *cfg)
             return SG_ENOMEM;
         }
     }
+    if (relay_cmpct_new(&r->cmpct, r, &r->cfg) != 0) {
+        txv_free(r->tv);
+        free(r);
+        return SG_ENOMEM;
+    }
     net_set_turn_hook(r->cfg.net, end_turn, r);
     *out = r;
     return 0;
@@ -1075,5 +1151,6 @@ void relay_free(relay *r)
         return;
     txv_free(r->tv);
     hmap_free(&r->in_flight);
+    relay_cmpct_free(r->cmpct);
     free(r);
 }

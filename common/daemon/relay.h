@@ -2,6 +2,11 @@
  * relay.h - the peer protocol: gossip by inventory and block sync, binding
  * a chain (chain.h) to a net (net.h).
  *
+ * Compact blocks.  New blocks go to the peers that asked for
+ * high-bandwidth mode (three per node) as CMPCTBLOCK (header, short
+ * transaction ids, the coinbase), rebuilt from the receiver's mempool,
+ * forwarded before validation; see relay_int.h (relay_cmpct.c).
+ *
  * Inventory.  New blocks and transactions are announced by hash (INV); a
  * peer asks with GETDATA for what it lacks and gets BLOCK / TX, or NOTFOUND.
  * The transactions one GETDATA asks for come back together, up to
@@ -116,6 +121,14 @@ typedef struct {
     uint64_t rejected_blocks;         /* blocks refused for breaking a rule */
     uint64_t rejected_txs;            /* transactions refused as the sender's fault */
     size_t in_flight;                 /* block requests outstanding, all peers */
+    /* Compact block relay (relay_int.h). */
+    uint64_t cmpct_in;                /* CMPCTBLOCKs of blocks new to us */
+    uint64_t cmpct_redundant;         /* ... of blocks we had or were rebuilding */
+    uint64_t cmpct_rebuilt;           /* blocks rebuilt from the mempool alone */
+    uint64_t cmpct_blocktxn;          /* ... after one GETBLOCKTXN round trip */
+    uint64_t cmpct_fallback;          /* given up: the whole block asked for */
+    uint64_t cmpct_early;             /* forwarded before validation and fsync */
+    uint64_t cmpct_sent;              /* CMPCTBLOCK messages sent */
 } relay_stats;
 
 /* 0, SG_EINVAL or SG_ENOMEM. */

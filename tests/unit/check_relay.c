@@ -12,17 +12,21 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/core/cblock.h"
 #include "common/core/chain.h"
+#include "common/core/merkle.h"
 #include "common/base/clock.h"
 #include "common/base/err.h"
 #include "common/daemon/net.h"
 #include "common/core/params.h"
 #include "common/core/pow.h"
 #include "common/daemon/relay.h"
+#include "common/daemon/relay_int.h"
+#include "proto/cmpct.h"
 #include "common/core/tx.h"
 #include "testutil.h"
 
-#define MAX_NODES 3
+#define MAX_NODES 5
 
 typedef struct node {
     chain *c;
@@ -35,6 +39,8 @@ typedef struct node {
     uint64_t getblocks;          /* GETBLOCKS received */
     uint64_t tx_frames;          /* TX and TXS messages received */
     int silent;                  /* drops GETDATA: a peer that stalls */
+    int hb_asked;                /* last SENDCMPCT received: 1 high-bandwidth */
+    uint64_t sendcmpct;          /* SENDCMPCT messages received */
     int closed;
 } node;
 
@@ -82,6 +88,13 @@ static void on_msg(void *ctx, net_peer *p, uint8_t type, const uint8_t *pl, size
         nd->getblocks++;
     if (type == PROTO_MSG_TX || type == PROTO_MSG_TXS)
         nd->tx_frames++;
+    if (type == PROTO_MSG_SENDCMPCT) {
+        proto_sendcmpct m;
+        if (proto_sendcmpct_decode(pl, len, &m) == 0) {
+            nd->hb_asked = m.high_bandwidth;
+            nd->sendcmpct++;
+        }
+    }
     if (nd->silent && type == PROTO_MSG_GETDATA)
         return;
     relay_peer_msg(nd->r, p, type, pl, len);
@@ -250,8 +263,8 @@ START_TEST(test_sync_in_batches)
 }
 END_TEST
 
-/* A new block travels by INV -> GETDATA -> BLOCK, across a middle node,
- * and is never announced back to where it came from. */
+/* A new block travels as a compact block, across a middle node, and is
+ * never announced back to where it came from. */
 START_TEST(test_new_block_gossip)
 {
     world w;
@@ -272,9 +285,12 @@ START_TEST(test_new_block_gossip)
     relay_stats sa, sc;
     relay_get_stats(a->r, &sa);
     relay_get_stats(c->r, &sc);
-    /* a only ever received c's block, c only a's five. */
-    ck_assert_uint_eq(sa.blocks_in, 1);
-    ck_assert_uint_eq(sc.blocks_in, 5);
+    /* a only ever received c's block, c only a's five (as compact
+     * blocks: with three peers or fewer, all are high-bandwidth). */
+    ck_assert_uint_eq(sa.blocks_in + sa.cmpct_in, 1);
+    ck_assert_uint_eq(sc.blocks_in + sc.cmpct_in, 5);
+    ck_assert_uint_eq(sc.cmpct_rebuilt, 5);
+    ck_assert_uint_eq(sc.misbehaved, 0);
     world_free(&w);
 }
 END_TEST
@@ -633,6 +649,194 @@ START_TEST(test_verify_backpressure)
 }
 END_TEST
 
+/* A transaction the receiver never saw: the compact block is rebuilt after
+ * one GETBLOCKTXN round trip, and passed on across a middle node. */
+START_TEST(test_cmpct_missing_tx)
+{
+    world w;
+    proto_tx tx;
+    uint8_t txid[32];
+    world_init(&w);
+    w.no_discovery = 1;
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    node *c = world_add(&w, 1);
+    pair ab = { a, b }, bc = { b, c }, ac = { a, c };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    ck_assert_int_eq(run_until(&w, linked, &bc, 20000), 1);
+    /* Into a's mempool only: not announced. */
+    make_transfer(&w, a, 0, &tx);
+    ck_assert_int_eq(chain_submit_tx(a->c, &tx, txid), 0);
+    mine_one(a, 7);
+    ck_assert_uint_eq(chain_tip(a->c)->n_txs, 2);
+    ck_assert_int_eq(run_until(&w, same_tip, &ac, 20000), 1);
+    relay_stats sb, sc;
+    relay_get_stats(b->r, &sb);
+    relay_get_stats(c->r, &sc);
+    ck_assert_uint_eq(sb.cmpct_in, 1);
+    ck_assert_uint_eq(sb.cmpct_blocktxn, 1);
+    ck_assert_uint_eq(sb.cmpct_rebuilt, 0);
+    ck_assert_uint_eq(sb.blocks_in, 0);
+    /* c got the block from b, which had asked a for the missing one. */
+    ck_assert_uint_eq(sc.cmpct_in, 1);
+    ck_assert_uint_eq(sc.cmpct_blocktxn, 1);
+    ck_assert_uint_eq(sb.misbehaved + sc.misbehaved, 0);
+    world_free(&w);
+}
+END_TEST
+
+/* A block on nd's tip holding a transfer of more than the sender has: its
+ * header and proof of work are valid, its transactions are not. */
+static void mine_invalid(world *w, node *nd, proto_block *b)
+{
+    uint8_t miner[32], ids[2][32];
+    memset(miner, 8, 32);
+    ck_assert_int_eq(chain_template(nd->c, miner, (uint64_t)time(NULL), 100, b), 0);
+    ck_assert_uint_eq(b->n_txs, 1);
+    proto_tx *txs = realloc(b->txs, 2 * sizeof *txs);
+    ck_assert_ptr_nonnull(txs);
+    b->txs = txs;
+    make_transfer(w, nd, 0, &b->txs[1]);
+    b->txs[1].u.pay.amount = 2000000000;
+    ck_assert_int_eq(tx_sign(&b->txs[1], w->alloc_sk, chain_id(nd->c)), 0);
+    b->n_txs = 2;
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(tx_id(&b->txs[i], ids[i]), 0);
+    ck_assert_int_eq(merkle_root((const uint8_t (*)[32])ids, 2, b->header.merkle), 0);
+    ck_assert_int_eq(pow_search_simple(&b->header, 1u << 24), 0);
+}
+
+/* CMPCTBLOCK from nd's first peer link, every transaction prefilled. */
+static void send_cmpct(node *nd, const proto_block *b)
+{
+    proto_prefilled pre[2];
+    proto_cmpctblock m = { .header = b->header, .nonce = 1, .n_prefilled = b->n_txs,
+                           .prefilled = pre };
+    uint8_t *buf;
+    size_t len;
+    for (uint32_t i = 0; i < b->n_txs; i++) {
+        pre[i].index = i;
+        pre[i].tx = b->txs[i];
+    }
+    ck_assert_int_eq(proto_cmpctblock_encode(&m, &buf, &len), 0);
+    ck_assert_int_eq(net_send(net_peer_first(nd->n), PROTO_MSG_CMPCTBLOCK, buf, len), 0);
+    free(buf);
+}
+
+typedef struct { node *nd; uint64_t want; } cmpct_want;
+
+static int cmpct_seen(void *arg)
+{
+    cmpct_want *cw = arg;
+    relay_stats st;
+    relay_get_stats(cw->nd->r, &st);
+    return st.cmpct_in >= cw->want;
+}
+
+/* An invalid block whose header checks out is forwarded before it is
+ * validated, and nobody is punished for it: not a (its maker; BIP152
+ * spares high-bandwidth senders) and above all not b, which only passed
+ * it on.  A compact block whose proof of work fails is never forwarded
+ * and gets its sender dropped. */
+START_TEST(test_cmpct_early_relay_invalid)
+{
+    world w;
+    proto_block bad;
+    world_init(&w);
+    w.no_discovery = 1;
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    node *c = world_add(&w, 1);
+    pair ab = { a, b }, bc = { b, c };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    ck_assert_int_eq(run_until(&w, linked, &bc, 20000), 1);
+    mine_invalid(&w, a, &bad);
+    send_cmpct(a, &bad);
+    cmpct_want cw = { c, 1 };
+    ck_assert_int_eq(run_until(&w, cmpct_seen, &cw, 20000), 1);
+    run_until(&w, never, NULL, 500);
+    relay_stats sb, sc;
+    relay_get_stats(b->r, &sb);
+    relay_get_stats(c->r, &sc);
+    ck_assert_uint_eq(sb.cmpct_early, 1);
+    ck_assert_uint_eq(sb.misbehaved, 0);
+    ck_assert_uint_eq(sc.misbehaved, 0);
+    ck_assert_uint_eq(net_peer_count(b->n), 2);
+    ck_assert_uint_eq(net_peer_count(c->n), 1);
+    ck_assert_uint_eq(chain_tip(b->c)->height, 0);
+    ck_assert_uint_eq(chain_tip(c->c)->height, 0);
+
+    /* Proof of work broken: b drops a and passes nothing on. */
+    do
+        bad.header.nonce++;
+    while (pow_check(&bad.header) == 0);
+    send_cmpct(a, &bad);
+    ck_assert_int_eq(run_until(&w, peers_zero, a, 20000), 1);
+    relay_get_stats(b->r, &sb);
+    relay_get_stats(c->r, &sc);
+    ck_assert_uint_eq(sb.misbehaved, 1);
+    ck_assert_uint_eq(sc.cmpct_in + sc.cmpct_redundant, 1);
+    proto_block_free(&bad);
+    world_free(&w);
+}
+END_TEST
+
+typedef struct { node **v; int n; uint64_t want; } many;
+
+static int all_asked(void *arg)
+{
+    many *m = arg;
+    for (int i = 0; i < m->n; i++)
+        if (m->v[i]->sendcmpct < m->want)
+            return 0;
+    return 1;
+}
+
+static int hb_count(node **v, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += v[i]->hb_asked;
+    return k;
+}
+
+/* A node with four peers asks three for high-bandwidth mode; a peer that
+ * then gives it a new tip first (by INV, being low-bandwidth) takes the
+ * place of the one that did so longest ago. */
+START_TEST(test_cmpct_hb_choice)
+{
+    world w;
+    world_init(&w);
+    w.no_discovery = 1;
+    node *a = world_add(&w, -1);
+    node *v[4];
+    for (int i = 0; i < 4; i++)
+        v[i] = world_add(&w, 0);
+    many m = { v, 4, 1 };
+    ck_assert_int_eq(run_until(&w, all_asked, &m, 20000), 1);
+    ck_assert_int_eq(hb_count(v, 4), RELAY_CMPCT_HB);
+    node *low = NULL;
+    for (int i = 0; i < 4; i++)
+        if (!v[i]->hb_asked)
+            low = v[i];
+    ck_assert_ptr_nonnull(low);
+    mine_one(low, 9);
+    pair al = { a, low };
+    ck_assert_int_eq(run_until(&w, same_tip, &al, 20000), 1);
+    relay_stats st;
+    relay_get_stats(a->r, &st);
+    ck_assert_uint_eq(st.blocks_in, 1);        /* whole, after its INV */
+    m.want = 2;
+    m.n = 1;
+    m.v = &low;
+    ck_assert_int_eq(run_until(&w, all_asked, &m, 20000), 1);
+    ck_assert_int_eq(low->hb_asked, 1);
+    run_until(&w, never, NULL, 300);
+    ck_assert_int_eq(hb_count(v, 4), RELAY_CMPCT_HB);
+    world_free(&w);
+}
+END_TEST
+
 Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
@@ -647,6 +851,9 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_tx_inv_batched);
     tcase_add_test(tc, test_stall_reissue);
     tcase_add_test(tc, test_tie_settles);
+    tcase_add_test(tc, test_cmpct_missing_tx);
+    tcase_add_test(tc, test_cmpct_early_relay_invalid);
+    tcase_add_test(tc, test_cmpct_hb_choice);
     suite_add_tcase(s, tc);
     return s;
 }
