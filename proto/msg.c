@@ -88,6 +88,8 @@ const char *proto_msg_type_name(uint8_t type)
     case PROTO_MSG_TXLAT: return "TXLAT";
     case PROTO_MSG_MINING: return "MINING";
     case PROTO_MSG_MINING_ACK: return "MINING_ACK";
+    case PROTO_MSG_ADVERSARY: return "ADVERSARY";
+    case PROTO_MSG_ADVERSARY_ACK: return "ADVERSARY_ACK";
     }
     return unknown_type;
 }

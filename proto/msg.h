@@ -63,6 +63,8 @@ enum proto_msg_type {
     PROTO_MSG_TXLAT = 39,      /* control: the answer to TXLAT_REQ */
     PROTO_MSG_MINING = 40,     /* control: stop (0) or start (1) mining */
     PROTO_MSG_MINING_ACK = 41, /* control: the answer to MINING, the state now */
+    PROTO_MSG_ADVERSARY = 46,  /* control: switch an adversary role on; payload its name */
+    PROTO_MSG_ADVERSARY_ACK = 47, /* control: the answer, one byte: 1 on, 0 refused */
 };
 
 /* Returns 1 if the type byte names a known message. */

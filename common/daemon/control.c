@@ -137,6 +137,27 @@ static void stats_txlat(control *c, stat_buf *sb)
     stat_int(sb, "tx_latency_dropped", clamp64(ts.dropped_pending + ts.dropped_records));
 }
 
+/* The adversary's figures (adv.h); "adversary" is "" on an honest node. */
+static void stats_adv(control *c, stat_buf *sb)
+{
+    adv_stats as;
+    char names[128] = "";
+    unsigned roles = c->cfg.adv ? adv_roles(c->cfg.adv) : 0;
+
+    stat_str(sb, "adversary", adv_roles_format(roles, names, sizeof names));
+    if (!roles)
+        return;
+    adv_get_stats(c->cfg.adv, &as);
+    stat_int(sb, "adv_withheld", clamp64(as.withheld));
+    stat_int(sb, "adv_published", clamp64(as.published));
+    stat_int(sb, "adv_abandoned", clamp64(as.abandoned));
+    stat_int(sb, "adv_races", clamp64(as.races));
+    stat_int(sb, "adv_overrides", clamp64(as.overrides));
+    stat_int(sb, "adv_lead", as.lead);
+    stat_int(sb, "adv_lead_max", as.lead_max);
+    stat_int(sb, "adv_forged_blocks", clamp64(as.forged_blocks));
+}
+
 /* The names (from HELLO) of the connected peers, space-separated, so the
  * launcher can draw the links: "peer_names", then "peer_names_2".. when
  * one string stat cannot hold them all.  A name with a space or a control
@@ -213,6 +234,10 @@ uint32_t control_stats(control *c, proto_stat *items)
     stat_int(&sb, "blocks_in_flight", (int64_t)rs.in_flight);
     stat_int(&sb, "block_stalls", clamp64(rs.stalls));
     stat_int(&sb, "misbehaved", clamp64(rs.misbehaved));
+    stat_int(&sb, "rejected_blocks", clamp64(rs.rejected_blocks));
+    stat_int(&sb, "rejected_txs", clamp64(rs.rejected_txs));
+    stat_str(&sb, "banned_peers", c->cfg.relay ? relay_banned_names(c->cfg.relay) : "");
+    stats_adv(c, &sb);
     stats_txlat(c, &sb);
     hash_hex(c->cfg.pk, 32, hex);
     stat_str(&sb, "pubkey", hex);
@@ -390,6 +415,34 @@ static void answer_mining(control *c, const char *from, const uint8_t *pl,
         out->type = PROTO_MSG_MINING_ACK;
 }
 
+/* ADVERSARY: a role switched on at run time (experiments' scenarios). */
+static void answer_adversary(control *c, const char *from, const uint8_t *pl,
+                             size_t len, control_answer *out)
+{
+    char name[64];
+    unsigned mask = 0;
+
+    if (len == 0 || len >= sizeof name) {
+        out->drop = "malformed ADVERSARY";
+        return;
+    }
+    memcpy(name, pl, len);
+    name[len] = '\0';
+    int ok = c->cfg.adv && memchr(pl, '\0', len) == NULL && adv_parse_roles(name, &mask) == 0;
+    if (ok) {
+        log_info(c->cfg.log, "control client %s switches on adversary %s", from, name);
+        adv_enable(c->cfg.adv, mask);
+    }
+    out->payload = malloc(1);
+    if (!out->payload) {
+        out->drop = "cannot answer ADVERSARY";
+        return;
+    }
+    out->payload[0] = ok ? 1 : 0;
+    out->len = 1;
+    out->type = PROTO_MSG_ADVERSARY_ACK;
+}
+
 void control_handle(control *c, const char *from, uint8_t type,
                     const uint8_t *pl, size_t len, control_answer *out)
 {
@@ -406,6 +459,8 @@ void control_handle(control *c, const char *from, uint8_t type,
         answer_txlat(c, out);
     } else if (type == PROTO_MSG_MINING) {
         answer_mining(c, from, pl, len, out);
+    } else if (type == PROTO_MSG_ADVERSARY) {
+        answer_adversary(c, from, pl, len, out);
     } else {
         out->drop = "unexpected control message";
     }

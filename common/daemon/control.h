@@ -9,6 +9,8 @@
  *   STORE_READ  up to PROTO_STORE_READ_MAX bytes of DATA_DIR/blocks.dat
  *   TXLAT_REQ   drain up to PROTO_TXLAT_MAX latency records (txlat.h)
  *   MINING      pause or resume mining; answered with the resulting state
+ *   ADVERSARY   switch an adversarial role on (payload: its name, adv_role.h);
+ *               answered by ADVERSARY_ACK, one byte: 1 on, 0 unknown role
  *   SHUTDOWN    stop the daemon (no answer: the link closes with it)
  * Anything else, or a malformed request, closes that link (a malformed
  * LOG_SUB is misbehaviour and bans, as it always was).  The net carries a
@@ -35,6 +37,7 @@
 #include <uv.h>
 
 #include "common/core/chain.h"
+#include "common/daemon/adv.h"
 #include "common/daemon/agent.h"
 #include "common/daemon/log.h"
 #include "common/daemon/net.h"
@@ -67,6 +70,7 @@ typedef struct {
     relay *relay;                      /* NULL: its figures read 0 (tests) */
     agent *agent;                      /* NULL: no market figures */
     txlat *txlat;                      /* NULL: no latency records */
+    adv *adv;                          /* NULL: ADVERSARY is answered 0 */
     const char *name;
     const char *role;                  /* "prosumer", "consumer", "operator" */
     int operator_role;                 /* market figures of the operator */

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "common/daemon/adv.h"
 #include "common/daemon/agent.h"
 #include "common/daemon/control.h"
 #include "common/core/chain.h"
@@ -54,6 +55,7 @@ typedef struct {
     relay *relay;
     miner *miner;
     agent *agent;                /* the market role; NULL until running */
+    adv *adv;                    /* adversarial roles (all off unless asked) */
     control *control;            /* control links; NULL until running */
     metrics_server *metrics;     /* --metrics-port; NULL: off */
     txlat *txlat;                /* inclusion latency of our own transactions */
@@ -96,7 +98,9 @@ static void rebuild_work(daemon *d)
     int rc = chain_template(d->chain, d->pk, (uint64_t)time(NULL),
                             d->o.max_block_txs, &b);
     if (rc == 0) {
-        rc = proto_block_encode(&b, &bytes, &len);
+        rc = adv_forge_template(d->adv, &b);
+        if (rc == 0)
+            rc = proto_block_encode(&b, &bytes, &len);
         proto_block_free(&b);
     }
     if (rc == 0) {
@@ -127,7 +131,11 @@ static void on_found(void *ctx, const uint8_t *block, size_t len)
 
     if (d->stopping)
         return;
-    int rc = relay_submit_block(d->relay, block, len, &res);
+    if (adv_forge_found(d->adv, block, len)) {
+        rebuild_work(d);
+        return;
+    }
+    int rc = adv_selfish_submit(d->adv, block, len, &res);
     hash_to_hex_display(res.hash, hex);
     if (rc != 0) {
         log_error(d->log, "mined block %s refused: %s", hex, sg_strerror(rc));
@@ -149,6 +157,16 @@ static void on_tip(void *ctx)
 static void on_tx(void *ctx)
 {
     ((daemon *)ctx)->tx_dirty = 1;
+}
+
+static void on_peer_block(void *ctx, const chain_result *res)
+{
+    adv_selfish_peer_block(((daemon *)ctx)->adv, res);
+}
+
+static int on_hidden(void *ctx, const uint8_t hash[32])
+{
+    return adv_selfish_hidden(((daemon *)ctx)->adv, hash);
 }
 
 /* ---- market -------------------------------------------------------------- */
@@ -398,6 +416,8 @@ static void on_net_closed(void *arg)
     d->txlat = NULL;
     relay_free(d->relay);
     d->relay = NULL;
+    adv_free(d->adv);
+    d->adv = NULL;
     chain_free(d->chain);
     d->chain = NULL;
     log_info(d->log, "stopped");
@@ -648,7 +668,7 @@ static int start_control(daemon *d)
 {
     control_config cc = {
         .loop = &d->loop, .net = d->net, .chain = d->chain, .relay = d->relay,
-        .agent = d->agent, .txlat = d->txlat, .name = d->name,
+        .agent = d->agent, .txlat = d->txlat, .adv = d->adv, .name = d->name,
         .role = role_name(d->o.role), .operator_role = d->o.role == ROLE_OPERATOR,
         .pk = d->pk, .data_dir = d->o.data_dir, .log = d->log, .log_stream = d->log,
         .ctx = d, .runtime = on_control_figures, .set_mining = on_control_mining,
@@ -661,13 +681,19 @@ static int start_runtime(daemon *d)
 {
     relay_config rc_cfg = {
         .chain = d->chain, .net = d->net, .log = d->log, .stall_ms = d->o.stall_ms,
-        .on_tip = on_tip, .on_tx = on_tx, .ctx = d,
+        .on_tip = on_tip, .on_tx = on_tx, .on_peer_block = on_peer_block,
+        .hidden = on_hidden, .ctx = d,
     };
+    adv_config ac = { .chain = d->chain, .log = d->log, .roles = d->o.adversary };
     miner_config mc = {
         .loop = &d->loop, .threads = d->o.mining_threads, .impl = d->impl, .gpu = &d->gpu,
         .log = d->log, .on_found = on_found, .ctx = d, .hashrate = d->o.hashrate,
     };
-    int rc = relay_new(&d->relay, &rc_cfg);
+    int rc = adv_new(&d->adv, &ac);
+    if (rc == 0)
+        rc = relay_new(&d->relay, &rc_cfg);
+    if (rc == 0)
+        adv_set_relay(d->adv, d->relay);
     if (rc == 0)
         rc = txlat_new(&d->txlat, TXLAT_PENDING_MAX, TXLAT_DONE_MAX);
     if (rc == 0)
@@ -713,6 +739,11 @@ static int start_runtime(daemon *d)
              d->o.listen ? d->o.listen : "nothing", net_listen_port(d->net), d->o.n_peers,
              d->o.no_mine ? "off" : "on", d->o.mining_threads, kern_impl_name(d->impl),
              capped);
+    if (d->o.adversary) {
+        char names[128];
+        log_warn(d->log, "adversary: %s", adv_roles_format(d->o.adversary, names,
+                                                           sizeof names));
+    }
     set_mining(d, !d->o.no_mine);
     return 0;
 }
@@ -744,6 +775,8 @@ static void usage(const char *prog, int fixed_role)
            "  --mining-threads N  --impl auto|avx512|avx2|shani|generic|openssl|cuda\n"
            "  --hashrate RATE (cap on hashes/s, all threads: 2M, 1.5M, 250k; 0 = none)\n"
            "  --use-gpu  --no-mine  --no-discover (dial only --peer addresses)\n"
+           "  --adversary ROLE[,ROLE...] (experiments: selfish, double-spender,\n"
+           "    manipulator, spammer, forger; off by default)\n"
            "  --reconnect-max-ms N  --ban-secs N  --stall-ms N\n"
            "  --max-block-txs N (transactions per mined block, coinbase included; 1 to %d,\n"
            "    default %d)\n"

@@ -102,6 +102,7 @@ typedef struct {
     const char *metrics_listen;       /* Prometheus HOST:PORT; NULL: off */
     char metrics_listen_buf[32];      /* --metrics-port N as 127.0.0.1:N */
     int stop_on_stdin_eof;            /* stop when stdin (a pipe) closes */
+    unsigned adversary;               /* --adversary: enum adv_role bits; 0: honest */
 } daemon_opts;
 
 /* Entry point of both daemons.  role 0 (sgnode) takes --role; sgoperator

@@ -9,6 +9,7 @@
 
 #include "common/base/err.h"
 #include "common/base/units.h"
+#include "common/core/adv_role.h"
 #include "common/daemon/miner.h"
 #include "common/link/loglevel.h"
 #include "kernels/kern.h"
@@ -31,6 +32,7 @@ typedef enum {
     T_LEVEL,     /* a log level name */
     T_IMPL,      /* "auto" or a kernel's name */
     T_PORT,      /* a port from lo to hi, on 127.0.0.1 */
+    T_ADV,       /* adversary roles, comma-separated (adv_role.h) */
 } opt_type;
 
 typedef struct {
@@ -73,6 +75,8 @@ static const opt_def opt_table[] = {
     { "--load-profile", T_STR, F(load_profile_path), 1, SIZE_MAX, "a file name" },
     { "--metrics-port", T_PORT, F(metrics_listen), 0, 65535, "a port from 0 to 65535" },
     { "--metrics-listen", T_ADDR, F(metrics_listen), 0, 0, "HOST:PORT" },
+    { "--adversary", T_ADV, F(adversary), 0, 0,
+      "ROLE[,ROLE...] with ROLE one of " ADV_ROLE_NAMES },
     { "--use-gpu", T_FLAG, F(use_gpu), 0, 0, NULL },
     { "--no-mine", T_FLAG, F(no_mine), 0, 0, NULL },
     { "--no-discover", T_FLAG, F(no_discover), 0, 0, NULL },
@@ -129,6 +133,11 @@ static int set_plain(daemon_opts *o, const opt_def *d, const char *v)
             return SG_EINVAL;
         snprintf(o->metrics_listen_buf, sizeof o->metrics_listen_buf, "127.0.0.1:%u", u);
         *(const char **)field = o->metrics_listen_buf;
+        return 0;
+    case T_ADV:              /* repeatable: the roles add up */
+        if (adv_parse_roles(v, &u) != 0)
+            return SG_EINVAL;
+        *(unsigned *)field |= u;
         return 0;
     default:
         return SG_EINVAL;

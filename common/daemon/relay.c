@@ -50,6 +50,7 @@ struct relay {
     hmap in_flight;                   /* block hash -> relay_peer asked */
     relay_stats st;
     size_t n_tx_inv_peers;            /* peers with tx announcements queued */
+    char banned[RELAY_BANNED_NAMES_MAX + 1];
 };
 
 /* ---- known set ----------------------------------------------------------- */
@@ -110,6 +111,11 @@ static void known_add(known_set *k, const uint8_t h[32])
 static relay_peer *peer_of(net_peer *p)
 {
     return net_peer_data(p);
+}
+
+static int is_hidden(const relay *r, const uint8_t h[32])
+{
+    return r->cfg.hidden && r->cfg.hidden(r->cfg.ctx, h);
 }
 
 static void mark_theirs(relay_peer *rp, const uint8_t h[32])
@@ -276,6 +282,8 @@ static void batch_check(relay *r, relay_peer *rp, const uint8_t h[32])
 static void announce_block(relay *r, const uint8_t h[32])
 {
     proto_inv_item it = { .kind = PROTO_INV_BLOCK };
+    if (is_hidden(r, h))
+        return;
     memcpy(it.hash, h, 32);
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
@@ -346,11 +354,27 @@ static void announce_tx(relay *r, const uint8_t txid[32])
     }
 }
 
+/* The launcher stores who honest nodes banned (an adversary's effect);
+ * net's ban list holds identities, not names. */
+static void note_banned(relay *r, const char *name)
+{
+    size_t len = strlen(r->banned), nlen = strlen(name);
+    if (nlen == 0)
+        return;
+    for (const char *s = r->banned; (s = strstr(s, name)) != NULL; s += nlen)
+        if ((s == r->banned || s[-1] == ' ') && (s[nlen] == ' ' || s[nlen] == '\0'))
+            return;
+    if (len + (len ? 1 : 0) + nlen > RELAY_BANNED_NAMES_MAX)
+        return;
+    snprintf(r->banned + len, sizeof r->banned - len, "%s%s", len ? " " : "", name);
+}
+
 static void misbehave(relay *r, net_peer *p, const char *what, int rc)
 {
     char reason[128];
     snprintf(reason, sizeof reason, "%s: %s", what, sg_strerror(rc));
     r->st.misbehaved++;
+    note_banned(r, net_peer_name(p));
     net_misbehave(p, reason);
 }
 
@@ -502,7 +526,7 @@ static int serve_block(relay *r, relay_peer *rp, const uint8_t h[32])
     if (info.send_queued > RELAY_SEND_BACKLOG_MAX)
         return SG_EFULL;
     const chain_entry *e = chain_lookup(r->cfg.chain, h);
-    if (!e || e->status != CHAIN_ENTRY_VALID)
+    if (!e || e->status != CHAIN_ENTRY_VALID || is_hidden(r, h))
         return SG_ENOTFOUND;
     int rc = chain_block_bytes(r->cfg.chain, h, &bytes, &len);
     if (rc != 0)
@@ -613,6 +637,8 @@ static void on_getblocks(relay *r, relay_peer *rp, uint8_t type,
         /* An explicit request gets what we announced before, too; only
          * what the peer itself announced is left out. */
         for (size_t i = 0; i < n; i++) {
+            if (is_hidden(r, hashes[i]))
+                break;
             if (known_flags(&rp->known, hashes[i]) & KNOWN_THEIRS)
                 continue;
             items[k].kind = PROTO_INV_BLOCK;
@@ -629,7 +655,7 @@ static void on_getblocks(relay *r, relay_peer *rp, uint8_t type,
         hm.headers = malloc(sizeof *hm.headers * (n ? n : 1));
         if (!hm.headers)
             goto out;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !is_hidden(r, hashes[i]); i++) {
             const chain_entry *e = chain_lookup(r->cfg.chain, hashes[i]);
             if (e)
                 hm.headers[hm.n++] = e->header;
@@ -654,7 +680,7 @@ static void after_block(relay *r, const chain_result *res, relay_peer *from)
 {
     if (res->outcome == CHAIN_NEW_TIP) {
         const chain_entry *tip = chain_tip(r->cfg.chain);
-        announce_block(r, tip->hash);
+        announce_block(r, tip->hash);     /* unless hidden */
         if (r->cfg.on_tip)
             r->cfg.on_tip(r->cfg.ctx);
     } else if (res->outcome == CHAIN_ORPHANED && from) {
@@ -696,10 +722,13 @@ static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
                      net_peer_name(rp->np));
             return;
         }
+        r->st.rejected_blocks++;
         misbehave(r, rp->np, "invalid block", rc);
         return;
     }
     after_block(r, &res, rp);
+    if (r->cfg.on_peer_block && (res.outcome == CHAIN_NEW_TIP || res.outcome == CHAIN_SIDE))
+        r->cfg.on_peer_block(r->cfg.ctx, &res);
     batch_check(r, rp, res.hash);
     pump(r, rp);
 }
@@ -731,6 +760,7 @@ static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         if (r->cfg.on_tx)
             r->cfg.on_tx(r->cfg.ctx);
     } else if (tx_fault_is_senders(rc)) {
+        r->st.rejected_txs++;
         misbehave(r, rp->np, "invalid transaction", rc);
     } else {
         log_debug(r->cfg.log, "tx from %s not taken: %s", net_peer_name(rp->np),
@@ -812,6 +842,52 @@ int relay_submit_block(relay *r, const uint8_t *bytes, size_t len,
     if (rc == 0)
         after_block(r, res, NULL);
     return rc;
+}
+
+int relay_submit_block_withheld(relay *r, const uint8_t *bytes, size_t len,
+                                chain_result *res)
+{
+    memset(res, 0, sizeof *res);
+    int rc = chain_submit_block(r->cfg.chain, bytes, len, (uint64_t)time(NULL), res);
+    if (rc == 0 && res->outcome == CHAIN_NEW_TIP && r->cfg.on_tip)
+        r->cfg.on_tip(r->cfg.ctx);
+    return rc;
+}
+
+void relay_announce_blocks(relay *r, const uint8_t (*hashes)[32], size_t n)
+{
+    proto_inv_item *items = malloc(sizeof *items * (n ? n : 1));
+    if (!items)
+        return;                   /* not published: the next event retries */
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        uint32_t k = 0;
+        if (!rp)
+            continue;
+        for (size_t i = 0; i < n && k < PROTO_INV_MAX; i++) {
+            if (known_has(&rp->known, hashes[i]))
+                continue;
+            known_add(&rp->known, hashes[i]);
+            items[k].kind = PROTO_INV_BLOCK;
+            memcpy(items[k].hash, hashes[i], 32);
+            k++;
+        }
+        send_inv_items(p, PROTO_MSG_INV, items, k);
+    }
+    free(items);
+}
+
+void relay_each_peer(relay *r, void (*fn)(void *ctx, net_peer *p, size_t i), void *ctx)
+{
+    size_t i = 0;
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p))
+        if (peer_of(p))
+            fn(ctx, p, i++);
+}
+
+const char *relay_banned_names(const relay *r)
+{
+    return r->banned;
 }
 
 int relay_submit_tx(relay *r, const proto_tx *tx, uint8_t txid[32])

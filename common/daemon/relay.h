@@ -55,6 +55,7 @@
 #define RELAY_FETCH_MAX 4096          /* block hashes queued per peer */
 #define RELAY_GETBLOCKS_MIN_MS 500    /* orphan-triggered GETBLOCKS spacing */
 #define RELAY_MEMPOOL_INV_MAX 1000    /* txids announced to a new peer */
+#define RELAY_BANNED_NAMES_MAX 250    /* fits one stats string */
 /* GETDATA answers stop (NOTFOUND for the rest) once this much is queued. */
 #define RELAY_SEND_BACKLOG_MAX (8u * 1024 * 1024)
 
@@ -69,6 +70,12 @@ typedef struct {
     void (*on_tip)(void *ctx);
     /* A transaction entered the mempool. */
     void (*on_tx)(void *ctx);
+    /* Optional, for adversaries (adv.h): a block a peer sent was taken
+     * (res->outcome NEW_TIP or SIDE); and blocks kept to ourselves, which
+     * are never announced, served, or listed in GETBLOCKS answers (a
+     * GETBLOCKS answer stops at the first one). */
+    void (*on_peer_block)(void *ctx, const chain_result *res);
+    int (*hidden)(void *ctx, const uint8_t hash[32]);
     void *ctx;
 } relay_config;
 
@@ -80,6 +87,8 @@ typedef struct {
     uint64_t stalls;                  /* requests re-issued after a stall */
     uint64_t orphans;                 /* blocks that arrived before parents */
     uint64_t misbehaved;              /* peers we called net_misbehave on */
+    uint64_t rejected_blocks;         /* blocks refused for breaking a rule */
+    uint64_t rejected_txs;            /* transactions refused as the sender's fault */
     size_t in_flight;                 /* block requests outstanding, all peers */
 } relay_stats;
 
@@ -101,6 +110,19 @@ void relay_tick(relay *r, uint64_t now_ms);
  * became the tip.  Returns chain_submit_block's rc, res filled. */
 int relay_submit_block(relay *r, const uint8_t *bytes, size_t len,
                        chain_result *res);
+/* The same, but never announced (a selfish miner's private block); the
+ * owner still hears on_tip. */
+int relay_submit_block_withheld(relay *r, const uint8_t *bytes, size_t len,
+                                chain_result *res);
+/* Announces blocks we have (oldest first) in one INV per peer not known
+ * to have them: how withheld blocks are published. */
+void relay_announce_blocks(relay *r, const uint8_t (*hashes)[32], size_t n);
+/* Calls fn for every peer link that is READY, i counting from 0. */
+void relay_each_peer(relay *r, void (*fn)(void *ctx, net_peer *p, size_t i), void *ctx);
+/* Names of the peers we banned (misbehaviour), space-separated, each once,
+ * at most RELAY_BANNED_NAMES_MAX characters (later ones are left out). */
+const char *relay_banned_names(const relay *r);
+
 /* A transaction made here: into the mempool and announced.  0 or the
  * chain's refusal. */
 int relay_submit_tx(relay *r, const proto_tx *tx, uint8_t txid[32]);
