@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "fleet.h"
+#include "common/core/adv_role.h"
 #include "common/base/clock.h"
 
 #include <errno.h>
@@ -178,7 +179,7 @@ static void close_stdin(fleet_node *n)
 int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
 {
     fleet_node *n = &f->nodes[i];
-    char listen[96], peer[96], peer2[96], threads[16], rate[24];
+    char listen[96], peer[96], peer2[96], threads[16], rate[24], adv[64];
     const char *argv[48];
     int k = 0;
     int is_op = n->role == ROLE_OPERATOR;
@@ -227,6 +228,10 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
         snprintf(rate, sizeof rate, "%llu", (unsigned long long)n->hashrate);
         argv[k++] = "--hashrate";
         argv[k++] = rate;
+    }
+    if (n->adversary) {
+        argv[k++] = "--adversary";
+        argv[k++] = adv_roles_format(n->adversary, adv, sizeof adv);
     }
     if (f->use_gpu)
         argv[k++] = "--use-gpu";
@@ -401,7 +406,9 @@ static void take_stats(fleet_node *n, const proto_stats *ps)
         S("orphans", orphans), S("mempool_txs", mempool),
         S("loop_lag_ms_max", lag_ms), S("mining", mining),
         S("blocks_mined", blocks_mined), S("produced_wh", produced_wh),
-        S("consumed_wh", consumed_wh),
+        S("consumed_wh", consumed_wh), S("rejected_blocks", rejected_blocks),
+        S("rejected_txs", rejected_txs), S("adv_withheld", adv_withheld),
+        S("adv_published", adv_published), S("adv_abandoned", adv_abandoned),
 #undef S
     };
     n->st.peer_names[0] = '\0';
@@ -412,6 +419,8 @@ static void take_stats(fleet_node *n, const proto_stats *ps)
             continue;
         }
         if (s->kind == PROTO_STAT_STR) {
+            if (strcmp(s->key, "banned_peers") == 0)
+                snprintf(n->st.banned_peers, sizeof n->st.banned_peers, "%s", s->s);
             if (strcmp(s->key, "tip") == 0)
             {
                 size_t l = strnlen(s->s, sizeof n->st.tip - 1);

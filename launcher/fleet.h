@@ -37,6 +37,9 @@ typedef struct {
     int64_t sold_wh, bought_wh, grid_import_wh, grid_export_wh;
     int64_t stale, orphans, mempool, lag_ms, mining, blocks_mined;
     int64_t produced_wh, consumed_wh;
+    int64_t rejected_blocks, rejected_txs;       /* refused from peers */
+    int64_t adv_withheld, adv_published, adv_abandoned; /* a selfish miner's */
+    char banned_peers[256];          /* names it banned, space-separated */
     char tip[65];
     /* Names of the connected peers, space-separated (the daemon's
      * peer_names stats joined); "" from a daemon that does not send them. */
@@ -50,6 +53,7 @@ typedef struct {
     char addr[HOSTS_NAME_MAX];       /* listens and is dialled here; "" = 127.0.0.1 */
     int host;                        /* index in fleet.hosts (when that is set) */
     uint64_t hashrate;               /* its --hashrate cap, hashes/s; 0: none */
+    unsigned adversary;              /* --adversary NODE=ROLE bits; 0: honest */
     uint8_t pk[32];
     char key_path[PATH_MAX];
     char data_dir[PATH_MAX];

@@ -17,6 +17,7 @@
 #include "common/core/asert.h"
 #include "common/core/params.h"
 #include "common/base/units.h"
+#include "common/core/adv_role.h"
 
 const char launcher_usage[] =
     "usage: launcher [options]          run a simulation (Ctrl-C stops it cleanly)\n"
@@ -64,6 +65,9 @@ const char launcher_usage[] =
     "    binaries sit at the same paths on every host)\n"
     "  --placement local|hosts|slurm (default: hosts with --hosts, else slurm inside a\n"
     "    Slurm allocation (SLURM_JOB_ID set), else local; slurm: one srun step a daemon)\n"
+    "experiments (off by default):\n"
+    "  --adversary NODE=ROLE[,ROLE...] (repeatable; ROLE: selfish, double-spender,\n"
+    "    manipulator, spammer, forger): that daemon runs with --adversary ROLE\n"
     "live web page (off by default):\n"
     "  --web PORT (serves the run's page at http://127.0.0.1:PORT/)\n"
     "  --web-listen HOST:PORT (the same on another address, e.g. 0.0.0.0:8080;\n"
@@ -123,7 +127,7 @@ static int parse_start_time(const char *s, uint64_t *out)
 
 typedef enum {
     T_U32, T_U64, T_STR, T_MARKET, T_LEVEL, T_PWFILE, T_TICK, T_TICKMS, T_TIME, T_KWH,
-    T_PROFILE, T_HASHRATE, T_SECMS, T_WEBLISTEN
+    T_PROFILE, T_HASHRATE, T_SECMS, T_WEBLISTEN, T_ADVERSARY
 } opt_type;
 
 typedef struct {
@@ -181,6 +185,8 @@ static const opt_def opt_table[] = {
     { "--hashrate", T_HASHRATE, F(hashrate), 0, UNITS_HASHRATE_MAX,
       "RATE or NODE=RATE, RATE in hashes per second with an optional k, M or G "
       "(e.g. 2M, p1=1.5M; 0 = uncapped; at most 1000G)" },
+    { "--adversary", T_ADVERSARY, 0, 0, 0,
+      "NODE=ROLE[,ROLE...] with ROLE one of " ADV_ROLE_NAMES " (e.g. p1=selfish)" },
     { "--log-level", T_LEVEL, F(log_level), 0, 0, "debug, info, warn or error" },
     { "--bin-dir", T_STR, F(bin_dir), 1, 0, "a directory name" },
     { "--hosts", T_STR, F(hosts_file), 1, 0, "a hosts file" },
@@ -313,6 +319,39 @@ static int set_hashrate(launcher_opts *o, const opt_def *d, const char *v)
     return 0;
 }
 
+/* --adversary NODE=ROLE[,ROLE]; a node named again adds roles. */
+static int set_adversary(launcher_opts *o, const char *v)
+{
+    const char *eq = strchr(v, '=');
+    unsigned roles;
+    size_t i, len;
+    if (!eq || adv_parse_roles(eq + 1, &roles) != 0)
+        return SG_EINVAL;
+    len = (size_t)(eq - v);
+    if (!node_name_ok(v, len))
+        return SG_EINVAL;
+    for (i = 0; i < o->n_node_advs; i++)
+        if (strlen(o->node_advs[i].node) == len && strncmp(o->node_advs[i].node, v, len) == 0)
+            break;
+    if (i == LOPTS_MAX_NODE_RATES)
+        return SG_EINVAL;
+    if (i == o->n_node_advs) {
+        memcpy(o->node_advs[i].node, v, len);
+        o->node_advs[i].node[len] = '\0';
+        o->n_node_advs++;
+    }
+    o->node_advs[i].roles |= roles;
+    return 0;
+}
+
+unsigned launcher_opts_adversary(const launcher_opts *o, const char *node)
+{
+    for (size_t i = 0; i < o->n_node_advs; i++)
+        if (strcmp(o->node_advs[i].node, node) == 0)
+            return o->node_advs[i].roles;
+    return 0;
+}
+
 int launcher_opts_split_hostport(const char *v, char *host, size_t cap, uint32_t *port)
 {
     const char *colon = strrchr(v, ':');
@@ -348,8 +387,10 @@ uint64_t launcher_opts_hashrate(const launcher_opts *o, const char *node)
 /* Every --hashrate NODE=RATE names a node of the topology. */
 static int check_node_rates(const launcher_opts *o, char *err, size_t cap)
 {
-    for (size_t i = 0; i < o->n_node_rates; i++) {
-        const char *n = o->node_rates[i].node;
+    for (size_t i = 0; i < o->n_node_rates + o->n_node_advs; i++) {
+        int is_rate = i < o->n_node_rates;
+        const char *n = is_rate ? o->node_rates[i].node
+                                : o->node_advs[i - o->n_node_rates].node;
         unsigned long k = strtoul(n + 1, NULL, 10);
         if (strcmp(n, "op") == 0 || (n[0] == 'p' && k <= o->prosumers) ||
             (n[0] == 'c' && k <= o->consumers))
@@ -359,8 +400,9 @@ static int check_node_rates(const launcher_opts *o, char *err, size_t cap)
             snprintf(ps, sizeof ps, ", p1..p%u", o->prosumers);
         if (o->consumers)
             snprintf(cs, sizeof cs, ", c1..c%u", o->consumers);
-        snprintf(err, cap, "--hashrate %s=...: this run has no node %s (its nodes are op%s%s); "
-                 "name one of those or change --prosumers/--consumers", n, n, ps, cs);
+        snprintf(err, cap, "%s %s=...: this run has no node %s (its nodes are op%s%s); "
+                 "name one of those or change --prosumers/--consumers",
+                 is_rate ? "--hashrate" : "--adversary", n, n, ps, cs);
         return SG_EINVAL;
     }
     return 0;
@@ -438,6 +480,10 @@ static int set_value(launcher_opts *o, const opt_def *d, const char *v,
         return check_profile(o, d, v, err, cap);
     case T_HASHRATE:
         if (set_hashrate(o, d, v) != 0)
+            goto bad;
+        return 0;
+    case T_ADVERSARY:
+        if (set_adversary(o, v) != 0)
             goto bad;
         return 0;
     case T_WEBLISTEN:

@@ -22,6 +22,12 @@ typedef struct {
     uint64_t rate;                   /* hashes/s; 0: uncapped */
 } lopts_node_rate;
 
+/* --adversary NODE=ROLE: one node's adversarial roles. */
+typedef struct {
+    char node[8];
+    unsigned roles;                  /* enum adv_role bits (common/core/adv_role.h) */
+} lopts_node_adv;
+
 typedef struct {
     uint32_t prosumers;              /* --prosumers (3) */
     uint32_t consumers;              /* --consumers (5) */
@@ -56,6 +62,8 @@ typedef struct {
     uint64_t hashrate;               /* --hashrate RATE: every node's cap (0 = none) */
     lopts_node_rate node_rates[LOPTS_MAX_NODE_RATES]; /* --hashrate NODE=RATE, */
     size_t n_node_rates;             /* one per node (the last given wins) */
+    lopts_node_adv node_advs[LOPTS_MAX_NODE_RATES]; /* --adversary NODE=ROLE, one per */
+    size_t n_node_advs;              /* node (its roles add up) */
     const char *log_level;           /* --log-level (info) for the daemons */
     const char *bin_dir;             /* --bin-dir (directory of the launcher) */
     const char *hosts_file;          /* --hosts FILE (NULL: every daemon on 127.0.0.1) */
@@ -85,6 +93,9 @@ int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
 /* The hash rate cap of the node named `node` (hashes/s, 0: none): its
  * own --hashrate NODE=RATE, else the --hashrate default. */
 uint64_t launcher_opts_hashrate(const launcher_opts *o, const char *node);
+
+/* The adversarial roles of the node named `node` (0: honest). */
+unsigned launcher_opts_adversary(const launcher_opts *o, const char *node);
 
 /* "HOST:PORT" or "[V6]:PORT" (numeric addresses) into host and port;
  * SG_EINVAL if malformed. */

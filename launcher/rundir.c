@@ -47,6 +47,7 @@ int rundir_plan(fleet *f, const launcher_opts *o, const char *dir)
         }
         nd->port = (uint16_t)(o->base_port + i);
         nd->hashrate = launcher_opts_hashrate(o, nd->name);
+        nd->adversary = launcher_opts_adversary(o, nd->name);
         nd->backoff_ms = FLEET_BACKOFF_MIN_MS;
         if (path_fmt(nd->key_path, PATH_MAX, dir, "keys/", nd->name) ||
             path_fmt(nd->data_dir, PATH_MAX, dir, "data/", nd->name) ||

@@ -9,6 +9,7 @@
  * stalls supervision.
  */
 #include "sim.h"
+#include "common/core/adv_role.h"
 #include "common/base/clock.h"
 
 #include <arpa/inet.h>
@@ -487,6 +488,14 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     r.energy_paid = (int64_t)m.energy_paid;
     r.energy_received = (int64_t)m.energy_received;
     r.rewards = (int64_t)m.rewards;
+    adv_roles_format(n->adversary, r.adversary, sizeof r.adversary);
+    r.rejected_blocks = n->st.rejected_blocks;
+    r.rejected_txs = n->st.rejected_txs;
+    snprintf(r.banned_peers, sizeof r.banned_peers, "%s", n->st.banned_peers);
+    r.adv_withheld = n->st.adv_withheld;
+    r.adv_published = n->st.adv_published;
+    r.adv_abandoned = n->st.adv_abandoned;
+    r.blocks_mined = n->st.blocks_mined;
     db_put_node(s->db, &r);
 }
 
@@ -531,6 +540,8 @@ static void put_stat(sim *s, const fleet_node *n, int64_t wall_ms)
     r.orphans = n->st.orphans;
     r.balance = n->st.balance;
     r.loop_lag_ms = n->st.lag_ms;
+    r.rejected_blocks = n->st.rejected_blocks;
+    r.rejected_txs = n->st.rejected_txs;
     db_put_node_stat(s->db, &r);
 }
 

@@ -48,6 +48,8 @@
 
 #define DB_RUNID_MAX 40
 #define DB_NAME_MAX 64
+#define DB_ADV_MAX 64                /* nodes.adversary: role names, comma-separated */
+#define DB_BANNED_MAX 256            /* nodes.banned_peers: names, space-separated */
 #define DB_HEX_MAX 65            /* 64 hex digits + NUL */
 #define DB_WORD_MAX 16           /* role, kind, side, market rule */
 
@@ -107,6 +109,15 @@ typedef struct {
      * payment and makes every receipt. */
     int64_t energy_paid, energy_received;
     int64_t rewards;             /* coinbases of best-chain blocks */
+    /* Experiments (common/core/adv_role.h): the roles it was started with
+     * ("selfish,forger"; "" honest); what it refused from peers and whom
+     * it banned (its stats rejected_blocks, rejected_txs, banned_peers);
+     * a selfish miner's withheld, published and abandoned blocks. */
+    char adversary[DB_ADV_MAX];
+    int64_t rejected_blocks, rejected_txs;
+    char banned_peers[DB_BANNED_MAX];
+    int64_t adv_withheld, adv_published, adv_abandoned;
+    int64_t blocks_mined;        /* its stats: its blocks its chain took */
 } db_node;
 
 /* Key (run_id, hash).  A re-put updates stale (a reorg can flip it) and
@@ -206,6 +217,8 @@ typedef struct {
     int64_t orphans;
     int64_t balance;
     int64_t loop_lag_ms;
+    int64_t rejected_blocks;     /* blocks refused from peers so far */
+    int64_t rejected_txs;        /* transactions refused as the sender's fault */
 } db_node_stat;
 
 /* The run's aggregate time series, about once a second (table

@@ -14,6 +14,7 @@
 #define INTN(st, f, n, u) { n, DBC_INT, u, 0, offsetof(st, f), 0 }
 /* A column appended after databases with the table existed. */
 #define LATE(st, f, u) { #f, DBC_INT, u, 0, offsetof(st, f), 1 }
+#define LATES(st, f, u) { #f, DBC_STR, u, sizeof(((st *)0)->f), offsetof(st, f), 1 }
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const db__col run_cols[] = {
@@ -58,6 +59,14 @@ static const db__col node_cols[] = {
     LATE(db_node, energy_paid, DBU_SET),
     LATE(db_node, energy_received, DBU_SET),
     LATE(db_node, rewards, DBU_SET),
+    LATES(db_node, adversary, DBU_SET),
+    LATE(db_node, rejected_blocks, DBU_SET),
+    LATE(db_node, rejected_txs, DBU_SET),
+    LATES(db_node, banned_peers, DBU_SET),
+    LATE(db_node, adv_withheld, DBU_SET),
+    LATE(db_node, adv_published, DBU_SET),
+    LATE(db_node, adv_abandoned, DBU_SET),
+    LATE(db_node, blocks_mined, DBU_SET),
 };
 static const char *const node_idx[] = { "nodes_pubkey:run_id,pubkey", NULL };
 
@@ -160,6 +169,8 @@ static const db__col node_stat_cols[] = {
     INT(db_node_stat, orphans, DBU_KEEP),
     INT(db_node_stat, balance, DBU_KEEP),
     INT(db_node_stat, loop_lag_ms, DBU_KEEP),
+    LATE(db_node_stat, rejected_blocks, DBU_KEEP),
+    LATE(db_node_stat, rejected_txs, DBU_KEEP),
 };
 static const char *const node_stat_idx[] = { "node_stats_t:run_id,t_ms", NULL };
 

@@ -108,6 +108,8 @@ static int lite_add_columns(db *d, db__sb *b, char *err, size_t errlen)
             b->len = 0;
             db__sb_addf(b, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", tb->name,
                         tb->cols[i].name, db__nullable(&tb->cols[i]) ? "INTEGER"
+                                          : tb->cols[i].type == DBC_STR
+                                          ? "TEXT NOT NULL DEFAULT ''"
                                           : "INTEGER NOT NULL DEFAULT 0");
             if (b->oom)
                 return SG_ENOMEM;
