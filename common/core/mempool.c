@@ -119,19 +119,30 @@ static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
         return SG_EDUP;
     if (tx->kind == PROTO_TX_COINBASE)
         return SG_ECOINBASE;
+    /* Only the operator settles (ledger.h): anyone else's settlement could
+     * never apply, and relaying it would spread a forgery. */
+    if (tx->kind == PROTO_TX_SETTLEMENT &&
+        memcmp(tx->from, ledger_params(tip)->operator_key, 32) != 0)
+        return SG_ESETTLE;
     int rc = tx_check(tx);
     if (rc < 0)
         return rc;
     uint64_t base = ledger_nonce(tip, tx->from);
     if (tx->nonce < base || tx->nonce - base >= MEMPOOL_NONCE_WINDOW)
         return SG_ENONCE;
+    /* The signature before the (account, nonce) duplicate: a tampered copy
+     * of a pooled transaction is then the sender's fault (SG_EBADSIG), not
+     * a harmless duplicate.  Honest copies have the same txid and stop at
+     * the first check, so this costs a verification only for conflicts. */
+    if ((rc = sigcache_verify(mp->sc, tx, chain_id)) < 0)
+        return rc;
     const mp_account *a = hmap_get(&mp->by_acct, tx->from);
     if (a != NULL) {
         size_t i = acct_lower(a, tx->nonce);
         if (i < a->n && a->v[i]->tx.nonce == tx->nonce)
             return SG_EDUP;
     }
-    return sigcache_verify(mp->sc, tx, chain_id);
+    return SG_OK;
 }
 
 static int acct_insert(mempool *mp, mp_entry *e)

@@ -26,7 +26,9 @@ void mempool_free(mempool *mp);
 /* Borrowed: sc (may be NULL) must outlive the pool or be unset first. */
 void mempool_set_sigcache(mempool *mp, sigcache *sc);
 /* Checks signature (chain_id), nonce not below the account's and within the
- * window, no duplicate txid or (account, nonce).  Coinbase is refused. */
+ * window, no duplicate txid or (account, nonce).  Coinbase is refused
+ * (SG_ECOINBASE), and so is a settlement not from the genesis operator key
+ * (SG_ESETTLE): neither could ever apply, whatever the state. */
 int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
                 const ledger *tip, const uint8_t chain_id[32]);
 int mempool_has(const mempool *mp, const uint8_t txid[32]);
