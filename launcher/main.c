@@ -16,6 +16,7 @@
 #include "common/base/clock.h"
 #include "common/base/err.h"
 #include "common/link/loglevel.h"
+#include "analyze_adv.h"
 #include "fleet.h"
 #include "opts.h"
 #include "pow_cmd.h"
@@ -199,6 +200,9 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "status") == 0)
         return cmd_status(argc - 1, argv + 1);
+    /* Hidden until `launcher analyze` carries this section. */
+    if (argc >= 2 && strcmp(argv[1], "analyze-adv") == 0)
+        return analyze_adv_main(argc - 1, argv + 1);
     if (launcher_opts_parse(&o, argc, argv, getenv("MYSQL_PWD"), err, sizeof err) != 0) {
         fprintf(stderr, "launcher: %s\n", err);
         return 2;
