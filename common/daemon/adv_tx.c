@@ -41,7 +41,6 @@ struct adv_tx {
     uint64_t spam_malformed_ms;       /* last malformed round */
     double spam_credit;               /* transactions owed at the set rate */
     uint64_t forge_interval;          /* last interval forged in, +1; 0: none */
-    uint64_t forge_rounds;
 };
 
 /* ---- keys and nonces ----------------------------------------------------- */
@@ -406,40 +405,58 @@ static void alter_prices(const chain_params *p, proto_tx *tx)
             tx->u.settle.fills[i].trade_price += up;
 }
 
+/* Ours: the honest settlement's fills with the prices raised, from our
+ * own account, signed by us (only the operator may settle). */
+static int forged_own(adv_tx *a, uint64_t k, proto_tx *tx)
+{
+    int rc = honest_settlement(a, k, tx);
+    if (rc < 0)
+        return rc;
+    memcpy(tx->from, a->cfg.pk, 32);
+    tx->nonce = next_nonce(a, a->cfg.pk, NULL);
+    alter_prices(a->cfg.params, tx);
+    if ((rc = tx_sign(tx, a->cfg.sk, chain_id(a->cfg.chain))) < 0)
+        proto_tx_free(tx);
+    return rc;
+}
+
+/* Theirs: the operator's pooled settlement with the prices raised and its
+ * signature kept (it no longer verifies). */
+static int forged_theirs(adv_tx *a, proto_tx *tx)
+{
+    int rc = operator_settlement(a, tx);
+    if (rc == 0)
+        alter_prices(a->cfg.params, tx);
+    return rc;
+}
+
+/* Peers in even position get ours, odd ones theirs (either one when only
+ * one could be made), so one round meets both rules. */
 static void forge(adv_tx *a, uint64_t k)
 {
-    proto_tx tx;
-    int kept_sig = 0, rc;
+    proto_tx own, theirs;
+    size_t i = 0;
 
     if (a->forge_interval == k + 1)
         return;
+    memset(&own, 0, sizeof own);
+    memset(&theirs, 0, sizeof theirs);
+    int have_own = forged_own(a, k, &own) == 0, have_theirs = forged_theirs(a, &theirs) == 0;
+    if (!have_own && !have_theirs)
+        return;                       /* nothing to forge from yet: next tick */
     a->forge_interval = k + 1;
-    memset(&tx, 0, sizeof tx);
-    /* Every other round tampers with the operator's own, when we have it. */
-    if (a->forge_rounds++ % 2 == 0 && operator_settlement(a, &tx) == 0) {
-        kept_sig = 1;
-    } else {
-        if ((rc = honest_settlement(a, k, &tx)) < 0) {
-            if (rc != SG_ENOTFOUND)
-                log_warn(a->cfg.log, "forger: %s", sg_strerror(rc));
-            return;
-        }
-        memcpy(tx.from, a->cfg.pk, 32);
-        tx.nonce = next_nonce(a, a->cfg.pk, NULL);
+    for (net_peer *p = net_peer_first(a->cfg.net); p; p = net_peer_next(p), i++) {
+        int use_own = have_own && (i % 2 == 0 || !have_theirs);
+        const proto_tx *tx = use_own ? &own : &theirs;
+        if (relay_send_tx_to(a->cfg.relay, p, tx) != 0)
+            continue;
+        a->st.forged_settlements++;
+        log_warn(a->cfg.log, "forger: settlement of interval %llu (%s) to %s",
+                 (unsigned long long)tx->u.settle.interval,
+                 use_own ? "signed by us" : "the operator's, prices raised", net_peer_name(p));
     }
-    alter_prices(a->cfg.params, &tx);
-    if (!kept_sig && (rc = tx_sign(&tx, a->cfg.sk, chain_id(a->cfg.chain))) < 0)
-        goto out;
-    for (net_peer *p = net_peer_first(a->cfg.net); p; p = net_peer_next(p))
-        if (relay_send_tx_to(a->cfg.relay, p, &tx) == 0) {
-            a->st.forged_settlements++;
-            log_warn(a->cfg.log, "forger: settlement of interval %llu (%s) to %s",
-                     (unsigned long long)tx.u.settle.interval,
-                     kept_sig ? "the operator's, prices raised" : "signed by us",
-                     net_peer_name(p));
-        }
-out:
-    proto_tx_free(&tx);
+    proto_tx_free(&own);
+    proto_tx_free(&theirs);
 }
 
 /* ---- life cycle and entry points ------------------------------------------ */

@@ -21,13 +21,15 @@
  *    useless, within the mempool's nonce window); from spam_malformed_after_s
  *    seconds on (0: never) a transaction with a broken signature to every
  *    peer, once a second, which makes each honest peer ban it.
- *  - forger (the settlement part; the block part lives with the selfish
- *    miner's code): once per market interval a settlement built from its
- *    own tip ledger with the clearing price raised, either the operator's
- *    from its mempool with the operator's signature kept (no longer
- *    verifies) or, when it has none, one signed with its own key (only the
- *    operator may settle).  Sent to every peer; honest nodes refuse both
- *    by consensus rules and ban the sender.
+ *  - forger (the settlement part; the block part is adv.h's): once per
+ *    market interval two forgeries with every trade price and the clearing
+ *    price raised by a tenth of the feed-in..retail band: one built from
+ *    its own tip ledger, from its own account and signed with its own key
+ *    (only the operator may settle), and the operator's own from its
+ *    mempool with the operator's signature kept (which then fails).  Peers
+ *    in even position get the first, odd ones the second (either, when
+ *    only one could be made).  Honest nodes refuse both by consensus
+ *    rules and ban the sender.
  *
  * Colluding accounts are Ed25519 keys derived from the node's secret key
  * and a label, so a run can name them afterwards (adv_tx_derive_pk).
