@@ -430,8 +430,8 @@ static int forged_theirs(adv_tx *a, proto_tx *tx)
     return rc;
 }
 
-/* Peers in even position get ours, odd ones theirs (either one when only
- * one could be made), so one round meets both rules. */
+/* Peers in even position get ours, odd ones theirs (ours when there is no
+ * operator's settlement to tamper with), so one round meets both rules. */
 static void forge(adv_tx *a, uint64_t k)
 {
     proto_tx own, theirs;
@@ -441,12 +441,14 @@ static void forge(adv_tx *a, uint64_t k)
         return;
     memset(&own, 0, sizeof own);
     memset(&theirs, 0, sizeof theirs);
-    int have_own = forged_own(a, k, &own) == 0, have_theirs = forged_theirs(a, &theirs) == 0;
-    if (!have_own && !have_theirs)
+    /* Ours first: the operator's alone would get us banned before ours
+     * was ever seen. */
+    if (forged_own(a, k, &own) != 0)
         return;                       /* nothing to forge from yet: next tick */
+    int have_theirs = forged_theirs(a, &theirs) == 0;
     a->forge_interval = k + 1;
     for (net_peer *p = net_peer_first(a->cfg.net); p; p = net_peer_next(p), i++) {
-        int use_own = have_own && (i % 2 == 0 || !have_theirs);
+        int use_own = i % 2 == 0 || !have_theirs;
         const proto_tx *tx = use_own ? &own : &theirs;
         if (relay_send_tx_to(a->cfg.relay, p, tx) != 0)
             continue;

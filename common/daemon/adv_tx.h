@@ -27,8 +27,8 @@
  *    its own tip ledger, from its own account and signed with its own key
  *    (only the operator may settle), and the operator's own from its
  *    mempool with the operator's signature kept (which then fails).  Peers
- *    in even position get the first, odd ones the second (either, when
- *    only one could be made).  Honest nodes refuse both by consensus
+ *    in even position get the first, odd ones the second (the first when
+ *    its mempool holds no settlement of the operator's).  Honest nodes refuse both by consensus
  *    rules and ban the sender.
  *
  * Colluding accounts are Ed25519 keys derived from the node's secret key
