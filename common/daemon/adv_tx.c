@@ -185,8 +185,8 @@ static int double_spend(adv_tx *a, uint64_t now_ms)
     ds_remember(a, nonce, now_ms, ida, idb);
     a->st.ds_pairs++;
     char ha[65], hb[65];
-    hash_hex(ida, 32, ha);
-    hash_hex(idb, 32, hb);
+    hash_to_hex_display(ida, ha);
+    hash_to_hex_display(idb, hb);
     log_warn(a->cfg.log, "double spender: nonce %llu: %s to %s and %zu more peer(s), %s to "
              "%zu peer(s)", (unsigned long long)nonce, ha, net_peer_name(peers[0]), half - 1,
              hb, n - half);

@@ -172,9 +172,9 @@ static void stats_adv_tx(control *c, stat_buf *sb)
     stat_int(sb, "adv_ds_won_a", clamp64(st.ds_won_a));
     stat_int(sb, "adv_ds_won_b", clamp64(st.ds_won_b));
     stat_int(sb, "adv_ds_decide_ms_max", clamp64(st.ds_decide_ms_max));
-    hash_hex(st.ds_last_a, 32, hex);
+    hash_to_hex_display(st.ds_last_a, hex);
     stat_str(sb, "adv_ds_last_a", hex);
-    hash_hex(st.ds_last_b, 32, hex);
+    hash_to_hex_display(st.ds_last_b, hex);
     stat_str(sb, "adv_ds_last_b", hex);
     stat_int(sb, "adv_manip_orders", clamp64(st.manip_orders));
     stat_int(sb, "adv_spam_valid", clamp64(st.spam_valid));
