@@ -98,7 +98,7 @@ UNIT_BIN := $(B)/tests/unit_tests
 # check_launcher_{opts,ingest}.c test launcher modules, which live in
 # launcher/ (not in the library): link them in.
 UNIT_OBJ += $(B)/launcher/opts.o $(B)/launcher/ingest.o
-UNIT_OBJ += $(B)/launcher/hosts.o $(B)/launcher/slurm.o
+UNIT_OBJ += $(B)/launcher/hosts.o $(B)/launcher/slurm.o $(B)/launcher/analyze_adv.o
 # The live page's snapshot (check_launcher_web.c), with the fleet it reads;
 # jansson comes along (web.c, the HTTP side, stays out).
 UNIT_OBJ += $(B)/launcher/web_snap.o $(B)/launcher/fleet.o

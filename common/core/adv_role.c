@@ -59,8 +59,10 @@ char *adv_roles_format(unsigned mask, char *out, size_t cap)
         if (!(mask & (1u << i)))
             continue;
         int w = snprintf(out + used, cap - used, "%s%s", used ? "," : "", names[i]);
-        if (w < 0 || (size_t)w >= cap - used)
+        if (w < 0 || (size_t)w >= cap - used) {
+            out[used] = '\0';       /* whole names only */
             break;
+        }
         used += (size_t)w;
     }
     return out;

@@ -22,7 +22,7 @@
  *          what we mine on, so honest rules are never bent.  More than
  *          ADV_PRIVATE_MAX withheld blocks release the oldest.
  * forger   every block our miner finds is forged: the template's coinbase
- *          pays one unit more than the reward (real proof of work, bad
+ *          pays more than the reward (by 1 to 1000 units, new each time) (real proof of work, bad
  *          coinbase); peers in even position get it, peers in odd position
  *          the same block with a nonce that fails the proof of work.  Never
  *          submitted to our own chain.  Honest nodes refuse both and ban us.

@@ -18,7 +18,7 @@
 
 static int on(const adv *a)
 {
-    return (a->cfg.roles & ADV_FORGER) != 0;
+    return a && (a->cfg.roles & ADV_FORGER) != 0;
 }
 
 int adv_forge_template(adv *a, proto_block *b)
@@ -28,7 +28,9 @@ int adv_forge_template(adv *a, proto_block *b)
     uint8_t (*ids)[32] = malloc(sizeof *ids * b->n_txs);
     if (!ids)
         return SG_ENOMEM;
-    b->txs[0].u.pay.amount += 1;
+    /* Over the reward by a different amount each time: a fresh template
+     * after each find, not the same block found again. */
+    b->txs[0].u.pay.amount += 1 + a->forge_seq++ % 1000;
     int rc = 0;
     for (uint32_t i = 0; i < b->n_txs && rc == 0; i++)
         rc = tx_id(&b->txs[i], ids[i]);
@@ -77,7 +79,7 @@ int adv_forge_found(adv *a, const uint8_t *bytes, size_t len)
     proto_header_decode(bytes, &h);
     pow_header_hash(&h, hash);
     hash_to_hex_display(hash, hex);
-    log_warn(a->cfg.log, "forger: sent forged block %s (coinbase one unit over the "
+    log_warn(a->cfg.log, "forger: sent forged block %s (coinbase over the "
              "reward; odd peers a bad proof of work) to %zu peer(s)", hex, fs.sent);
     return 1;
 }

@@ -23,6 +23,7 @@ struct adv {
     adv_config cfg;
     adv_stats st;
     adv_private priv;
+    uint64_t forge_seq;               /* makes each forged template new */
 };
 
 #endif

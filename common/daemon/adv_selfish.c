@@ -14,7 +14,7 @@
 
 static int on(const adv *a)
 {
-    return (a->cfg.roles & ADV_SELFISH) != 0;
+    return a && (a->cfg.roles & ADV_SELFISH) != 0;
 }
 
 static int find_private(const adv_private *p, const uint8_t h[32])

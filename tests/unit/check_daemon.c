@@ -10,6 +10,7 @@
 #include "common/core/adv_role.h"
 #include "common/daemon/daemon.h"
 #include "common/base/err.h"
+#include "common/core/adv_role.h"
 #include "common/core/hash.h"
 #include "common/link/keys.h"
 #include "common/daemon/log.h"
@@ -421,6 +422,24 @@ START_TEST(test_genesis_tool_market)
 }
 END_TEST
 
+START_TEST(test_opts_adversary)
+{
+    char *ok[] = { "sgnode", "--role", "prosumer", "--data-dir", "d", "--cluster-key", "c",
+                   "--genesis", "g", "--adversary", "selfish", "--adversary=forger,selfish" };
+    char *bad[] = { "sgnode", "--role", "prosumer", "--data-dir", "d", "--cluster-key", "c",
+                    "--genesis", "g", "--adversary", "selfish,bribe" };
+    daemon_opts o;
+    char err[256] = "";
+
+    ck_assert_int_eq(parse(&o, 0, ARGC(ok) - 3, ok, err), 0);
+    ck_assert_uint_eq(o.adversary, 0);
+    ck_assert_int_eq(parse(&o, 0, ARGC(ok), ok, err), 0);
+    ck_assert_uint_eq(o.adversary, ADV_SELFISH | ADV_FORGER);
+    ck_assert_int_eq(parse(&o, 0, ARGC(bad), bad, err), SG_EINVAL);
+    ck_assert_msg(strstr(err, "--adversary expects") && strstr(err, "'selfish,bribe'"), "%s", err);
+}
+END_TEST
+
 Suite *daemon_suite(void)
 {
     Suite *s = suite_create("daemon");
@@ -429,6 +448,7 @@ Suite *daemon_suite(void)
     tcase_add_test(tc, test_opts_full);
     tcase_add_test(tc, test_opts_defaults);
     tcase_add_test(tc, test_opts_max_block_txs);
+    tcase_add_test(tc, test_opts_adversary);
     tcase_add_test(tc, test_opts_hashrate);
     tcase_add_test(tc, test_opts_errors);
     tcase_add_test(tc, test_opts_required);

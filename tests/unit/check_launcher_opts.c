@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/base/err.h"
+#include "common/core/adv_role.h"
 #include "common/core/params.h"
 #include "launcher/opts.h"
 #include "testutil.h"
@@ -156,6 +157,31 @@ START_TEST(test_hashrate)
                            "12", NULL), 0);
     ck_assert_uint_eq(launcher_opts_hashrate(&o, "p12"), 2000000000);
     ck_assert_uint_eq(launcher_opts_hashrate(&o, "p11"), 0);
+}
+END_TEST
+
+/* --adversary NODE=ROLE: roles add up per node; unknown roles and nodes
+ * outside the topology are refused. */
+START_TEST(test_adversary)
+{
+    launcher_opts o;
+    char err[256];
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, NULL), 0);
+    ck_assert_uint_eq(launcher_opts_adversary(&o, "p1"), 0);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--adversary", "p1=selfish",
+                           "--adversary=p1=forger", "--adversary", "c2=spammer,manipulator",
+                           NULL), 0);
+    ck_assert_uint_eq(launcher_opts_adversary(&o, "p1"), ADV_SELFISH | ADV_FORGER);
+    ck_assert_uint_eq(launcher_opts_adversary(&o, "c2"), ADV_SPAMMER | ADV_MANIPULATOR);
+    ck_assert_uint_eq(launcher_opts_adversary(&o, "op"), 0);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--adversary", "p1=bribe", NULL),
+                     SG_EINVAL);
+    ck_assert_msg(strstr(err, "--adversary expects"), "%s", err);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--adversary", "selfish", NULL),
+                     SG_EINVAL);
+    ck_assert_int_eq(parse(&o, NULL, err, sizeof err, "--adversary", "p9=selfish", NULL),
+                     SG_EINVAL);
+    ck_assert_msg(strstr(err, "--adversary p9=...: this run has no node p9"), "%s", err);
 }
 END_TEST
 
@@ -389,6 +415,7 @@ Suite *launcher_opts_suite(void)
     Suite *s = suite_create("launcher_opts");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_adversary);
     tcase_add_test(tc, test_every_seed_option);
     tcase_add_test(tc, test_password_sources);
     tcase_add_test(tc, test_tick_and_start_time);
