@@ -103,7 +103,9 @@ UNIT_OBJ += $(B)/launcher/hosts.o $(B)/launcher/slurm.o $(B)/launcher/analyze_ad
 UNIT_OBJ += $(B)/launcher/analyze_adv_tx.o
 # The live page's snapshot (check_launcher_web.c), with the fleet it reads;
 # jansson comes along (web.c, the HTTP side, stays out).
-UNIT_OBJ += $(B)/launcher/web_snap.o $(B)/launcher/fleet.o
+UNIT_OBJ += $(B)/launcher/web_snap.o $(B)/launcher/fleet.o $(B)/launcher/fleet_poll.o
+# The scenario file and its runner's checks (check_launcher_scenario.c).
+UNIT_OBJ += $(B)/launcher/scenario.o $(B)/launcher/scen_run.o
 
 # Small programs the integration tests drive (tests/tools/NAME.c).
 TOOL_SRC := $(wildcard tests/tools/*.c)

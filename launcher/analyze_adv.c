@@ -6,11 +6,9 @@
 #include "analyze_adv.h"
 
 #include <inttypes.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/base/err.h"
 #include "common/core/adv_role.h"
@@ -189,7 +187,14 @@ static void section_selfish(aa_ctx *c, const aa_node *n, FILE *out)
     fprintf(out, "  best-chain blocks         %" PRId64 " of %" PRId64 " = %.4f%s\n",
             n->best_blocks, c->best_total, share,
             share > alpha ? " (above its hash share)" : " (not above its hash share)");
-    fprintf(out, "  its stale blocks          %" PRId64 "\n", n->stale_blocks);
+    int64_t found = 0;
+    for (size_t i = 0; i < c->n; i++)
+        found += c->nodes[i].best_blocks + c->nodes[i].stale_blocks;
+    /* Below alpha when its private branch, ahead of a retargeting
+     * schedule, got harder blocks than the public one. */
+    fprintf(out, "  its stale blocks          %" PRId64 "; of all blocks found %.4f\n",
+            n->stale_blocks, found ? (double)(n->best_blocks + n->stale_blocks) / (double)found
+                                   : 0);
     fprintf(out, "  withheld / published / abandoned  %" PRId64 " / %" PRId64 " / %" PRId64 "\n",
             n->withheld, n->published, n->abandoned);
     fprintf(out, "  Eyal-Sirer revenue at alpha %.4f:\n", alpha);
@@ -302,49 +307,19 @@ out:
     return rc;
 }
 
-/* ---- the hidden subcommand ---------------------------------------------- */
+/* ---- entry points -------------------------------------------------------- */
 
-static void row_run(const db_row *row, void *arg)
+static void row_count(const db_row *row, void *arg)
 {
-    snprintf(arg, DB_RUNID_MAX, "%s", sval(row, 0));
+    *(int64_t *)arg = ival(row, 0);
 }
 
-int analyze_adv_main(int argc, char **argv)
+int analyze_adv_count(db_reader *r, const char *run_id)
 {
-    char path[PATH_MAX], run_id[DB_RUNID_MAX] = "", err[DB_ERR_MAX];
-    const char *dir = NULL;
-    db_reader *r = NULL;
-    int status = 1;
-
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--run-dir") == 0 && i + 1 < argc)
-            dir = argv[++i];
-    if (!dir) {
-        fprintf(stderr, "launcher analyze-adv: --run-dir DIR is required\n");
-        return 2;
-    }
-    snprintf(path, sizeof path, "%s/run.json", dir);
-    json_t *root = json_load_file(path, 0, NULL);
-    if (root) {
-        snprintf(run_id, sizeof run_id, "%s",
-                 json_string_value(json_object_get(root, "run_id")) ?: "");
-        json_decref(root);
-    }
-    snprintf(path, sizeof path, "%s/run.db", dir);
-    db_config cfg = { .sqlite_path = path };
-    if (access(path, R_OK) != 0 || db_reader_open(&r, &cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "launcher analyze-adv: cannot read %s%s%s\n", path,
-                access(path, R_OK) ? "" : ": ", access(path, R_OK) ? "" : err);
-        return 1;
-    }
-    if (!run_id[0] && db_reader_query(r, "SELECT run_id FROM runs ORDER BY started_at_s "
-                                         "DESC LIMIT 1", NULL, row_run, run_id, err,
-                                      sizeof err) != 0)
-        fprintf(stderr, "launcher analyze-adv: %s\n", err);
-    else if (!run_id[0])
-        fprintf(stderr, "launcher analyze-adv: %s holds no run\n", path);
-    else if (analyze_adv_run(r, run_id, stdout) == 0)
-        status = 0;
-    db_reader_close(r);
-    return status;
+    char err[DB_ERR_MAX];
+    int64_t n = 0;
+    if (db_reader_query(r, "SELECT COUNT(*) FROM nodes WHERE run_id=?1 AND adversary<>''",
+                        run_id, row_count, &n, err, sizeof err) != 0)
+        return 0;                   /* a database from before the column */
+    return (int)n;
 }

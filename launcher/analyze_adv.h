@@ -31,9 +31,14 @@ int analyze_adv_run(db_reader *r, const char *run_id, FILE *out);
  *   R = [a(1-a)^2(4a + g(1-2a)) - a^3] / [1 - a(1 + (2-a)a)]. */
 double analyze_adv_es_revenue(double alpha, double gamma);
 
-/* `launcher analyze-adv --run-dir DIR` (hidden, for trying the analysis
- * before `launcher analyze` shows it): DIR/run.db and the run DIR/run.json
- * names (else the newest).  Returns an exit status. */
+/* Nodes of the run started as adversaries; 0 also for a database from
+ * before nodes.adversary.  `launcher analyze` adds this analysis when
+ * there are any. */
+int analyze_adv_count(db_reader *r, const char *run_id);
+
+/* `launcher analyze-adv --run-dir DIR` (hidden; `launcher analyze` shows
+ * the same after its own figures): the store and run as the report finds
+ * them (report_open_run).  Returns an exit status. */
 int analyze_adv_main(int argc, char **argv);
 
 #endif

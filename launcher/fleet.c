@@ -176,6 +176,15 @@ static void close_stdin(fleet_node *n)
     n->stdin_open = 0;
 }
 
+size_t fleet_bootstrap_peer(size_t i)
+{
+    if (i < 2)
+        return 0;
+    /* Knuth's multiplicative hash: fixed per node (a restarted daemon
+     * dials the same), spread evenly over the nodes before it. */
+    return (size_t)(((uint64_t)i * 2654435761u) >> 8) % (i - 1);
+}
+
 int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
 {
     fleet_node *n = &f->nodes[i];
@@ -186,7 +195,6 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
     const char *exe = is_op ? f->sgoperator : f->sgnode;
 
     snprintf(listen, sizeof listen, "%s:%u", fleet_addr(f, i), n->port);
-    snprintf(peer, sizeof peer, "%s:%u", fleet_addr(f, 0), f->nodes[0].port);
     snprintf(threads, sizeof threads, "%u", f->mining_threads);
     argv[k++] = exe;
     if (!is_op) {
@@ -202,12 +210,17 @@ int fleet_spawn(fleet *f, size_t i, int64_t now_ms)
     for (size_t j = 0; j < sizeof common / sizeof common[0]; j++)
         argv[k++] = common[j];
     if (!is_op) {
-        /* The operator and the previous node: a connected graph even
-         * before address gossip adds links. */
+        /* The previous node and one earlier node spread by a hash: a
+         * connected graph of small diameter even before address gossip
+         * adds links, and no node that every newcomer dials (with the
+         * operator as everyone's peer, 200 daemons ran 200 key exchanges
+         * on it at once and timed them out). */
+        size_t j = fleet_bootstrap_peer(i);
+        snprintf(peer, sizeof peer, "%s:%u", fleet_addr(f, i - 1), f->nodes[i - 1].port);
         argv[k++] = "--peer";
         argv[k++] = peer;
-        if (i > 1) {
-            snprintf(peer2, sizeof peer2, "%s:%u", fleet_addr(f, i - 1), f->nodes[i - 1].port);
+        if (j != i - 1) {
+            snprintf(peer2, sizeof peer2, "%s:%u", fleet_addr(f, j), f->nodes[j].port);
             argv[k++] = "--peer";
             argv[k++] = peer2;
         }
@@ -395,7 +408,7 @@ static void add_peer_names(fleet_stats *st, const char *part)
     memcpy(st->peer_names + have, part, l + 1);
 }
 
-static void take_stats(fleet_node *n, const proto_stats *ps)
+void fleet_take_stats(fleet_node *n, const proto_stats *ps)
 {
     static const struct { const char *key; size_t off; } ints[] = {
 #define S(k, field) { k, offsetof(fleet_stats, field) }
@@ -453,7 +466,8 @@ static int node_ctl(fleet *f, size_t i, int64_t now_ms)
     if (n->pid <= 0)
         return SG_ECLOSED;
     if (n->c)
-        return 0;
+        /* One fleet_poll_round opened and has not finished yet. */
+        return ctl_is_ready(n->c) ? 0 : SG_ETIMEOUT;
     if (now_ms < n->ctl_retry_ms)
         return SG_ETIMEOUT;
     rc = fleet_connect(f, i, &n->c, ctl_timeout(f));
@@ -469,6 +483,7 @@ static int drop_ctl(fleet_node *n, int rc, int64_t now_ms)
 {
     ctl_close(n->c);
     n->c = NULL;
+    n->stats_asked = n->txlat_asked = 0;
     n->ctl_retry_ms = now_ms + 1000;
     return rc;
 }
@@ -498,42 +513,11 @@ int fleet_poll_stats(fleet *f, size_t i, int64_t now_ms)
     rc = ctl_stats(n->c, &ps, ctl_timeout(f));
     if (rc != 0)
         return drop_ctl(n, rc, now_ms);
-    take_stats(n, &ps);
+    fleet_take_stats(n, &ps);
     proto_stats_free(&ps);
     n->have_stats = 1;
     n->stats_ms = now_ms;
     return 0;
-}
-
-int fleet_poll_txlat(fleet *f, size_t i, int64_t now_ms, proto_txlat *out)
-{
-    fleet_node *n = &f->nodes[i];
-    int tmo = f->ctl_timeout_ms > 0 ? f->ctl_timeout_ms : FLEET_CTL_TIMEOUT_MS;
-    memset(out, 0, sizeof *out);
-    if (n->pid <= 0 || !n->c)
-        return SG_ECLOSED;
-    int rc = ctl_txlat(n->c, out, tmo);
-    if (rc != 0) {
-        ctl_close(n->c);
-        n->c = NULL;
-        n->ctl_retry_ms = now_ms + 1000;
-    }
-    return rc;
-}
-
-int fleet_set_mining(fleet *f, size_t i, int on, int64_t now_ms)
-{
-    fleet_node *n = &f->nodes[i];
-    int rc = node_ctl(f, i, now_ms);
-    if (rc == 0 && (rc = ctl_mining(n->c, on, ctl_timeout(f))) != 0)
-        drop_ctl(n, rc, now_ms);
-    /* The fallback for a local daemon whose link is down: its pid is the
-     * daemon itself.  A remote node's pid is the transport (ssh), which a
-     * USR1 would kill, so it never gets one. */
-    if (rc != 0 && n->pid > 0 && !fleet_is_remote(f, i) &&
-        kill(n->pid, on ? SIGUSR2 : SIGUSR1) == 0)
-        rc = 0;
-    return rc;
 }
 
 void fleet_close_ctl(fleet *f)

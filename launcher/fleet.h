@@ -13,8 +13,10 @@
  * dies, even by SIGKILL, the kernel closes it, ssh (or `ip netns exec`,
  * which hands the pipe over directly) passes the EOF on, and the daemon
  * stops.  Statistics and, for remote daemons, block-store bytes come over
- * the control channel (ctl.h), one blocking request per node with a short
- * timeout.
+ * the control channel (ctl.h): the run loop's poll and mining switches
+ * (fleet_poll.c) ask every daemon at once over kept-open links and wait
+ * for the answers together; the other calls are one blocking request per
+ * node with a short timeout.
  */
 #ifndef LAUNCHER_FLEET_H
 #define LAUNCHER_FLEET_H
@@ -30,6 +32,8 @@
 #define FLEET_BACKOFF_MAX_MS 30000
 #define FLEET_STABLE_MS 30000        /* a daemon up this long earns a fresh backoff */
 #define FLEET_CTL_TIMEOUT_MS 1500
+#define FLEET_OPEN_MAX_MS 15000      /* a control link not ready by then is redialed */
+#define FLEET_ANSWER_MAX_MS 30000    /* a stats request unanswered that long: redial */
 #define FLEET_PEER_NAMES_MAX 2048
 
 typedef struct {
@@ -72,6 +76,12 @@ typedef struct {
     int last_status;                 /* wait status of the last exit */
     ctl *c;
     int64_t ctl_retry_ms;
+    int64_t opened_ms;               /* when c was opened */
+    int stats_asked, txlat_asked;    /* requests on c not yet answered */
+    int64_t asked_ms;                /* when stats were asked */
+    int fresh;                       /* stats answered in the last poll round */
+    int hold;                        /* not asked nor waited for (SIGSTOPped) */
+    int mining_posted, mining_rc;    /* fleet_set_mining_range's state */
     int have_stats;
     int64_t stats_ms;
     fleet_stats st;
@@ -112,6 +122,9 @@ const char *fleet_host_name(const fleet *f, size_t i);
 /* p with a leading local_dir replaced by remote_dir (copied otherwise). */
 int fleet_remote_path(const fleet *f, const char *p, char *out, size_t cap);
 
+/* The earlier node that node i >= 1 dials besides node i - 1 (may be
+ * i - 1 itself): a pseudo-random index below i - 1 fixed per i. */
+size_t fleet_bootstrap_peer(size_t i);
 /* Starts node i (argv built from the fleet's paths).  0, or SG_EIO with
  * errno set, SG_ETOOBIG (paths too long) or SG_ENOMEM. */
 int fleet_spawn(fleet *f, size_t i, int64_t now_ms);
@@ -127,17 +140,28 @@ int fleet_stop_all(fleet *f, int grace_ms);
 /* Fetches stats from node i; connects when needed.  0 or an SG_E* code
  * (the connection is dropped and retried no sooner than a second later). */
 int fleet_poll_stats(fleet *f, size_t i, int64_t now_ms);
-/* Drains node i's transaction latency records (ctl_txlat) over the
- * control link fleet_poll_stats opened; *out is freed with
- * proto_txlat_free.  SG_ECLOSED without an open link; on other errors the
- * link is dropped as in fleet_poll_stats. */
-int fleet_poll_txlat(fleet *f, size_t i, int64_t now_ms, proto_txlat *out);
-/* Stops (on = 0) or starts (on = 1) node i's mining over its control link
- * (ctl_mining, connecting when needed), which reaches local and remote
- * daemons alike.  A local daemon whose link is down gets SIGUSR1/SIGUSR2
- * instead.  0 once the daemon confirmed it (or the signal went out), else
- * an SG_E* code (SG_ECLOSED: not running). */
-int fleet_set_mining(fleet *f, size_t i, int on, int64_t now_ms);
+/* One poll round over every running node at once (fleet_poll.c): opens
+ * missing control links in the background, asks each ready link for stats
+ * (and, with want_txlat, latency records) unless an earlier request is
+ * still unanswered, and waits up to wait_ms for the answers.  Nodes that
+ * answered have `fresh` set and their stats updated; a late answer is
+ * taken in a later round.  Links that fail, never become ready
+ * (FLEET_OPEN_MAX_MS) or leave stats unanswered (FLEET_ANSWER_MAX_MS) are
+ * dropped and redialed no sooner than a second later. */
+void fleet_poll_round(fleet *f, int64_t now_ms, int wait_ms, int want_txlat);
+/* Node i's latency records that arrived (asked for by fleet_poll_round):
+ * 1 and *out filled (freed with proto_txlat_free), or 0. */
+int fleet_take_txlat(fleet *f, size_t i, proto_txlat *out);
+/* Stops (on = 0) or starts (on = 1) mining on nodes [from, to) at once
+ * over their control links (connecting when needed), which reach local and
+ * remote daemons alike; a local daemon whose link does not answer within
+ * wait_ms gets SIGUSR1/SIGUSR2 instead.  Each node's result goes
+ * to its mining_rc: 0 once confirmed (or the signal went out), SG_ECLOSED
+ * when not running, SG_EPROTO when it reported the other state,
+ * SG_ETIMEOUT when a remote one did not answer. */
+void fleet_set_mining_range(fleet *f, size_t from, size_t to, int on, int wait_ms);
+/* Takes one STATS answer into n->st. */
+void fleet_take_stats(fleet_node *n, const proto_stats *ps);
 void fleet_close_ctl(fleet *f);
 /* Reads up to cap bytes of node i's block store from offset over its
  * control link (connecting when needed, like fleet_poll_stats).  Returns

@@ -1,7 +1,8 @@
 /*
  * launcher - starts and supervises a simulation (sim.h), and the helper
  * subcommands: `attach` follows one daemon's log, `status` prints the
- * statistics table of a running run once, `pow` searches proof of work.
+ * statistics table of a running run once, `analyze` the recovery from each
+ * scenario event (analyze.h), `pow` searches proof of work.
  * This is the edge of the program: the only place that prints usage and
  * picks exit statuses (0 ok, 1 runtime failure, 2 bad input).
  */
@@ -17,6 +18,7 @@
 #include "common/base/err.h"
 #include "common/link/loglevel.h"
 #include "analyze_adv.h"
+#include "analyze.h"
 #include "fleet.h"
 #include "opts.h"
 #include "pow_cmd.h"
@@ -198,6 +200,8 @@ int main(int argc, char **argv)
         return cmd_attach(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "report") == 0)
         return cmd_report(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "analyze") == 0)
+        return analyze_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "status") == 0)
         return cmd_status(argc - 1, argv + 1);
     /* Hidden until `launcher analyze` carries this section. */

@@ -26,6 +26,8 @@ const char launcher_usage[] =
     "       launcher status [--run DIR]\n"
     "       launcher report [--run DIR]   (re)writes DIR/report.html (SQLite or MySQL runs;\n"
     "                                     MySQL: the server in run.json, password from MYSQL_PWD)\n"
+    "       launcher analyze [--run DIR]  each scenario event and how long until every node\n"
+    "                                     shared one tip again (from the run's database)\n"
     "       launcher pow --help\n"
     "topology and chain:\n"
     "  --prosumers N (3)  --consumers N (5)  --operators N (1, the only value supported)\n"
@@ -39,7 +41,8 @@ const char launcher_usage[] =
     "  --seed N (default from the clock; printed at start, kept in run.json)\n"
     "  --initial-balance N (1000000000 per node)\n"
     "market:\n"
-    "  --tick SEC (1; real seconds per market interval, 0.1..3600, e.g. 0.5;\n"
+    "  --tick SEC (1, longer when a host would check over 5000 orders a core a\n"
+    "    second; real seconds per market interval, 0.1..3600, e.g. 0.5;\n"
     "    --tick-ms N is the same in milliseconds)  --interval-minutes N (15)\n"
     "  --start-time T (simulated clock at interval 0; YYYY-MM-DD, YYYY-MM-DDTHH:MM UTC,\n"
     "    or unix seconds; default today 00:00 UTC)\n"
@@ -57,6 +60,8 @@ const char launcher_usage[] =
     "run:\n"
     "  --run-dir DIR (runs/<time>-<id>)  --base-port N (30300)  --log-level L (info)\n"
     "  --bin-dir DIR (where sgnode and sgoperator are; default: next to launcher)\n"
+    "  --scenario FILE (timed events: kill, stop/cont, partition/heal, hashrate, mining,\n"
+    "    adversary; checked before anything starts; see README, Scenarios)\n"
     "hosts (spread the daemons over LAN hosts):\n"
     "  --hosts FILE (one host a line: 'name [address] [slots]', '#' comments; the operator\n"
     "    on the first; daemons listen on their host's address)\n"
@@ -190,6 +195,7 @@ static const opt_def opt_table[] = {
     { "--log-level", T_LEVEL, F(log_level), 0, 0, "debug, info, warn or error" },
     { "--bin-dir", T_STR, F(bin_dir), 1, 0, "a directory name" },
     { "--hosts", T_STR, F(hosts_file), 1, 0, "a hosts file" },
+    { "--scenario", T_STR, F(scenario), 1, 0, "a scenario file (README, Scenarios)" },
     { "--remote-shell", T_STR, F(remote_shell), 1, 0,
       "a command prefix with {host}, e.g. 'ssh -o BatchMode=yes {host}'" },
     { "--remote-dir", T_STR, F(remote_dir), 1, 0, "an absolute directory path" },
@@ -537,6 +543,16 @@ static int check_placement(const launcher_opts *o, char *err, size_t cap)
         return SG_EINVAL;
     }
     return 0;
+}
+
+uint32_t launcher_auto_tick_ms(uint64_t households, uint64_t daemons, uint64_t cores)
+{
+    if (cores == 0)
+        cores = 1;
+    uint64_t budget = cores * LOPTS_CHECKS_PER_CORE;
+    uint64_t ms = (households * daemons * 1000 + budget - 1) / budget;
+    ms = (ms + 99) / 100 * 100;
+    return ms < 1000 ? 1000 : ms > 3600000 ? 3600000 : (uint32_t)ms;
 }
 
 int launcher_opts_parse(launcher_opts *o, int argc, char **argv,

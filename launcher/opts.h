@@ -67,6 +67,7 @@ typedef struct {
     const char *log_level;           /* --log-level (info) for the daemons */
     const char *bin_dir;             /* --bin-dir (directory of the launcher) */
     const char *hosts_file;          /* --hosts FILE (NULL: every daemon on 127.0.0.1) */
+    const char *scenario;            /* --scenario FILE (NULL: none) */
     const char *remote_shell;        /* --remote-shell ("ssh -o BatchMode=yes {host}") */
     const char *remote_dir;          /* --remote-dir (NULL: the run dir's own path) */
     const char *placement;           /* --placement local|hosts|slurm (NULL: hosts with
@@ -87,6 +88,17 @@ typedef struct {
  * to absolute paths), so a bad one stops the launcher before anything
  * starts.  On bad input returns SG_EINVAL with one line in err naming the
  * problem and the fix. */
+/* Orders one core may check each second before the market's own traffic
+ * crowds out the chain (a quarter of the ~20k Ed25519 checks a core does). */
+#define LOPTS_CHECKS_PER_CORE 5000
+/* The default tick when --tick is not given: every household posts an
+ * order a tick and every daemon checks every order, so a host with
+ * `daemons` of the run's daemons on `cores` cores checks households x
+ * daemons orders a tick.  The tick is stretched (from 1 s, in whole
+ * tenths) until that is at most LOPTS_CHECKS_PER_CORE a core a second:
+ * 1 s up to about 100 daemons on 2 cores, 4 s for 200. */
+uint32_t launcher_auto_tick_ms(uint64_t households, uint64_t daemons, uint64_t cores);
+
 int launcher_opts_parse(launcher_opts *o, int argc, char **argv,
                         const char *env_pwd, char *err, size_t errcap);
 

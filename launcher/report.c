@@ -21,6 +21,7 @@
 
 #include "launcher/db/db.h"
 #include "common/base/err.h"
+#include "analyze.h"
 
 #define RP_SERIES_MAX 24
 #define RP_CATS_MAX 64
@@ -30,6 +31,7 @@
 #define RP_MR 170                    /* legend column */
 #define RP_MT 16
 #define RP_MB 56
+#define RP_MARKS_MAX 64              /* scenario events drawn on a time chart */
 
 static const char *const palette[] = {
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
@@ -51,6 +53,9 @@ typedef struct {
     size_t ncats;
     char note[512];
     int failed;                      /* out of memory */
+    /* Time charts: the run's scenario events, as dashed vertical lines. */
+    struct { double x; char label[48]; } marks[RP_MARKS_MAX];
+    size_t nmarks;
 } rp_chart;
 
 static rp_series *series_get(rp_chart *c, const char *name)
@@ -107,7 +112,8 @@ static const char css[] =
 static const char svg_css[] =
     "text{font-family:sans-serif}"
     ".grid{stroke:#e4e4e4}.axisline{stroke:#444}.tick{font-size:11px;fill:#333}"
-    ".axis{font-size:12px;fill:#111}.series{fill:none;stroke-width:1.5}";
+    ".axis{font-size:12px;fill:#111}.series{fill:none;stroke-width:1.5}"
+    ".mark{stroke:#555;stroke-dasharray:4 3}.marktext{font-size:10px;fill:#555}";
 
 /* ---- drawing ------------------------------------------------------------- */
 
@@ -204,10 +210,31 @@ static void legend(FILE *f, const rp_chart *c)
     }
 }
 
+/* Scenario events: a dashed line each, labels staggered so that events
+ * close together stay readable, the whole text in a tooltip. */
+static void draw_marks(FILE *f, const rp_chart *c, const rp_box *b)
+{
+    for (size_t i = 0; i < c->nmarks; i++) {
+        double x = px(b, c->marks[i].x);
+        fprintf(f, "<g class=\"event\"><title>");
+        esc(f, c->marks[i].label);
+        fprintf(f, " at %.1f s</title><line class=\"mark\" x1=\"%.1f\" y1=\"%d\" "
+                   "x2=\"%.1f\" y2=\"%d\"/><text class=\"marktext\" x=\"%.1f\" "
+                   "y=\"%d\">", c->marks[i].x, x, RP_MT, x, RP_H - RP_MB, x + 2,
+                RP_MT + 10 + (int)(i % 4) * 11);
+        esc(f, c->marks[i].label);
+        fputs("</text></g>\n", f);
+    }
+}
+
 static void draw_lines(FILE *f, const rp_chart *c)
 {
     rp_box b = { INFINITY, -INFINITY, 0, -INFINITY };
     char num[32];
+    for (size_t i = 0; i < c->nmarks; i++) {
+        b.x0 = fmin(b.x0, c->marks[i].x);
+        b.x1 = fmax(b.x1, c->marks[i].x);
+    }
     for (size_t i = 0; i < c->ns; i++)
         for (size_t k = 0; k < c->s[i].n; k++) {
             b.x0 = fmin(b.x0, c->s[i].x[k]);
@@ -241,6 +268,7 @@ static void draw_lines(FILE *f, const rp_chart *c)
                     px(&b, s->x[k]), py(&b, s->y[k]), col);
         fputc('\n', f);
     }
+    draw_marks(f, c, &b);
 }
 
 static void draw_bars(FILE *f, const rp_chart *c)
@@ -526,6 +554,27 @@ static void row_lag(const db_row *st, void *arg)
     l->max = l->n++ ? fmax(l->max, s) : s;
 }
 
+/* (seconds, what, nodes) of a scenario event on a time chart. */
+static void row_mark(const db_row *st, void *arg)
+{
+    rp_chart *c = arg;
+    if (c->nmarks == RP_MARKS_MAX)
+        return;
+    c->marks[c->nmarks].x = col_d(st, 0) / 1000.0;
+    snprintf(c->marks[c->nmarks].label, sizeof c->marks[0].label, "%s %s",
+             db_row_text(st, 1), db_row_text(st, 2));
+    c->nmarks++;
+}
+
+/* The scenario's events on chart c, x from the first row of `origin`. */
+static int chart_marks(rp_ctx *r, rp_chart *c, const char *origin)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT t_ms - (SELECT MIN(t_ms) FROM %s WHERE run_id=?1), "
+             "what, target FROM events WHERE run_id=?1 ORDER BY seq", origin);
+    return query(r, sql, row_mark, c);
+}
+
 static void row_money(const db_row *st, void *arg)
 {
     cat_rows *cr = arg;
@@ -541,7 +590,7 @@ static void row_money(const db_row *st, void *arg)
 static int charts(rp_ctx *r, FILE *f)
 {
     static const char *both[] = { "best chain", "stale" };
-    rp_chart c[12];
+    rp_chart c[13];
     memset(c, 0, sizeof c);
     c[0] = (rp_chart){ .id = "chart-price", .title = "Clearing price per market interval",
         .xlabel = "market interval (number)", .ylabel = "price (money units per kWh)",
@@ -607,7 +656,14 @@ static int charts(rp_ctx *r, FILE *f)
         .about = "The run's aggregates (simulation_stats), about once a second: energy "
                  "traded peer to peer and taken from or fed into the grid, settled on the "
                  "best chain so far." };
+    c[12] = (rp_chart){ .id = "chart-tips", .title = "Distinct tips among the nodes",
+        .xlabel = "time since the first sample (s)", .ylabel = "tips (count)",
+        .about = "How many different best blocks the nodes that answered reported in each "
+                 "round of samples (node_stats.tip): 1 when they agree. A partition shows "
+                 "as a plateau above 1 until the heal. Dashed lines: scenario events." };
     int totals = has_columns(r, "SELECT total_energy_traded_wh FROM simulation_stats WHERE 1=0");
+    int tips = has_columns(r, "SELECT tip FROM node_stats WHERE 1=0");
+    int events = has_columns(r, "SELECT seq, what, target FROM events WHERE 1=0");
     lag_rows lr = { &c[9], 0, 0, 0 };
     cat_rows money = { &c[10], { "energy paid", "energy received", "block rewards", NULL } };
     market_charts mc = { &c[0], &c[1], &c[2] };
@@ -663,6 +719,16 @@ static int charts(rp_ctx *r, FILE *f)
     if (rc == 0 && paid)
         rc = query(r, "SELECT name, energy_paid, energy_received, rewards FROM nodes "
                       "WHERE run_id=?1 ORDER BY role DESC, name", row_money, &money);
+    if (rc == 0 && tips)
+        rc = query(r, "SELECT 'distinct tips', t_ms - (SELECT MIN(t_ms) FROM node_stats WHERE "
+                      "run_id=?1), COUNT(DISTINCT tip) FROM node_stats WHERE run_id=?1 "
+                      "AND tip<>'' GROUP BY t_ms ORDER BY t_ms", row_timeline, &c[12]);
+    if (rc == 0 && events)
+        rc = chart_marks(r, &c[7], "node_stats");
+    if (rc == 0 && events)
+        rc = chart_marks(r, &c[12], "node_stats");
+    if (rc == 0 && events && totals)
+        rc = chart_marks(r, &c[11], "simulation_stats");
     if (lr.n)
         snprintf(c[9].note, sizeof c[9].note, "%zu intervals settled; mean lag %.1f s, "
                  "max %.1f s.", lr.n, lr.sum / (double)lr.n, lr.max);
@@ -670,14 +736,14 @@ static int charts(rp_ctx *r, FILE *f)
         histogram(&c[5], &bi, "blocks");
         histogram(&c[8], &lat, "transactions");
         int failed = bi.failed || lat.failed;
-        for (int i = 0; i < 12; i++)
+        for (int i = 0; i < 13; i++)
             failed |= c[i].failed;
         if (failed) {
             snprintf(r->err, sizeof r->err, "out of memory");
             rc = SG_ENOMEM;
         }
     }
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < 13; i++) {
         if (rc == 0)
             draw_chart(f, &c[i]);
         chart_free(&c[i]);
@@ -685,6 +751,46 @@ static int charts(rp_ctx *r, FILE *f)
     free(bi.v);
     free(lat.v);
     return rc;
+}
+
+/* The scenario's events with the time until the nodes shared one tip
+ * again (analyze.h); nothing for a run without a scenario. */
+static int events_section(rp_ctx *r, FILE *f)
+{
+    analyze_result a;
+    char err[DB_ERR_MAX];
+    if (analyze_run(r->db, r->run_id, &a, err, sizeof err) != 0) {
+        snprintf(r->err, sizeof r->err, "%s", err);
+        return SG_EIO;
+    }
+    if (a.n) {
+        fputs("<section>\n<h2>Scenario events</h2>\n<p>Each event as the launcher applied "
+              "it (table events) and the seconds until every node answered with the same "
+              "tip again: the first round of samples after the event in which all did "
+              "(exact to one sample round, about a second; never early). Split: some round "
+              "in between disagreed.</p>\n<table id=\"events\">\n<tr><th>at (s)</th>"
+              "<th>event</th><th>nodes</th><th>argument</th><th>one tip after (s)</th>"
+              "<th>split</th><th>outcome</th></tr>\n", f);
+        for (size_t i = 0; i < a.n; i++) {
+            const analyze_event *e = &a.ev[i];
+            fprintf(f, "<tr><td>%.1f</td><td>", (double)e->at_ms / 1000.0);
+            esc(f, e->what);
+            fputs("</td><td>", f);
+            esc(f, e->target);
+            fputs("</td><td>", f);
+            esc(f, e->arg);
+            if (e->recovery_ms < 0)
+                fputs("</td><td>never", f);
+            else
+                fprintf(f, "</td><td>%.1f", (double)e->recovery_ms / 1000.0);
+            fprintf(f, "</td><td>%s</td><td>", e->split ? "yes" : "no");
+            esc(f, e->outcome);
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</table>\n</section>\n", f);
+    }
+    analyze_free(&a);
+    return 0;
 }
 
 static int write_page(rp_ctx *r, FILE *f)
@@ -702,6 +808,8 @@ static int write_page(rp_ctx *r, FILE *f)
     int rc = query(r, "SELECT run_id, started_at_s, ended_at_s, seed, prosumers, consumers, "
                       "operators, difficulty, duration_s, tick_ms, market_rule, use_gpu, hosts, "
                       "params FROM runs WHERE run_id=?1", row_params, f);
+    if (rc == 0)
+        rc = events_section(r, f);
     if (rc == 0)
         rc = charts(r, f);
     fputs("</body>\n</html>\n", f);
@@ -807,6 +915,30 @@ static int open_store(rp_ctx *r, const char *dir, const run_info *ri, const char
         snprintf(r->err, sizeof r->err, "%s", err);
         return SG_EIO;
     }
+    return 0;
+}
+
+int report_open_run(const char *dir, const char *db_password, db_reader **out,
+                    char *run_id, size_t idcap, char *err, size_t errcap)
+{
+    run_info ri;
+    rp_ctx r;
+    memset(&r, 0, sizeof r);
+    *out = NULL;
+    int rc = read_run_json(dir, &ri, r.err, sizeof r.err);
+    if (rc == 0)
+        rc = open_store(&r, dir, &ri, db_password);
+    if (rc == 0)
+        rc = pick_run(&r, ri.run_id);
+    json_decref(ri.root);
+    if (rc != 0) {
+        db_reader_close(r.db);
+        if (err)
+            snprintf(err, errcap, "%s", r.err);
+        return rc;
+    }
+    snprintf(run_id, idcap, "%s", r.run_id);
+    *out = r.db;
     return 0;
 }
 

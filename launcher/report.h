@@ -18,11 +18,19 @@
 
 #include <stddef.h>
 
+#include "launcher/db/db.h"
+
 /* Writes DIR/report.html (through a temporary file and rename, so a
  * reader never sees half a report).  db_password: for a MySQL run (NULL:
  * MYSQL_PWD or none).  0, or SG_EIO / SG_ENOTFOUND / SG_ENOMEM with one
  * line in err. */
 int report_write_ex(const char *dir, const char *db_password, char *err, size_t errcap);
+/* Opens the run's store as the report does (run.json's database, else
+ * DIR/run.db) and names the run (run.json's, else the newest): for other
+ * readers of a finished run (`launcher analyze`).  *out is closed with
+ * db_reader_close.  0, or an SG_E* code with one line in err. */
+int report_open_run(const char *dir, const char *db_password, db_reader **out,
+                    char *run_id, size_t idcap, char *err, size_t errcap);
 /* report_write_ex with no password given. */
 int report_write(const char *dir, char *err, size_t errcap);
 

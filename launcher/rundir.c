@@ -167,6 +167,7 @@ static char *run_json(const fleet *fl, const launcher_opts *o, const char *dir,
     json_u(f, "mining_threads", o->mining_threads);
     json_u(f, "hashrate", o->hashrate);
     json_str(f, "log_level", o->log_level, 1);
+    json_str_or_null(f, "scenario", o->scenario);
     fprintf(f, "  \"nodes\": [\n");
     for (size_t i = 0; i < fl->n; i++) {
         char pk[65];
@@ -249,6 +250,28 @@ static int make_genesis(fleet *fl, const launcher_opts *o, chain_params *p)
     return params_save(fl->genesis_path, p);
 }
 
+/* --scenario: a copy beside the run, so the run directory alone repeats
+ * the experiment (with run.json's seed). */
+static int copy_scenario(const char *from, const char *dir)
+{
+    char p[PATH_MAX], buf[4096];
+    size_t n;
+    int bad = 0;
+    snprintf(p, sizeof p, "%s/scenario.txt", dir);
+    FILE *in = fopen(from, "r"), *out = in ? fopen(p, "w") : NULL;
+    if (!in || !out) {
+        if (in)
+            fclose(in);
+        return SG_EIO;
+    }
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        bad |= fwrite(buf, 1, n, out) != n;
+    bad |= ferror(in);
+    fclose(in);
+    bad |= fclose(out) != 0;
+    return bad ? SG_EIO : 0;
+}
+
 int rundir_create(fleet *f, const launcher_opts *o, const char *dir, const char *run_id,
                   chain_params *params, char **json_out, char *err, size_t errcap)
 {
@@ -275,6 +298,11 @@ int rundir_create(fleet *f, const launcher_opts *o, const char *dir, const char 
     if (!*json_out || write_file(dir, "run.json", *json_out) != 0 ||
         write_nodes_tsv(f, dir) != 0) {
         snprintf(err, errcap, "cannot write run.json / nodes.tsv in %s: %s", dir,
+                 strerror(errno));
+        return SG_EIO;
+    }
+    if (o->scenario && copy_scenario(o->scenario, dir) != 0) {
+        snprintf(err, errcap, "cannot copy --scenario %s into %s: %s", o->scenario, dir,
                  strerror(errno));
         return SG_EIO;
     }

@@ -8,6 +8,7 @@
  *   genesis.txt            chain parameters and initial balances
  *   nodes.tsv              "name role port pubkey address" per daemon, operator first
  *   run.json               every parameter of the run (no password)
+ *   scenario.txt           a copy of the --scenario file, when one was given
  *   data/NAME/             each daemon's data directory (blocks.dat)
  *   logs/NAME.log          each daemon's log; logs/NAME.out its stdout/stderr
  *   run.db                 the SQLite database (without --db-host)

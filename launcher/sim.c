@@ -38,17 +38,20 @@
 #include "ingest.h"
 #include "report.h"
 #include "rundir.h"
+#include "scen_run.h"
+#include "scenario.h"
 #include "slurm.h"
 #include "view.h"
 #include "web.h"
 #include "web_snap.h"
 
 #define SIM_TICK_MS 1000
+#define SIM_POLL_WAIT_MS 1000        /* a poll round waits this long for answers */
 #define SIM_CONNECT_WAIT_MS 60000    /* all daemons connected, or go on anyway */
 #define SIM_SETTLE_MS 12000          /* per shutdown step waiting for one tip */
-#define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL */
+#define SIM_STOP_GRACE_MS 10000      /* SIGTERM to SIGKILL, plus per daemon: */
+#define SIM_STOP_GRACE_PER_MS 100    /* 200 daemons stopping at once share the CPU */
 #define SIM_INGEST_BATCH 5000        /* records per store per tick */
-#define SIM_TXLAT_ROUNDS 4           /* TXLAT replies per node per tick */
 #define SIM_RAMP_FACTOR 2            /* miners switched on per stage: 1, 2, 4, ... */
 #define SIM_RAMP_STAGE_MS 60000      /* a stage's longest wait for a quiet chain */
 #define SIM_RAMP_POLL_MS 250
@@ -82,10 +85,18 @@ typedef struct {
     int slurm_over;                 /* the job has ended: nothing restarts */
     web *web;                       /* --web: the live page (NULL: none) */
     web_snap *wsnap;
+    scenario sc;                    /* --scenario, parsed in preflight */
+    scen_run scen;                  /* applying it, once the run has an id */
+    int have_scen;
 } sim;
 
 static void sim_event(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void publish_web(sim *s, int64_t now);
+
+static void scen_note(void *ctx, const char *line)
+{
+    sim_event(ctx, "%s", line);
+}
 
 static void sim_event(sim *s, const char *fmt, ...)
 {
@@ -346,12 +357,98 @@ out:
     return rc;
 }
 
+/* --scenario: parsed and checked against the run's nodes (named as
+ * rundir.c names them) and their placement. */
+static int load_scenario(sim *s)
+{
+    size_t n = 1 + (size_t)s->o->prosumers + s->o->consumers;
+    char (*names)[32] = calloc(n, sizeof *names), err[640];
+    const char **np = calloc(n, sizeof *np);
+    size_t *at = calloc(n, sizeof *at);
+    uint8_t *remote = calloc(n, 1);
+    int status = 1;
+    if (!names || !np || !at || !remote)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0)
+            snprintf(names[i], sizeof names[i], "op");
+        else if (i <= s->o->prosumers)
+            snprintf(names[i], sizeof names[i], "p%zu", i);
+        else
+            snprintf(names[i], sizeof names[i], "c%zu", i - s->o->prosumers);
+        np[i] = names[i];
+    }
+    if (s->hosts.n) {
+        hosts_assign(&s->hosts, n, at);
+        for (size_t i = 0; i < n; i++)
+            remote[i] = !s->hosts.h[at[i]].local;
+    }
+    scen_nodes nd = { np, n, s->o->seed, (int64_t)s->o->duration * 1000 };
+    status = 2;
+    if (scen_load(&s->sc, s->o->scenario, &nd, err, sizeof err) != 0 ||
+        scen_check_remote(&s->sc, s->o->scenario, remote, np, err, sizeof err) != 0) {
+        fprintf(stderr, "launcher: %s\n", err);
+        goto out;
+    }
+    status = 0;
+out:
+    free(names);
+    free(np);
+    free(at);
+    free(remote);
+    return status;
+}
+
+/* No --tick: the default tick stretched so the busiest host can check
+ * every order (launcher_auto_tick_ms); said aloud when it is not 1 s. */
+static int pick_tick(sim *s)
+{
+    size_t n = 1 + (size_t)s->o->prosumers + s->o->consumers;
+    uint64_t households = n - 1, worst = 0, busy = n, cores = 0;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (s->o->tick_opt)
+        return 0;
+    if (s->hosts.n == 0) {
+        cores = online > 0 ? (uint64_t)online : 1;
+        worst = launcher_auto_tick_ms(households, n, cores);
+    } else {
+        size_t *at = calloc(n, sizeof *at);
+        if (!at)
+            return 1;
+        hosts_assign(&s->hosts, n, at);
+        for (size_t k = 0; k < s->hosts.n; k++) {
+            uint64_t here = 0, slots = s->hosts.h[k].slots ? s->hosts.h[k].slots : 1;
+            for (size_t i = 0; i < n; i++)
+                here += at[i] == k;
+            uint64_t t = launcher_auto_tick_ms(households, here, slots);
+            if (here && t >= worst) {
+                worst = t;
+                busy = here;
+                cores = slots;
+            }
+        }
+        free(at);
+    }
+    s->o->tick_ms = (uint32_t)worst;
+    if (worst > 1000)
+        fprintf(stderr, "launcher: tick %u.%u s, not 1 s: %llu households' orders checked "
+                "by %llu daemons on %llu cores stay under %u a core a second "
+                "(--tick 1 to insist)\n", (unsigned)(worst / 1000), (unsigned)(worst % 1000 / 100),
+                (unsigned long long)households, (unsigned long long)busy,
+                (unsigned long long)cores, LOPTS_CHECKS_PER_CORE);
+    return 0;
+}
+
 /* Everything that can be refused as bad input, before any file is made. */
 static int preflight(sim *s, const char *argv0)
 {
     char err[DB_ERR_MAX];
     struct stat st;
     if (find_binaries(s, argv0) != 0 || load_hosts(s) != 0)
+        return 2;
+    if (pick_tick(s) != 0)
+        return 1;
+    if (s->o->scenario && load_scenario(s) != 0)
         return 2;
     if (s->o->run_dir && stat(s->o->run_dir, &st) == 0) {
         fprintf(stderr, "launcher: --run-dir %s exists already; give a new directory\n",
@@ -423,6 +520,11 @@ static int setup(sim *s)
     }
     if (ingest_new(&s->ing, &s->params, s->db, s->run_id) != 0)
         return 1;
+    if (s->o->scenario) {
+        if (scen_run_init(&s->scen, &s->sc, s->run_id, s->db, scen_note, s) != 0)
+            return 1;
+        s->have_scen = 1;
+    }
     /* Before the table takes the screen: the seed repeats the run. */
     printf("launcher: run %s in %s, seed %llu\n", s->run_id, s->dir,
            (unsigned long long)s->o->seed);
@@ -506,16 +608,14 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     db_put_node(s->db, &r);
 }
 
-/* Node i's transaction latency records into `transactions`; a few replies
- * at most per call so one busy node cannot hold up the tick. */
-static void put_txlat(sim *s, size_t i, int64_t now, int64_t wall_ms)
+/* Node i's transaction latency records into `transactions`: what its
+ * control link brought since the last call (fleet_poll_round asks). */
+static void put_txlat(sim *s, size_t i, int64_t wall_ms)
 {
     proto_txlat m;
     db_txlat r;
 
-    for (int round = 0; round < SIM_TXLAT_ROUNDS; round++) {
-        if (fleet_poll_txlat(&s->f, i, now, &m) != 0)
-            return;
+    while (fleet_take_txlat(&s->f, i, &m)) {
         for (uint32_t k = 0; k < m.n; k++) {
             memset(&r, 0, sizeof r);
             snprintf(r.run_id, sizeof r.run_id, "%s", s->run_id);
@@ -525,10 +625,7 @@ static void put_txlat(sim *s, size_t i, int64_t now, int64_t wall_ms)
             r.included_ms = (int64_t)m.items[k].included_ms;
             db_put_txlat(s->db, &r);
         }
-        uint32_t left = m.left;
         proto_txlat_free(&m);
-        if (left == 0)
-            return;
     }
 }
 
@@ -549,6 +646,7 @@ static void put_stat(sim *s, const fleet_node *n, int64_t wall_ms)
     r.loop_lag_ms = n->st.lag_ms;
     r.rejected_blocks = n->st.rejected_blocks;
     r.rejected_txs = n->st.rejected_txs;
+    snprintf(r.tip, sizeof r.tip, "%s", n->st.tip);
     db_put_node_stat(s->db, &r);
 }
 
@@ -698,12 +796,21 @@ static void tick(sim *s, int show)
     int64_t now = clock_mono_ms(), wall = clock_wall_ms();
     fleet_reap(&s->f, on_exit_cb, s);
     restart_due(s, now);
+    if (s->have_scen && s->clock0_ms > 0 && !s->stopping)
+        scen_run_poll(&s->scen, &s->f, now - s->clock0_ms);
+    /* A stopped daemon cannot answer: waiting for it would cost the whole
+     * wait every tick. */
+    for (size_t i = 0; i < s->f.n; i++)
+        s->f.nodes[i].hold = s->have_scen && scen_run_is_stopped(&s->scen, i);
+    /* Every daemon at once, each answer taken as it comes: one slow
+     * daemon costs the tick at most SIM_POLL_WAIT_MS, not each the next. */
+    fleet_poll_round(&s->f, now, SIM_POLL_WAIT_MS, 1);
     for (size_t i = 0; i < s->f.n; i++) {
-        if (fleet_poll_stats(&s->f, i, now) != 0)
-            continue;
-        put_stat(s, &s->f.nodes[i], wall);
-        put_node(s, &s->f.nodes[i], wall);
-        put_txlat(s, i, now, wall);
+        if (s->f.nodes[i].fresh) {
+            put_stat(s, &s->f.nodes[i], wall);
+            put_node(s, &s->f.nodes[i], wall);
+        }
+        put_txlat(s, i, wall);
     }
     /* Stamped when read, not when the tick began: the stats round trips
      * above can take a while, and first_seen_ms / settled_ms say when. */
@@ -811,12 +918,10 @@ static int one_tip(const sim *s)
  * that does not confirm is named; settling then waits out its step. */
 static void stop_mining(sim *s, size_t from, size_t to)
 {
-    int64_t now = clock_mono_ms();
+    fleet_set_mining_range(&s->f, from, to, 0, FLEET_CTL_TIMEOUT_MS);
     for (size_t i = from; i < to; i++) {
-        if (s->f.nodes[i].pid <= 0)
-            continue;
-        int rc = fleet_set_mining(&s->f, i, 0, now);
-        if (rc != 0)
+        int rc = s->f.nodes[i].mining_rc;
+        if (rc != 0 && rc != SG_ECLOSED)
             sim_event(s, "cannot stop mining on %s: %s", s->f.nodes[i].name, sg_strerror(rc));
     }
 }
@@ -905,23 +1010,32 @@ static void summary(sim *s, int killed, int64_t ran_ms, int have_report)
     fflush(stdout);
 }
 
+static int stop_grace_ms(const sim *s)
+{
+    return SIM_STOP_GRACE_MS + SIM_STOP_GRACE_PER_MS * (int)s->f.n;
+}
+
 static int finish(sim *s)
 {
     char err[DB_ERR_MAX];
     int64_t ran_ms = s->clock0_ms > 0 ? clock_mono_ms() - s->clock0_ms : 0;
     int status = 0;
     s->phase = "stopping";
+    /* Stopped daemons and a partition would keep the tips apart. */
+    if (s->have_scen)
+        scen_run_finish(&s->scen, &s->f, clock_mono_ms() - s->clock0_ms);
     settle(s);
     int64_t wall = clock_wall_ms();
+    fleet_poll_round(&s->f, clock_mono_ms(), SIM_POLL_WAIT_MS, 1);
     for (size_t i = 0; i < s->f.n; i++)
-        put_txlat(s, i, clock_mono_ms(), wall);
+        put_txlat(s, i, wall);
     /* Daemons on other hosts are read over their control links, so their
      * stores are drained while they still run (mining has stopped); the
      * local files once more after the stop. */
     while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
         ;
     s->stopping = 1;
-    int killed = fleet_stop_all(&s->f, SIM_STOP_GRACE_MS);
+    int killed = fleet_stop_all(&s->f, stop_grace_ms(s));
     while (ingest_poll(s->ing, wall, SIM_INGEST_BATCH) > 0)
         ;
     /* After the last blocks are read: the money columns come from them. */
@@ -1000,9 +1114,12 @@ static void ramp_up(sim *s, int64_t end)
     while (!s->interrupts) {
         if (want > s->f.n)
             want = s->f.n;
-        for (int64_t now = clock_mono_ms(); on < want; on++)
-            if (s->f.nodes[on].pid > 0 && fleet_set_mining(&s->f, on, 1, now) != 0)
+        fleet_set_mining_range(&s->f, on, want, 1, FLEET_CTL_TIMEOUT_MS);
+        for (; on < want; on++) {
+            int rc = s->f.nodes[on].mining_rc;
+            if (rc != 0 && rc != SG_ECLOSED)
                 sim_event(s, "cannot start mining on %s", s->f.nodes[on].name);
+        }
         if (on == s->f.n)
             break;
         int64_t deadline = clock_mono_ms() + SIM_RAMP_STAGE_MS;
@@ -1098,12 +1215,14 @@ int sim_run(launcher_opts *o, const char *argv0)
     if (status == 0) {
         status = run(&s);
     } else if (s.f.n) {
-        fleet_stop_all(&s.f, SIM_STOP_GRACE_MS);
+        fleet_stop_all(&s.f, stop_grace_ms(&s));
     }
     if (s.db)
         db_close(s.db, NULL, 0);
     web_stop(s.web);
     free(s.wsnap);
+    scen_run_free(&s.scen);
+    scen_free(&s.sc);
     ingest_free(s.ing);
     rundir_free(&s.f);
     hosts_free(&s.hosts);

@@ -76,6 +76,7 @@ const char *proto_msg_type_name(uint8_t type)
     case PROTO_MSG_GETBLOCKS: return "GETBLOCKS";
     case PROTO_MSG_ADDR: return "ADDR";
     case PROTO_MSG_GETADDR: return "GETADDR";
+    case PROTO_MSG_TXS: return "TXS";
     case PROTO_MSG_STATS_REQ: return "STATS_REQ";
     case PROTO_MSG_STATS: return "STATS";
     case PROTO_MSG_LOG_SUB: return "LOG_SUB";
@@ -88,6 +89,10 @@ const char *proto_msg_type_name(uint8_t type)
     case PROTO_MSG_TXLAT: return "TXLAT";
     case PROTO_MSG_MINING: return "MINING";
     case PROTO_MSG_MINING_ACK: return "MINING_ACK";
+    case PROTO_MSG_PARTITION: return "PARTITION";
+    case PROTO_MSG_PARTITION_ACK: return "PARTITION_ACK";
+    case PROTO_MSG_HASHRATE: return "HASHRATE";
+    case PROTO_MSG_HASHRATE_ACK: return "HASHRATE_ACK";
     case PROTO_MSG_ADVERSARY: return "ADVERSARY";
     case PROTO_MSG_ADVERSARY_ACK: return "ADVERSARY_ACK";
     }
@@ -243,6 +248,56 @@ fail:
 void proto_inv_free(proto_inv *m)
 {
     free(m->items);
+    memset(m, 0, sizeof *m);
+}
+
+/* No transaction encodes in fewer bytes than its signature: a bound for
+ * the count check before anything is allocated. */
+#define TXS_ITEM_MIN (PROTO_SIG_SIZE + 1)
+
+int proto_txs_encode(const proto_tx *const *txs, uint32_t n, uint8_t **out, size_t *len)
+{
+    proto_wr wr;
+
+    proto_wr_init(&wr, MSG_CAP);
+    if (n == 0 || n > PROTO_TXS_MAX)
+        wr_fail(&wr, n ? SG_ETOOBIG : SG_EINVAL);
+    proto_put_u32(&wr, n);
+    for (uint32_t i = 0; i < n && wr.err == 0; i++)
+        proto_tx_write(&wr, txs[i], 1);
+    return proto_wr_done(&wr, out, len);
+}
+
+int proto_txs_decode(const uint8_t *in, size_t len, proto_txs *m)
+{
+    proto_rd rd;
+    uint32_t n;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    proto_rd_init(&rd, in, len);
+    m->txs = get_list(&rd, PROTO_TXS_MAX, TXS_ITEM_MIN, sizeof *m->txs, &n, &rc);
+    if (rc == 0 && n == 0)
+        rc = SG_EINVAL;
+    if (rc != 0)
+        goto fail;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((rc = proto_tx_read(&rd, &m->txs[i])) != 0)
+            goto fail;
+        m->n = i + 1;
+    }
+    if ((rc = proto_rd_finish(&rd)) == 0)
+        return 0;
+fail:
+    proto_txs_free(m);
+    return rc;
+}
+
+void proto_txs_free(proto_txs *m)
+{
+    for (uint32_t i = 0; i < m->n; i++)
+        proto_tx_free(&m->txs[i]);
+    free(m->txs);
     memset(m, 0, sizeof *m);
 }
 
@@ -713,5 +768,117 @@ int proto_mining_decode(const uint8_t *in, size_t len, proto_mining *m)
         rd_fail(&rd, SG_EINVAL);
     if ((rc = proto_rd_finish(&rd)) != 0)
         m->on = 0;
+    return rc;
+}
+
+/* ---- PARTITION, HASHRATE, ADVERSARY: scenario control ---- */
+
+int proto_partition_encode(const proto_partition *m, uint8_t **out, size_t *len)
+{
+    proto_wr wr;
+
+    proto_wr_init(&wr, MSG_CAP);
+    if (m->n > PROTO_PARTITION_MAX)
+        wr_fail(&wr, SG_ETOOBIG);
+    proto_put_u32(&wr, m->n);
+    for (uint32_t i = 0; i < m->n && wr.err == 0; i++) {
+        if (m->names[i][0] == '\0')
+            wr_fail(&wr, SG_EINVAL);
+        proto_put_str_max(&wr, m->names[i], PROTO_NAME_MAX);
+    }
+    return proto_wr_done(&wr, out, len);
+}
+
+int proto_partition_decode(const uint8_t *in, size_t len, proto_partition *m)
+{
+    proto_rd rd;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    proto_rd_init(&rd, in, len);
+    m->names = get_list(&rd, PROTO_PARTITION_MAX, 2 + 1, sizeof *m->names, &m->n, &rc);
+    for (uint32_t i = 0; i < m->n && rd.err == 0; i++) {
+        proto_get_str(&rd, m->names[i], PROTO_NAME_MAX);
+        if (rd.err == 0 && m->names[i][0] == '\0')
+            rd_fail(&rd, SG_EINVAL);
+    }
+    if (rc == 0)
+        rc = proto_rd_finish(&rd);
+    if (rc != 0)
+        proto_partition_free(m);
+    return rc;
+}
+
+void proto_partition_free(proto_partition *m)
+{
+    free(m->names);
+    memset(m, 0, sizeof *m);
+}
+
+int proto_u32_encode(uint32_t v, uint8_t **out, size_t *len)
+{
+    proto_wr wr;
+
+    proto_wr_init(&wr, MSG_CAP);
+    proto_put_u32(&wr, v);
+    return proto_wr_done(&wr, out, len);
+}
+
+int proto_u32_decode(const uint8_t *in, size_t len, uint32_t *v)
+{
+    proto_rd rd;
+    int rc;
+
+    proto_rd_init(&rd, in, len);
+    *v = proto_get_u32(&rd);
+    if ((rc = proto_rd_finish(&rd)) != 0)
+        *v = 0;
+    return rc;
+}
+
+int proto_hashrate_encode(const proto_hashrate *m, uint8_t **out, size_t *len)
+{
+    proto_wr wr;
+
+    proto_wr_init(&wr, MSG_CAP);
+    proto_put_u64(&wr, m->rate);
+    return proto_wr_done(&wr, out, len);
+}
+
+int proto_hashrate_decode(const uint8_t *in, size_t len, proto_hashrate *m)
+{
+    proto_rd rd;
+    int rc;
+
+    proto_rd_init(&rd, in, len);
+    m->rate = proto_get_u64(&rd);
+    if ((rc = proto_rd_finish(&rd)) != 0)
+        m->rate = 0;
+    return rc;
+}
+
+int proto_adversary_encode(const proto_adversary *m, uint8_t **out, size_t *len)
+{
+    proto_wr wr;
+
+    proto_wr_init(&wr, MSG_CAP);
+    if (m->role[0] == '\0')
+        wr_fail(&wr, SG_EINVAL);
+    proto_put_str_max(&wr, m->role, PROTO_ROLE_NAME_MAX);
+    return proto_wr_done(&wr, out, len);
+}
+
+int proto_adversary_decode(const uint8_t *in, size_t len, proto_adversary *m)
+{
+    proto_rd rd;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    proto_rd_init(&rd, in, len);
+    proto_get_str(&rd, m->role, PROTO_ROLE_NAME_MAX);
+    if (rd.err == 0 && m->role[0] == '\0')
+        rd_fail(&rd, SG_EINVAL);
+    if ((rc = proto_rd_finish(&rd)) != 0)
+        memset(m, 0, sizeof *m);
     return rc;
 }

@@ -32,8 +32,14 @@
 #define PROTO_REASON_MAX 255
 /* Most bytes of a block store one STORE_DATA carries (a larger ask is cut). */
 #define PROTO_STORE_READ_MAX (1u << 20)
+/* Transactions one TXS carries at most. */
+#define PROTO_TXS_MAX 1000
 /* Latency records one TXLAT reply carries at most (48 bytes each). */
 #define PROTO_TXLAT_MAX 1000
+/* Peer names one PARTITION carries at most. */
+#define PROTO_PARTITION_MAX 1024
+/* Longest adversary role name. */
+#define PROTO_ROLE_NAME_MAX 32
 
 enum proto_msg_type {
     PROTO_MSG_HELLO = 1,
@@ -51,6 +57,7 @@ enum proto_msg_type {
     PROTO_MSG_GETBLOCKS = 19, /* answered by INV of the blocks after the fork */
     PROTO_MSG_ADDR = 20,
     PROTO_MSG_GETADDR = 21,   /* empty payload */
+    PROTO_MSG_TXS = 26,       /* several transactions: a GETDATA answer */
     PROTO_MSG_STATS_REQ = 30, /* empty payload */
     PROTO_MSG_STATS = 31,
     PROTO_MSG_LOG_SUB = 32,
@@ -63,8 +70,12 @@ enum proto_msg_type {
     PROTO_MSG_TXLAT = 39,      /* control: the answer to TXLAT_REQ */
     PROTO_MSG_MINING = 40,     /* control: stop (0) or start (1) mining */
     PROTO_MSG_MINING_ACK = 41, /* control: the answer to MINING, the state now */
-    PROTO_MSG_ADVERSARY = 46,  /* control: switch an adversary role on; payload its name */
-    PROTO_MSG_ADVERSARY_ACK = 47, /* control: the answer, one byte: 1 on, 0 refused */
+    PROTO_MSG_PARTITION = 42,  /* control: the peer names not to be linked to */
+    PROTO_MSG_PARTITION_ACK = 43, /* control: the answer, names now refused */
+    PROTO_MSG_HASHRATE = 44,   /* control: the mining cap, hashes/s (0: none) */
+    PROTO_MSG_HASHRATE_ACK = 45, /* control: the answer, the cap now */
+    PROTO_MSG_ADVERSARY = 46,  /* control: switch an adversary role on */
+    PROTO_MSG_ADVERSARY_ACK = 47, /* control: the answer, 1 if it is on */
 };
 
 /* Returns 1 if the type byte names a known message. */
@@ -195,6 +206,31 @@ typedef struct {
  * state the daemon is in after it (the same, as requests are idempotent). */
 typedef struct { uint8_t on; } proto_mining;
 
+/* TXS: u32 n (1..PROTO_TXS_MAX), then n proto_tx encodings (signatures
+ * included) back to back, as in a block.  Carries the transactions one
+ * GETDATA asked for in one frame instead of one TX frame each. */
+typedef struct {
+    uint32_t n;
+    proto_tx *txs;                 /* owned, with their heap parts */
+} proto_txs;
+/* PARTITION: the node names (as their daemons send them in HELLO) this
+ * daemon must not be linked to, replacing the earlier set; an empty list
+ * heals.  u32 count, then each name as a string of at most PROTO_NAME_MAX
+ * bytes, none empty.  PARTITION_ACK is a u32: how many names are refused
+ * now. */
+typedef struct {
+    uint32_t n;
+    char (*names)[PROTO_NAME_MAX + 1];   /* owned */
+} proto_partition;
+
+/* HASHRATE and HASHRATE_ACK: one u64, the mining cap in hashes/s, 0 for
+ * none; the ack tells the cap the daemon applies after the request. */
+typedef struct { uint64_t rate; } proto_hashrate;
+
+/* ADVERSARY: one string, the role's name (1..PROTO_ROLE_NAME_MAX bytes);
+ * ADVERSARY_ACK: one byte, 1 when the role is on, 0 when refused. */
+typedef struct { char role[PROTO_ROLE_NAME_MAX + 1]; } proto_adversary;
+
 /* Encoders return 0 or SG_ETOOBIG/SG_ENOMEM; *out is freed with free(). */
 int proto_hello_encode(const proto_hello *m, uint8_t **out, size_t *len);
 int proto_hello_decode(const uint8_t *in, size_t len, proto_hello *m);
@@ -231,8 +267,23 @@ int proto_store_data_decode(const uint8_t *in, size_t len, proto_store_data *m);
 int proto_txlat_encode(const proto_txlat *m, uint8_t **out, size_t *len);
 int proto_txlat_decode(const uint8_t *in, size_t len, proto_txlat *m);
 void proto_txlat_free(proto_txlat *m);
+/* From n pointers (1..PROTO_TXS_MAX), so a caller can send what another
+ * structure owns (a mempool's entries) without copying it. */
+int proto_txs_encode(const proto_tx *const *txs, uint32_t n, uint8_t **out, size_t *len);
+int proto_txs_decode(const uint8_t *in, size_t len, proto_txs *m);
+void proto_txs_free(proto_txs *m);
 int proto_mining_encode(const proto_mining *m, uint8_t **out, size_t *len);
 int proto_mining_decode(const uint8_t *in, size_t len, proto_mining *m);
+int proto_partition_encode(const proto_partition *m, uint8_t **out, size_t *len);
+int proto_partition_decode(const uint8_t *in, size_t len, proto_partition *m);
+void proto_partition_free(proto_partition *m);
+/* PARTITION_ACK: the count of names refused. */
+int proto_u32_encode(uint32_t v, uint8_t **out, size_t *len);
+int proto_u32_decode(const uint8_t *in, size_t len, uint32_t *v);
+int proto_hashrate_encode(const proto_hashrate *m, uint8_t **out, size_t *len);
+int proto_hashrate_decode(const uint8_t *in, size_t len, proto_hashrate *m);
+int proto_adversary_encode(const proto_adversary *m, uint8_t **out, size_t *len);
+int proto_adversary_decode(const uint8_t *in, size_t len, proto_adversary *m);
 /* For the empty-payload messages (GETADDR, STATS_REQ, SHUTDOWN, TXLAT_REQ). */
 int proto_empty_decode(const uint8_t *in, size_t len);
 

@@ -21,9 +21,21 @@
 #                        paused between batches.  TXS 0 (the default):
 #                        blocks carry the coinbase and the households'
 #                        market orders.
-#   scale N SECONDS      N daemons (all mining, difficulty 7): time from
-#                        the first start to every node having a peer, then
-#                        SECONDS of running; checks all alive and one tip.
+#   scale N SECONDS      N daemons started by the launcher as a user would
+#                        (`bin/launcher --prosumers N/2 --consumers N-1-N/2
+#                        --duration SECONDS`, every other option at its
+#                        default but the run directory and a free base
+#                        port), then each figure beside its target: time
+#                        from the start to every node connected (the
+#                        launcher's clock starts then; target 60 s),
+#                        restarts (0), one tip at the end, stale rate
+#                        (<= 5 %), market intervals settled of those due,
+#                        daemons left running after the launcher exits (0),
+#                        and resident size per daemon sampled near the end
+#                        of the running phase (target 8 MiB, set for 50).
+#                        `make bench` runs `scale 200 600`
+#                        (BENCH_SCALE_NODES, BENCH_SCALE_SECONDS=120 for
+#                        the short run).
 #
 # Every daemon, and the temp dir, go away on exit (tests/integration/lib.sh's
 # trap), whatever happens.
@@ -62,10 +74,34 @@ rss_summary() {
 
 cpu_load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# cpu_ticks PID: user + system CPU time of the daemon's loop thread (the
-# one whose id is the PID; mining threads are left out) in clock ticks
-# (stat fields 14 and 15; the command name in parentheses may hold spaces).
-cpu_ticks() { sed 's/.*) //' "/proc/$1/task/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+# These read /proc with shell builtins only: on a busy host a snapshot of
+# ten daemons made of subprocesses took seconds, long enough to skew it.
+# ticks_of FILE VAR: user + system CPU time in clock ticks from a stat file
+# (fields 14 and 15; the command name in parentheses may hold spaces).
+ticks_of() {
+    local line f
+    if ! read -r line <"$1" 2>/dev/null; then printf -v "$2" 0; return; fi
+    line=${line##*) }
+    read -ra f <<<"$line"
+    printf -v "$2" '%d' $(( f[11] + f[12] ))
+}
+# loop_ticks PID VAR: the daemon's loop thread (the one whose id is the PID).
+loop_ticks() { ticks_of "/proc/$1/task/$1/stat" "$2"; }
+# cpu_ticks PID VAR: the whole daemon but its mining threads (named
+# sg-miner): the loop and the thread pool that checks signatures.  The
+# process total counts threads that have ended too; mining threads never
+# end early.
+cpu_ticks() {
+    local t comm total miner=0 one
+    ticks_of "/proc/$1/stat" total
+    for t in /proc/"$1"/task/*; do
+        read -r comm <"$t/comm" 2>/dev/null || continue
+        [[ $comm == sg-miner ]] || continue
+        ticks_of "$t/stat" one
+        miner=$((miner + one))
+    done
+    printf -v "$2" '%d' $((total - miner))
+}
 
 # BENCH_PERF_DIR=DIR: record every daemon with `perf record` (DWARF stacks) while the
 # transfers flow (DIR/NAME.perf), for `perf report -i`.
@@ -240,31 +276,85 @@ bench_prop() {
         sort -n | awk '{ v[NR] = $1 } END { printf "min=%d median=%d max=%d", v[1], v[int((NR + 1) / 2)], v[NR] }')"
 }
 
+# verdict OK: "pass" or "FAIL".
+verdict() { if [[ $1 -eq 1 ]]; then echo pass; else echo FAIL; fi; }
+
 bench_scale() {
-    local nodes=$1 secs=$2 names=() i t0 t1 dead=0
-    for ((i = 0; i < nodes; i++)); do names+=("n$i"); done
+    local nodes=$1 secs=$2 pros cons base dir out lpid t0 t_conn="" rss="" line
+    local launcher=$SG_ROOT/bin/launcher
+    [[ -x $launcher ]] || sg_skip "$launcher not built (run make)"
+    pros=$((nodes / 2)); cons=$((nodes - 1 - pros))
     sg_setup
-    sg_cluster 7 "${names[@]}"
+    dir=$SG_T/run; out=$SG_T/launcher.out
     echo "load average before: $(cpu_load)"
-    t0=$(date +%s.%N)
-    start_nodes "$nodes" all
-    sg_wait_for 600 "every node has a peer" sg_all_peers_ge 1 "${names[@]}"
-    t1=$(date +%s.%N)
-    echo "first start to every node connected: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
-    sleep "$secs"
-    for n in "${names[@]}"; do kill -0 "${SG_PID[$n]}" 2>/dev/null || dead=$((dead + 1)); done
-    echo "after ${secs} s: $dead of $nodes daemons dead"
-    echo "heights: $(for n in "${names[@]}"; do sg_stat "$n" height; done | sort -n |
-        awk '{ v[NR] = $1 } END { printf "min=%s max=%s", v[1], v[NR] }')"
-    sg_stop_mining "${names[@]}"
-    if sg_wait_for_quiet 120 sg_same_tip "${names[@]}"; then
-        echo "converged: one tip on all $nodes after mining stopped"
-    else
-        echo "NOT converged within 120 s of mining stopping"
-    fi
-    echo "rss: $(rss_summary VmRSS "${names[@]}"), peak $(rss_summary VmHWM "${names[@]}")"
-    echo "stale blocks (sum over nodes): $(for n in "${names[@]}"; do sg_stat "$n" stale_blocks; done |
-        awk '{ s += $1 } END { print s + 0 }')"
+    # A base port below the kernel's ephemeral range (32768+): a daemon's
+    # outgoing connection could otherwise take a later daemon's listening
+    # port.  Another program's port in the range makes the launcher exit 2
+    # before it creates the run directory: then another range is tried.
+    for _ in 1 2 3 4 5; do
+        base=$(( 20000 + RANDOM % (12000 - nodes) ))
+        t0=$EPOCHREALTIME
+        "$launcher" --prosumers "$pros" --consumers "$cons" --duration "$secs" \
+            --run-dir "$dir" --base-port "$base" <&- >"$out" 2>&1 &
+        lpid=$!
+        SG_PID[launcher]=$lpid
+        while [[ ! -e $dir ]] && kill -0 "$lpid" 2>/dev/null; do sleep 0.2; done
+        [[ -e $dir ]] && break
+        wait "$lpid"
+        grep -q "in use" "$out" || break
+    done
+    # The table's lines (stdout is not a terminal): the phase leaves
+    # "connecting" when every daemon has a peer (or after 60 s, with a
+    # line saying so); the resident sizes are read in the last 10 s of the
+    # run (ramping or running), while every daemon still runs.
+    while kill -0 "$lpid" 2>/dev/null; do
+        line=$(grep -a '^t=' "$out" | tail -1)
+        if [[ -z $t_conn && -n $line && $line != *phase=connecting* ]]; then
+            t_conn=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+        fi
+        if [[ -z $rss && ($line == *phase=running* || $line == *phase=ramping*) ]]; then
+            local el=${line#t=}; el=${el%%s/*}
+            if (( el >= secs - 10 )); then
+                rss=$(for p in $(pgrep -f -- "--data-dir $dir/"); do rss_kib "$p" VmRSS; done | sort -n |
+                    awk '{ v[NR] = $1 } END { if (NR) printf "min=%.1f median=%.1f max=%.1f MiB (n=%d)",
+                         v[1] / 1024, v[int((NR + 1) / 2)] / 1024, v[NR] / 1024, NR }')
+            fi
+        fi
+        sleep 1
+    done
+    wait "$lpid"
+    local rc=$? left restarts stale_pm one_tip due n_due n_set med_kib
+    left=$(pgrep -fc -- "$dir/" || true)
+    local summ; summ=$(grep -a '^run .* restarts' "$out" | tail -1)
+    restarts=$(sed -n 's/.* \([0-9]*\) restarts.*/\1/p' <<<"$summ")
+    q() { sqlite3 -cmd ".timeout 5000" "$dir/run.db" "$1"; }
+    # The launcher's own figure (its summary line), from the same blocks.
+    stale_pm=$(sed -n 's/.*stale rate \([0-9]*\)\.\([0-9]\) %.*/\1\2/p' <<<"$summ")
+    one_tip=$(q "SELECT COUNT(DISTINCT height) = 1 AND MIN(height) =
+                  (SELECT MAX(height) FROM blocks WHERE stale = 0) FROM nodes")
+    grep -aq 'did not agree on one tip' "$out" && one_tip=0
+    due=$(sg_due_intervals_sql "$dir")
+    n_due=$(q "SELECT COUNT(*) FROM ($due)")
+    n_set=$(q "SELECT COUNT(*) FROM market_intervals WHERE settled_ms IS NOT NULL
+                AND interval_no IN ($due)")
+    med_kib=$(sed -n 's/.*median=\([0-9.]*\).*/\1/p' <<<"$rss")
+    echo "launcher exit status $rc; $summ"
+    grep -a '^launcher: ' "$out" | grep -v '^launcher: run ' | head -20
+    printf '%-34s %-22s %-12s %s\n' figure value target verdict
+    printf '%-34s %-22s %-12s %s\n' "start to all connected" "${t_conn:-never} s" "<= 60 s" \
+        "$(verdict "$([[ -n $t_conn ]] && ! grep -aq 'not every daemon connected' "$out" &&
+                       awk -v t="$t_conn" 'BEGIN { exit !(t <= 60) }' && echo 1)")"
+    printf '%-34s %-22s %-12s %s\n' "restarts" "${restarts:-?}" "0" "$(verdict "$([[ ${restarts:-1} -eq 0 ]] && echo 1)")"
+    printf '%-34s %-22s %-12s %s\n' "one tip at the end" "$([[ $one_tip -eq 1 ]] && echo yes || echo no)" \
+        "yes" "$(verdict "$one_tip")"
+    printf '%-34s %-22s %-12s %s\n' "stale rate" "$(awk -v p="${stale_pm:-0}" 'BEGIN { printf "%.1f %%", p / 10 }')" \
+        "<= 5 %" "$(verdict "$([[ -n $stale_pm && $stale_pm -le 50 ]] && echo 1)")"
+    printf '%-34s %-22s %-12s %s\n' "intervals settled / due" "$n_set / $n_due" "all" \
+        "$(verdict "$([[ $n_due -gt 0 && $n_set -eq $n_due ]] && echo 1)")"
+    printf '%-34s %-22s %-12s %s\n' "daemons left running" "$left" "0" "$(verdict "$([[ $left -eq 0 ]] && echo 1)")"
+    printf '%-34s %-22s %-12s %s\n' "RSS per daemon (median)" "${med_kib:-?} MiB" "<= 8 MiB" \
+        "$(verdict "$([[ -n $med_kib ]] && awk -v m="$med_kib" 'BEGIN { exit !(m <= 8) }' && echo 1)")"
+    echo "rss near the end: ${rss:-not sampled}"
     echo "load average after: $(cpu_load)"
 }
 
@@ -285,9 +375,11 @@ accepted_lines() {
 }
 
 bench_tx() {
-    local nodes=$1 senders=$2 per=$3 diff=$4 names=() i pk t_inj h0 total
+    local nodes=$1 senders=$2 per=$3 diff=$4 names=() i pk t_inj h0 total vrate bound
     local inject=$SG_ROOT/${B:-build}/tests/bench_txinject
+    local verify=$SG_ROOT/${B:-build}/tests/bench_verify
     [[ -x $inject ]] || sg_skip "$inject not built (make bench builds it)"
+    [[ -x $verify ]] || sg_skip "$verify not built (make bench builds it)"
     for ((i = 0; i < nodes; i++)); do names+=("n$i"); done
     sg_setup
     fund_injector "$inject" "$senders"
@@ -296,24 +388,46 @@ bench_tx() {
     sg_wait_for 300 "every node has a peer" sg_all_peers_ge 1 "${names[@]}"
     sleep 3
     echo "load average before: $(cpu_load)"
+    # The bound of this run, measured in it: every daemon checks every
+    # transfer's signature once, so all cores together manage at most
+    # cores x (one core's checks per second) / daemons transfers a second.
+    # One core's rate is per second of CPU time, which a busy host does not
+    # depress.
+    vrate=$("$verify" "${SG_BENCH_SECONDS:-2}" single | sed -n 's/^verify_cpu_rate=\([0-9]*\).*/\1/p')
+    [[ -n $vrate ]] || sg_fail "bench_verify single gave no rate"
+    bound=$(awk -v r="$vrate" -v c="$(nproc)" -v n="$nodes" 'BEGIN { printf "%.0f", c * r / n }')
+    echo "signature bound: $(nproc) cores x $vrate checks/s (one core, per CPU-s, tx_verify_sig) / $nodes daemons = $bound tx/s"
     h0=$(sg_stat n0 height)
     sg_start_mining n0
     sg_wait_for 120 "a first block" sg_all_height_ge $((h0 + 1)) n0
     total=$((senders * per))
-    local -A cpu0=()
-    for n in "${names[@]}"; do cpu0[$n]=$(cpu_ticks "${SG_PID[$n]}"); done
-    perf_start "${names[@]}"
-    t_inj=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
     # Into n1, a node that does not mine: every transfer crosses the network.
+    # The injector signs everything first and prints start=TIME as the
+    # first transfer goes out: the clock starts there.
     "$inject" send --connect "$(sg_addr n1)" --cluster-key "$SG_T/cluster.key" \
         --genesis "$SG_T/genesis.txt" --count "$senders" --per "$per" --linger-ms 600000 \
         >"$SG_T/inject.out" 2>&1 &
     SG_PID[inject]=$!
+    local deadline=$(( $(date +%s) + 300 ))
+    until grep -q '^start=' "$SG_T/inject.out" 2>/dev/null; do
+        (( $(date +%s) < deadline )) || sg_fail "the injector never started sending: $(cat "$SG_T/inject.out")"
+        kill -0 "${SG_PID[inject]}" 2>/dev/null || sg_fail "the injector ended: $(cat "$SG_T/inject.out")"
+        sleep 0.02
+    done
+    local -A cpu0=() loop0=()
+    local v
+    for n in "${names[@]}"; do
+        cpu_ticks "${SG_PID[$n]}" v; cpu0[$n]=$v
+        loop_ticks "${SG_PID[$n]}" v; loop0[$n]=$v
+    done
+    perf_start "${names[@]}"
+    t_inj=$(sed -n 's/^start=//p' "$SG_T/inject.out")
     # Done once n0's blocks since the injection hold them all (market orders
     # from the households ride along and are counted too).
     # Also noted: when n0 first held them all (in its mempool or in its
     # blocks), which times the relay alone, not the luck of the miner.
-    local deadline=$(( $(date +%s) + 600 )) got=0 pool t_pool=""
+    local got=0 pool t_pool=""
+    deadline=$(( $(date +%s) + 600 ))
     while (( $(date +%s) < deadline )); do
         got=$(accepted_lines n0 | awk -v t0="$(echo "$t_inj" | awk "$AWK_MS"' { print ms($1) }')" \
             '$1 >= t0 { s += $2 - 1 } END { print s + 0 }')
@@ -322,32 +436,53 @@ bench_tx() {
             pool=$(sg_stat n0 mempool_txs)
             (( got + ${pool:-0} >= total )) && t_pool=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
         fi
-        sleep 0.5
+        sleep 0.2
     done
     [[ -n $t_pool ]] || t_pool=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
-    echo "all transfers at the miner (mempool or blocks, polled every 0.5 s): $(printf '%s\n%s\n' \
-        "$t_inj" "$t_pool" | awk "$AWK_MS"' { t[NR] = ms($1) } END {
-            printf "%.2f s after the first injection, %.0f tx/s", (t[2] - t[1]) / 1000,
-                   n * 1000 / (t[2] - t[1] > 0 ? t[2] - t[1] : 1) }' n="$total")"
+    local relay_rate
+    relay_rate=$(printf '%s\n%s\n' "$t_inj" "$t_pool" | awk "$AWK_MS"' { t[NR] = ms($1) } END {
+            d = t[2] - t[1] > 0 ? t[2] - t[1] : 1; printf "%.2f %.0f", d / 1000, n * 1000 / d }' n="$total")
+    echo "all transfers at the miner (mempool or blocks, polled every 0.2 s): ${relay_rate% *} s after the first injection, ${relay_rate#* } tx/s"
     sg_stop_mining n0
+    # The others may still be catching up (n0 had it all first): the CPU
+    # figures below are the whole network's work, so they wait for every
+    # node to hold n0's blocks.
+    sg_wait_for_quiet 300 sg_same_tip "${names[@]}" || echo "(not every node reached n0's tip within 300 s)"
     perf_stop "${names[@]}"
     # CPU time is steadier than wall time on a shared machine: what the
-    # daemons' loop threads (verification, relay, templates, blocks; not
-    # the miner) spent from the injection to the end, per 1000 transfers.
-    local hz ticks=0 per_node=""
+    # daemons spent from the injection until every node had n0's blocks,
+    # per 1000 transfers, with and without the thread pool (mining threads
+    # left out of both).
+    local hz ticks=0 lticks=0 per_node=""
     hz=$(getconf CLK_TCK)
+    local -A cpu1=() loop1=()
     for n in "${names[@]}"; do
-        local d=$(( $(cpu_ticks "${SG_PID[$n]}") - ${cpu0[$n]} ))
+        cpu_ticks "${SG_PID[$n]}" v; cpu1[$n]=$v
+        loop_ticks "${SG_PID[$n]}" v; loop1[$n]=$v
+    done
+    for n in "${names[@]}"; do
+        local d=$(( ${cpu1[$n]} - ${cpu0[$n]} ))
         ticks=$((ticks + d))
+        lticks=$((lticks + ${loop1[$n]} - ${loop0[$n]}))
         per_node+=" $n=$(awk -v t="$d" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')"
     done
-    echo "loop-thread cpu from injection to the end, s:$per_node; total $(awk -v t="$ticks" -v hz="$hz" \
+    echo "daemon cpu but mining, from injection to the end, s:$per_node; total $(awk -v t="$ticks" -v hz="$hz" \
         -v n="$total" 'BEGIN { printf "%.2f s, %.1f ms per 1000 transfers", t / hz, 1e6 * t / hz / n }')"
-    echo "injector: $(head -n 1 "$SG_T/inject.out")"
-    accepted_lines n0 | awk -v t0="$(echo "$t_inj" | awk "$AWK_MS"' { print ms($1) }')" -v total="$total" '
+    echo "signature checks per node (pool and loop): $(for n in "${names[@]}"; do
+        printf '%s=%s ' "$n" "$(sg_stat "$n" sig_checks)"; done)"
+    echo "of which loop threads: $(awk -v t="$lticks" -v hz="$hz" -v n="$total" \
+        'BEGIN { printf "%.2f s, %.1f ms per 1000 transfers", t / hz, 1e6 * t / hz / n }')"
+    echo "injector: $(grep -v '^start=' "$SG_T/inject.out" | head -n 1)"
+    local blocks_line
+    blocks_line=$(accepted_lines n0 | awk -v t0="$(echo "$t_inj" | awk "$AWK_MS"' { print ms($1) }')" -v total="$total" '
         $1 >= t0 { s += $2 - 1; nb++; last = $1; if ($2 - 1 > big) big = $2 - 1 }
-        END { printf "transfers in blocks: %d of %d injected, %d blocks, largest %d txs; ", s, total, nb, big
-              printf "first injection to last block: %.2f s, %.0f tx/s\n", (last - t0) / 1000, s * 1000 / (last - t0) }'
+        END { d = last - t0 > 0 ? last - t0 : 1
+              printf "%d %d %d %.2f %.0f", s, nb, big, d / 1000, s * 1000 / d }')
+    set -- $blocks_line
+    echo "transfers in blocks: $1 of $total injected, $2 blocks, largest $3 txs; first injection to last block: $4 s, $5 tx/s"
+    awk -v b="$bound" -v r="${relay_rate#* }" -v k="$5" 'BEGIN {
+        printf "against the bound of %d tx/s: into blocks %.0f (%.1f %%), at the miner %.0f (%.1f %%)\n",
+               b, k, 100 * k / b, r, 100 * r / b }'
     echo "rss peak (VmHWM) under tx load: $(rss_summary VmHWM "${names[@]}")"
     echo "load average after: $(cpu_load)"
     for n in "${names[@]}"; do
@@ -399,7 +534,7 @@ case "${1:-}" in
     prop) shift; bench_prop "${1:-10}" "${2:-100}" "${3:-6}" "${4:-0}" ;;
     scenario) shift; secs=${1:-300}; shift || true; bench_scenario "$secs" "$@" ;;
     tx) shift; bench_tx "${1:-10}" "${2:-256}" "${3:-100}" "${4:-6}" ;;
-    scale) shift; bench_scale "${1:-100}" "${2:-120}" ;;
+    scale) shift; bench_scale "${1:-200}" "${2:-120}" ;;
     *) echo "usage: bench_net.sh prop [NODES BLOCKS DIFF [TXS]] | tx [NODES SENDERS PER DIFF] |" \
             "scenario [SECONDS [LAUNCHER OPTIONS...]] |" \
             "scale [NODES SECONDS]" >&2; exit 2 ;;

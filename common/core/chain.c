@@ -739,6 +739,25 @@ int chain_submit_tx(chain *c, const proto_tx *tx, uint8_t txid[32])
     return mempool_add(c->mp, tx, txid, c->ledger, c->id);
 }
 
+int chain_admit_tx(chain *c, const proto_tx *tx, const uint8_t txid[32])
+{
+    return mempool_add(c->mp, tx, txid, c->ledger, c->id);
+}
+
+int chain_admit_verified_tx(chain *c, const proto_tx *tx, const uint8_t txid[32],
+                            const uint8_t key[32])
+{
+    int rc = mempool_add_verified(c->mp, tx, txid, c->ledger);
+    if (rc == 0)
+        sigcache_add(c->sc, key);
+    return rc;
+}
+
+int chain_precheck_tx(chain *c, const proto_tx *tx, const uint8_t txid[32])
+{
+    return mempool_precheck(c->mp, tx, txid, c->ledger);
+}
+
 /* ---- open / close ------------------------------------------------------ */
 
 typedef struct {
@@ -948,6 +967,11 @@ mempool *chain_mempool(chain *c)
 void chain_sigcache_stats(const chain *c, sigcache_stats *out)
 {
     sigcache_get_stats(c->sc, out);
+}
+
+void chain_sig_keyer(const chain *c, sigcache_keyer *out)
+{
+    sigcache_get_keyer(c->sc, out);
 }
 
 int chain_block_bytes(chain *c, const uint8_t hash[32], uint8_t **out, size_t *len)

@@ -114,6 +114,17 @@ int chain_submit_block(chain *c, const uint8_t *bytes, size_t len,
                        uint64_t now, chain_result *res);
 /* Into the mempool against the tip state. */
 int chain_submit_tx(chain *c, const proto_tx *tx, uint8_t txid[32]);
+/* The same with the txid already computed (it must be tx_id(tx)): for a
+ * caller that needed it before, to skip what it already has. */
+int chain_admit_tx(chain *c, const proto_tx *tx, const uint8_t txid[32]);
+/* chain_admit_tx for a transaction whose signature was checked elsewhere
+ * with chain_sig_keyer's keyer and found good (key: its cache key): not
+ * checked again, and remembered for the block that will carry it. */
+int chain_admit_verified_tx(chain *c, const proto_tx *tx, const uint8_t txid[32],
+                            const uint8_t key[32]);
+/* chain_admit_tx's checks but the signature and the pool's bounds
+ * (mempool_precheck): 0 or the refusal admitting it now would give. */
+int chain_precheck_tx(chain *c, const proto_tx *tx, const uint8_t txid[32]);
 
 const chain_entry *chain_tip(const chain *c);
 const chain_entry *chain_genesis(const chain *c);
@@ -141,6 +152,9 @@ ledger *chain_ledger(chain *c);
 mempool *chain_mempool(chain *c);
 /* Hits and misses of the signature cache the chain and its mempool share. */
 void chain_sigcache_stats(const chain *c, sigcache_stats *out);
+/* For checking signatures on another thread (sigcache_check_detached),
+ * whose good verdicts chain_admit_verified_tx then remembers. */
+void chain_sig_keyer(const chain *c, sigcache_keyer *out);
 
 /* Seconds a block's time may be ahead of the receiving node's clock. */
 uint64_t chain_max_future_secs(const chain_params *p);

@@ -111,9 +111,10 @@ static uint64_t ledger_nonce(const ledger *l, const uint8_t key[32])
     return acct ? acct->nonce : 0;
 }
 
-/* Accepted: checks, in order of cost, everything but the pool bounds. */
-static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
-                      const ledger *tip, const uint8_t chain_id[32])
+/* Everything add checks before the signature, in order of cost; the pool
+ * bounds and the (account, nonce) duplicate come after it (add_checks). */
+int mempool_precheck(const mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                     const ledger *tip)
 {
     if (hmap_get(&mp->by_id, txid) != NULL)
         return SG_EDUP;
@@ -130,11 +131,21 @@ static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
     uint64_t base = ledger_nonce(tip, tx->from);
     if (tx->nonce < base || tx->nonce - base >= MEMPOOL_NONCE_WINDOW)
         return SG_ENONCE;
-    /* The signature before the (account, nonce) duplicate: a tampered copy
-     * of a pooled transaction is then the sender's fault (SG_EBADSIG), not
-     * a harmless duplicate.  Honest copies have the same txid and stop at
-     * the first check, so this costs a verification only for conflicts. */
-    if ((rc = sigcache_verify(mp->sc, tx, chain_id)) < 0)
+    return SG_OK;
+}
+
+/* chain_id NULL: the caller checked the signature already.  The signature
+ * before the (account, nonce) duplicate: a tampered copy of a pooled
+ * transaction is then the sender's fault (SG_EBADSIG), not a harmless
+ * duplicate.  Honest copies have the same txid and stop at the precheck's
+ * first test, so this costs a verification only for conflicts. */
+static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                      const ledger *tip, const uint8_t chain_id[32])
+{
+    int rc = mempool_precheck(mp, tx, txid, tip);
+    if (rc < 0)
+        return rc;
+    if (chain_id != NULL && (rc = sigcache_verify(mp->sc, tx, chain_id)) < 0)
         return rc;
     const mp_account *a = hmap_get(&mp->by_acct, tx->from);
     if (a != NULL) {
@@ -194,8 +205,8 @@ static void acct_remove(mempool *mp, const mp_entry *e)
     }
 }
 
-int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
-                const ledger *tip, const uint8_t chain_id[32])
+static int add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+               const ledger *tip, const uint8_t chain_id[32])
 {
     int rc = add_checks(mp, tx, txid, tip, chain_id);
     if (rc < 0)
@@ -241,6 +252,28 @@ int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
 fail:
     entry_free(e);
     return rc;
+}
+
+int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                const ledger *tip, const uint8_t chain_id[32])
+{
+    return add(mp, tx, txid, tip, chain_id);
+}
+
+int mempool_add_verified(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                         const ledger *tip)
+{
+    return add(mp, tx, txid, tip, NULL);
+}
+
+uint64_t mempool_next_nonce(const mempool *mp, const uint8_t from[32], uint64_t base)
+{
+    const mp_account *a = hmap_get(&mp->by_acct, from);
+    if (a == NULL)
+        return base;
+    for (size_t i = acct_lower(a, base); i < a->n && a->v[i]->tx.nonce == base; i++)
+        base++;
+    return base;
 }
 
 int mempool_has(const mempool *mp, const uint8_t txid[32])

@@ -55,14 +55,20 @@ void sigcache_free(sigcache *sc)
 }
 
 /* Keyed hash of what crypto_sign_verify_detached is given. */
-static void cache_key(const sigcache *sc, const proto_wr *msg, const uint8_t sig[64],
-                      uint8_t key[SIGCACHE_KEY_BYTES])
+static void salted_key(const uint8_t salt[crypto_generichash_KEYBYTES], const proto_wr *msg,
+                       const uint8_t sig[64], uint8_t key[SIGCACHE_KEY_BYTES])
 {
     crypto_generichash_state st;
-    crypto_generichash_init(&st, sc->salt, sizeof sc->salt, SIGCACHE_KEY_BYTES);
+    crypto_generichash_init(&st, salt, crypto_generichash_KEYBYTES, SIGCACHE_KEY_BYTES);
     crypto_generichash_update(&st, msg->p, msg->len);
     crypto_generichash_update(&st, sig, 64);
     crypto_generichash_final(&st, key, SIGCACHE_KEY_BYTES);
+}
+
+static void cache_key(const sigcache *sc, const proto_wr *msg, const uint8_t sig[64],
+                      uint8_t key[SIGCACHE_KEY_BYTES])
+{
+    salted_key(sc->salt, msg, sig, key);
 }
 
 static int ring_reserve(sigcache *sc)
@@ -117,6 +123,36 @@ int sigcache_verify(sigcache *sc, const proto_tx *tx, const uint8_t chain_id[32]
 out:
     proto_wr_free(&msg);
     return rc;
+}
+
+void sigcache_get_keyer(const sigcache *sc, sigcache_keyer *out)
+{
+    _Static_assert(sizeof out->salt == crypto_generichash_KEYBYTES, "salt size");
+    memcpy(out->salt, sc->salt, sizeof out->salt);
+}
+
+int sigcache_check_detached(const sigcache_keyer *k, const proto_tx *tx,
+                            const uint8_t chain_id[32], uint8_t key[32])
+{
+    proto_wr msg;
+    memset(key, 0, SIGCACHE_KEY_BYTES);
+    if (tx->kind == PROTO_TX_COINBASE)
+        return SG_EINVAL;
+    int rc = tx_sig_message(&msg, tx, chain_id);
+    if (rc < 0)
+        goto out;
+    salted_key(k->salt, &msg, tx->sig, key);
+    if (crypto_sign_verify_detached(tx->sig, msg.p, msg.len, tx->from) != 0)
+        rc = SG_EBADSIG;
+out:
+    proto_wr_free(&msg);
+    return rc;
+}
+
+void sigcache_add(sigcache *sc, const uint8_t key[32])
+{
+    if (hmap_get(&sc->set, key) == NULL)
+        remember(sc, key);
 }
 
 void sigcache_get_stats(const sigcache *sc, sigcache_stats *out)

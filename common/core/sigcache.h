@@ -52,4 +52,22 @@ int sigcache_verify(sigcache *sc, const proto_tx *tx, const uint8_t chain_id[32]
 
 void sigcache_get_stats(const sigcache *sc, sigcache_stats *out);
 
+/* Checks on other threads (the daemon verifies batches on libuv's thread
+ * pool): a keyer is a copy of the cache's salt, so it stays valid, and is
+ * safe to share read-only, whatever becomes of the cache. */
+typedef struct {
+    uint8_t salt[32];
+} sigcache_keyer;
+
+void sigcache_get_keyer(const sigcache *sc, sigcache_keyer *out);
+/* Thread-safe: the full Ed25519 check (0, SG_EBADSIG, or tx_verify_sig's
+ * other errors) and, whatever the outcome, the entry's key for
+ * sigcache_add.  A coinbase is refused (SG_EINVAL): it is never cached. */
+int sigcache_check_detached(const sigcache_keyer *k, const proto_tx *tx,
+                            const uint8_t chain_id[32], uint8_t key[32]);
+/* Remembers a key sigcache_check_detached computed for a check that
+ * succeeded, under the keyer of this very cache; the owner's thread only.
+ * A key from another cache's keyer never matches anything. */
+void sigcache_add(sigcache *sc, const uint8_t key[32]);
+
 #endif

@@ -262,6 +262,13 @@ uint32_t control_stats(control *c, proto_stat *items)
     stat_int(&sb, "rejected_txs", clamp64(rs.rejected_txs));
     stat_str(&sb, "banned_peers", c->cfg.relay ? relay_banned_names(c->cfg.relay) : "");
     stats_adv(c, &sb);
+    /* Every Ed25519 check this daemon ran: on the thread pool for
+     * transactions from peers, on the loop for the rest (the signature
+     * cache's misses). */
+    sigcache_stats ss;
+    chain_sigcache_stats(c->cfg.chain, &ss);
+    stat_int(&sb, "txs_in", clamp64(rs.txs_in));
+    stat_int(&sb, "sig_checks", clamp64(rs.txs_checked + ss.misses));
     stats_adv_tx(c, &sb);
     stats_txlat(c, &sb);
     hash_hex(c->cfg.pk, 32, hex);
@@ -440,22 +447,21 @@ static void answer_mining(control *c, const char *from, const uint8_t *pl,
         out->type = PROTO_MSG_MINING_ACK;
 }
 
-/* ADVERSARY: a role switched on at run time (experiments' scenarios). */
+/* ADVERSARY: a role switched on at run time (a scenario's event, `ctl
+ * adversary ROLE`); the ack says whether it is on. */
 static void answer_adversary(control *c, const char *from, const uint8_t *pl,
                              size_t len, control_answer *out)
 {
-    char name[64];
+    proto_adversary rq;
     unsigned mask = 0;
 
-    if (len == 0 || len >= sizeof name) {
+    if (proto_adversary_decode(pl, len, &rq) != 0) {
         out->drop = "malformed ADVERSARY";
         return;
     }
-    memcpy(name, pl, len);
-    name[len] = '\0';
-    int ok = c->cfg.adv && memchr(pl, '\0', len) == NULL && adv_parse_roles(name, &mask) == 0;
+    int ok = c->cfg.adv && adv_parse_roles(rq.role, &mask) == 0;
     if (ok) {
-        log_info(c->cfg.log, "control client %s switches on adversary %s", from, name);
+        log_info(c->cfg.log, "control client %s switches on adversary %s", from, rq.role);
         adv_enable(c->cfg.adv, mask);
     }
     out->payload = malloc(1);
@@ -466,6 +472,56 @@ static void answer_adversary(control *c, const char *from, const uint8_t *pl,
     out->payload[0] = ok ? 1 : 0;
     out->len = 1;
     out->type = PROTO_MSG_ADVERSARY_ACK;
+}
+
+/* PARTITION: a scenario's cut (the launcher sends every node the names on
+ * the other side); net refuses those links until the next PARTITION. */
+static void answer_partition(control *c, const char *from, const uint8_t *pl,
+                             size_t len, control_answer *out)
+{
+    proto_partition rq;
+    const char **names = NULL;
+    uint32_t now = 0;
+    int rc;
+
+    if (proto_partition_decode(pl, len, &rq) != 0) {
+        out->drop = "malformed PARTITION";
+        return;
+    }
+    log_info(c->cfg.log, "control client %s: partition from %u peer names", from, rq.n);
+    rc = rq.n && !(names = malloc(rq.n * sizeof *names)) ? SG_ENOMEM : 0;
+    for (uint32_t i = 0; rc == 0 && i < rq.n; i++)
+        names[i] = rq.names[i];
+    if (rc == 0 && c->cfg.net)
+        rc = net_set_denied(c->cfg.net, names, rq.n);
+    if (c->cfg.net)
+        now = (uint32_t)net_denied_count(c->cfg.net);
+    if (rc != 0 || proto_u32_encode(now, &out->payload, &out->len) != 0)
+        out->drop = "cannot answer PARTITION";
+    else
+        out->type = PROTO_MSG_PARTITION_ACK;
+    free(names);
+    proto_partition_free(&rq);
+}
+
+/* HASHRATE: a scenario's change of one miner's cap at run time. */
+static void answer_hashrate(control *c, const char *from, const uint8_t *pl,
+                            size_t len, control_answer *out)
+{
+    proto_hashrate rq, ack = { 0 };
+
+    if (proto_hashrate_decode(pl, len, &rq) != 0) {
+        out->drop = "malformed HASHRATE";
+        return;
+    }
+    log_info(c->cfg.log, "control client %s sets the hash rate cap to %llu/s", from,
+             (unsigned long long)rq.rate);
+    if (c->cfg.set_hashrate)
+        ack.rate = c->cfg.set_hashrate(c->cfg.ctx, rq.rate);
+    if (proto_hashrate_encode(&ack, &out->payload, &out->len) != 0)
+        out->drop = "cannot answer HASHRATE";
+    else
+        out->type = PROTO_MSG_HASHRATE_ACK;
 }
 
 void control_handle(control *c, const char *from, uint8_t type,
@@ -486,6 +542,10 @@ void control_handle(control *c, const char *from, uint8_t type,
         answer_mining(c, from, pl, len, out);
     } else if (type == PROTO_MSG_ADVERSARY) {
         answer_adversary(c, from, pl, len, out);
+    } else if (type == PROTO_MSG_PARTITION) {
+        answer_partition(c, from, pl, len, out);
+    } else if (type == PROTO_MSG_HASHRATE) {
+        answer_hashrate(c, from, pl, len, out);
     } else {
         out->drop = "unexpected control message";
     }

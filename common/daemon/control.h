@@ -11,6 +11,9 @@
  *   MINING      pause or resume mining; answered with the resulting state
  *   ADVERSARY   switch an adversarial role on (payload: its name, adv_role.h);
  *               answered by ADVERSARY_ACK, one byte: 1 on, 0 unknown role
+ *   PARTITION   the peer names to refuse (net_set_denied; empty: heal);
+ *               answered with how many are refused now
+ *   HASHRATE    set the mining cap; answered with the cap now
  *   SHUTDOWN    stop the daemon (no answer: the link closes with it)
  * Anything else, or a malformed request, closes that link (a malformed
  * LOG_SUB is misbehaviour and bans, as it always was).  The net carries a
@@ -85,6 +88,9 @@ typedef struct {
     void (*runtime)(void *ctx, control_runtime *out);
     /* Applies MINING and returns the resulting state (0/1). */
     int (*set_mining)(void *ctx, int on);
+    /* Applies HASHRATE (0: uncapped) and returns the cap now; NULL: the
+     * request is answered with 0 and changes nothing. */
+    uint64_t (*set_hashrate)(void *ctx, uint64_t rate);
     void (*shutdown)(void *ctx, const char *why);
 } control_config;
 

@@ -300,6 +300,15 @@ static int on_control_mining(void *ctx, int on)
     return d->mining;
 }
 
+static uint64_t on_control_hashrate(void *ctx, uint64_t rate)
+{
+    daemon *d = ctx;
+    if (!d->miner)
+        return 0;
+    miner_set_hashrate(d->miner, rate);
+    return miner_hashrate_cap(d->miner);
+}
+
 static void on_control_shutdown(void *ctx, const char *why)
 {
     shutdown_begin(ctx, why);
@@ -705,7 +714,7 @@ static int start_control(daemon *d)
         .role = role_name(d->o.role), .operator_role = d->o.role == ROLE_OPERATOR,
         .pk = d->pk, .data_dir = d->o.data_dir, .log = d->log, .log_stream = d->log,
         .ctx = d, .runtime = on_control_figures, .set_mining = on_control_mining,
-        .shutdown = on_control_shutdown,
+        .set_hashrate = on_control_hashrate, .shutdown = on_control_shutdown,
     };
     return control_new(&d->control, &cc);
 }
@@ -713,7 +722,8 @@ static int start_control(daemon *d)
 static int start_runtime(daemon *d)
 {
     relay_config rc_cfg = {
-        .chain = d->chain, .net = d->net, .log = d->log, .stall_ms = d->o.stall_ms,
+        .chain = d->chain, .net = d->net, .log = d->log, .loop = &d->loop,
+        .stall_ms = d->o.stall_ms,
         .on_tip = on_tip, .on_tx = on_tx, .on_peer_block = on_peer_block,
         .hidden = on_hidden, .ctx = d,
     };

@@ -28,7 +28,12 @@
  * bought_wh, grid_import_wh, grid_export_wh (cumulative Wh traded peer to
  * peer and with the grid), state_hash (str, the tip ledger's digest),
  * then blocks_mined, uptime_ms, bans, blocks_in_flight, block_stalls,
- * misbehaved, tx_latency_tracked, tx_latency_measured, tx_latency_dropped
+ * misbehaved, rejected_blocks, rejected_txs (refused from peers as their
+ * fault), banned_peers (str: names of the peers it banned), adversary
+ * (str: its roles, "" when honest; an adversary adds adv_withheld,
+ * adv_published, adv_abandoned, adv_races, adv_overrides, adv_lead,
+ * adv_lead_max, adv_forged_blocks: adv.h), tx_latency_tracked,
+ * tx_latency_measured, tx_latency_dropped
  * (its own transactions' inclusion latency, txlat.h; the records go out on
  * TXLAT_REQ), pubkey (str), and the market:
  *   interval               market interval now (from the genesis clock)

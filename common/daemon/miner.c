@@ -274,6 +274,9 @@ static void *worker_main(void *arg)
     size_t len = 0;
     uint8_t target[32];
 
+    /* Named so that tools (scripts/bench_net.sh) can tell mining time
+     * from the rest of the daemon's. */
+    pthread_setname_np(pthread_self(), "sg-miner");
     if (!w->m->cfg.keep_priority)
         lower_priority();
     while (take_work(w, &gen, &work, &len, target) == 0) {

@@ -36,17 +36,30 @@ net_peer *net_ready_by_identity(net *n, const uint8_t id[32],
 
 /* ---- dialing and accepting -------------------------------------------- */
 
+static size_t inbound_count(const net *n)
+{
+    return n->n_conns - n->n_outbound;
+}
+
+/* Bootstrap addresses first, then the others from a random place in the
+ * book: nodes that learned the same addresses in the same order (gossip
+ * from the same few peers) would otherwise all dial the first ones. */
 void net_dial_more(net *n)
 {
     uint64_t now = net_now(n);
+    size_t start;
 
-    if (n->closing || !n->started)
+    if (n->closing || !n->started || n->n_addrs == 0)
         return;
-    for (size_t i = 0; i < n->n_addrs; i++) {
+    start = randombytes_uniform((uint32_t)n->n_addrs);
+    for (size_t k = 0; k < 2 * n->n_addrs; k++) {
+        size_t i = k < n->n_addrs ? k : (start + k) % n->n_addrs;
         net_addr *a = &n->addrs[i];
         if (n->n_conns >= conn_cap(n) || n->n_ready >= n->cfg.max_peers)
             return;
-        if (a->conn != NULL || a->self || a->next_try_ms > now)
+        if ((k < n->n_addrs) != (a->persistent != 0))
+            continue;
+        if (a->conn != NULL || a->self || a->denied || a->next_try_ms > now)
             continue;
         if (!a->persistent && (n->cfg.no_discovery ||
                                n->n_outbound >= n->cfg.outbound_target))
@@ -99,8 +112,15 @@ static void on_connection(uv_stream_t *server, int status)
         net_conn_close(p, LOG_LEVEL_DEBUG, "address is banned");
         return;
     }
-    if (n->n_conns > conn_cap(n)) {
-        net_conn_close(p, LOG_LEVEL_INFO, "too many connections");
+    /* Before any key exchange; this one is counted in n_conns already.
+     * The control reserve keeps the launcher's links possible. */
+    if (n->n_conns > conn_cap(n) ||
+        inbound_count(n) > n->cfg.max_inbound + NET_MAX_CONTROL) {
+        net_conn_close(p, LOG_LEVEL_DEBUG, "too many connections");
+        return;
+    }
+    if (n->n_handshakes_in >= n->cfg.max_handshakes_in) {
+        net_conn_close(p, LOG_LEVEL_DEBUG, "too many handshakes under way");
         return;
     }
     net_conn_start_handshake(p);
@@ -133,6 +153,7 @@ static void net_free(net *n)
     free(n->rbuf);
     free(n->addrs);
     free(n->bans);
+    free(n->deny);
     free(n->name);
     free(n->listen);
     sodium_memzero(&n->cfg, sizeof(n->cfg));
@@ -164,6 +185,8 @@ static int copy_config(net *n, const net_config *cfg)
         return SG_ENOMEM;
     n->cfg.max_peers = or_default(cfg->max_peers, NET_MAX_PEERS);
     n->cfg.outbound_target = or_default(cfg->outbound_target, NET_OUTBOUND_TARGET);
+    n->cfg.max_inbound = or_default(cfg->max_inbound, NET_MAX_INBOUND);
+    n->cfg.max_handshakes_in = or_default(cfg->max_handshakes_in, NET_MAX_HANDSHAKES_IN);
     n->cfg.ping_ms = or_default(cfg->ping_ms, NET_PING_SECS * 1000);
     n->cfg.ping_timeout_ms = or_default(cfg->ping_timeout_ms,
                                         NET_PING_TIMEOUT_SECS * 1000);

@@ -43,6 +43,14 @@
  * typically a stale daemon of an earlier run on a reused port, and banning
  * its address would ban the whole host.  Other peers are never affected.
  *
+ * Degree.  A node keeps NET_OUTBOUND_TARGET outbound links (bootstrap
+ * peers count; they are all kept even beyond it) and accepts at most
+ * NET_MAX_INBOUND inbound ones and NET_MAX_HANDSHAKES_IN inbound
+ * handshakes at once: further connections are closed on accept, before
+ * any key exchange.  Addresses learned by gossip are tried from a random
+ * place in the book, so nodes that learned the same list do not all dial
+ * its first entries.
+ *
  * Reconnection.  Bootstrap peers are dialed at start and always redialed
  * when they drop; addresses learned by gossip are dialed while fewer than
  * the outbound target are open.  Redials wait an exponential backoff from
@@ -73,6 +81,14 @@
 #define NET_MAX_PEERS 64                 /* authenticated peer links */
 #define NET_MAX_CONTROL 16               /* control links at once */
 #define NET_OUTBOUND_TARGET 8            /* gossip dials stop here */
+/* Inbound connections at once (any state, control links apart): what
+ * bounds a node's degree when many dial it, as Bitcoin caps inbound. */
+#define NET_MAX_INBOUND 32
+/* Inbound handshakes under way at once; a connection beyond is closed on
+ * accept, before any key exchange, and its dialer retries after its
+ * backoff.  A node that every newcomer dials at once would otherwise run
+ * hundreds of key exchanges together and time them all out. */
+#define NET_MAX_HANDSHAKES_IN 8
 #define NET_FRAME_MAX PROTO_FRAME_MAX    /* one frame, header excluded */
 #define NET_INV_MAX PROTO_INV_MAX        /* inventory entries per message */
 #define NET_READ_CHUNK (64u * 1024)      /* one socket read */
@@ -131,6 +147,8 @@ typedef struct {
 
     /* Overrides; 0 = the NET_* default.  Tests shorten the timers. */
     uint32_t max_peers;
+    uint32_t max_inbound;
+    uint32_t max_handshakes_in;
     uint32_t outbound_target;
     uint32_t ping_ms;
     uint32_t ping_timeout_ms;
@@ -204,10 +222,30 @@ void net_set_turn_hook(net *n, void (*fn)(void *arg), void *arg);
 void net_set_control_hook(net *n, net_event_cb on_event, net_msg_cb on_msg,
                           void *ctx);
 
+/* Partition: the peer names (HELLO names) this daemon must not be linked
+ * to, replacing the earlier set; count 0 heals.  Links to them close now;
+ * later links are refused once the handshake names the peer, inbound and
+ * outbound alike (not a ban: nothing else is affected), and an address a
+ * denied peer answered at is not dialed again.  Any change makes every
+ * book address due for a dial at once with a fresh backoff, so links come
+ * back after a heal even with a bounded peer degree.  0 or SG_ENOMEM
+ * (the old set stays). */
+int net_set_denied(net *n, const char *const *names, size_t count);
+size_t net_denied_count(const net *n);
+
 /* Logs the reason, disconnects and bans as described above. */
 void net_misbehave(net_peer *p, const char *reason);
 /* Closes without a ban (logged at info level). */
 void net_disconnect(net_peer *p, const char *reason);
+/* Misbehaviour found after the fact (a signature checked on another
+ * thread), when the link may be gone: bans the identity as net_misbehave
+ * would, and a READY link with that identity, if any, gets net_misbehave. */
+void net_misbehave_identity(net *n, const uint8_t identity[32], const char *reason);
+/* Stops (paused non-zero) or resumes handing a peer's messages to on_msg;
+ * its socket is not read meanwhile, so TCP slows the sender down.  For a
+ * daemon whose work queue is full.  A few messages read in the same slice
+ * may still be delivered after the pause; nothing is lost. */
+void net_peer_pause_input(net_peer *p, int paused);
 
 /* Iterates READY peer links (not control links):
  *   for (net_peer *p = net_peer_first(n); p; p = net_peer_next(p)) ...

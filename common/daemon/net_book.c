@@ -6,6 +6,7 @@
  */
 #include "common/daemon/net_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -95,6 +96,22 @@ void net_ban_conn(net *n, const net_peer *p)
     } else {
         ban_addr(n, &p->sa, 1, 0);
     }
+}
+
+void net_misbehave_identity(net *n, const uint8_t identity[32], const char *reason)
+{
+    net_peer *p = net_ready_by_identity(n, identity, NULL);
+    char hex[17];
+
+    if (p != NULL) {
+        net_misbehave(p, reason);
+        return;
+    }
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", identity[i]);
+    log_warn(n->cfg.log, "misbehaving peer %s... (gone): %s; banned for %u s", hex,
+             reason, n->cfg.ban_secs);
+    ban_identity(n, identity);
 }
 
 /* ---- address book ------------------------------------------------------ */

@@ -23,15 +23,27 @@ const char *net_conn_label(const net_peer *p)
     return h != NULL && h->name[0] ? h->name : "?";
 }
 
+static void on_idle(uv_idle_t *h);
+
+/* n_backlog counts the peers the idle handle must feed: a backlog and not
+ * paused; the handle runs while there is one. */
+static void idle_ref(net *n, int delta)
+{
+    if (delta > 0 && n->n_backlog++ == 0)
+        uv_idle_start(&n->idle, on_idle);
+    else if (delta < 0 && --n->n_backlog == 0)
+        uv_idle_stop(&n->idle);
+}
+
 static void backlog_clear(net_peer *p)
 {
     if (p->backlog == NULL)
         return;
+    if (!p->paused)
+        idle_ref(p->n, -1);
     free(p->backlog);
     p->backlog = NULL;
     p->backlog_len = p->backlog_off = 0;
-    if (--p->n->n_backlog == 0)
-        uv_idle_stop(&p->n->idle);
 }
 
 static void fire(net_peer *p, enum net_event ev)
@@ -58,6 +70,10 @@ static void conn_set_state(net_peer *p, enum net_conn_state to)
            (from == NET_CONN_HANDSHAKE && to == NET_CONN_READY) ||
            (from != NET_CONN_CLOSING && to == NET_CONN_CLOSING));
     p->state = to;
+    if (p->inbound && to == NET_CONN_HANDSHAKE)
+        n->n_handshakes_in++;
+    if (p->inbound && from == NET_CONN_HANDSHAKE)
+        n->n_handshakes_in--;
     switch (to) {
     case NET_CONN_CONNECTING:
         break;
@@ -244,6 +260,12 @@ static void peer_msg(net_peer *p, uint8_t type, const uint8_t *payload,
     case PROTO_MSG_TXLAT:
     case PROTO_MSG_MINING:
     case PROTO_MSG_MINING_ACK:
+    case PROTO_MSG_PARTITION:
+    case PROTO_MSG_PARTITION_ACK:
+    case PROTO_MSG_HASHRATE:
+    case PROTO_MSG_HASHRATE_ACK:
+    case PROTO_MSG_ADVERSARY:
+    case PROTO_MSG_ADVERSARY_ACK:
         net_misbehave(p, "control message on a peer link");
         return;
     }
@@ -301,6 +323,14 @@ static net_peer *duplicate_loser(net *n, net_peer *p, net_peer *q)
     return p->inbound ? q : p;       /* keep the one they opened */
 }
 
+static size_t inbound_peers(const net *n)
+{
+    size_t k = 0;
+    for (const net_peer *q = n->peers; q != NULL; q = q->next)
+        k += q->inbound && q->state == NET_CONN_READY && q->link == PROTO_LINK_PEER;
+    return k;
+}
+
 static int ready_peer_link(net_peer *p)
 {
     net *n = p->n;
@@ -323,7 +353,14 @@ static int ready_peer_link(net_peer *p)
         net_conn_close(p, LOG_LEVEL_DEBUG, "identity is banned");
         return NET_STOP;
     }
-    if (n->n_ready >= n->cfg.max_peers) {
+    if (net_deny_has(n, h->name)) {
+        if (p->book != NULL)
+            p->book->denied = 1;
+        net_conn_close(p, LOG_LEVEL_DEBUG, "partitioned from it");
+        return NET_STOP;
+    }
+    if (n->n_ready >= n->cfg.max_peers ||
+        (p->inbound && inbound_peers(n) >= n->cfg.max_inbound)) {
         net_conn_close(p, LOG_LEVEL_INFO, "too many peers");
         return NET_STOP;
     }
@@ -399,7 +436,7 @@ static size_t feed_some(net_peer *p, const uint8_t *data, size_t len)
     int rc;
 
     p->turn_msgs = 0;
-    while (off < len && p->state != NET_CONN_CLOSING &&
+    while (off < len && p->state != NET_CONN_CLOSING && !p->paused &&
            p->turn_msgs < NET_FRAMES_PER_TURN) {
         size_t k = len - off < NET_FEED_SLICE ? len - off : NET_FEED_SLICE;
         rc = sec_feed(p->sec, data + off, k);
@@ -410,7 +447,6 @@ static size_t feed_some(net_peer *p, const uint8_t *data, size_t len)
     return off;
 }
 
-static void on_idle(uv_idle_t *h);
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -441,7 +477,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     used = feed_some(p, (const uint8_t *)buf->base, (size_t)nread);
     if (p->state == NET_CONN_CLOSING || used == (size_t)nread)
         return;
-    /* Budget spent: keep the rest for the next turn, stop reading. */
+    /* Budget spent or paused: keep the rest for later, stop reading. */
     p->backlog = malloc((size_t)nread - used);
     if (p->backlog == NULL) {
         net_conn_close(p, LOG_LEVEL_ERROR, "out of memory buffering input");
@@ -451,8 +487,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     p->backlog_len = (size_t)nread - used;
     p->backlog_off = 0;
     uv_read_stop(s);
-    if (p->n->n_backlog++ == 0)
-        uv_idle_start(&p->n->idle, on_idle);
+    if (!p->paused)
+        idle_ref(p->n, 1);
 }
 
 static void on_idle(uv_idle_t *h)
@@ -464,16 +500,36 @@ static void on_idle(uv_idle_t *h)
      * keeping `next` is safe even if callbacks close peers. */
     for (net_peer *p = n->peers; p != NULL; p = next) {
         next = p->next;
-        if (p->backlog == NULL || p->state == NET_CONN_CLOSING)
+        if (p->backlog == NULL || p->paused || p->state == NET_CONN_CLOSING)
             continue;
         p->backlog_off += feed_some(p, p->backlog + p->backlog_off,
                                     p->backlog_len - p->backlog_off);
         if (p->state == NET_CONN_CLOSING || p->backlog_off < p->backlog_len)
             continue;
         backlog_clear(p);
-        if (uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) != 0)
+        if (!p->paused && uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) != 0)
             net_conn_close(p, LOG_LEVEL_INFO, "cannot resume reading");
     }
+}
+
+void net_peer_pause_input(net_peer *p, int paused)
+{
+    paused = paused != 0;
+    if (p->paused == paused || p->state == NET_CONN_CLOSING)
+        return;
+    if (paused) {
+        if (p->backlog != NULL)
+            idle_ref(p->n, -1);
+        p->paused = 1;
+        if (p->backlog == NULL)
+            uv_read_stop((uv_stream_t *)&p->tcp);
+        return;
+    }
+    p->paused = 0;
+    if (p->backlog != NULL)
+        idle_ref(p->n, 1);        /* the idle handle feeds it, then reads */
+    else if (uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) != 0)
+        net_conn_close(p, LOG_LEVEL_INFO, "cannot resume reading");
 }
 
 /* ---- creation and handshake ------------------------------------------ */

@@ -11,6 +11,7 @@
  *                turn and written once at its end; net_send, the turn hook
  *   net_book.c   the address book, bans, and address gossip (ADDR/GETADDR)
  *   net_addr.c   socket addresses: parsing, formatting, comparisons
+ *   net_deny.c   partitions: the peer names refused until a heal
  *
  * Everything here runs on the loop's thread.
  */
@@ -36,6 +37,7 @@ typedef struct {
     uint64_t next_try_ms;
     uint32_t backoff_ms;
     uint32_t failures;
+    int denied;                   /* answered by a denied name: not dialed */
 } net_addr;
 
 typedef struct {
@@ -67,6 +69,7 @@ struct net_peer {
     size_t outq_bytes;
     uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
     unsigned turn_msgs;           /* messages in the current read turn */
+    int paused;                   /* net_peer_pause_input: not reading */
     uint8_t *backlog;             /* read but not yet fed (budget spent) */
     size_t backlog_len, backlog_off;
     net_peer *prev, *next;        /* n->peers, freed only in close_cb */
@@ -96,6 +99,7 @@ struct net {
     uint8_t *rbuf;
     net_peer *peers, *peers_tail;
     size_t n_conns, n_outbound, n_ready, n_control, n_backlog;
+    size_t n_handshakes_in;       /* inbound connections in HANDSHAKE */
     net_addr *addrs;
     size_t n_addrs;
     net_ban *bans;
@@ -103,6 +107,9 @@ struct net {
     struct sockaddr_storage listen_sa;
     uint16_t listen_port;
     uint64_t last_getaddr_ms;
+    /* Partition (net_deny.c): names refused until the next net_set_denied. */
+    char (*deny)[PROTO_NAME_MAX + 1];
+    size_t n_deny;
     int started;
     int closing;
     int handles_open;
@@ -175,6 +182,11 @@ void net_gossip_send_addrs(net_peer *to);
 void net_gossip_learn(net_peer *from, const uint8_t *payload, size_t len);
 /* On the tick: ask a random peer for addresses when short of outbound. */
 void net_gossip_maybe_ask(net *n, uint64_t now);
+
+/* ---- net_deny.c -------------------------------------------------------- */
+
+/* Whether a peer of this HELLO name is refused (a partition holds). */
+int net_deny_has(const net *n, const char *name);
 
 /* ---- net_addr.c -------------------------------------------------------- */
 

@@ -2,6 +2,7 @@
  * relay.c - inventory gossip and block sync; see relay.h.
  */
 #include "common/daemon/relay.h"
+#include "common/daemon/relay_known.h"
 #include "common/base/clock.h"
 
 #include <stdlib.h>
@@ -12,17 +13,13 @@
 #include "common/core/hash.h"
 #include "common/base/hmap.h"
 #include "common/core/tx.h"
+#include "common/daemon/txverify.h"
 
 /* Hashes a peer is known to have, each with how we know (KNOWN_* bits):
- * a set with first-in first-out eviction, so memory stays bounded however
- * much the peer announces. */
+ * a bounded set with first-in first-out eviction (relay_known.h). */
 enum { KNOWN_SENT = 1, KNOWN_THEIRS = 2 };
 
-typedef struct {
-    hmap set;                         /* hash -> (void *)flags */
-    uint8_t (*ring)[32];              /* RELAY_KNOWN_MAX slots */
-    size_t head, count;
-} known_set;
+typedef relay_known known_set;
 
 typedef struct {
     uint8_t hash[32];
@@ -43,6 +40,8 @@ typedef struct relay_peer {
     proto_inv_item *tx_inv;           /* txids to announce, <= PROTO_INV_MAX */
     uint32_t n_tx_inv, cap_tx_inv;
     int tx_inv_queued;                /* on the relay's list of such peers */
+    int paused;                       /* input paused: check queue full */
+    uint8_t id[32];                   /* its identity, for late verdicts */
 } relay_peer;
 
 struct relay {
@@ -51,28 +50,26 @@ struct relay {
     relay_stats st;
     size_t n_tx_inv_peers;            /* peers with tx announcements queued */
     char banned[RELAY_BANNED_NAMES_MAX + 1];
+    txv *tv;                          /* signature checks; NULL: at once */
+    size_t n_paused;                  /* peers paused by the check queue */
 };
 
 /* ---- known set ----------------------------------------------------------- */
 
 static int known_init(known_set *k)
 {
-    hmap_init(&k->set);
-    k->head = k->count = 0;
-    k->ring = malloc(sizeof *k->ring * RELAY_KNOWN_MAX);
-    return k->ring ? 0 : SG_ENOMEM;
+    relay_known_init(k, RELAY_KNOWN_MAX);
+    return 0;
 }
 
 static void known_free(known_set *k)
 {
-    hmap_free(&k->set);
-    free(k->ring);
-    k->ring = NULL;
+    relay_known_free(k);
 }
 
 static unsigned known_flags(const known_set *k, const uint8_t h[32])
 {
-    return (unsigned)(uintptr_t)hmap_get(&k->set, h);
+    return relay_known_flags(k, h);
 }
 
 static int known_has(const known_set *k, const uint8_t h[32])
@@ -82,22 +79,7 @@ static int known_has(const known_set *k, const uint8_t h[32])
 
 static void known_mark(known_set *k, const uint8_t h[32], unsigned flags)
 {
-    unsigned old = known_flags(k, h);
-    if (old) {
-        hmap_put(&k->set, h, (void *)(uintptr_t)(old | flags));
-        return;
-    }
-    if (k->count == RELAY_KNOWN_MAX) {
-        hmap_del(&k->set, k->ring[k->head]);
-        k->head = (k->head + 1) % RELAY_KNOWN_MAX;
-        k->count--;
-    }
-    /* On ENOMEM the hash is simply not remembered: at worst we announce
-     * it again, which the peer ignores. */
-    if (hmap_put(&k->set, h, (void *)(uintptr_t)flags) != 0)
-        return;
-    memcpy(k->ring[(k->head + k->count) % RELAY_KNOWN_MAX], h, 32);
-    k->count++;
+    relay_known_mark(k, h, flags);
 }
 
 static void known_add(known_set *k, const uint8_t h[32])
@@ -305,11 +287,10 @@ static void flush_tx_inv(relay *r, relay_peer *rp)
     }
 }
 
-/* The net's turn hook: the transactions that came in during this loop
- * iteration go out as one INV per peer instead of one INV each. */
-static void flush_all_tx_inv(void *arg)
+/* The transactions that came in during this loop iteration go out as one
+ * INV per peer instead of one INV each. */
+static void flush_all_tx_inv(relay *r)
 {
-    relay *r = arg;
     if (r->n_tx_inv_peers == 0)
         return;
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
@@ -330,6 +311,16 @@ static int tx_inv_grow(relay_peer *rp)
     rp->tx_inv = v;
     rp->cap_tx_inv = cap;
     return 0;
+}
+
+/* The net's turn hook: what this turn gathered goes out, transactions to
+ * check to the pool, announcements to the peers. */
+static void end_turn(void *arg)
+{
+    relay *r = arg;
+    if (r->tv)
+        txv_flush(r->tv);
+    flush_all_tx_inv(r);
 }
 
 /* Queued, not sent: see flush_all_tx_inv. */
@@ -410,6 +401,7 @@ static void on_ready(relay *r, net_peer *p)
         return;
     }
     rp->np = p;
+    memcpy(rp->id, net_peer_identity(p), 32);
     net_peer_set_data(p, rp);
     log_debug(r->cfg.log, "relay: peer %s (%s) ready, %s", net_peer_name(p), net_peer_addr(p),
              net_peer_is_inbound(p) ? "inbound" : "outbound");
@@ -438,6 +430,10 @@ static void on_closed(relay *r, net_peer *p)
     net_peer_set_data(p, NULL);
     if (rp->tx_inv_queued)
         r->n_tx_inv_peers--;
+    if (rp->paused)
+        r->n_paused--;
+    if (r->tv)
+        txv_forget(r->tv, rp);
     while (rp->n_flights > 0) {
         uint8_t h[32];
         memcpy(h, rp->flights[0].hash, 32);
@@ -478,7 +474,8 @@ static void on_inv(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         const proto_inv_item *it = &inv.items[i];
         mark_theirs(rp, it->hash);
         if (it->kind == PROTO_INV_TX) {
-            if (!mempool_has(chain_mempool(r->cfg.chain), it->hash))
+            if (!mempool_has(chain_mempool(r->cfg.chain), it->hash) &&
+                !(r->tv && txv_has(r->tv, it->hash)))
                 want[n_want++] = *it;
         } else if (it->kind == PROTO_INV_BLOCK) {
             n_blocks++;
@@ -540,27 +537,59 @@ static int serve_block(relay *r, relay_peer *rp, const uint8_t h[32])
     return rc;
 }
 
-static int serve_tx(relay *r, relay_peer *rp, const uint8_t h[32])
+/* The transactions one GETDATA asks for, gathered for one TXS frame (one
+ * TX when there is only one), instead of one sealed frame each. */
+typedef struct {
+    const proto_tx *txs[RELAY_TXS_BATCH];
+    const uint8_t *ids[RELAY_TXS_BATCH];
+    uint32_t n;
+    size_t bytes;                     /* about what they encode to */
+} tx_answer;
+
+static int send_txs(relay_peer *rp, tx_answer *a)
 {
-    const proto_tx *tx = mempool_get(chain_mempool(r->cfg.chain), h);
     uint8_t *bytes;
     size_t len;
+    int rc = 0;
+    if (a->n == 0)
+        return 0;
+    if (a->n == 1)
+        rc = proto_tx_encode(a->txs[0], &bytes, &len);
+    else
+        rc = proto_txs_encode(a->txs, a->n, &bytes, &len);
+    if (rc == 0) {
+        rc = net_send(rp->np, a->n == 1 ? PROTO_MSG_TX : PROTO_MSG_TXS, bytes, len);
+        free(bytes);
+    }
+    for (uint32_t i = 0; rc == 0 && i < a->n; i++)
+        known_add(&rp->known, a->ids[i]);
+    a->n = 0;
+    a->bytes = 0;
+    return rc;
+}
+
+/* The mempool's entries stay put until the loop turn ends (nothing removes
+ * them while a GETDATA is answered), so pointers are gathered, not copies. */
+static int serve_tx(relay *r, relay_peer *rp, tx_answer *a, const uint8_t h[32])
+{
+    const proto_tx *tx = mempool_get(chain_mempool(r->cfg.chain), h);
     if (!tx)
         return SG_ENOTFOUND;
-    int rc = proto_tx_encode(tx, &bytes, &len);
-    if (rc != 0)
-        return rc;
-    rc = net_send(rp->np, PROTO_MSG_TX, bytes, len);
-    free(bytes);
-    if (rc == 0)
-        known_add(&rp->known, h);
-    return rc;
+    a->txs[a->n] = tx;
+    a->ids[a->n] = h;
+    a->n++;
+    /* A settlement may be large: keep a frame well under its cap. */
+    a->bytes += 256 + (tx->kind == PROTO_TX_SETTLEMENT ? (size_t)tx->u.settle.n_fills * 64 : 0);
+    if (a->n == RELAY_TXS_BATCH || a->bytes >= RELAY_TXS_BYTES)
+        return send_txs(rp, a);
+    return 0;
 }
 
 static void on_getdata(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
 {
     proto_inv inv;
     proto_inv_item *missing = NULL;
+    tx_answer *answer = NULL;
     uint32_t n_missing = 0;
     int rc = proto_inv_decode(pl, len, &inv);
 
@@ -569,23 +598,28 @@ static void on_getdata(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         return;
     }
     missing = malloc(sizeof *missing * (inv.n ? inv.n : 1));
-    if (!missing)
+    answer = malloc(sizeof *answer);
+    if (!missing || !answer)
         goto out;
+    answer->n = 0;
+    answer->bytes = 0;
     for (uint32_t i = 0; i < inv.n; i++) {
         const proto_inv_item *it = &inv.items[i];
         if (it->kind == PROTO_INV_BLOCK)
             rc = serve_block(r, rp, it->hash);
         else if (it->kind == PROTO_INV_TX)
-            rc = serve_tx(r, rp, it->hash);
+            rc = serve_tx(r, rp, answer, it->hash);
         else
             rc = SG_EINVAL;
-        if (rc == SG_ECLOSED)
+        if (rc == SG_ECLOSED || rc == SG_EFULL)
             goto out;             /* dropped as too slow */
         if (rc != 0)
             missing[n_missing++] = *it;
     }
-    send_inv_items(rp->np, PROTO_MSG_NOTFOUND, missing, n_missing);
+    if (send_txs(rp, answer) == 0)
+        send_inv_items(rp->np, PROTO_MSG_NOTFOUND, missing, n_missing);
 out:
+    free(answer);
     free(missing);
     proto_inv_free(&inv);
 }
@@ -741,10 +775,107 @@ static int tx_fault_is_senders(int rc)
            rc == SG_ETOOBIG || rc == SG_EINVAL || rc == SG_ESETTLE;
 }
 
+/* A transaction's fate once its signature is known (rc: the check's
+ * verdict, or the mempool's): announced, or charged to its sender (rp, or
+ * its identity when the link is gone), or only logged. */
+static void tx_outcome(relay *r, relay_peer *rp, const uint8_t id[32],
+                       const uint8_t txid[32], int rc)
+{
+    if (rc == 0) {
+        announce_tx(r, txid);
+        if (r->cfg.on_tx)
+            r->cfg.on_tx(r->cfg.ctx);
+    } else if (tx_fault_is_senders(rc)) {
+        r->st.rejected_txs++;
+        if (rp) {
+            misbehave(r, rp->np, "invalid transaction", rc);
+        } else {
+            char reason[128];
+            snprintf(reason, sizeof reason, "invalid transaction: %s", sg_strerror(rc));
+            r->st.misbehaved++;
+            net_misbehave_identity(r->cfg.net, id, reason);
+        }
+    } else {
+        log_debug(r->cfg.log, "tx from %s not taken: %s",
+                  rp ? net_peer_name(rp->np) : "a peer now gone", sg_strerror(rc));
+    }
+}
+
+/* Paused peers read again once the check queue has room. */
+static void maybe_resume(relay *r)
+{
+    if (r->n_paused == 0 || txv_pending(r->tv) >= RELAY_VERIFY_LOW)
+        return;
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        if (rp && rp->paused) {
+            rp->paused = 0;
+            r->n_paused--;
+            net_peer_pause_input(p, 0);
+        }
+    }
+}
+
+/* txverify's verdict, on the loop, in arrival order. */
+static void on_tx_checked(void *ctx, txv_item *it)
+{
+    relay *r = ctx;
+    int rc = it->rc;
+    r->st.txs_checked++;
+    if (rc == 0)
+        rc = chain_admit_verified_tx(r->cfg.chain, &it->tx, it->txid, it->key);
+    tx_outcome(r, it->from, it->from_id, it->txid, rc);
+    maybe_resume(r);
+}
+
+static void to_check(relay *r, relay_peer *rp, proto_tx *tx, const uint8_t txid[32])
+{
+    /* What the mempool would refuse anyway is not worth a check. */
+    int rc = chain_precheck_tx(r->cfg.chain, tx, txid);
+    if (rc != 0) {
+        proto_tx_free(tx);
+        tx_outcome(r, rp, rp->id, txid, rc);
+        return;
+    }
+    if (txv_submit(r->tv, tx, txid, rp, rp->id) != 0)
+        return;                       /* no memory: as if never sent */
+    if (txv_pending(r->tv) >= RELAY_VERIFY_HIGH && !rp->paused) {
+        rp->paused = 1;
+        r->n_paused++;
+        r->st.verify_pauses++;
+        net_peer_pause_input(rp->np, 1);
+    }
+}
+
+/* One transaction a peer sent (taken: freed or passed on). */
+static void take_tx(relay *r, relay_peer *rp, proto_tx *tx)
+{
+    uint8_t txid[32];
+    int rc = tx_id(tx, txid);
+    if (rc != 0) {
+        proto_tx_free(tx);
+        misbehave(r, rp->np, "bad TX", rc);
+        return;
+    }
+    mark_theirs(rp, txid);
+    if (mempool_has(chain_mempool(r->cfg.chain), txid) ||
+        (r->tv && txv_has(r->tv, txid))) {
+        r->st.txs_dup++;
+        proto_tx_free(tx);
+        return;
+    }
+    if (r->tv) {
+        to_check(r, rp, tx, txid);
+        return;
+    }
+    rc = chain_admit_tx(r->cfg.chain, tx, txid);
+    proto_tx_free(tx);
+    tx_outcome(r, rp, rp->id, txid, rc);
+}
+
 static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
 {
     proto_tx tx;
-    uint8_t txid[32];
     int rc = proto_tx_decode(pl, len, &tx);
 
     r->st.txs_in++;
@@ -752,22 +883,25 @@ static void on_tx(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         misbehave(r, rp->np, "bad TX", rc);
         return;
     }
-    memset(txid, 0, sizeof txid);
-    rc = chain_submit_tx(r->cfg.chain, &tx, txid);   /* computes txid first */
-    proto_tx_free(&tx);
-    if (!hash_is_zero(txid))
-        mark_theirs(rp, txid);
-    if (rc == 0) {
-        announce_tx(r, txid);
-        if (r->cfg.on_tx)
-            r->cfg.on_tx(r->cfg.ctx);
-    } else if (tx_fault_is_senders(rc)) {
-        r->st.rejected_txs++;
-        misbehave(r, rp->np, "invalid transaction", rc);
-    } else {
-        log_debug(r->cfg.log, "tx from %s not taken: %s", net_peer_name(rp->np),
-                  sg_strerror(rc));
+    take_tx(r, rp, &tx);
+}
+
+static void on_txs(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
+{
+    proto_txs m;
+    net_peer *np = rp->np;
+    int rc = proto_txs_decode(pl, len, &m);
+
+    if (rc != 0) {
+        misbehave(r, np, "bad TXS", rc);
+        return;
     }
+    r->st.txs_in += m.n;
+    /* A transaction found at fault closes the peer, whose state goes with
+     * it: the rest are dropped then. */
+    for (uint32_t i = 0; i < m.n && peer_of(np) == rp; i++)
+        take_tx(r, rp, &m.txs[i]);
+    proto_txs_free(&m);
 }
 
 void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
@@ -785,6 +919,7 @@ void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
     case PROTO_MSG_NOTFOUND: on_notfound(r, rp, payload, len); break;
     case PROTO_MSG_BLOCK: on_block(r, rp, payload, len); break;
     case PROTO_MSG_TX: on_tx(r, rp, payload, len); break;
+    case PROTO_MSG_TXS: on_txs(r, rp, payload, len); break;
     case PROTO_MSG_GETBLOCKS:
     case PROTO_MSG_GETHEADERS: on_getblocks(r, rp, type, payload, len); break;
     case PROTO_MSG_HEADERS:
@@ -807,7 +942,7 @@ void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
 void relay_tick(relay *r, uint64_t now_ms)
 {
     uint64_t now = now_ms;
-    flush_all_tx_inv(r);
+    end_turn(r);
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         if (!rp)
@@ -860,7 +995,7 @@ void relay_announce_blocks(relay *r, const uint8_t (*hashes)[32], size_t n)
 {
     proto_inv_item *items = malloc(sizeof *items * (n ? n : 1));
     if (!items)
-        return;                   /* not published: the next event retries */
+        return;                   /* unannounced; no longer hidden, a GETBLOCKS finds them */
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         uint32_t k = 0;
@@ -921,6 +1056,7 @@ void relay_get_stats(const relay *r, relay_stats *out)
 {
     *out = r->st;
     out->in_flight = r->in_flight.count;
+    out->txs_verifying = r->tv ? txv_pending(r->tv) : 0;
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -938,7 +1074,16 @@ int relay_new(relay **out, const relay_config *cfg)
     if (r->cfg.stall_ms == 0)
         r->cfg.stall_ms = RELAY_STALL_MS;
     hmap_init(&r->in_flight);
-    net_set_turn_hook(r->cfg.net, flush_all_tx_inv, r);
+    if (cfg->loop) {
+        txv_config vc = { .loop = cfg->loop, .on_done = on_tx_checked, .ctx = r };
+        chain_sig_keyer(cfg->chain, &vc.keyer);
+        memcpy(vc.chain_id, chain_id(cfg->chain), 32);
+        if (txv_new(&r->tv, &vc) != 0) {
+            free(r);
+            return SG_ENOMEM;
+        }
+    }
+    net_set_turn_hook(r->cfg.net, end_turn, r);
     *out = r;
     return 0;
 }
@@ -947,6 +1092,7 @@ void relay_free(relay *r)
 {
     if (!r)
         return;
+    txv_free(r->tv);
     hmap_free(&r->in_flight);
     free(r);
 }

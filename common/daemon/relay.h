@@ -4,6 +4,8 @@
  *
  * Inventory.  New blocks and transactions are announced by hash (INV); a
  * peer asks with GETDATA for what it lacks and gets BLOCK / TX, or NOTFOUND.
+ * The transactions one GETDATA asks for come back together, up to
+ * RELAY_TXS_BATCH in one TXS frame (a lone one as TX).
  * Per peer the relay keeps a bounded set of hashes the peer is known to
  * have (it announced them, sent them, or we sent them), and never announces
  * those to it, so an item never goes back to the peer it came from.
@@ -23,12 +25,25 @@
  * orphan) makes us send GETBLOCKS to its sender, at most once per
  * RELAY_GETBLOCKS_MIN_MS per peer (a later one is sent from relay_tick).
  *
+ * Transactions in.  With a loop in the config, a transaction a peer sends
+ * is decoded and hashed on the loop, dropped if the mempool has it or it
+ * is already being checked, and its signature is checked on the libuv
+ * thread pool in batches (txverify.h); the verdicts come back on the loop
+ * in arrival order and the good ones enter the mempool then.  While more
+ * than RELAY_VERIFY_HIGH transactions wait, every peer that sends one is
+ * paused (net_peer_pause_input) until fewer than RELAY_VERIFY_LOW do, so
+ * memory stays bounded.  Without a loop the check runs at once on the
+ * loop.  Transactions made here (relay_submit_tx) are always checked at
+ * once.
+ *
  * Misbehaviour.  Undecodable messages, blocks breaking a consensus rule and
  * transactions with a bad signature or failing the stateless checks (a
  * settlement from anyone but the operator included) make the relay call
  * net_misbehave with the rule in words.  Transactions refused for
  * a state reason (nonce gap, balance, duplicate, full pool) are not the
- * sender's fault and are only logged at debug level.
+ * sender's fault and are only logged at debug level.  A bad signature found
+ * on the pool after its sender's link closed still bans the sender's
+ * identity (net_misbehave_identity).
  *
  * The relay knows nothing of processes, threads, signals or mining: the
  * owner tells it about peer events and messages (from net's callbacks), and
@@ -52,11 +67,15 @@
 #define RELAY_BLOCKS_IN_FLIGHT 16     /* block requests outstanding per peer */
 #define RELAY_STALL_MS 5000           /* a block request older is re-issued */
 #define RELAY_SYNC_BATCH 500          /* block hashes per GETBLOCKS answer */
-#define RELAY_KNOWN_MAX 4096          /* inventory remembered per peer */
+#define RELAY_KNOWN_MAX 2048          /* inventory remembered per peer (~10 s at 200 tx/s) */
 #define RELAY_FETCH_MAX 4096          /* block hashes queued per peer */
 #define RELAY_GETBLOCKS_MIN_MS 500    /* orphan-triggered GETBLOCKS spacing */
 #define RELAY_MEMPOOL_INV_MAX 1000    /* txids announced to a new peer */
 #define RELAY_BANNED_NAMES_MAX 250    /* fits one stats string */
+#define RELAY_TXS_BATCH 500           /* transactions per TXS answer */
+#define RELAY_TXS_BYTES (512u * 1024) /* ... and about this many bytes */
+#define RELAY_VERIFY_HIGH 2048        /* transactions waiting for a check */
+#define RELAY_VERIFY_LOW 1024         /* ... before paused peers resume */
 /* GETDATA answers stop (NOTFOUND for the rest) once this much is queued. */
 #define RELAY_SEND_BACKLOG_MAX (8u * 1024 * 1024)
 
@@ -66,6 +85,9 @@ typedef struct {
     chain *chain;
     net *net;
     logger *log;                      /* may be NULL */
+    /* Non-NULL: the loop whose thread pool checks incoming transactions'
+     * signatures (the chain's and net's loop); NULL: checked at once. */
+    uv_loop_t *loop;
     uint32_t stall_ms;                /* 0 = RELAY_STALL_MS */
     /* The active tip moved (new block, reorg): rebuild mining work. */
     void (*on_tip)(void *ctx);
@@ -85,6 +107,10 @@ typedef struct {
     uint64_t blocks_requested;        /* GETDATA block items sent */
     uint64_t blocks_served;           /* BLOCK messages sent */
     uint64_t txs_in;
+    uint64_t txs_dup;                 /* already in the pool or being checked */
+    uint64_t txs_checked;             /* signatures checked on the pool */
+    uint64_t verify_pauses;           /* peers paused for a full check queue */
+    size_t txs_verifying;             /* waiting for or in the check */
     uint64_t stalls;                  /* requests re-issued after a stall */
     uint64_t orphans;                 /* blocks that arrived before parents */
     uint64_t misbehaved;              /* peers we called net_misbehave on */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/base/err.h"
+#include "common/core/adv_role.h"
 #include "common/base/units.h"
 #include "common/core/asert.h"
 #include "common/core/hash.h"
@@ -282,7 +283,7 @@ typedef struct {
     int level;
     uint32_t timeout_ms;
     uint64_t offset;                 /* store-read */
-    const char *mining;              /* mining: "on" or "off" */
+    const char *arg;                 /* mining: "on" or "off"; adversary: a role */
 } ctl_args;
 
 /* mining on|off: prints the state the daemon confirmed, as `stats` would. */
@@ -328,8 +329,9 @@ static int parse_ctl_args(const char *prog, int argc, char **argv, ctl_args *a)
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (o[0] != '-') {
-            if (a->cmd && strcmp(a->cmd, "mining") == 0 && !a->mining) {
-                a->mining = o;
+            if (a->cmd && (!strcmp(a->cmd, "mining") || !strcmp(a->cmd, "adversary")) &&
+                !a->arg) {
+                a->arg = o;
                 continue;
             }
             if (a->cmd) {
@@ -364,12 +366,15 @@ static int parse_ctl_args(const char *prog, int argc, char **argv, ctl_args *a)
     }
     if (!a->connect || !a->cluster_key || !a->genesis || !a->cmd ||
         (strcmp(a->cmd, "stats") && strcmp(a->cmd, "shutdown") && strcmp(a->cmd, "log") &&
-         strcmp(a->cmd, "store-read") && strcmp(a->cmd, "mining")) ||
+         strcmp(a->cmd, "store-read") && strcmp(a->cmd, "mining") &&
+         strcmp(a->cmd, "adversary")) ||
         (strcmp(a->cmd, "mining") == 0 &&
-         (!a->mining || (strcmp(a->mining, "on") && strcmp(a->mining, "off"))))) {
+         (!a->arg || (strcmp(a->arg, "on") && strcmp(a->arg, "off")))) ||
+        (strcmp(a->cmd, "adversary") == 0 && !a->arg)) {
         fprintf(stderr, "%s ctl: usage: %s ctl --connect HOST:PORT --cluster-key FILE "
                 "--genesis FILE [--timeout-ms N] stats|shutdown|log [--level L]|store-read "
-                "[--offset N] (blocks.dat from N, raw on stdout)|mining on|off\n", prog, prog);
+                "[--offset N] (blocks.dat from N, raw on stdout)|mining on|off|adversary "
+                "ROLE (switch a role on: " ADV_ROLE_NAMES ")\n", prog, prog);
         return SG_EINVAL;
     }
     return 0;
@@ -411,7 +416,9 @@ int daemon_tool_ctl(const char *prog, int argc, char **argv)
     else if (strcmp(a.cmd, "store-read") == 0)
         rc = ctl_dump_store(c, a.offset, (int)a.timeout_ms);
     else if (strcmp(a.cmd, "mining") == 0)
-        rc = ctl_set_mining(c, strcmp(a.mining, "on") == 0, (int)a.timeout_ms);
+        rc = ctl_set_mining(c, strcmp(a.arg, "on") == 0, (int)a.timeout_ms);
+    else if (strcmp(a.cmd, "adversary") == 0)
+        rc = ctl_adversary(c, a.arg, (int)a.timeout_ms);
     else
         rc = ctl_follow_log(c, a.level, (int)a.timeout_ms);
     ctl_close(c);

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@ struct ctl {
     int fd;
     sec_session *sec;
     int ready;
+    int connecting;          /* ctl_open: TCP connect still under way */
     int closed;              /* EOF from the daemon */
     int err;                 /* sticky */
     ctl_frame *out_head, *out_tail;
@@ -53,6 +56,11 @@ struct ctl {
      * an earlier one timed out. */
     uint64_t mining_sent, mining_acked;
     uint8_t mining_on;       /* the state the last ack reported */
+    /* ctl_call: the answer type awaited (0: none) and its copy. */
+    uint8_t call_type;
+    int call_done;
+    uint8_t *call_ans;
+    size_t call_len;
     size_t log_n;
     uint64_t log_dropped;
     uint8_t rbuf[CTL_READ_CHUNK];
@@ -218,6 +226,15 @@ static int on_msg(void *ctx, uint8_t type, const uint8_t *payload, size_t len)
         return take_store_data(c, payload, len);
     case PROTO_MSG_MINING_ACK:
         return take_mining_ack(c, payload, len);
+    }
+    if (c->call_type != 0 && type == c->call_type && !c->call_done) {
+        c->call_ans = len ? malloc(len) : NULL;
+        if (len && !c->call_ans)
+            return SG_ENOMEM;
+        if (len)
+            memcpy(c->call_ans, payload, len);
+        c->call_len = len;
+        c->call_done = 1;
     }
     return 0;   /* anything else is for newer clients; ignore it */
 }
@@ -421,6 +438,158 @@ int ctl_connect_addr(ctl **out, const char *hostport, const ctl_auth *auth,
     return ctl_connect(out, host, port, auth, timeout_ms);
 }
 
+/* ---- the non-blocking side (ctl.h) ------------------------------------- */
+
+int ctl_open(ctl **out, const char *ip, uint16_t port, const ctl_auth *auth)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    ctl *c;
+    int rc;
+
+    *out = NULL;
+    if (ip == NULL || auth == NULL || auth->cluster_key == NULL || auth->chain_id == NULL)
+        return SG_EINVAL;
+    memset(&ss, 0, sizeof ss);
+    if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ss.ss_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons(port);
+        sl = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ss.ss_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+        sl = sizeof(struct sockaddr_in6);
+    } else {
+        return SG_EINVAL;
+    }
+    if (sodium_init() < 0)
+        return SG_ECRYPTO;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return SG_ENOMEM;
+    rc = SG_EIO;
+    c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        goto fail;
+    if (connect(c->fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS)
+        goto fail;
+    if ((rc = make_session(c, auth)) != 0)
+        goto fail;
+    c->connecting = 1;
+    *out = c;
+    return 0;
+fail:
+    ctl_close(c);
+    return rc;
+}
+
+int ctl_fd(const ctl *c) { return c->fd; }
+
+short ctl_events(const ctl *c)
+{
+    return (short)(POLLIN | (c->connecting || c->out_head != NULL ? POLLOUT : 0));
+}
+
+int ctl_is_ready(const ctl *c) { return c->ready && c->err == 0; }
+
+/* The TCP connect of ctl_open has ended: start the handshake, or fail. */
+static int finish_connect(ctl *c)
+{
+    struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+    int soerr = 0;
+    socklen_t sl = sizeof(soerr);
+
+    if (poll(&pfd, 1, 0) <= 0)
+        return 0;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0)
+        return fail(c, SG_EIO);
+    c->connecting = 0;
+    return sec_start(c->sec) != 0 ? fail(c, SG_EIO) : 0;
+}
+
+int ctl_step(ctl *c)
+{
+    int64_t now = deadline_of(0);
+    int rc;
+
+    if (c->err != 0)
+        return c->err;
+    if (c->connecting && (rc = finish_connect(c)) != 0)
+        return rc;
+    if (c->connecting)
+        return 0;
+    rc = flush(c, now);
+    while (rc == 0)
+        rc = pump(c, now);
+    /* A daemon that refuses us just hangs up after its AUTH failed. */
+    if (rc == SG_ECLOSED && !c->ready)
+        return fail(c, SG_EAUTH);
+    return rc == SG_ETIMEOUT ? 0 : rc;
+}
+
+int ctl_post(ctl *c, uint8_t type)
+{
+    int rc;
+    if (c->err != 0)
+        return c->err;
+    if (!c->ready)
+        return SG_EINVAL;
+    if (type == PROTO_MSG_STATS_REQ) {
+        proto_stats_free(&c->stats);
+        c->have_stats = 0;
+    }
+    rc = send_msg(c, type, NULL, 0, deadline_of(0));
+    return rc == SG_ETIMEOUT ? 0 : rc;     /* left queued: ctl_step sends it */
+}
+
+int ctl_post_mining(ctl *c, int on)
+{
+    proto_mining m = { on ? 1 : 0 };
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (c->err != 0)
+        return c->err;
+    if (!c->ready)
+        return SG_EINVAL;
+    rc = proto_mining_encode(&m, &enc, &len);
+    if (rc == 0) {
+        rc = send_msg(c, PROTO_MSG_MINING, enc, len, deadline_of(0));
+        if (rc == 0 || rc == SG_ETIMEOUT) {
+            c->mining_sent++;
+            rc = 0;
+        }
+    }
+    free(enc);
+    return rc;
+}
+
+int ctl_mining_state(const ctl *c)
+{
+    return c->mining_acked == c->mining_sent ? c->mining_on : -1;
+}
+
+int ctl_take_stats(ctl *c, proto_stats *out)
+{
+    if (!c->have_stats)
+        return 0;
+    *out = c->stats;
+    memset(&c->stats, 0, sizeof(c->stats));
+    c->have_stats = 0;
+    return 1;
+}
+
+int ctl_take_txlat(ctl *c, proto_txlat *out)
+{
+    if (!c->have_txlat)
+        return 0;
+    *out = c->txlat;
+    memset(&c->txlat, 0, sizeof(c->txlat));
+    c->have_txlat = 0;
+    return 1;
+}
+
 void ctl_close(ctl *c)
 {
     if (c == NULL)
@@ -441,6 +610,7 @@ void ctl_close(ctl *c)
     }
     proto_stats_free(&c->stats);
     proto_txlat_free(&c->txlat);
+    free(c->call_ans);
     free(c);
 }
 
@@ -583,6 +753,50 @@ int ctl_mining(ctl *c, int on, int timeout_ms)
         if ((rc = pump(c, deadline)) != 0)
             return rc;
     return c->mining_on == m.on ? 0 : SG_EPROTO;
+}
+
+int ctl_call(ctl *c, uint8_t type, const void *payload, size_t len, uint8_t ack_type,
+             uint8_t **ack, size_t *ack_len, int timeout_ms)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    int rc;
+
+    *ack = NULL;
+    *ack_len = 0;
+    free(c->call_ans);
+    c->call_ans = NULL;
+    c->call_done = 0;
+    c->call_type = ack_type;
+    rc = send_msg(c, type, payload, len, deadline);
+    while (rc == 0 && !c->call_done)
+        rc = pump(c, deadline);
+    c->call_type = 0;
+    if (rc != 0)
+        return rc;
+    *ack = c->call_ans;
+    *ack_len = c->call_len;
+    c->call_ans = NULL;
+    return 0;
+}
+
+int ctl_adversary(ctl *c, const char *role, int timeout_ms)
+{
+    proto_adversary m = { 0 };
+    uint8_t *enc = NULL, *ack = NULL;
+    size_t len = 0, alen = 0;
+
+    if (strlen(role) > PROTO_ROLE_NAME_MAX)
+        return SG_EINVAL;
+    snprintf(m.role, sizeof m.role, "%s", role);
+    int rc = proto_adversary_encode(&m, &enc, &len);
+    if (rc == 0)
+        rc = ctl_call(c, PROTO_MSG_ADVERSARY, enc, len, PROTO_MSG_ADVERSARY_ACK, &ack, &alen,
+                      timeout_ms);
+    if (rc == 0)
+        rc = alen != 1 ? SG_EPROTO : ack[0] == 1 ? 0 : SG_EINVAL;
+    free(enc);
+    free(ack);
+    return rc;
 }
 
 int ctl_send(ctl *c, uint8_t type, const void *payload, size_t len,

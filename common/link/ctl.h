@@ -79,10 +79,45 @@ int ctl_txlat(ctl *c, proto_txlat *out, int timeout_ms);
  * again is safe. */
 int ctl_mining(ctl *c, int on, int timeout_ms);
 
+/* Switches an adversary role on in the daemon (ADVERSARY, role as in
+ * common/core/adv_role.h) and waits for its ack: 0 once on, SG_EINVAL if
+ * the daemon refused the name. */
+int ctl_adversary(ctl *c, const char *role, int timeout_ms);
+/* One request and its answer: sends type with the payload and waits for
+ * the first message of ack_type, whose payload goes to *ack (malloc'ed,
+ * freed by the caller; NULL when empty) and *ack_len.  For requests a
+ * client sends one at a time on its own link (the scenario's PARTITION,
+ * HASHRATE, ADVERSARY); SG_ECLOSED when the daemon drops the link instead,
+ * as one that does not know the request does. */
+int ctl_call(ctl *c, uint8_t type, const void *payload, size_t len, uint8_t ack_type,
+             uint8_t **ack, size_t *ack_len, int timeout_ms);
+
 /* Any other control message, for daemon-specific extensions. */
 int ctl_send(ctl *c, uint8_t type, const void *payload, size_t len,
              int timeout_ms);
 
+/* The non-blocking side, for one thread that talks to many daemons
+ * (the launcher's poll): ctl_open starts a connection to a numeric address
+ * and returns at once; the caller polls ctl_fd for ctl_events and calls
+ * ctl_step when it is ready (or whenever it likes): ctl_step does what can
+ * be done without blocking (finishes the TCP connect and the handshake,
+ * writes what is queued, reads and feeds what has arrived) and returns 0
+ * or an error after which the link is dead.  Requests are queued with
+ * ctl_post (STATS_REQ, TXLAT_REQ: no payload) or ctl_post_mining once
+ * ctl_is_ready; their answers are picked up with ctl_take_* (1: taken,
+ * 0: none yet) or ctl_mining_state (the state the daemon acknowledged for
+ * the latest request, -1 while one is unanswered).  The blocking calls
+ * above may be used on the same link once it is ready. */
+int ctl_open(ctl **out, const char *ip, uint16_t port, const ctl_auth *auth);
+int ctl_fd(const ctl *c);
+short ctl_events(const ctl *c);
+int ctl_step(ctl *c);
+int ctl_is_ready(const ctl *c);
+int ctl_post(ctl *c, uint8_t type);
+int ctl_post_mining(ctl *c, int on);
+int ctl_mining_state(const ctl *c);
+int ctl_take_stats(ctl *c, proto_stats *out);
+int ctl_take_txlat(ctl *c, proto_txlat *out);
 /* The daemon's HELLO (name, role, identity). */
 const proto_hello *ctl_server_hello(const ctl *c);
 /* Streamed lines dropped because nobody read them in time. */

@@ -517,6 +517,11 @@ int db_put_node_stat(db *d, const db_node_stat *r)
     return r ? put(d, DB_T_NODE_STAT, r, sizeof *r, r->node) : SG_EINVAL;
 }
 
+int db_put_event(db *d, const db_event *r)
+{
+    return r ? put(d, DB_T_EVENT, r, sizeof *r, r->run_id) : SG_EINVAL;
+}
+
 int db_put_sim_stat(db *d, const db_sim_stat *r)
 {
     return r ? put(d, DB_T_SIM_STAT, r, sizeof *r, r->run_id) : SG_EINVAL;

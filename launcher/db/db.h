@@ -223,6 +223,7 @@ typedef struct {
     int64_t orphans;
     int64_t balance;
     int64_t loop_lag_ms;
+    char tip[DB_HEX_MAX];        /* its best block's hash: whether nodes agree */
     int64_t rejected_blocks;     /* blocks refused from peers so far */
     int64_t rejected_txs;        /* transactions refused as the sender's fault */
 } db_node_stat;
@@ -243,6 +244,22 @@ typedef struct {
     int64_t intervals_settled;
     int64_t grid_import_wh, grid_export_wh;
 } db_sim_stat;
+
+/* One scenario event as the launcher applied it (table events; scenario.h).
+ * Key (run_id, seq). */
+#define DB_TARGET_MAX 256
+#define DB_OUTCOME_MAX 256
+typedef struct {
+    char run_id[DB_RUNID_MAX];
+    int64_t seq;                 /* order applied, from 1 */
+    int64_t t_ms;                /* wall clock when applied, Unix ms */
+    int64_t at_ms;               /* scheduled, from the run's clock start */
+    int64_t line;                /* in the scenario file; 0: the launcher's own */
+    char what[DB_WORD_MAX];      /* kill stop cont partition heal hashrate mining adversary */
+    char target[DB_TARGET_MAX];  /* the nodes, or the groups "p1,p2 | op,c1,.." */
+    char arg[DB_NAME_MAX];       /* the rate, on/off, the role; "" */
+    char outcome[DB_OUTCOME_MAX];/* "ok", or what failed where */
+} db_event;
 
 /* Connects (or opens the file), creates the database and tables if
  * missing.  On failure returns SG_EDB (or SG_ENOMEM/SG_EINVAL) with one line
@@ -275,6 +292,7 @@ int db_put_trade(db *d, const db_trade *r);
 int db_put_interval(db *d, const db_interval *r);
 int db_put_node_stat(db *d, const db_node_stat *r);
 int db_put_sim_stat(db *d, const db_sim_stat *r);
+int db_put_event(db *d, const db_event *r);
 
 /* Writes queued rows (spill file first).  0 when the queue is empty,
  * SG_EDB (message in err, may be NULL) when the server failed or is

@@ -61,7 +61,7 @@ typedef struct {
 
 enum {
     DB_T_RUN, DB_T_NODE, DB_T_BLOCK, DB_T_TX, DB_T_TRADE, DB_T_INTERVAL,
-    DB_T_NODE_STAT, DB_T_TXLAT, DB_T_SIM_STAT, DB_T_COUNT
+    DB_T_NODE_STAT, DB_T_TXLAT, DB_T_SIM_STAT, DB_T_EVENT, DB_T_COUNT
 };
 
 extern const db__table db__tables[DB_T_COUNT];
@@ -79,6 +79,7 @@ typedef struct db__row {
         db_node_stat node_stat;
         db_sim_stat sim_stat;
         db_txlat txlat;
+        db_event event;
     } u;
 } db__row;
 

@@ -111,14 +111,14 @@ static int my_add_columns(db *d, db__sb *b, char *err, size_t errlen)
             if (!tb->cols[i].late)
                 continue;
             b->len = 0;
-            const db__col *c = &tb->cols[i];
-            if (c->type == DBC_STR)
+            if (tb->cols[i].type == DBC_STR)
                 db__sb_addf(b, "ALTER TABLE `%s` ADD COLUMN `%s` VARCHAR(%u) NOT NULL "
-                            "DEFAULT ''", tb->name, c->name, (unsigned)c->size - 1);
+                            "DEFAULT ''", tb->name, tb->cols[i].name,
+                            (unsigned)tb->cols[i].size - 1);
             else
                 db__sb_addf(b, "ALTER TABLE `%s` ADD COLUMN `%s` BIGINT %s", tb->name,
-                            c->name, db__nullable(c) ? "NULL DEFAULT NULL"
-                                                     : "NOT NULL DEFAULT 0");
+                            tb->cols[i].name, db__nullable(&tb->cols[i])
+                                                  ? "NULL DEFAULT NULL" : "NOT NULL DEFAULT 0");
             if (b->oom)
                 return SG_ENOMEM;
             if (mysql_real_query(d->my->h, b->p, (unsigned long)b->len) != 0 &&

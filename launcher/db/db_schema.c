@@ -14,6 +14,7 @@
 #define INTN(st, f, n, u) { n, DBC_INT, u, 0, offsetof(st, f), 0 }
 /* A column appended after databases with the table existed. */
 #define LATE(st, f, u) { #f, DBC_INT, u, 0, offsetof(st, f), 1 }
+/* The same for a string column ('' in older rows). */
 #define LATES(st, f, u) { #f, DBC_STR, u, sizeof(((st *)0)->f), offsetof(st, f), 1 }
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -66,6 +67,7 @@ static const db__col node_cols[] = {
     LATE(db_node, adv_withheld, DBU_SET),
     LATE(db_node, adv_published, DBU_SET),
     LATE(db_node, adv_abandoned, DBU_SET),
+    LATE(db_node, blocks_mined, DBU_SET),
     LATE(db_node, adv_ds_pairs, DBU_SET),
     LATE(db_node, adv_ds_won_a, DBU_SET),
     LATE(db_node, adv_ds_won_b, DBU_SET),
@@ -73,7 +75,6 @@ static const db__col node_cols[] = {
     LATE(db_node, adv_spam_valid, DBU_SET),
     LATE(db_node, adv_spam_malformed, DBU_SET),
     LATE(db_node, adv_forged_settlements, DBU_SET),
-    LATE(db_node, blocks_mined, DBU_SET),
 };
 static const char *const node_idx[] = { "nodes_pubkey:run_id,pubkey", NULL };
 
@@ -176,6 +177,7 @@ static const db__col node_stat_cols[] = {
     INT(db_node_stat, orphans, DBU_KEEP),
     INT(db_node_stat, balance, DBU_KEEP),
     INT(db_node_stat, loop_lag_ms, DBU_KEEP),
+    LATES(db_node_stat, tip, DBU_KEEP),
     LATE(db_node_stat, rejected_blocks, DBU_KEEP),
     LATE(db_node_stat, rejected_txs, DBU_KEEP),
 };
@@ -196,6 +198,19 @@ static const db__col sim_stat_cols[] = {
 };
 static const char *const sim_stat_idx[] = { NULL };
 
+static const db__col event_cols[] = {
+    KEYS(db_event, run_id, "run_id"),
+    KEYI(db_event, seq, "seq"),
+    INT(db_event, t_ms, DBU_SET),
+    INT(db_event, at_ms, DBU_SET),
+    INT(db_event, line, DBU_SET),
+    STR(db_event, what, DBU_SET),
+    STR(db_event, target, DBU_SET),
+    STR(db_event, arg, DBU_SET),
+    STR(db_event, outcome, DBU_SET),
+};
+static const char *const event_idx[] = { "events_t:run_id,t_ms", NULL };
+
 const db__table db__tables[DB_T_COUNT] = {
     [DB_T_RUN] = { "runs", run_cols, NCOLS(run_cols), run_idx },
     [DB_T_NODE] = { "nodes", node_cols, NCOLS(node_cols), node_idx },
@@ -209,4 +224,5 @@ const db__table db__tables[DB_T_COUNT] = {
     [DB_T_TXLAT] = { "transactions", txlat_cols, NCOLS(txlat_cols), txlat_idx, 1 },
     [DB_T_SIM_STAT] = { "simulation_stats", sim_stat_cols, NCOLS(sim_stat_cols),
                         sim_stat_idx },
+    [DB_T_EVENT] = { "events", event_cols, NCOLS(event_cols), event_idx },
 };

@@ -107,9 +107,9 @@ static int lite_add_columns(db *d, db__sb *b, char *err, size_t errlen)
                 continue;
             b->len = 0;
             db__sb_addf(b, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", tb->name,
-                        tb->cols[i].name, db__nullable(&tb->cols[i]) ? "INTEGER"
-                                          : tb->cols[i].type == DBC_STR
-                                          ? "TEXT NOT NULL DEFAULT ''"
+                        tb->cols[i].name, tb->cols[i].type == DBC_STR
+                                              ? "TEXT NOT NULL DEFAULT ''"
+                                          : db__nullable(&tb->cols[i]) ? "INTEGER"
                                           : "INTEGER NOT NULL DEFAULT 0");
             if (b->oom)
                 return SG_ENOMEM;

@@ -9,7 +9,10 @@
  * second of wall time and per second of CPU time the threads received (on
  * a shared machine the wall rate also measures the neighbours).
  *
- * usage: bench_verify [SECONDS]   (per measurement; default 2)
+ * usage: bench_verify [SECONDS [single]]   (per measurement; default 2)
+ *   single: only tx_verify_sig on one thread, as one line
+ *   "verify_cpu_rate=N verify_wall_rate=N" (scripts/bench_net.sh tx takes
+ *   the bound of its run from it).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -121,6 +124,16 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (argc > 2 && strcmp(argv[2], "single") == 0) {
+        worker tmpl = { .use_tx = 1, .seconds = seconds, .tx = &tx, .chain_id = chain_id };
+        double wr, cr;
+        if (measure(&tmpl, 1, &wr, &cr) != 0) {
+            fprintf(stderr, "bench_verify: a verification failed\n");
+            return 1;
+        }
+        printf("verify_cpu_rate=%.0f verify_wall_rate=%.0f\n", cr, wr);
+        return 0;
+    }
     printf("| check         | threads | verifies/s (wall) | per thread | per CPU-s |\n");
     printf("|---------------|---------|-------------------|------------|-----------|\n");
     for (int use_tx = 0; use_tx <= 1; use_tx++) {

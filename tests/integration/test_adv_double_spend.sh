@@ -6,10 +6,11 @@
 # best chain (nor any nonce of c1 two transactions), and the pairs c1 saw
 # decided have exactly one on it; the analysis says the same.
 . "$(dirname "$0")/lib.sh"
-sg_setup
 . "$(dirname "$0")/lib_adv.sh"
+sg_setup
+adv_setup
 
-adv_start "$SG_T/run" --seed 13 --start-time 2024-06-21T11:00 --adversary c1=double-spender
+adv_tx_start "$SG_T/run" --seed 13 --start-time 2024-06-21T11:00 --adversary c1=double-spender
 sg_log "run in $RUN"
 sg_wait_for 240 "c1 saw two of its pairs decided" \
     adv_ge "SELECT adv_ds_won_a + adv_ds_won_b FROM nodes WHERE name='c1'" 2

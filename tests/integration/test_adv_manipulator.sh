@@ -9,33 +9,34 @@
 # the shift.  Block timing differs between the runs (which orders make it
 # before clearing), so the comparison is over averages, never one interval.
 . "$(dirname "$0")/lib.sh"
-sg_setup
 . "$(dirname "$0")/lib_adv.sh"
+sg_setup
+adv_setup
 
 ARGS=(--seed 2 --start-time 2024-06-21T11:00 --market uniform)
 traded_sql="SELECT COUNT(*) FROM market_intervals WHERE traded_wh > 0 AND settled_ms IS NOT NULL"
 
-adv_start "$SG_T/base" "${ARGS[@]}"
+adv_tx_start "$SG_T/base" "${ARGS[@]}"
 sg_wait_for 300 "8 intervals traded in the run without manipulator" adv_ge "$traded_sql" 8
 adv_stop
-BASE_DB=$DB
+BASE_DB=$RUN/run.db
 
-adv_start "$SG_T/manip" "${ARGS[@]}" --adversary p1=manipulator
+adv_tx_start "$SG_T/manip" "${ARGS[@]}" --adversary p1=manipulator
 sg_wait_for 300 "8 intervals traded with the manipulator" adv_ge "$traded_sql" 8
 [[ "$(adv_int "SELECT adv_manip_orders FROM nodes WHERE name='p1'")" -ge 2 ]] ||
     sg_fail "p1 signed no wash orders"
 adv_stop
 
 # One store with both runs, as two runs in one MySQL database would be.
-q "ATTACH '$BASE_DB' AS b;
+adv_q "ATTACH '$BASE_DB' AS b;
    INSERT INTO runs SELECT * FROM b.runs;
    INSERT INTO nodes SELECT * FROM b.nodes;
    INSERT INTO market_intervals SELECT * FROM b.market_intervals;" ||
     sg_fail "cannot merge the two stores"
 sg_assert_eq "$(adv_int "SELECT COUNT(DISTINCT seed) FROM runs")" 1 "seeds in the merged store"
-me=$(q "SELECT run_id FROM runs r WHERE EXISTS (SELECT 1 FROM nodes n WHERE n.run_id=r.run_id
+me=$(adv_q "SELECT run_id FROM runs r WHERE EXISTS (SELECT 1 FROM nodes n WHERE n.run_id=r.run_id
         AND n.adversary LIKE '%manipulator%')")
-read -r pairs lower higher avg_m avg_b <<<"$(q "SELECT COUNT(*),
+read -r pairs lower higher avg_m avg_b <<<"$(adv_q "SELECT COUNT(*),
     SUM(CASE WHEN x.clearing_price < m.clearing_price THEN 1 ELSE 0 END),
     SUM(CASE WHEN x.clearing_price > m.clearing_price THEN 1 ELSE 0 END),
     CAST(AVG(x.clearing_price) AS INTEGER), CAST(AVG(m.clearing_price) AS INTEGER)

@@ -6,10 +6,11 @@
 # banned it for the malformed one, and the market still settles
 # afterwards; the analysis says the same.
 . "$(dirname "$0")/lib.sh"
-sg_setup
 . "$(dirname "$0")/lib_adv.sh"
+sg_setup
+adv_setup
 
-adv_start "$SG_T/run" --seed 12 --start-time 2024-06-21T11:00 --adversary p1=spammer
+adv_tx_start "$SG_T/run" --seed 12 --start-time 2024-06-21T11:00 --adversary p1=spammer
 sg_log "run in $RUN"
 pk=$(adv_pk p1)
 [[ ${#pk} -eq 64 ]] || sg_fail "no key for p1 in the store"

@@ -57,6 +57,25 @@ check_distinct fill1
 [[ $(mdb_sql "SELECT params FROM sgtest.runs WHERE run_id = 'fill1'") == \
    '{"driver":"dbdrive","quote":"it'"'"'s\\"}' ]] || fail "params not stored verbatim"
 
+mdb_log "late columns: a nodes table from before the adversary columns gets them"
+cols=""
+for c in port balance reserved sold_wh bought_wh grid_import_wh grid_export_wh produced_wh \
+         consumed_wh height updated_ms; do
+    cols+="$c BIGINT NOT NULL DEFAULT 0, "
+done
+mdb_sql "CREATE DATABASE sgold; CREATE TABLE sgold.nodes (run_id VARCHAR(39) NOT NULL
+         DEFAULT '', name VARCHAR(63) NOT NULL DEFAULT '', role VARCHAR(15) NOT NULL
+         DEFAULT '', pubkey VARCHAR(64) NOT NULL DEFAULT '', host VARCHAR(63) NOT NULL
+         DEFAULT '', $cols PRIMARY KEY (run_id, name)) ENGINE=InnoDB;
+         INSERT INTO sgold.nodes (run_id, name) VALUES ('old', 'p1')" ||
+    fail "cannot make the old table"
+"$DBDRIVE" --host 127.0.0.1 --port "$MDB_PORT" --user root --name sgold \
+    --spill "$MDB_DIR/old.spill" open >"$MDB_DIR/old.out" 2>&1 ||
+    { cat "$MDB_DIR/old.out"; fail "open over an old nodes table"; }
+[[ $(mdb_sql "SELECT CONCAT(adversary, '/', banned_peers, '/', rejected_blocks)
+              FROM sgold.nodes WHERE name = 'p1'") == "//0" ]] ||
+    fail "the adversary columns were not added: $(mdb_sql "SHOW COLUMNS FROM sgold.nodes")"
+
 mdb_log "wrong password: one line naming the problem and the fix, exit 2"
 DBDRIVE_PASSWORD=wrong "$DBDRIVE" "${conn[@]}" open >"$MDB_DIR/pw.out" 2>&1
 rc=$?

@@ -64,6 +64,9 @@ mdb_sql "CREATE TABLE sglaunch.simulation_stats (
     INSERT INTO sglaunch.simulation_stats (run_id, node, t_ms, height)
     VALUES ('old-run', 'p1', 1000, 7)" || fail "cannot make an old simulation_stats table"
 
+# A one-line scenario: its events row and the per-node tips go to MySQL too.
+printf 'at 2s hashrate p1 1M\n' >"$T/scen.txt"
+
 # Right password through the environment; a short run.  A port taken
 # between the probe and the launcher's check (tests side by side) gives
 # exit 2 at once: another range is tried.
@@ -72,7 +75,7 @@ for _ in 1 2 3 4 5; do
     rm -rf "$T/run"
     MYSQL_PWD=$MDB_PASS "$L" --db-host 127.0.0.1 --db-port "$MDB_PORT" --db-name sglaunch --block-interval 0 \
         --prosumers 2 --consumers 1 --difficulty 5 --duration 10 --quiet --base-port "$BASE" \
-        --run-dir "$T/run" >"$T/l.out" 2>&1 &
+        --run-dir "$T/run" --scenario "$T/scen.txt" >"$T/l.out" 2>&1 &
     LPID=$!
     for _ in $(seq 1 1500); do kill -0 "$LPID" 2>/dev/null || break; sleep 0.2; done
     kill -0 "$LPID" 2>/dev/null && fail "launcher still running after 300 s"
@@ -131,4 +134,11 @@ MYSQL_PWD=$MDB_PASS "$L" report --run "$T/run" >/dev/null 2>"$T/rep.err" ||
 env -u MYSQL_PWD "$L" report --run "$T/run" >/dev/null 2>"$T/rep.err" &&
     fail "launcher report without the password succeeded"
 [[ $(wc -l <"$T/rep.err") -eq 1 ]] || fail "report without password: not one line: $(cat "$T/rep.err")"
+# The scenario's event and the tips it is analysed with, in MySQL.
+[[ "$(s 'COUNT(*)' events "what='hashrate' AND target='p1' AND arg='1000000' AND outcome='ok'")" -eq 1 ]] ||
+    fail "no events row in MySQL: $(s 'what, outcome' events)"
+[[ "$(s 'COUNT(*)' node_stats "tip<>''")" -gt 0 ]] || fail "no tips in node_stats"
+MYSQL_PWD=$MDB_PASS "$L" analyze --run "$T/run" >"$T/an.out" 2>&1 ||
+    fail "launcher analyze of the MySQL run failed: $(cat "$T/an.out")"
+grep -Eq '^ +1 +2\.0 hashrate +p1 +1000000 ' "$T/an.out" || fail "analyze: $(cat "$T/an.out")"
 mdb_log "MySQL run $run: best height $best; pass"

@@ -36,9 +36,11 @@ typedef struct {
     int mining;                   /* what set_mining leaves */
     int refuse_mining;            /* set_mining leaves it off */
     int mining_calls;
+    uint64_t cap;                 /* what set_hashrate leaves */
     int shutdowns;
     const char *shutdown_why;
     int net_closed;
+    adv *adv;                     /* NULL: none (most tests) */
 } fixture;
 
 static void fig(void *ctx, control_runtime *out)
@@ -60,6 +62,13 @@ static int set_mining(void *ctx, int on)
     f->mining_calls++;
     f->mining = f->refuse_mining ? 0 : on;
     return f->mining;
+}
+
+static uint64_t set_hashrate(void *ctx, uint64_t rate)
+{
+    fixture *f = ctx;
+    f->cap = rate;
+    return f->cap;
 }
 
 static void on_net_closed(void *arg)
@@ -105,7 +114,9 @@ static void control_start(fixture *f, txlat *tl, int stream)
         .loop = &f->loop, .net = f->n, .chain = f->chain, .txlat = tl,
         .name = "alpha", .role = "prosumer", .pk = f->pk, .data_dir = f->dir,
         .log = f->lg, .log_stream = stream ? f->lg : NULL, .ctx = f,
-        .runtime = fig, .set_mining = set_mining, .shutdown = do_shutdown,
+        .runtime = fig, .set_mining = set_mining, .set_hashrate = set_hashrate,
+        .shutdown = do_shutdown,
+        .adv = f->adv,
     };
     ck_assert_int_eq(control_new(&f->c, &cfg), 0);
 }
@@ -295,6 +306,97 @@ START_TEST(test_mining_and_shutdown)
 }
 END_TEST
 
+static int ask_adversary(fixture *f, const char *role)
+{
+    control_answer a;
+    proto_adversary m = { 0 };
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    snprintf(m.role, sizeof m.role, "%s", role);
+    ck_assert_int_eq(proto_adversary_encode(&m, &buf, &len), 0);
+    control_handle(f->c, "test", PROTO_MSG_ADVERSARY, buf, len, &a);
+    free(buf);
+    ck_assert_ptr_null(a.drop);
+    ck_assert_int_eq(a.type, PROTO_MSG_ADVERSARY_ACK);
+    ck_assert_uint_eq(a.len, 1);
+    int on = a.payload[0];
+    free(a.payload);
+    return on;
+}
+
+/* ADVERSARY switches a role on at run time; the stats name it. */
+START_TEST(test_adversary)
+{
+    fixture f;
+    control_answer a;
+    proto_stat items[PROTO_STATS_MAX];
+
+    fixture_init(&f);
+    adv_config ac = { .chain = f.chain, .log = f.lg };
+    ck_assert_int_eq(adv_new(&f.adv, &ac), 0);
+    control_start(&f, NULL, 0);
+    uint32_t n = control_stats(f.c, items);
+    proto_stats st = { .n = n, .items = items };
+    ck_assert_str_eq(stat_find(&st, "adversary")->s, "");
+    ck_assert_ptr_null(stat_find(&st, "adv_withheld"));
+    ck_assert_int_eq(ask_adversary(&f, "selfish"), 1);
+    ck_assert_int_eq(ask_adversary(&f, "bribe"), 0);
+    ck_assert_int_eq(ask_adversary(&f, "forger"), 1);
+    ck_assert_uint_eq(adv_roles(f.adv), ADV_SELFISH | ADV_FORGER);
+    st.n = control_stats(f.c, items);
+    ck_assert_str_eq(stat_find(&st, "adversary")->s, "selfish,forger");
+    ck_assert_int_eq(stat_find(&st, "adv_withheld")->i, 0);
+    ck_assert_int_eq(stat_find(&st, "rejected_blocks")->i, 0);
+    ck_assert_str_eq(stat_find(&st, "banned_peers")->s, "");
+    control_handle(f.c, "test", PROTO_MSG_ADVERSARY, NULL, 0, &a);
+    ck_assert_str_eq(a.drop, "malformed ADVERSARY");
+    fixture_end(&f);
+    adv_free(f.adv);
+}
+END_TEST
+
+/* HASHRATE reaches the daemon's callback and is answered with the cap;
+ * PARTITION without a net is answered with nothing refused; malformed
+ * requests drop the link. */
+START_TEST(test_scenario_requests)
+{
+    fixture f;
+    control_answer a;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    proto_hashrate h = { 2500000 }, ack;
+    char names[1][PROTO_NAME_MAX + 1] = { "p1" };
+    proto_partition pm = { 1, names };
+    uint32_t now = 99;
+
+    fixture_init(&f);
+    control_start(&f, NULL, 0);
+    ck_assert_int_eq(proto_hashrate_encode(&h, &buf, &len), 0);
+    control_handle(f.c, "test", PROTO_MSG_HASHRATE, buf, len, &a);
+    free(buf);
+    ck_assert_ptr_null(a.drop);
+    ck_assert_int_eq(a.type, PROTO_MSG_HASHRATE_ACK);
+    ck_assert_int_eq(proto_hashrate_decode(a.payload, a.len, &ack), 0);
+    ck_assert_uint_eq(ack.rate, 2500000);
+    ck_assert_uint_eq(f.cap, 2500000);
+    free(a.payload);
+    control_handle(f.c, "test", PROTO_MSG_HASHRATE, NULL, 0, &a);
+    ck_assert_str_eq(a.drop, "malformed HASHRATE");
+
+    ck_assert_int_eq(proto_partition_encode(&pm, &buf, &len), 0);
+    control_handle(f.c, "test", PROTO_MSG_PARTITION, buf, len, &a);
+    free(buf);
+    ck_assert_ptr_null(a.drop);
+    ck_assert_int_eq(a.type, PROTO_MSG_PARTITION_ACK);
+    ck_assert_int_eq(proto_u32_decode(a.payload, a.len, &now), 0);
+    ck_assert_uint_eq(now, 0);
+    free(a.payload);
+    control_handle(f.c, "test", PROTO_MSG_PARTITION, (const uint8_t *)"x", 1, &a);
+    ck_assert_str_eq(a.drop, "malformed PARTITION");
+    fixture_end(&f);
+}
+END_TEST
+
 START_TEST(test_txlat)
 {
     fixture f;
@@ -462,6 +564,8 @@ Suite *control_suite(void)
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_store_read);
     tcase_add_test(tc, test_mining_and_shutdown);
+    tcase_add_test(tc, test_adversary);
+    tcase_add_test(tc, test_scenario_requests);
     tcase_add_test(tc, test_txlat);
     tcase_add_test(tc, test_link_stream_and_shutdown);
     suite_add_tcase(s, tc);

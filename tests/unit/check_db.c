@@ -692,6 +692,41 @@ START_TEST(test_txlat_migration)
 }
 END_TEST
 
+/* A file from before the adversary columns gets them on open, strings
+ * (adversary, banned_peers) as well as counters; an old row reads ''. */
+START_TEST(test_adversary_migration)
+{
+    fixture f;
+    sqlite3 *h;
+    memset(&f, 0, sizeof f);
+    f.dir = tu_mkdtemp();
+    snprintf(f.path, sizeof f.path, "%s/run.sqlite", f.dir);
+    snprintf(f.spill, sizeof f.spill, "%s/db.spill", f.dir);
+    ck_assert_int_eq(sqlite3_open(f.path, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, "CREATE TABLE nodes (run_id TEXT NOT NULL DEFAULT '', "
+        "name TEXT NOT NULL DEFAULT '', role TEXT NOT NULL DEFAULT '', pubkey TEXT NOT NULL "
+        "DEFAULT '', host TEXT NOT NULL DEFAULT '', port INTEGER NOT NULL DEFAULT 0, "
+        "balance INTEGER NOT NULL DEFAULT 0, reserved INTEGER NOT NULL DEFAULT 0, sold_wh "
+        "INTEGER NOT NULL DEFAULT 0, bought_wh INTEGER NOT NULL DEFAULT 0, grid_import_wh "
+        "INTEGER NOT NULL DEFAULT 0, grid_export_wh INTEGER NOT NULL DEFAULT 0, produced_wh "
+        "INTEGER NOT NULL DEFAULT 0, consumed_wh INTEGER NOT NULL DEFAULT 0, height INTEGER "
+        "NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, "
+        "name)); INSERT INTO nodes (run_id, name) VALUES ('" RUN "', 'old');",
+        NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    fx_open_cfg(&f, 0);
+    db_node n = { .run_id = RUN, .name = "p1", .adversary = "selfish,forger",
+                  .banned_peers = "p2 p3", .rejected_blocks = 4, .adv_withheld = 9 };
+    ck_assert_int_eq(db_put_node(f.d, &n), 0);
+    flush_ok(f.d);
+    ck_assert_int_eq(q_int(&f, "SELECT COUNT(*) FROM nodes WHERE name = 'old' AND "
+                               "adversary = '' AND banned_peers = '' AND rejected_blocks = 0"), 1);
+    ck_assert_int_eq(q_int(&f, "SELECT rejected_blocks + adv_withheld FROM nodes WHERE "
+                               "adversary = 'selfish,forger' AND banned_peers = 'p2 p3'"), 13);
+    fx_done(&f);
+}
+END_TEST
+
 /* A file from before the settlement-time columns gets them on open (an
  * old interval row reads settled_ms NULL); settled_ms follows the best
  * chain both ways: set when the settlement is included, NULL again when a
@@ -786,6 +821,7 @@ Suite *db_suite(void)
     tcase_add_test(tc, test_upsert_rules);
     tcase_add_test(tc, test_txlat_columns);
     tcase_add_test(tc, test_txlat_migration);
+    tcase_add_test(tc, test_adversary_migration);
     tcase_add_test(tc, test_hashrate_cap_columns);
     tcase_add_test(tc, test_settled_migration);
     tcase_add_test(tc, test_invalid);

@@ -395,6 +395,20 @@ static const struct {
     { { "--consumers", "0", "--hashrate", "c1=1M" }, "no node c1 (its nodes are op, p1..p3)" },
 };
 
+/* The default tick: 1 s while a host's cores can check every order at a
+ * quarter of their speed, stretched in tenths beyond. */
+START_TEST(test_auto_tick)
+{
+    ck_assert_uint_eq(launcher_auto_tick_ms(8, 9, 2), 1000);
+    ck_assert_uint_eq(launcher_auto_tick_ms(99, 100, 2), 1000);
+    ck_assert_uint_eq(launcher_auto_tick_ms(199, 200, 2), 4000);   /* 3.98 s up */
+    ck_assert_uint_eq(launcher_auto_tick_ms(199, 200, 16), 1000);
+    ck_assert_uint_eq(launcher_auto_tick_ms(999, 100, 2), 10000);  /* 100 of 1000 on a host */
+    ck_assert_uint_eq(launcher_auto_tick_ms(199, 200, 0), 8000);   /* no core count: one */
+    ck_assert_uint_eq(launcher_auto_tick_ms(1000000, 1000000, 1), 3600000);
+}
+END_TEST
+
 START_TEST(test_bad_input)
 {
     launcher_opts o;
@@ -424,6 +438,7 @@ Suite *launcher_opts_suite(void)
     tcase_add_test(tc, test_profiles);
     tcase_add_test(tc, test_hashrate);
     tcase_add_test(tc, test_web);
+    tcase_add_test(tc, test_auto_tick);
     tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     suite_add_tcase(s, tc);
     return s;

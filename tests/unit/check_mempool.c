@@ -320,6 +320,55 @@ START_TEST(test_select_cross_account)
 }
 END_TEST
 
+/* For signatures checked elsewhere: precheck refuses what add would
+ * refuse without looking at the signature, add_verified takes one without
+ * checking it, and next_nonce walks one account's run of nonces. */
+START_TEST(test_precheck_verified_next_nonce)
+{
+    mp_fix f;
+    fix_init(&f);
+    mempool *mp;
+    uint8_t id[32];
+    ck_assert_int_eq(mempool_new(&mp, 100, 1u << 20), 0);
+    ck_assert_uint_eq(mempool_next_nonce(mp, f.pk[0], 0), 0);
+
+    proto_tx t0 = transfer(&f, 0, 1, 0, 5);
+    ck_assert_int_eq(tx_id(&t0, id), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &t0, id, f.l), 0);
+    ck_assert_int_eq(mempool_add(mp, &t0, id, f.l, f.id), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &t0, id, f.l), SG_EDUP);
+
+    /* A bad signature is not precheck's business, nor add_verified's. */
+    proto_tx t1 = transfer(&f, 0, 1, 1, 5);
+    t1.sig[7] ^= 1;
+    ck_assert_int_eq(tx_id(&t1, id), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &t1, id, f.l), 0);
+    ck_assert_int_eq(mempool_add(mp, &t1, id, f.l, f.id), SG_EBADSIG);
+    ck_assert_int_eq(mempool_add_verified(mp, &t1, id, f.l), 0);
+    ck_assert_int_eq(mempool_has(mp, id), 1);
+
+    proto_tx far = transfer(&f, 0, 1, MEMPOOL_NONCE_WINDOW, 5);
+    ck_assert_int_eq(tx_id(&far, id), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &far, id, f.l), SG_ENONCE);
+    ck_assert_int_eq(mempool_add_verified(mp, &far, id, f.l), SG_ENONCE);
+
+    /* Nonces 0, 1 and 3 held: the next is 2, and 4 from 3 on. */
+    proto_tx t3 = transfer(&f, 0, 1, 3, 5);
+    ck_assert_int_eq(tx_id(&t3, id), 0);
+    ck_assert_int_eq(mempool_add(mp, &t3, id, f.l, f.id), 0);
+    ck_assert_uint_eq(mempool_next_nonce(mp, f.pk[0], 0), 2);
+    ck_assert_uint_eq(mempool_next_nonce(mp, f.pk[0], 3), 4);
+    ck_assert_uint_eq(mempool_next_nonce(mp, f.pk[1], 7), 7);
+
+    proto_tx_free(&t0);
+    proto_tx_free(&t1);
+    proto_tx_free(&far);
+    proto_tx_free(&t3);
+    mempool_free(mp);
+    fix_free(&f);
+}
+END_TEST
+
 /* Forgeries the pool must refuse as the sender's fault (the relay bans
  * for SG_EBADSIG and SG_ESETTLE): a settlement from anyone but the
  * operator, however well signed, and a tampered copy of a pooled
@@ -364,6 +413,20 @@ START_TEST(test_forgeries)
     proto_tx t_conflict = transfer(&f, 1, 0, 0, 10);
     ck_assert_int_eq(add(mp, &f, &t_conflict, id2), SG_EDUP);
     ck_assert_uint_eq(mempool_count(mp), 2);
+
+    /* The relay's path (precheck, signature on the thread pool, then
+     * add_verified) keeps both rules: precheck refuses the forgery before
+     * any signature check and lets a tampered copy through to have its
+     * signature checked; a conflict whose signature held stays SG_EDUP. */
+    ck_assert_int_eq(tx_id(&forged, id), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &forged, id, f.l), SG_ESETTLE);
+    ck_assert_int_eq(mempool_add_verified(mp, &forged, id, f.l), SG_ESETTLE);
+    ck_assert_int_eq(tx_id(&t_bad, id2), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &t_bad, id2, f.l), 0);
+    ck_assert_int_eq(tx_id(&t_conflict, id2), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &t_conflict, id2, f.l), 0);
+    ck_assert_int_eq(mempool_add_verified(mp, &t_conflict, id2, f.l), SG_EDUP);
+    ck_assert_uint_eq(mempool_count(mp), 2);
     mempool_free(mp);
     fix_free(&f);
 }
@@ -379,6 +442,7 @@ Suite *mempool_suite(void)
     tcase_add_test(tc, test_bounds);
     tcase_add_test(tc, test_prune_after_block);
     tcase_add_test(tc, test_select_cross_account);
+    tcase_add_test(tc, test_precheck_verified_next_nonce);
     tcase_add_test(tc, test_forgeries);
     suite_add_tcase(s, tc);
     return s;

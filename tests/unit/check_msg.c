@@ -41,6 +41,8 @@ DEC(reject, proto_reject)
 DEC(store_read, proto_store_read)
 DEC(store_data, proto_store_data)
 DEC(mining, proto_mining)
+DEC(txs, proto_txs)
+FREE(txs, proto_txs)
 FREE(inv, proto_inv)
 FREE(locator, proto_locator)
 FREE(headers, proto_headers)
@@ -62,6 +64,7 @@ static const codec c_reject = CODEC(reject, proto_reject, free_none);
 static const codec c_store_read = CODEC(store_read, proto_store_read, free_none);
 static const codec c_store_data = CODEC(store_data, proto_store_data, free_none);
 static const codec c_mining = CODEC(mining, proto_mining, free_none);
+static const codec c_txs = CODEC(txs, proto_txs, free_txs);
 
 static int try_decode(const codec *c, const uint8_t *in, size_t len)
 {
@@ -113,11 +116,13 @@ START_TEST(type_names)
         PROTO_MSG_PONG, PROTO_MSG_INV, PROTO_MSG_GETDATA, PROTO_MSG_NOTFOUND,
         PROTO_MSG_TX, PROTO_MSG_BLOCK, PROTO_MSG_GETHEADERS,
         PROTO_MSG_HEADERS, PROTO_MSG_GETBLOCKS, PROTO_MSG_ADDR,
-        PROTO_MSG_GETADDR, PROTO_MSG_STATS_REQ, PROTO_MSG_STATS,
+        PROTO_MSG_GETADDR, PROTO_MSG_TXS, PROTO_MSG_STATS_REQ, PROTO_MSG_STATS,
         PROTO_MSG_LOG_SUB, PROTO_MSG_LOG_LINE, PROTO_MSG_SHUTDOWN,
         PROTO_MSG_REJECT, PROTO_MSG_STORE_READ, PROTO_MSG_STORE_DATA,
         PROTO_MSG_TXLAT_REQ, PROTO_MSG_TXLAT, PROTO_MSG_MINING,
-        PROTO_MSG_MINING_ACK};
+        PROTO_MSG_MINING_ACK, PROTO_MSG_PARTITION, PROTO_MSG_PARTITION_ACK,
+        PROTO_MSG_HASHRATE, PROTO_MSG_HASHRATE_ACK, PROTO_MSG_ADVERSARY,
+        PROTO_MSG_ADVERSARY_ACK};
     int count = 0;
 
     for (size_t i = 0; i < sizeof known; i++) {
@@ -668,6 +673,134 @@ START_TEST(mining)
 }
 END_TEST
 
+/* TXS: transactions back to back, each the same bytes as its TX
+ * encoding; damage, an empty list and one over the cap are refused. */
+START_TEST(txs)
+{
+    uint64_t seed = 9;
+    proto_tx t[3];
+    const proto_tx *ptrs[3] = { &t[0], &t[1], &t[2] };
+    proto_txs back;
+    uint8_t *enc, *one;
+    size_t len, one_len, off = 4;
+
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < 3; i++) {
+        t[i].version = PROTO_TX_VERSION;
+        t[i].kind = PROTO_TX_TRANSFER;
+        tu_fill(t[i].from, 32, &seed);
+        t[i].nonce = (uint64_t)i * 7;
+        tu_fill(t[i].u.pay.to, 32, &seed);
+        t[i].u.pay.amount = 1000u + (uint64_t)i;
+        tu_fill(t[i].sig, 64, &seed);
+    }
+    ck_assert_int_eq(proto_txs_encode(ptrs, 3, &enc, &len), 0);
+    ck_assert_uint_eq(proto_le32_get(enc), 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(proto_tx_encode(&t[i], &one, &one_len), 0);
+        ck_assert_uint_le(off + one_len, len);
+        ck_assert_mem_eq(enc + off, one, one_len);
+        off += one_len;
+        free(one);
+    }
+    ck_assert_uint_eq(off, len);
+    ck_assert_int_eq(proto_txs_decode(enc, len, &back), 0);
+    ck_assert_uint_eq(back.n, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_uint_eq(back.txs[i].nonce, t[i].nonce);
+        ck_assert_mem_eq(back.txs[i].sig, t[i].sig, 64);
+    }
+    proto_txs_free(&back);
+    assert_rejects_damaged(&c_txs, enc, len);
+    /* A count claiming more than the bytes hold, and an empty list. */
+    proto_le32_put(enc, 4);
+    ck_assert_int_ne(try_decode(&c_txs, enc, len), 0);
+    proto_le32_put(enc, 0);
+    ck_assert_int_eq(try_decode(&c_txs, enc, 4), SG_EINVAL);
+    proto_le32_put(enc, PROTO_TXS_MAX + 1);
+    ck_assert_int_eq(try_decode(&c_txs, enc, len), SG_ETOOBIG);
+    free(enc);
+    enc = NULL;
+    ck_assert_int_eq(proto_txs_encode(ptrs, 0, &enc, &len), SG_EINVAL);
+    ck_assert_ptr_null(enc);
+    ck_assert_int_eq(proto_txs_encode(ptrs, PROTO_TXS_MAX + 1, &enc, &len), SG_ETOOBIG);
+    ck_assert_str_eq(proto_msg_type_name(PROTO_MSG_TXS), "TXS");
+}
+END_TEST
+
+/* PARTITION: a bounded list of non-empty names; HASHRATE a u64;
+ * ADVERSARY a non-empty role name; PARTITION_ACK a u32. */
+START_TEST(scenario_control)
+{
+    proto_partition m = { 0, NULL }, back;
+    char names[3][PROTO_NAME_MAX + 1] = { "p1", "c2", "op" };
+    uint8_t *enc = NULL, *big;
+    size_t len;
+    uint32_t v;
+
+    m.n = 3;
+    m.names = names;
+    ck_assert_int_eq(proto_partition_encode(&m, &enc, &len), 0);
+    ck_assert_int_eq(proto_partition_decode(enc, len, &back), 0);
+    ck_assert_uint_eq(back.n, 3);
+    ck_assert_str_eq(back.names[1], "c2");
+    proto_partition_free(&back);
+    for (size_t cut = 0; cut < len; cut++)
+        ck_assert_int_ne(proto_partition_decode(enc, cut, &back), 0);
+    big = malloc(len + 1);
+    memcpy(big, enc, len);
+    big[len] = 0;
+    ck_assert_int_eq(proto_partition_decode(big, len + 1, &back), SG_ETRAILING);
+    ck_assert_ptr_null(back.names);
+    free(big);
+    free(enc);
+    /* Heal: no names. */
+    m.n = 0;
+    ck_assert_int_eq(proto_partition_encode(&m, &enc, &len), 0);
+    ck_assert_int_eq(proto_partition_decode(enc, len, &back), 0);
+    ck_assert_uint_eq(back.n, 0);
+    free(enc);
+    /* An empty name is refused both ways; so is a count over the cap. */
+    names[1][0] = '\0';
+    m.n = 3;
+    ck_assert_int_eq(proto_partition_encode(&m, &enc, &len), SG_EINVAL);
+    uint8_t empty_name[] = { 1, 0, 0, 0, 0, 0, 0 };   /* one byte over: no short cut */
+    ck_assert_int_eq(proto_partition_decode(empty_name, sizeof empty_name, &back), SG_EINVAL);
+    uint8_t too_many[] = { 0xff, 0xff, 0, 0 };
+    ck_assert_int_eq(proto_partition_decode(too_many, sizeof too_many, &back), SG_ETOOBIG);
+
+    ck_assert_int_eq(proto_u32_encode(7, &enc, &len), 0);
+    ck_assert_int_eq(proto_u32_decode(enc, len, &v), 0);
+    ck_assert_uint_eq(v, 7);
+    ck_assert_int_ne(proto_u32_decode(enc, len - 1, &v), 0);
+    free(enc);
+
+    proto_hashrate h = { 20000000 }, hb;
+    ck_assert_int_eq(proto_hashrate_encode(&h, &enc, &len), 0);
+    ck_assert_uint_eq(len, 8);
+    ck_assert_int_eq(proto_hashrate_decode(enc, len, &hb), 0);
+    ck_assert_uint_eq(hb.rate, 20000000);
+    ck_assert_int_ne(proto_hashrate_decode(enc, 7, &hb), 0);
+    free(enc);
+
+    proto_adversary a, ab;
+    memset(&a, 0, sizeof a);
+    strcpy(a.role, "selfish");
+    ck_assert_int_eq(proto_adversary_encode(&a, &enc, &len), 0);
+    ck_assert_int_eq(proto_adversary_decode(enc, len, &ab), 0);
+    ck_assert_str_eq(ab.role, "selfish");
+    free(enc);
+    a.role[0] = '\0';
+    ck_assert_int_eq(proto_adversary_encode(&a, &enc, &len), SG_EINVAL);
+    uint8_t no_role[] = { 0, 0 };
+    ck_assert_int_eq(proto_adversary_decode(no_role, 2, &ab), SG_EINVAL);
+    ck_assert_str_eq(proto_msg_type_name(PROTO_MSG_PARTITION), "PARTITION");
+    ck_assert_str_eq(proto_msg_type_name(PROTO_MSG_ADVERSARY_ACK), "ADVERSARY_ACK");
+    ck_assert_int_eq(PROTO_MSG_HASHRATE, 44);
+    ck_assert_int_eq(PROTO_MSG_ADVERSARY, 46);
+}
+END_TEST
+
 Suite *msg_suite(void)
 {
     Suite *s = suite_create("msg");
@@ -685,6 +818,8 @@ Suite *msg_suite(void)
     tcase_add_test(tc, log_sub_line_reject);
     tcase_add_test(tc, store_read_data);
     tcase_add_test(tc, mining);
+    tcase_add_test(tc, txs);
+    tcase_add_test(tc, scenario_control);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -173,6 +173,7 @@ typedef struct {
     uint32_t ping_ms, ping_timeout_ms;
     const uint8_t *pk, *sk;       /* NULL: fresh identity */
     uint32_t max_peers, max_frame, send_buf_max;
+    uint32_t max_inbound, max_handshakes_in;
 } node_opts;
 
 static void node_start(world *w, tnode *t, const char *name,
@@ -211,6 +212,8 @@ static void node_start(world *w, tnode *t, const char *name,
     c.ping_ms = o->ping_ms;
     c.ping_timeout_ms = o->ping_timeout_ms;
     c.max_peers = o->max_peers;
+    c.max_inbound = o->max_inbound;
+    c.max_handshakes_in = o->max_handshakes_in;
     c.max_frame = o->max_frame;
     c.send_buf_max = o->send_buf_max;
     ck_assert_int_eq(net_new(&t->n, w->loop, &c), 0);
@@ -891,6 +894,72 @@ START_TEST(test_max_peers)
 }
 END_TEST
 
+/* Whether the other side closed fd (a read returns 0 at once). */
+static int closed_by_peer(int fd)
+{
+    char b[256];
+    ssize_t r;
+    while ((r = recv(fd, b, sizeof b, MSG_DONTWAIT)) > 0)
+        ;
+    return r == 0;
+}
+
+/* Inbound handshakes beyond the cap are closed on accept, before any key
+ * exchange, and one finishing makes room; inbound peer links beyond their
+ * cap are refused after the handshake, outbound ones unaffected. */
+START_TEST(test_inbound_caps)
+{
+    world w;
+    tnode a, b, c;
+    node_opts oa = { 0 }, ob = { 0 }, oc = { 0 };
+    char addr[64];
+    const char *boot[1];
+    int fd[4];
+
+    world_init(&w);
+    oa.max_handshakes_in = 2;
+    oa.max_inbound = 1;
+    node_start(&w, &a, "alpha", &oa);
+    for (int i = 0; i < 2; i++) {
+        fd[i] = raw_connect(net_listen_port(a.n));
+        ck_assert_int_ge(fd[i], 0);
+    }
+    spin(w.loop, 200);
+    fd[2] = raw_connect(net_listen_port(a.n));
+    ck_assert_int_ge(fd[2], 0);
+    WAIT(&w, log_has(&a, "too many handshakes under way"), 5000);
+    spin(w.loop, 100);
+    ck_assert(closed_by_peer(fd[2]));
+    ck_assert(!closed_by_peer(fd[0]));
+    ck_assert(!closed_by_peer(fd[1]));
+    /* One silent client goes: room for one more. */
+    close(fd[0]);
+    spin(w.loop, 200);
+    fd[3] = raw_connect(net_listen_port(a.n));
+    ck_assert_int_ge(fd[3], 0);
+    spin(w.loop, 200);
+    ck_assert(!closed_by_peer(fd[3]));
+    for (int i = 1; i < 4; i++)
+        close(fd[i]);
+    spin(w.loop, 200);
+
+    boot[0] = addr_of(&a, addr, sizeof(addr));
+    ob.boot = oc.boot = boot;
+    ob.n_boot = oc.n_boot = 1;
+    node_start(&w, &b, "beta", &ob);
+    WAIT(&w, net_peer_count(a.n) == 1, 5000);
+    node_start(&w, &c, "gamma", &oc);
+    WAIT(&w, log_has(&a, "too many peers"), 5000);
+    spin(w.loop, 300);
+    ck_assert_uint_eq(net_peer_count(a.n), 1);
+    ck_assert_ptr_nonnull(peer_with(a.n, b.pk));
+    ck_assert_uint_eq(net_ban_count(a.n), 0);
+    tnode *all[] = { &a, &b, &c };
+    nodes_stop(&w, all, 3);
+    world_end(&w);
+}
+END_TEST
+
 /* ---- gossip, reconnection, duplicates ------------------------------- */
 
 START_TEST(test_address_gossip)
@@ -962,6 +1031,45 @@ START_TEST(test_reconnect_after_restart)
     ck_assert_int_eq(b.ready_ev, 2);
     tnode *all[] = { &a, &b };
     nodes_stop(&w, all, 2);
+    world_end(&w);
+}
+END_TEST
+
+/* A partition cuts the links to the names denied, keeps them cut while
+ * the denied peer redials (its bootstrap), leaves other links alone, and
+ * a heal brings the link back at once. */
+START_TEST(test_partition_and_heal)
+{
+    world w;
+    tnode a, b, c;
+    node_opts oa = { 0 }, ob = { 0 };
+    char addr[64];
+    const char *boot[1];
+    const char *deny[] = { "beta" };
+
+    world_init(&w);
+    node_start(&w, &a, "alpha", &oa);
+    boot[0] = addr_of(&a, addr, sizeof(addr));
+    ob.boot = boot;
+    ob.n_boot = 1;
+    node_start(&w, &b, "beta", &ob);
+    node_start(&w, &c, "gamma", &ob);
+    WAIT(&w, net_peer_count(a.n) == 2, 5000);
+
+    ck_assert_int_eq(net_set_denied(a.n, deny, 1), 0);
+    ck_assert_uint_eq(net_denied_count(a.n), 1);
+    WAIT(&w, net_peer_count(b.n) == 0 && net_peer_count(a.n) == 1, 5000);
+    /* Beta keeps redialing (backoff 100..800 ms) and is refused each time. */
+    spin(w.loop, 1500);
+    ck_assert_uint_eq(net_peer_count(a.n), 1);
+    ck_assert_uint_eq(net_peer_count(c.n), 1);
+    ck_assert(log_has(&a, "partitioned from it"));
+    ck_assert_uint_eq(net_ban_count(a.n), 0);
+
+    ck_assert_int_eq(net_set_denied(a.n, NULL, 0), 0);
+    WAIT(&w, net_peer_count(a.n) == 2 && net_peer_count(b.n) == 1, 5000);
+    tnode *all[] = { &a, &b, &c };
+    nodes_stop(&w, all, 3);
     world_end(&w);
 }
 END_TEST
@@ -1215,8 +1323,10 @@ Suite *net_suite(void)
     tcase_add_test(tc, test_flood_is_processed_in_turns);
     tcase_add_test(tc, test_slow_peer_dropped);
     tcase_add_test(tc, test_max_peers);
+    tcase_add_test(tc, test_inbound_caps);
     tcase_add_test(tc, test_address_gossip);
     tcase_add_test(tc, test_reconnect_after_restart);
+    tcase_add_test(tc, test_partition_and_heal);
     tcase_add_test(tc, test_duplicate_links_settle);
     tcase_add_test(tc, test_control_link);
     tcase_add_test(tc, test_ipv6_link_and_bad_config);

@@ -4,10 +4,12 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "common/core/chain.h"
@@ -18,6 +20,7 @@
 #include "common/core/pow.h"
 #include "common/daemon/relay.h"
 #include "common/core/tx.h"
+#include "testutil.h"
 
 #define MAX_NODES 3
 
@@ -30,6 +33,7 @@ typedef struct node {
     uint64_t tx_inv_msgs;        /* INV messages holding txids, received */
     uint64_t tx_inv_items;       /* txids announced to this node */
     uint64_t getblocks;          /* GETBLOCKS received */
+    uint64_t tx_frames;          /* TX and TXS messages received */
     int silent;                  /* drops GETDATA: a peer that stalls */
     int closed;
 } node;
@@ -42,6 +46,7 @@ typedef struct {
     uint8_t alloc_sk[64], alloc_pk[32];
     uint32_t stall_ms;
     int no_discovery;            /* exactly the links world_add makes */
+    int async;                   /* signatures checked on the thread pool */
     node nodes[MAX_NODES];
     int n_nodes;
     int (*cond)(void *);
@@ -75,6 +80,8 @@ static void on_msg(void *ctx, net_peer *p, uint8_t type, const uint8_t *pl, size
     }
     if (type == PROTO_MSG_GETBLOCKS)
         nd->getblocks++;
+    if (type == PROTO_MSG_TX || type == PROTO_MSG_TXS)
+        nd->tx_frames++;
     if (nd->silent && type == PROTO_MSG_GETDATA)
         return;
     relay_peer_msg(nd->r, p, type, pl, len);
@@ -129,7 +136,8 @@ static node *world_add(world *w, int peer)
         nc.n_bootstrap = 1;
     }
     ck_assert_int_eq(net_new(&nd->n, &w->loop, &nc), 0);
-    relay_config rc = { .chain = nd->c, .net = nd->n, .stall_ms = w->stall_ms };
+    relay_config rc = { .chain = nd->c, .net = nd->n, .stall_ms = w->stall_ms,
+                        .loop = w->async ? &w->loop : NULL };
     ck_assert_int_eq(relay_new(&nd->r, &rc), 0);
     ck_assert_int_eq(net_start(nd->n), 0);
     w->n_nodes++;
@@ -140,7 +148,8 @@ static void on_poll(uv_timer_t *t)
 {
     world *w = t->data;
     for (int i = 0; i < w->n_nodes; i++)
-        relay_tick(w->nodes[i].r, (uint64_t)clock_mono_ms());
+        if (!w->nodes[i].closed)
+            relay_tick(w->nodes[i].r, (uint64_t)clock_mono_ms());
     if (w->cond(w->cond_arg)) {
         w->met = 1;
         uv_stop(&w->loop);
@@ -170,7 +179,8 @@ static void on_net_closed(void *arg)
 static void world_free(world *w)
 {
     for (int i = 0; i < w->n_nodes; i++)
-        net_close(w->nodes[i].n, on_net_closed, &w->nodes[i]);
+        if (w->nodes[i].n)
+            net_close(w->nodes[i].n, on_net_closed, &w->nodes[i]);
     uv_close((uv_handle_t *)&w->poll, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     for (int i = 0; i < w->n_nodes; i++) {
@@ -307,12 +317,13 @@ static int peers_zero(void *arg)
 
 /* Transactions: a valid one is relayed; a stateful refusal (nonce far
  * ahead) is not the sender's fault; a bad signature gets it dropped. */
-START_TEST(test_tx_relay_and_misbehaviour)
+static void tx_relay_and_misbehaviour(int async)
 {
     world w;
     proto_tx tx;
     uint8_t txid[32];
     world_init(&w);
+    w.async = async;
     node *a = world_add(&w, -1);
     node *b = world_add(&w, 0);
     pair ab = { a, b };
@@ -339,6 +350,90 @@ START_TEST(test_tx_relay_and_misbehaviour)
     relay_get_stats(a->r, &st);
     ck_assert_uint_eq(st.misbehaved, 1);
     ck_assert_uint_ge(net_ban_count(a->n), 1);
+    world_free(&w);
+}
+
+START_TEST(test_tx_relay_and_misbehaviour)
+{
+    tx_relay_and_misbehaviour(0);
+}
+END_TEST
+
+/* The same with signatures checked on the thread pool. */
+START_TEST(test_tx_relay_and_misbehaviour_async)
+{
+    tx_relay_and_misbehaviour(1);
+}
+END_TEST
+
+/* Occupies every thread of libuv's pool until *release is set. */
+typedef struct {
+    uv_work_t req;
+    atomic_int *release;
+} blocker;
+
+static void block_work(uv_work_t *req)
+{
+    blocker *b = req->data;
+    while (!atomic_load(b->release))
+        usleep(1000);
+}
+
+static void block_done(uv_work_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+static int banned(void *arg)
+{
+    return net_ban_count(((node *)arg)->n) >= 1;
+}
+
+/* A bad signature whose verdict comes after its sender hung up still gets
+ * the sender banned (by identity): the pool is held busy until the link
+ * is gone. */
+START_TEST(test_bad_sig_after_sender_gone)
+{
+    enum { MAX_POOL = 128 };
+    world w;
+    proto_tx tx;
+    atomic_int release = 0;
+    blocker bl[MAX_POOL];
+    const char *env = getenv("UV_THREADPOOL_SIZE");
+    int pool = env ? atoi(env) : 4;
+    if (pool < 1 || pool > MAX_POOL)
+        pool = pool < 1 ? 1 : MAX_POOL;
+    world_init(&w);
+    w.async = 1;
+    w.no_discovery = 1;
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    pair ab = { a, b };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    for (int i = 0; i < pool; i++) {
+        bl[i].release = &release;
+        bl[i].req.data = &bl[i];
+        ck_assert_int_eq(uv_queue_work(&w.loop, &bl[i].req, block_work, block_done), 0);
+    }
+    make_transfer(&w, b, 0, &tx);
+    tx.sig[3] ^= 4;
+    send_tx(b, &tx);
+    /* b stops dialing a and closes its link once the frame is out. */
+    net_close(b->n, on_net_closed, b);
+    ck_assert_int_eq(run_until(&w, peers_zero, a, 20000), 1);
+    relay_stats st;
+    relay_get_stats(a->r, &st);
+    ck_assert_uint_eq(st.misbehaved, 0);
+    ck_assert_uint_eq(st.txs_verifying, 1);
+    atomic_store(&release, 1);
+    ck_assert_int_eq(run_until(&w, banned, a, 20000), 1);
+    relay_get_stats(a->r, &st);
+    ck_assert_uint_eq(st.misbehaved, 1);
+    ck_assert_uint_eq(st.txs_verifying, 0);
+    ck_assert_uint_eq(mempool_count(chain_mempool(a->c)), 0);
+    /* world_free closes b's net again: mark it done already. */
+    b->n = NULL;
     world_free(&w);
 }
 END_TEST
@@ -370,6 +465,8 @@ START_TEST(test_tx_inv_batched)
     ck_assert_uint_eq(b->tx_inv_msgs, 1);
     ck_assert_uint_eq(c->tx_inv_items, N);
     ck_assert_uint_lt(c->tx_inv_msgs, N);
+    /* Each GETDATA c sent came back as one frame, not one per transfer. */
+    ck_assert_uint_le(c->tx_frames, c->tx_inv_msgs);
     ck_assert_uint_eq(a->tx_inv_items, 0);
     world_free(&w);
 }
@@ -463,6 +560,79 @@ START_TEST(test_tie_settles)
 }
 END_TEST
 
+typedef struct { node *nd; uint64_t pauses; } pause_want;
+
+static int verify_paused(void *arg)
+{
+    pause_want *pw = arg;
+    relay_stats st;
+    relay_get_stats(pw->nd->r, &st);
+    return st.verify_pauses >= pw->pauses;
+}
+
+/* More transactions than the check queue may hold: the receiver pauses its
+ * sender (the pool is held busy until it has), holds at most the mark plus
+ * what one read brought, and once the pool runs again resumes and takes
+ * every one, in order per sender. */
+START_TEST(test_verify_backpressure)
+{
+    enum { SENDERS = 14, PER = 250, MAX_POOL = 128 };
+    world w;
+    proto_tx tx;
+    uint8_t txid[32], to[32];
+    atomic_int release = 0;
+    blocker bl[MAX_POOL];
+    const char *env = getenv("UV_THREADPOOL_SIZE");
+    int pool = env ? atoi(env) : 4;
+    if (pool < 1 || pool > MAX_POOL)
+        pool = pool < 1 ? 1 : MAX_POOL;
+    world_init(&w);
+    w.async = 1;
+    w.no_discovery = 1;
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    pair ab = { a, b };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    for (int i = 0; i < pool; i++) {
+        bl[i].release = &release;
+        bl[i].req.data = &bl[i];
+        ck_assert_int_eq(uv_queue_work(&w.loop, &bl[i].req, block_work, block_done), 0);
+    }
+    /* Unfunded senders: the mempool checks nonces, not balances. */
+    memset(to, 0x42, 32);
+    for (int s = 0; s < SENDERS; s++) {
+        uint8_t pk[32], sk[64], seed[32];
+        memset(seed, 0x70 + s, 32);
+        crypto_sign_seed_keypair(pk, sk, seed);
+        for (uint64_t k = 0; k < PER; k++) {
+            ck_assert_int_eq(tu_transfer(&tx, pk, sk, to, k, 1, chain_id(b->c)), 0);
+            ck_assert_int_eq(relay_submit_tx(b->r, &tx, txid), 0);
+            proto_tx_free(&tx);
+        }
+    }
+    pause_want pw = { a, 1 };
+    ck_assert_int_eq(run_until(&w, verify_paused, &pw, 30000), 1);
+    relay_stats st;
+    relay_get_stats(a->r, &st);
+    ck_assert_uint_ge(st.txs_verifying, RELAY_VERIFY_HIGH);
+    ck_assert_uint_lt(st.txs_verifying, SENDERS * PER);
+    ck_assert_uint_eq(mempool_count(chain_mempool(a->c)), 0);
+    /* Still paused a while later: nothing more is read. */
+    run_until(&w, never, NULL, 300);
+    relay_stats st2;
+    relay_get_stats(a->r, &st2);
+    ck_assert_uint_eq(st2.txs_verifying, st.txs_verifying);
+    atomic_store(&release, 1);
+    pool_want want = { a, SENDERS * PER };
+    ck_assert_int_eq(run_until(&w, pool_has, &want, 60000), 1);
+    relay_get_stats(a->r, &st);
+    ck_assert_uint_eq(st.txs_verifying, 0);
+    ck_assert_uint_eq(st.misbehaved, 0);
+    ck_assert_uint_eq(net_peer_count(a->n), 1);
+    world_free(&w);
+}
+END_TEST
+
 static net_peer *peer_named(node *nd, const char *name)
 {
     for (net_peer *p = net_peer_first(nd->n); p; p = net_peer_next(p))
@@ -550,6 +720,9 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_sync_in_batches);
     tcase_add_test(tc, test_new_block_gossip);
     tcase_add_test(tc, test_tx_relay_and_misbehaviour);
+    tcase_add_test(tc, test_tx_relay_and_misbehaviour_async);
+    tcase_add_test(tc, test_bad_sig_after_sender_gone);
+    tcase_add_test(tc, test_verify_backpressure);
     tcase_add_test(tc, test_tx_inv_batched);
     tcase_add_test(tc, test_stall_reissue);
     tcase_add_test(tc, test_tie_settles);

@@ -201,6 +201,43 @@ START_TEST(test_coinbase_null_and_args)
 }
 END_TEST
 
+/* Checks made elsewhere with a keyer: the verdict is the full check's, the
+ * key once added is a hit for the same cache only, and a key from another
+ * cache's keyer (another salt) never matches. */
+START_TEST(test_keyer_detached)
+{
+    sc_fix f;
+    fix_init(&f);
+    sigcache *sc, *other;
+    sigcache_keyer k, ko;
+    uint8_t key[32], okey[32];
+    ck_assert_int_eq(sigcache_new(&sc, 16), 0);
+    ck_assert_int_eq(sigcache_new(&other, 16), 0);
+    sigcache_get_keyer(sc, &k);
+    sigcache_get_keyer(other, &ko);
+    proto_tx t = transfer(&f, 0, 0, 10);
+    proto_tx u = transfer(&f, 0, 1, 10);
+    ck_assert_int_eq(sigcache_check_detached(&k, &t, f.chain_a, key), 0);
+    ck_assert_int_eq(sigcache_check_detached(&ko, &u, f.chain_a, okey), 0);
+    ck_assert_mem_ne(key, okey, 32);
+    sigcache_add(sc, key);
+    sigcache_add(sc, okey);               /* other salt: a key of nothing here */
+    sigcache_add(sc, key);                /* twice: one entry */
+    ck_assert_uint_eq(stats(sc).entries, 2);
+    ck_assert_int_eq(sigcache_verify(sc, &t, f.chain_a), 0);
+    ck_assert_uint_eq(stats(sc).hits, 1);
+    ck_assert_int_eq(sigcache_verify(sc, &u, f.chain_a), 0);
+    ck_assert_uint_eq(stats(sc).misses, 1);
+    ck_assert_int_eq(sigcache_verify(sc, &t, f.chain_b), SG_EBADSIG);
+    t.sig[1] ^= 1;
+    ck_assert_int_eq(sigcache_check_detached(&k, &t, f.chain_a, key), SG_EBADSIG);
+    proto_tx coinbase = { .kind = PROTO_TX_COINBASE };
+    ck_assert_int_eq(sigcache_check_detached(&k, &coinbase, f.chain_a, key), SG_EINVAL);
+    sigcache_free(sc);
+    sigcache_free(other);
+}
+END_TEST
+
 Suite *sigcache_suite(void)
 {
     Suite *s = suite_create("sigcache");
@@ -211,6 +248,7 @@ Suite *sigcache_suite(void)
     tcase_add_test(tc, test_eviction_oldest_first);
     tcase_add_test(tc, test_bound_holds_under_churn);
     tcase_add_test(tc, test_coinbase_null_and_args);
+    tcase_add_test(tc, test_keyer_detached);
     suite_add_tcase(s, tc);
     return s;
 }
