@@ -9,13 +9,13 @@
 # banned (nodes.rejected_blocks, nodes.banned_peers, node_stats), the chain
 # goes on growing without it, and the analysis says so.
 #
-# Then the settlement forger (a second run, --adversary p2=forger with two
-# consumers, so that a market settles): it sends settlements with raised
-# prices, one signed with its own key (only the operator may settle) and
-# the operator's own with its signature kept.  From that run's store:
-# honest nodes refused them and banned p2, the market went on settling
-# afterwards, no settlement but the operator's is in any stored block, and
-# the analysis says the same.
+# Then the settlement forger (a second run, --adversary p2=forger mining at
+# 1 hash/s, with two consumers, so that a market settles): it sends
+# settlements with raised prices, one signed with its own key (only the
+# operator may settle) and the operator's own with its signature kept.
+# From that run's store: honest nodes refused them and banned p2, the
+# market went on settling afterwards, no settlement but the operator's is
+# in any stored block, and the analysis says the same.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_adv.sh"
 sg_setup
@@ -23,9 +23,10 @@ adv_setup
 RUN=$SG_T/run
 
 # Fixed difficulty 16^4 at 4 x 30k hashes/s: a block every ~0.5 s, p1
-# finds one every ~2 s.
+# finds one every ~2 s.  An hour-long market interval: none closes during
+# the test, so p1 has no settlement to forge and is banned for its blocks.
 adv_start 4 --prosumers 3 --consumers 0 --difficulty 4 --block-interval 0 \
-    --hashrate 30k --adversary p1=forger --seed 17
+    --hashrate 30k --adversary p1=forger --seed 17 --tick 3600
 
 banned_p1() {
     local n
@@ -82,7 +83,10 @@ sg_log "forger: $sent forged finds; banned by $(adv_q "SELECT COUNT(*) FROM node
                                                      WHERE banned_peers = 'p1'") honest nodes"
 
 # The settlement part.
-adv_tx_start "$SG_T/settle" --seed 11 --start-time 2024-06-21T11:00 --adversary p2=forger
+# p2 mines at 1 hash/s: no forged block of its gets it banned before its
+# settlements are seen.
+adv_tx_start "$SG_T/settle" --seed 11 --start-time 2024-06-21T11:00 --adversary p2=forger \
+    --hashrate p2=1
 sg_log "settlement run in $RUN"
 sg_wait_for 180 "p2 sent forged settlements" \
     adv_ge "SELECT adv_forged_settlements FROM nodes WHERE name='p2'" 1
