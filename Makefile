@@ -99,6 +99,8 @@ UNIT_BIN := $(B)/tests/unit_tests
 # launcher/ (not in the library): link them in.
 UNIT_OBJ += $(B)/launcher/opts.o $(B)/launcher/ingest.o
 UNIT_OBJ += $(B)/launcher/hosts.o $(B)/launcher/slurm.o $(B)/launcher/analyze_adv.o
+# analyze_adv.o calls the transaction-side sections (check_launcher_analyze_adv_tx.c too).
+UNIT_OBJ += $(B)/launcher/analyze_adv_tx.o
 # The live page's snapshot (check_launcher_web.c), with the fleet it reads;
 # jansson comes along (web.c, the HTTP side, stays out).
 UNIT_OBJ += $(B)/launcher/web_snap.o $(B)/launcher/fleet.o $(B)/launcher/fleet_poll.o

@@ -12,6 +12,7 @@
 
 #include "common/base/err.h"
 #include "common/core/adv_role.h"
+#include "launcher/analyze_adv_tx.h"
 
 #define AA_NODES_MAX 1024
 
@@ -213,18 +214,45 @@ static void section_forger(aa_ctx *c, const aa_node *n, FILE *out)
             k ? ": " : "", who);
 }
 
+/* The transaction side (analyze_adv_tx.h); a failed query has printed its
+ * line and leaves the section short. */
+static void section_double_spender(aa_ctx *c, const aa_node *n, FILE *out)
+{
+    if (analyze_adv_tx_double_spender(c->r, c->run_id, n->name, n->pubkey, out) != 0)
+        c->failed = 1;
+}
+
+static void section_manipulator(aa_ctx *c, const aa_node *n, FILE *out)
+{
+    if (analyze_adv_tx_manipulator(c->r, c->run_id, n->name, n->pubkey, out) != 0)
+        c->failed = 1;
+}
+
+static void section_spammer(aa_ctx *c, const aa_node *n, FILE *out)
+{
+    if (analyze_adv_tx_spammer(c->r, c->run_id, n->name, n->pubkey, out) != 0)
+        c->failed = 1;
+}
+
+/* A forger forges blocks and settlements: both parts. */
+static void section_forger_all(aa_ctx *c, const aa_node *n, FILE *out)
+{
+    section_forger(c, n, out);
+    if (analyze_adv_tx_forger(c->r, c->run_id, n->name, n->pubkey, out) != 0)
+        c->failed = 1;
+}
+
 typedef void (*aa_section_fn)(aa_ctx *c, const aa_node *n, FILE *out);
 
-/* Transaction-side roles get their functions here (h-advtx). */
 static const struct {
     unsigned role;
     aa_section_fn fn;             /* NULL: no analysis yet */
 } sections[] = {
     { ADV_SELFISH, section_selfish },
-    { ADV_FORGER, section_forger },
-    { ADV_DOUBLE_SPENDER, NULL },
-    { ADV_MANIPULATOR, NULL },
-    { ADV_SPAMMER, NULL },
+    { ADV_FORGER, section_forger_all },
+    { ADV_DOUBLE_SPENDER, section_double_spender },
+    { ADV_MANIPULATOR, section_manipulator },
+    { ADV_SPAMMER, section_spammer },
 };
 
 /* What every honest node refused and whom it banned. */
@@ -272,6 +300,8 @@ int analyze_adv_run(db_reader *r, const char *run_id, FILE *out)
     if (n_adv == 0)
         fprintf(out, "  none: every node was honest\n");
     section_honest(&c, out);
+    if (c.failed)
+        rc = SG_EDB;
 out:
     free(c.nodes);
     return rc;

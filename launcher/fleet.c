@@ -422,6 +422,10 @@ void fleet_take_stats(fleet_node *n, const proto_stats *ps)
         S("consumed_wh", consumed_wh), S("rejected_blocks", rejected_blocks),
         S("rejected_txs", rejected_txs), S("adv_withheld", adv_withheld),
         S("adv_published", adv_published), S("adv_abandoned", adv_abandoned),
+        S("adv_ds_pairs", adv_ds_pairs), S("adv_ds_won_a", adv_ds_won_a),
+        S("adv_ds_won_b", adv_ds_won_b), S("adv_manip_orders", adv_manip_orders),
+        S("adv_spam_valid", adv_spam_valid), S("adv_spam_malformed", adv_spam_malformed),
+        S("adv_forged_settlements", adv_forged_settlements),
 #undef S
     };
     n->st.peer_names[0] = '\0';

@@ -43,6 +43,9 @@ typedef struct {
     int64_t produced_wh, consumed_wh;
     int64_t rejected_blocks, rejected_txs;       /* refused from peers */
     int64_t adv_withheld, adv_published, adv_abandoned; /* a selfish miner's */
+    /* The transaction-side adversary's (common/daemon/adv_tx.h). */
+    int64_t adv_ds_pairs, adv_ds_won_a, adv_ds_won_b, adv_manip_orders;
+    int64_t adv_spam_valid, adv_spam_malformed, adv_forged_settlements;
     char banned_peers[256];          /* names it banned, space-separated */
     char tip[65];
     /* Names of the connected peers, space-separated (the daemon's

@@ -597,6 +597,13 @@ static void put_node(sim *s, const fleet_node *n, int64_t wall_ms)
     r.adv_withheld = n->st.adv_withheld;
     r.adv_published = n->st.adv_published;
     r.adv_abandoned = n->st.adv_abandoned;
+    r.adv_ds_pairs = n->st.adv_ds_pairs;
+    r.adv_ds_won_a = n->st.adv_ds_won_a;
+    r.adv_ds_won_b = n->st.adv_ds_won_b;
+    r.adv_manip_orders = n->st.adv_manip_orders;
+    r.adv_spam_valid = n->st.adv_spam_valid;
+    r.adv_spam_malformed = n->st.adv_spam_malformed;
+    r.adv_forged_settlements = n->st.adv_forged_settlements;
     r.blocks_mined = n->st.blocks_mined;
     db_put_node(s->db, &r);
 }

@@ -311,6 +311,11 @@ uint64_t ledger_last_settled(const ledger *l)
     return l->last_settled;
 }
 
+const chain_params *ledger_params(const ledger *l)
+{
+    return l->params;
+}
+
 int ledger_total_money(const ledger *l, uint64_t *out)
 {
     size_t it = 0;

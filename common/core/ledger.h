@@ -78,6 +78,7 @@ void ledger_free(ledger *l);
 const ledger_account *ledger_account_get(const ledger *l, const uint8_t key[32]);
 const ledger_order *ledger_order_get(const ledger *l, const uint8_t id[32]);
 uint64_t ledger_last_settled(const ledger *l);   /* UINT64_MAX: none yet */
+const chain_params *ledger_params(const ledger *l);
 /* Sum of balances and reservations: changes only by coinbase. */
 int ledger_total_money(const ledger *l, uint64_t *out);
 /* Iterates accounts in unspecified order (see hmap_next). */

@@ -111,8 +111,8 @@ static uint64_t ledger_nonce(const ledger *l, const uint8_t key[32])
     return acct ? acct->nonce : 0;
 }
 
-/* Everything add checks but the signature and the pool bounds, in order
- * of cost. */
+/* Everything add checks before the signature, in order of cost; the pool
+ * bounds and the (account, nonce) duplicate come after it (add_checks). */
 int mempool_precheck(const mempool *mp, const proto_tx *tx, const uint8_t txid[32],
                      const ledger *tip)
 {
@@ -120,12 +120,33 @@ int mempool_precheck(const mempool *mp, const proto_tx *tx, const uint8_t txid[3
         return SG_EDUP;
     if (tx->kind == PROTO_TX_COINBASE)
         return SG_ECOINBASE;
+    /* Only the operator settles (ledger.h): anyone else's settlement could
+     * never apply, and relaying it would spread a forgery. */
+    if (tx->kind == PROTO_TX_SETTLEMENT &&
+        memcmp(tx->from, ledger_params(tip)->operator_key, 32) != 0)
+        return SG_ESETTLE;
     int rc = tx_check(tx);
     if (rc < 0)
         return rc;
     uint64_t base = ledger_nonce(tip, tx->from);
     if (tx->nonce < base || tx->nonce - base >= MEMPOOL_NONCE_WINDOW)
         return SG_ENONCE;
+    return SG_OK;
+}
+
+/* chain_id NULL: the caller checked the signature already.  The signature
+ * before the (account, nonce) duplicate: a tampered copy of a pooled
+ * transaction is then the sender's fault (SG_EBADSIG), not a harmless
+ * duplicate.  Honest copies have the same txid and stop at the precheck's
+ * first test, so this costs a verification only for conflicts. */
+static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
+                      const ledger *tip, const uint8_t chain_id[32])
+{
+    int rc = mempool_precheck(mp, tx, txid, tip);
+    if (rc < 0)
+        return rc;
+    if (chain_id != NULL && (rc = sigcache_verify(mp->sc, tx, chain_id)) < 0)
+        return rc;
     const mp_account *a = hmap_get(&mp->by_acct, tx->from);
     if (a != NULL) {
         size_t i = acct_lower(a, tx->nonce);
@@ -133,16 +154,6 @@ int mempool_precheck(const mempool *mp, const proto_tx *tx, const uint8_t txid[3
             return SG_EDUP;
     }
     return SG_OK;
-}
-
-/* chain_id NULL: the caller checked the signature already. */
-static int add_checks(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
-                      const ledger *tip, const uint8_t chain_id[32])
-{
-    int rc = mempool_precheck(mp, tx, txid, tip);
-    if (rc < 0 || chain_id == NULL)
-        return rc;
-    return sigcache_verify(mp->sc, tx, chain_id);
 }
 
 static int acct_insert(mempool *mp, mp_entry *e)

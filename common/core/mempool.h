@@ -26,7 +26,9 @@ void mempool_free(mempool *mp);
 /* Borrowed: sc (may be NULL) must outlive the pool or be unset first. */
 void mempool_set_sigcache(mempool *mp, sigcache *sc);
 /* Checks signature (chain_id), nonce not below the account's and within the
- * window, no duplicate txid or (account, nonce).  Coinbase is refused. */
+ * window, no duplicate txid or (account, nonce).  Coinbase is refused
+ * (SG_ECOINBASE), and so is a settlement not from the genesis operator key
+ * (SG_ESETTLE): neither could ever apply, whatever the state. */
 int mempool_add(mempool *mp, const proto_tx *tx, const uint8_t txid[32],
                 const ledger *tip, const uint8_t chain_id[32]);
 /* mempool_add for a transaction whose signature the caller has checked
@@ -37,9 +39,12 @@ int mempool_add_verified(mempool *mp, const proto_tx *tx, const uint8_t txid[32]
 /* The first nonce from `base` on that the pool holds no transaction of
  * `from` for: past the run of consecutive nonces it holds. */
 uint64_t mempool_next_nonce(const mempool *mp, const uint8_t from[32], uint64_t base);
-/* mempool_add's checks but the signature and the pool's bounds, none of
- * which changes anything: 0 or what add would refuse the transaction with.
- * Lets a caller skip checking the signature of one add would refuse. */
+/* mempool_add's checks that come before the signature, none of which
+ * changes anything: 0 or what add would refuse the transaction with
+ * whatever its signature.  Lets a caller skip checking the signature of
+ * one add would refuse.  The (account, nonce) duplicate is not among them:
+ * add checks it after the signature, so a tampered copy of a pooled
+ * transaction is refused as SG_EBADSIG (the sender's fault). */
 int mempool_precheck(const mempool *mp, const proto_tx *tx, const uint8_t txid[32],
                      const ledger *tip);
 int mempool_has(const mempool *mp, const uint8_t txid[32]);

@@ -158,6 +158,30 @@ static void stats_adv(control *c, stat_buf *sb)
     stat_int(sb, "adv_forged_blocks", clamp64(as.forged_blocks));
 }
 
+/* The transaction-side adversary's own account of what it did (adv_tx.h),
+ * only while one of its roles is on. */
+static void stats_adv_tx(control *c, stat_buf *sb)
+{
+    adv_tx_stats st;
+    char hex[65];
+
+    if (!c->cfg.adv_tx || !(adv_tx_roles(c->cfg.adv_tx) & ADV_TX_ROLES))
+        return;
+    adv_tx_get_stats(c->cfg.adv_tx, &st);
+    stat_int(sb, "adv_ds_pairs", clamp64(st.ds_pairs));
+    stat_int(sb, "adv_ds_won_a", clamp64(st.ds_won_a));
+    stat_int(sb, "adv_ds_won_b", clamp64(st.ds_won_b));
+    stat_int(sb, "adv_ds_decide_ms_max", clamp64(st.ds_decide_ms_max));
+    hash_to_hex_display(st.ds_last_a, hex);
+    stat_str(sb, "adv_ds_last_a", hex);
+    hash_to_hex_display(st.ds_last_b, hex);
+    stat_str(sb, "adv_ds_last_b", hex);
+    stat_int(sb, "adv_manip_orders", clamp64(st.manip_orders));
+    stat_int(sb, "adv_spam_valid", clamp64(st.spam_valid));
+    stat_int(sb, "adv_spam_malformed", clamp64(st.spam_malformed));
+    stat_int(sb, "adv_forged_settlements", clamp64(st.forged_settlements));
+}
+
 /* The names (from HELLO) of the connected peers, space-separated, so the
  * launcher can draw the links: "peer_names", then "peer_names_2".. when
  * one string stat cannot hold them all.  A name with a space or a control
@@ -252,6 +276,7 @@ uint32_t control_stats(control *c, proto_stat *items)
     stat_int(&sb, "cmpct_fallback", clamp64(rs.cmpct_fallback));
     stat_int(&sb, "cmpct_early", clamp64(rs.cmpct_early));
     stat_int(&sb, "cmpct_sent", clamp64(rs.cmpct_sent));
+    stats_adv_tx(c, &sb);
     stats_txlat(c, &sb);
     hash_hex(c->cfg.pk, 32, hex);
     stat_str(&sb, "pubkey", hex);

@@ -41,6 +41,7 @@
 
 #include "common/core/chain.h"
 #include "common/daemon/adv.h"
+#include "common/daemon/adv_tx.h"
 #include "common/daemon/agent.h"
 #include "common/daemon/log.h"
 #include "common/daemon/net.h"
@@ -74,6 +75,7 @@ typedef struct {
     agent *agent;                      /* NULL: no market figures */
     txlat *txlat;                      /* NULL: no latency records */
     adv *adv;                          /* NULL: ADVERSARY is answered 0 */
+    adv_tx *adv_tx;                    /* NULL: no transaction-side adversary figures */
     const char *name;
     const char *role;                  /* "prosumer", "consumer", "operator" */
     int operator_role;                 /* market figures of the operator */

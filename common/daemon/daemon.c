@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "common/daemon/adv.h"
+#include "common/daemon/adv_tx.h"
 #include "common/daemon/agent.h"
 #include "common/daemon/control.h"
 #include "common/core/chain.h"
@@ -59,6 +60,7 @@ typedef struct {
     control *control;            /* control links; NULL until running */
     metrics_server *metrics;     /* --metrics-port; NULL: off */
     txlat *txlat;                /* inclusion latency of our own transactions */
+    adv_tx *adv_tx;              /* transaction-side adversary; NULL: operator */
     uv_pipe_t stdin_pipe;        /* --stop-on-stdin-eof */
     int stdin_open;
     char stdin_buf[256];
@@ -205,6 +207,27 @@ static int start_agent(daemon *d)
     return agent_new(&d->agent, &ac);
 }
 
+static void on_adv_tx(void *ctx)
+{
+    ((daemon *)ctx)->tx_dirty = 1;
+}
+
+/* Households only (the options refuse the operator these roles).  Made
+ * even with none on, so the control channel can switch one on later. */
+static int start_adv_tx(daemon *d)
+{
+    adv_tx_config ac = {
+        .roles = d->o.adversary, .params = &d->params, .chain = d->chain,
+        .relay = d->relay, .net = d->net, .txlat = d->txlat, .sk = d->sk, .pk = d->pk,
+        .log = d->log, .spam_rate = d->o.spam_rate,
+        .spam_malformed_after_s = d->o.spam_malformed_after_s,
+        .double_spend_every_s = d->o.double_spend_every_s, .on_tx = on_adv_tx, .ctx = d,
+    };
+    if (d->o.role == ROLE_OPERATOR)
+        return 0;
+    return adv_tx_new(&d->adv_tx, &ac);
+}
+
 static void market_tick(daemon *d)
 {
     int rc = agent_tick(d->agent, wall_ms());
@@ -225,6 +248,8 @@ static void on_connect(void *ctx, const chain_entry *e, const proto_block *b)
         agent_block_connected(d->agent, b);
     if (d->txlat)
         txlat_block(d->txlat, b, wall_ms());
+    if (d->adv_tx)
+        adv_tx_block_connected(d->adv_tx, b, wall_ms());
     hash_to_hex_display(e->hash, hex);
     log_info(d->log, "block %s accepted at height %u (%u txs)", hex, e->height, e->n_txs);
 }
@@ -387,6 +412,11 @@ static void on_timer(uv_timer_t *t)
         miner_tick(d->miner, now);
     if (d->ticks % 2 == 1 && d->agent)
         market_tick(d);
+    if (d->ticks % 2 == 1 && d->adv_tx) {
+        /* Roles switched on by a control ADVERSARY land in d->adv. */
+        adv_tx_set_roles(d->adv_tx, adv_roles(d->adv), wall_ms());
+        adv_tx_tick(d->adv_tx, wall_ms());
+    }
     if (d->tx_dirty && now - d->last_build_ms >= DAEMON_TX_REBUILD_MS)
         rebuild_work(d);
 }
@@ -421,6 +451,8 @@ static void on_net_closed(void *arg)
     d->control = NULL;
     agent_free(d->agent);
     d->agent = NULL;
+    adv_tx_free(d->adv_tx);
+    d->adv_tx = NULL;
     txlat_free(d->txlat);
     d->txlat = NULL;
     relay_free(d->relay);
@@ -677,7 +709,8 @@ static int start_control(daemon *d)
 {
     control_config cc = {
         .loop = &d->loop, .net = d->net, .chain = d->chain, .relay = d->relay,
-        .agent = d->agent, .txlat = d->txlat, .adv = d->adv, .name = d->name,
+        .agent = d->agent, .txlat = d->txlat, .adv = d->adv, .adv_tx = d->adv_tx,
+        .name = d->name,
         .role = role_name(d->o.role), .operator_role = d->o.role == ROLE_OPERATOR,
         .pk = d->pk, .data_dir = d->o.data_dir, .log = d->log, .log_stream = d->log,
         .ctx = d, .runtime = on_control_figures, .set_mining = on_control_mining,
@@ -708,6 +741,8 @@ static int start_runtime(daemon *d)
         rc = txlat_new(&d->txlat, TXLAT_PENDING_MAX, TXLAT_DONE_MAX);
     if (rc == 0)
         rc = start_agent(d);
+    if (rc == 0)
+        rc = start_adv_tx(d);
     if (rc == 0)
         rc = miner_new(&d->miner, &mc);
     if (rc == 0)
@@ -787,6 +822,9 @@ static void usage(const char *prog, int fixed_role)
            "  --use-gpu  --no-mine  --no-discover (dial only --peer addresses)\n"
            "  --adversary ROLE[,ROLE...] (experiments: selfish, double-spender,\n"
            "    manipulator, spammer, forger; off by default)\n"
+           "  --spam-rate N (spammer: valid transactions a second, default %d)\n"
+           "  --spam-malformed-after S (spammer: malformed ones after S s, 0 never; default %d)\n"
+           "  --double-spend-every S (double spender: a conflicting pair every S s; default %d)\n"
            "  --reconnect-max-ms N  --ban-secs N  --stall-ms N\n"
            "  --max-block-txs N (transactions per mined block, coinbase included; 1 to %d,\n"
            "    default %d)\n"
@@ -797,6 +835,7 @@ static void usage(const char *prog, int fixed_role)
            "signals: TERM/INT stop, HUP reopens the log, USR1 stops and USR2 starts mining\n"
            "tools: %s keygen --out FILE | cluster-key --out FILE | genesis ... | ctl ...\n",
            prog, fixed_role ? "" : "--role prosumer|consumer ", DAEMON_DEFAULT_LISTEN,
+           DAEMON_SPAM_RATE, DAEMON_SPAM_MALFORMED_AFTER_S, DAEMON_DOUBLE_SPEND_EVERY_S,
            PROTO_BLOCK_MAX_TXS, DAEMON_TEMPLATE_TXS,
            fixed_role ? "" : "market: --battery-kwh KWH (prosumers)  --pv-profile FILE "
                              "(prosumers)\n  --load-profile FILE (Wh per 15-minute slot, "

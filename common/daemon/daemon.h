@@ -78,6 +78,9 @@
 #define DAEMON_TEMPLATE_TXS 20000     /* per mined block: PROTO_BLOCK_MAX_TXS, the rules' cap;
                                          the default of --max-block-txs */
 #define DAEMON_DEFAULT_LISTEN ":7700"
+#define DAEMON_SPAM_RATE 10                /* --spam-rate default, txs/s */
+#define DAEMON_SPAM_MALFORMED_AFTER_S 20   /* --spam-malformed-after default */
+#define DAEMON_DOUBLE_SPEND_EVERY_S 10     /* --double-spend-every default */
 
 typedef struct {
     const char *prog;                 /* "sgnode" / "sgoperator" for messages */
@@ -110,6 +113,9 @@ typedef struct {
     char metrics_listen_buf[32];      /* --metrics-port N as 127.0.0.1:N */
     int stop_on_stdin_eof;            /* stop when stdin (a pipe) closes */
     unsigned adversary;               /* --adversary: enum adv_role bits; 0: honest */
+    uint32_t spam_rate;               /* spammer: valid transactions per second */
+    uint32_t spam_malformed_after_s;  /* spammer: malformed ones from then on; 0: never */
+    uint32_t double_spend_every_s;    /* double spender: one conflicting pair this often */
 } daemon_opts;
 
 /* Entry point of both daemons.  role 0 (sgnode) takes --role; sgoperator

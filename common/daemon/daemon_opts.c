@@ -77,6 +77,11 @@ static const opt_def opt_table[] = {
     { "--metrics-listen", T_ADDR, F(metrics_listen), 0, 0, "HOST:PORT" },
     { "--adversary", T_ADV, F(adversary), 0, 0,
       "ROLE[,ROLE...] with ROLE one of " ADV_ROLE_NAMES },
+    { "--spam-rate", T_U32, F(spam_rate), 0, 1000, "transactions per second from 0 to 1000" },
+    { "--spam-malformed-after", T_U32, F(spam_malformed_after_s), 0, 86400,
+      "seconds from 0 to 86400" },
+    { "--double-spend-every", T_U32, F(double_spend_every_s), 1, 86400,
+      "seconds from 1 to 86400" },
     { "--use-gpu", T_FLAG, F(use_gpu), 0, 0, NULL },
     { "--no-mine", T_FLAG, F(no_mine), 0, 0, NULL },
     { "--no-discover", T_FLAG, F(no_discover), 0, 0, NULL },
@@ -191,6 +196,9 @@ static void set_defaults(daemon_opts *o, const char *prog, int fixed_role)
     o->mining_threads = 1;
     o->max_block_txs = DAEMON_TEMPLATE_TXS;
     o->impl = "auto";
+    o->spam_rate = DAEMON_SPAM_RATE;
+    o->spam_malformed_after_s = DAEMON_SPAM_MALFORMED_AFTER_S;
+    o->double_spend_every_s = DAEMON_DOUBLE_SPEND_EVERY_S;
 }
 
 int daemon_parse_opts(daemon_opts *o, const char *prog, int fixed_role,
@@ -252,6 +260,12 @@ int daemon_parse_opts(daemon_opts *o, const char *prog, int fixed_role,
     if (o->role != ROLE_PROSUMER && (o->battery_wh || o->pv_profile_path)) {
         snprintf(err, errcap, "%s applies to prosumers only",
                  o->battery_wh ? "--battery-kwh" : "--pv-profile");
+        return SG_EINVAL;
+    }
+    if (o->role == ROLE_OPERATOR &&
+        (o->adversary & (ADV_DOUBLE_SPENDER | ADV_MANIPULATOR | ADV_SPAMMER))) {
+        snprintf(err, errcap, "--adversary double-spender, manipulator and spammer apply to "
+                 "prosumers and consumers, not the operator");
         return SG_EINVAL;
     }
     if (o->role == ROLE_OPERATOR && o->load_profile_path) {

@@ -785,10 +785,12 @@ static void on_block(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
     block_in(r, rp, pl, len, 0);
 }
 
+/* SG_ESETTLE here is the mempool's stateless rule (a settlement not from
+ * the operator), which no honest node would relay. */
 static int tx_fault_is_senders(int rc)
 {
     return rc == SG_EBADSIG || rc == SG_EINVALID || rc == SG_ECOINBASE ||
-           rc == SG_ETOOBIG || rc == SG_EINVAL;
+           rc == SG_ETOOBIG || rc == SG_EINVAL || rc == SG_ESETTLE;
 }
 
 /* A transaction's fate once its signature is known (rc: the check's
@@ -1053,6 +1055,23 @@ int relay_submit_tx(relay *r, const proto_tx *tx, uint8_t txid[32])
     int rc = chain_submit_tx(r->cfg.chain, tx, txid);
     if (rc == 0)
         announce_tx(r, txid);
+    return rc;
+}
+
+int relay_send_tx_to(relay *r, net_peer *p, const proto_tx *tx)
+{
+    relay_peer *rp = peer_of(p);
+    uint8_t *bytes = NULL, txid[32];
+    size_t len = 0;
+    int rc;
+
+    (void)r;
+    if ((rc = tx_id(tx, txid)) < 0 || (rc = proto_tx_encode(tx, &bytes, &len)) < 0)
+        return rc;
+    rc = net_send(p, PROTO_MSG_TX, bytes, len);
+    free(bytes);
+    if (rc == 0 && rp)
+        known_add(&rp->known, txid);
     return rc;
 }
 

@@ -42,8 +42,9 @@
  * once.
  *
  * Misbehaviour.  Undecodable messages, blocks breaking a consensus rule and
- * transactions with a bad signature or failing the stateless checks make the
- * relay call net_misbehave with the rule in words.  Transactions refused for
+ * transactions with a bad signature or failing the stateless checks (a
+ * settlement from anyone but the operator included) make the relay call
+ * net_misbehave with the rule in words.  Transactions refused for
  * a state reason (nonce gap, balance, duplicate, full pool) are not the
  * sender's fault and are only logged at debug level.  A bad signature found
  * on the pool after its sender's link closed still bans the sender's
@@ -165,6 +166,13 @@ const char *relay_banned_names(const relay *r);
 /* A transaction made here: into the mempool and announced.  0 or the
  * chain's refusal. */
 int relay_submit_tx(relay *r, const proto_tx *tx, uint8_t txid[32]);
+
+/* Sends tx straight to one READY peer as a TX message, bypassing the
+ * mempool and the inventory (the peer is noted as knowing it, so it is
+ * never announced there later).  The adversary roles (adv_tx.h) use it to
+ * show different peers different transactions.  0, or the encoder's or
+ * net_send's error. */
+int relay_send_tx_to(relay *r, net_peer *p, const proto_tx *tx);
 
 void relay_get_stats(const relay *r, relay_stats *out);
 

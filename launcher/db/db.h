@@ -117,6 +117,12 @@ typedef struct {
     int64_t rejected_blocks, rejected_txs;
     char banned_peers[DB_BANNED_MAX];
     int64_t adv_withheld, adv_published, adv_abandoned;
+    /* The transaction-side adversary's own counts (common/daemon/adv_tx.h):
+     * double-spend pairs sent and decided for the merchant (A) or its
+     * colluder (B), wash orders, spam valid and malformed, forged
+     * settlements sent. */
+    int64_t adv_ds_pairs, adv_ds_won_a, adv_ds_won_b, adv_manip_orders;
+    int64_t adv_spam_valid, adv_spam_malformed, adv_forged_settlements;
     int64_t blocks_mined;        /* its stats: its blocks its chain took */
 } db_node;
 

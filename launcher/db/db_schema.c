@@ -68,6 +68,13 @@ static const db__col node_cols[] = {
     LATE(db_node, adv_published, DBU_SET),
     LATE(db_node, adv_abandoned, DBU_SET),
     LATE(db_node, blocks_mined, DBU_SET),
+    LATE(db_node, adv_ds_pairs, DBU_SET),
+    LATE(db_node, adv_ds_won_a, DBU_SET),
+    LATE(db_node, adv_ds_won_b, DBU_SET),
+    LATE(db_node, adv_manip_orders, DBU_SET),
+    LATE(db_node, adv_spam_valid, DBU_SET),
+    LATE(db_node, adv_spam_malformed, DBU_SET),
+    LATE(db_node, adv_forged_settlements, DBU_SET),
 };
 static const char *const node_idx[] = { "nodes_pubkey:run_id,pubkey", NULL };
 

@@ -71,3 +71,41 @@ adv_stop() {
     unset "SG_PID[launcher]"
     [[ $rc -eq 0 ]] || { tail -n 20 "$RUN.out"; sg_fail "launcher exited $rc after SIGINT"; }
 }
+
+# The transaction-side tests (test_adv_{forger,spammer,double_spend,
+# manipulator}.sh) run 2 prosumers and 2 consumers at difficulty 5.
+ADV_TX_NODES=5
+
+# adv_tx_start DIR ARGS...: adv_start for them into DIR (RUN), returning
+# once the store lists every node.
+adv_tx_start() {
+    RUN=$1; shift
+    adv_start "$ADV_TX_NODES" --prosumers 2 --consumers 2 --difficulty 5 "$@"
+    adv_nodes_in() { [[ "$(adv_q 'SELECT COUNT(*) FROM nodes' 2>/dev/null)" -ge $ADV_TX_NODES ]]; }
+    sg_wait_for 120 "the run's store with every node" adv_nodes_in
+}
+
+# adv_int SQL: the query's one integer (0 when empty or NULL).
+adv_int() { local v; v=$(adv_q "$1"); echo "${v:-0}"; }
+
+# adv_ge SQL N: true when the query's integer is at least N (for sg_wait_for).
+adv_ge() { [[ "$(adv_int "$1")" -ge "$2" ]]; }
+
+# adv_pk NAME: a node's public key from the store.
+adv_pk() { adv_q "SELECT pubkey FROM nodes WHERE name='$1'"; }
+
+# adv_banned_by_sql NAME: how many other nodes list NAME among their bans.
+adv_banned_by_sql() {
+    echo "SELECT COUNT(*) FROM nodes WHERE name<>'$1' AND
+          (' ' || banned_peers || ' ') LIKE '% $1 %'"
+}
+
+# Settled market intervals so far (their settlement on the best chain).
+adv_settled_sql="SELECT COUNT(*) FROM market_intervals WHERE settled_ms IS NOT NULL"
+
+# adv_analysis: the launcher's analysis of the run, into $RUN.analysis.
+adv_analysis() {
+    "$LAUNCHER" analyze-adv --run-dir "$RUN" >"$RUN.analysis" 2>&1 ||
+        { cat "$RUN.analysis"; sg_fail "launcher analyze-adv failed"; }
+    sg_log "analysis: $(tr '\n' '|' <"$RUN.analysis")"
+}

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/core/adv_role.h"
 #include "common/daemon/daemon.h"
 #include "common/base/err.h"
 #include "common/core/adv_role.h"
@@ -124,6 +125,38 @@ START_TEST(test_opts_hashrate)
         ck_assert_int_eq(parse(&o, ROLE_OPERATOR, ARGC(argv), argv, err), SG_EINVAL);
         ck_assert_msg(strncmp(err, "--hashrate expects hashes per second", 36) == 0, "%s", err);
     }
+}
+END_TEST
+
+/* The transaction-side adversaries' options: defaults, values, and the
+ * operator refused the roles that are households' behaviour. */
+START_TEST(test_opts_adv_tx)
+{
+    daemon_opts o;
+    char err[256] = "";
+    char *dflt[] = { "sgnode", "--role", "prosumer", "--data-dir", "d", "--cluster-key", "ck",
+                     "--genesis", "g" };
+    ck_assert_int_eq(parse(&o, 0, ARGC(dflt), dflt, err), 0);
+    ck_assert_uint_eq(o.adversary, 0);
+    ck_assert_uint_eq(o.spam_rate, DAEMON_SPAM_RATE);
+    ck_assert_uint_eq(o.spam_malformed_after_s, DAEMON_SPAM_MALFORMED_AFTER_S);
+    ck_assert_uint_eq(o.double_spend_every_s, DAEMON_DOUBLE_SPEND_EVERY_S);
+    char *set[] = { "sgnode", "--role", "consumer", "--data-dir", "d", "--cluster-key", "ck",
+                    "--genesis", "g", "--adversary", "spammer,double-spender", "--spam-rate", "50",
+                    "--spam-malformed-after", "0", "--double-spend-every=3" };
+    ck_assert_int_eq(parse(&o, 0, ARGC(set), set, err), 0);
+    ck_assert_uint_eq(o.adversary, ADV_SPAMMER | ADV_DOUBLE_SPENDER);
+    ck_assert_uint_eq(o.spam_rate, 50);
+    ck_assert_uint_eq(o.spam_malformed_after_s, 0);
+    ck_assert_uint_eq(o.double_spend_every_s, 3);
+    char *zero[] = { "sgnode", "--role", "consumer", "--data-dir", "d", "--cluster-key", "ck",
+                     "--genesis", "g", "--double-spend-every", "0" };
+    ck_assert_int_eq(parse(&o, 0, ARGC(zero), zero, err), SG_EINVAL);
+    ck_assert_msg(strstr(err, "--double-spend-every expects seconds") != NULL, "%s", err);
+    char *op[] = { "sgoperator", "--data-dir", "d", "--cluster-key", "ck", "--genesis", "g",
+                   "--adversary", "manipulator" };
+    ck_assert_int_eq(parse(&o, ROLE_OPERATOR, ARGC(op), op, err), SG_EINVAL);
+    ck_assert_msg(strstr(err, "not the operator") != NULL, "%s", err);
 }
 END_TEST
 
@@ -425,6 +458,7 @@ Suite *daemon_suite(void)
     tcase_add_test(tc, test_genesis_tool);
     tcase_add_test(tc, test_opts_market);
     tcase_add_test(tc, test_genesis_tool_market);
+    tcase_add_test(tc, test_opts_adv_tx);
     suite_add_tcase(s, tc);
     return s;
 }

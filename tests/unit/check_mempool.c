@@ -369,6 +369,69 @@ START_TEST(test_precheck_verified_next_nonce)
 }
 END_TEST
 
+/* Forgeries the pool must refuse as the sender's fault (the relay bans
+ * for SG_EBADSIG and SG_ESETTLE): a settlement from anyone but the
+ * operator, however well signed, and a tampered copy of a pooled
+ * transaction, which must not pass for a harmless duplicate. */
+static proto_tx settlement_from(const mp_fix *f, int from, uint64_t nonce)
+{
+    proto_tx tx;
+    memset(&tx, 0, sizeof tx);
+    tx.version = PROTO_TX_VERSION;
+    tx.kind = PROTO_TX_SETTLEMENT;
+    memcpy(tx.from, f->pk[from], 32);
+    tx.nonce = nonce;
+    tx.u.settle.interval = 0;
+    tx.u.settle.clearing_price = 100000;
+    ck_assert_int_eq(tx_sign(&tx, f->sk[from], f->id), 0);
+    return tx;
+}
+
+START_TEST(test_forgeries)
+{
+    mp_fix f;
+    fix_init(&f);
+    mempool *mp;
+    uint8_t id[32], id2[32];
+    ck_assert_int_eq(mempool_new(&mp, 1000, 1 << 20), 0);
+
+    proto_tx forged = settlement_from(&f, 0, 0);
+    ck_assert_int_eq(add(mp, &f, &forged, id), SG_ESETTLE);
+    proto_tx real = settlement_from(&f, MP_OPERATOR, 0);
+    ck_assert_int_eq(add(mp, &f, &real, id), 0);
+    /* The operator's, altered with its signature kept: a bad signature,
+     * though a settlement of that nonce is pooled. */
+    proto_tx tampered = real;
+    tampered.u.settle.clearing_price++;
+    ck_assert_int_eq(add(mp, &f, &tampered, id2), SG_EBADSIG);
+    /* The same for a transfer; an honest conflicting one stays SG_EDUP. */
+    proto_tx t = transfer(&f, 1, 2, 0, 10);
+    ck_assert_int_eq(add(mp, &f, &t, id), 0);
+    proto_tx t_bad = t;
+    t_bad.u.pay.amount = 11;
+    ck_assert_int_eq(add(mp, &f, &t_bad, id2), SG_EBADSIG);
+    proto_tx t_conflict = transfer(&f, 1, 0, 0, 10);
+    ck_assert_int_eq(add(mp, &f, &t_conflict, id2), SG_EDUP);
+    ck_assert_uint_eq(mempool_count(mp), 2);
+
+    /* The relay's path (precheck, signature on the thread pool, then
+     * add_verified) keeps both rules: precheck refuses the forgery before
+     * any signature check and lets a tampered copy through to have its
+     * signature checked; a conflict whose signature held stays SG_EDUP. */
+    ck_assert_int_eq(tx_id(&forged, id), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &forged, id, f.l), SG_ESETTLE);
+    ck_assert_int_eq(mempool_add_verified(mp, &forged, id, f.l), SG_ESETTLE);
+    ck_assert_int_eq(tx_id(&t_bad, id2), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &t_bad, id2, f.l), 0);
+    ck_assert_int_eq(tx_id(&t_conflict, id2), 0);
+    ck_assert_int_eq(mempool_precheck(mp, &t_conflict, id2, f.l), 0);
+    ck_assert_int_eq(mempool_add_verified(mp, &t_conflict, id2, f.l), SG_EDUP);
+    ck_assert_uint_eq(mempool_count(mp), 2);
+    mempool_free(mp);
+    fix_free(&f);
+}
+END_TEST
+
 Suite *mempool_suite(void)
 {
     Suite *s = suite_create("mempool");
@@ -380,6 +443,7 @@ Suite *mempool_suite(void)
     tcase_add_test(tc, test_prune_after_block);
     tcase_add_test(tc, test_select_cross_account);
     tcase_add_test(tc, test_precheck_verified_next_nonce);
+    tcase_add_test(tc, test_forgeries);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -837,6 +837,85 @@ START_TEST(test_cmpct_hb_choice)
 }
 END_TEST
 
+static net_peer *peer_named(node *nd, const char *name)
+{
+    for (net_peer *p = net_peer_first(nd->n); p; p = net_peer_next(p))
+        if (strcmp(net_peer_name(p), name) == 0)
+            return p;
+    return NULL;
+}
+
+/* b may stay linked to c (learned by gossip): wait for the ban itself. */
+static int misbehaved_once(void *arg)
+{
+    relay_stats st;
+    relay_get_stats(((node *)arg)->r, &st);
+    return st.misbehaved == 1;
+}
+
+typedef struct { node *b, *c; uint8_t idb[32], idc[32]; } split_want;
+
+static int split_seen(void *arg)
+{
+    split_want *sw = arg;
+    return mempool_has(chain_mempool(sw->b->c), sw->idb) &&
+           mempool_has(chain_mempool(sw->c->c), sw->idc);
+}
+
+/* relay_send_tx_to (the double spender's tool): two transfers with one
+ * nonce, each to one peer only; each peer keeps the one it got and refuses
+ * the other when it is relayed on (a duplicate nonce: nobody's fault, no
+ * ban).  Then a settlement not from the operator, sent the same way, gets
+ * the sender banned (the mempool's SG_ESETTLE is the sender's fault). */
+START_TEST(test_send_tx_to_one_peer)
+{
+    world w;
+    proto_tx tb, tc, forged;
+    relay_stats st;
+    world_init(&w);
+    node *a = world_add(&w, -1);
+    node *b = world_add(&w, 0);
+    node *c = world_add(&w, 0);
+    pair ab = { a, b }, ac = { a, c };
+    ck_assert_int_eq(run_until(&w, linked, &ab, 20000), 1);
+    ck_assert_int_eq(run_until(&w, linked, &ac, 20000), 1);
+    net_peer *pb = peer_named(a, "n1"), *pc = peer_named(a, "n2");
+    ck_assert_ptr_nonnull(pb);
+    ck_assert_ptr_nonnull(pc);
+
+    make_transfer(&w, a, 0, &tb);
+    tc = tb;
+    memset(tc.u.pay.to, 0x43, 32);
+    ck_assert_int_eq(tx_sign(&tc, w.alloc_sk, chain_id(a->c)), 0);
+    split_want sw = { b, c, { 0 }, { 0 } };
+    ck_assert_int_eq(tx_id(&tb, sw.idb), 0);
+    ck_assert_int_eq(tx_id(&tc, sw.idc), 0);
+    ck_assert_int_eq(relay_send_tx_to(a->r, pb, &tb), 0);
+    ck_assert_int_eq(relay_send_tx_to(a->r, pc, &tc), 0);
+    ck_assert_int_eq(run_until(&w, split_seen, &sw, 20000), 1);
+    run_until(&w, never, NULL, 500);    /* let relaying on happen */
+    ck_assert_int_eq(mempool_has(chain_mempool(b->c), sw.idc), 0);
+    ck_assert_int_eq(mempool_has(chain_mempool(c->c), sw.idb), 0);
+    relay_get_stats(b->r, &st);
+    ck_assert_uint_eq(st.misbehaved, 0);
+    relay_get_stats(c->r, &st);
+    ck_assert_uint_eq(st.misbehaved, 0);
+
+    memset(&forged, 0, sizeof forged);
+    forged.version = PROTO_TX_VERSION;
+    forged.kind = PROTO_TX_SETTLEMENT;
+    memcpy(forged.from, w.alloc_pk, 32);   /* not the operator */
+    forged.nonce = 1;
+    ck_assert_int_eq(tx_sign(&forged, w.alloc_sk, chain_id(a->c)), 0);
+    ck_assert_int_eq(relay_send_tx_to(a->r, pb, &forged), 0);
+    ck_assert_int_eq(run_until(&w, misbehaved_once, b, 20000), 1);
+    relay_get_stats(b->r, &st);
+    ck_assert_uint_eq(st.rejected_txs, 1);
+    ck_assert_ptr_null(peer_named(b, "n0"));
+    world_free(&w);
+}
+END_TEST
+
 Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
@@ -854,6 +933,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_cmpct_missing_tx);
     tcase_add_test(tc, test_cmpct_early_relay_invalid);
     tcase_add_test(tc, test_cmpct_hb_choice);
+    tcase_add_test(tc, test_send_tx_to_one_peer);
     suite_add_tcase(s, tc);
     return s;
 }
