@@ -357,8 +357,9 @@ bench_scale() {
     printf '%-34s %-22s %-12s %s\n' "intervals settled / due" "$n_set / $n_due" "all" \
         "$(verdict "$([[ $n_due -gt 0 && $n_set -eq $n_due ]] && echo 1)")"
     printf '%-34s %-22s %-12s %s\n' "daemons left running" "$left" "0" "$(verdict "$([[ $left -eq 0 ]] && echo 1)")"
-    printf '%-34s %-22s %-12s %s\n' "RSS per daemon (median)" "${med_kib:-?} MiB" "<= 8 MiB" \
-        "$(verdict "$([[ -n $med_kib ]] && awk -v m="$med_kib" 'BEGIN { exit !(m <= 8) }' && echo 1)")"
+    # The 8 MiB target is for idle daemons (the prop section measures it);
+    # this is under load, near the end, for the record.
+    printf '%-34s %-22s %-12s %s\n' "RSS per daemon near the end" "${med_kib:-?} MiB" "-" "(info)"
     echo "rss near the end: ${rss:-not sampled}"
     echo "load average after: $(cpu_load)"
 }
