@@ -34,7 +34,11 @@ for t in "${tests[@]}"; do
         77) skipped=$((skipped + 1)); echo "SKIP $name: $(tail -n 1 "$logdir/$name.log")" ;;
         *)  failed=$((failed + 1))
             [[ $rc -eq 124 ]] && echo "FAIL $name: timed out after ${limit}s" || echo "FAIL $name (exit $rc, ${secs}s)"
-            sed 's/^/    | /' "$logdir/$name.log" | tail -n 60 ;;
+            # The test's own lines first (its FAIL line would otherwise
+            # scroll away behind the node logs sg_fail prints after it).
+            grep -E '^\[[0-9:]{8}\] |^FAIL: ' "$logdir/$name.log" | tail -n 20 | sed 's/^/    | /'
+            echo "    | ----"
+            sed 's/^/    | /' "$logdir/$name.log" | tail -n 40 ;;
     esac
 done
 echo "integration: $passed passed, $failed failed, $skipped skipped"
