@@ -284,6 +284,33 @@ bench_prop() {
 # verdict OK: "pass" or "FAIL".
 verdict() { if [[ $1 -eq 1 ]]; then echo pass; else echo FAIL; fi; }
 
+# scale_sample T0 DIR LPID PREV_VAR: one timeline row for bench_scale (what
+# grows over a long run): seconds since T0, the load average, the CPU split
+# since the previous row (/proc/stat: user+nice, system, idle, I/O wait,
+# steal), the launcher's table clock, RSS and CPU seconds, the daemons'
+# summed RSS, and
+# the run directory's size.  PREV_VAR holds the previous /proc/stat line.
+scale_sample() {
+    local t0=$1 dir=$2 lpid=$3 prevname=$4 cur split lt lrss drss du lcpu
+    read -r cur </proc/stat
+    split=$(awk -v a="${!prevname}" -v b="$cur" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " "); tot = 0
+        for (i = 2; i <= n; i++) { d[i] = y[i] - x[i]; tot += d[i] }
+        if (tot <= 0) tot = 1
+        printf "%3.0f %3.0f %3.0f %3.0f %3.0f", 100 * (d[2] + d[3]) / tot, 100 * (d[4] + d[7] + d[8]) / tot,
+               100 * d[5] / tot, 100 * d[6] / tot, 100 * d[9] / tot }')
+    printf -v "$prevname" '%s' "$cur"
+    lt=$(grep -a '^t=' "$dir/../launcher.out" 2>/dev/null | tail -1); lt=${lt#t=}; lt=${lt%%s/*}
+    lrss=$(rss_kib "$lpid" VmRSS)
+    drss=$(for p in $(pgrep -f -- "--data-dir $dir/"); do rss_kib "$p" VmRSS; done |
+        awk '{ s += $1 } END { printf "%.0f", s / 1024 }')
+    du=$(du -sm "$dir" 2>/dev/null | cut -f1)
+    ticks_of "/proc/$lpid/stat" lcpu
+    printf '%6.0f %-16s %s %8s %8.1f %8.0f %8s %6s\n' "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" \
+        "$(cpu_load | tr ' ' '/')" "$split" "${lt:--}" "$(awk -v k="${lrss:-0}" 'BEGIN { print k / 1024 }')" \
+        "$((lcpu / $(getconf CLK_TCK)))" "${drss:-0}" "${du:-0}"
+}
+
 bench_scale() {
     local nodes=$1 secs=$2 pros cons base dir out lpid t0 t_conn="" rss="" line
     local launcher=$SG_ROOT/bin/launcher
@@ -312,7 +339,16 @@ bench_scale() {
     # "connecting" when every daemon has a peer (or after 60 s, with a
     # line saying so); the resident sizes are read in the last 10 s of the
     # run (ramping or running), while every daemon still runs.
+    local timeline=$SG_T/timeline prev_stat next_sample=0 now
+    read -r prev_stat </proc/stat
+    printf '%6s %-16s %3s %3s %3s %3s %3s %8s %8s %8s %8s %6s\n' secs load usr sys idl iow stl \
+        "table_t" "lnch_MiB" "lnch_cpu" "dmns_MiB" "dir_MB" >"$timeline"
     while kill -0 "$lpid" 2>/dev/null; do
+        now=$(date +%s)
+        if (( now >= next_sample )); then
+            scale_sample "$t0" "$dir" "$lpid" prev_stat >>"$timeline"
+            next_sample=$((now + ${BENCH_SCALE_SAMPLE_S:-30}))
+        fi
         line=$(grep -a '^t=' "$out" | tail -1)
         if [[ -z $t_conn && -n $line && $line != *phase=connecting* ]]; then
             t_conn=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
@@ -361,6 +397,18 @@ bench_scale() {
     # this is under load, near the end, for the record.
     printf '%-34s %-22s %-12s %s\n' "RSS per daemon near the end" "${med_kib:-?} MiB" "-" "(info)"
     echo "rss near the end: ${rss:-not sampled}"
+    # Where the time went, to find what grows in a long run: the CPU split
+    # (percent of both cores), the launcher's table clock against the wall
+    # (a lagging launcher), memory and disk.
+    echo "timeline (every ${BENCH_SCALE_SAMPLE_S:-30} s):"
+    cat "$timeline"
+    # Stale blocks by the minute they were first seen (launcher clock).
+    echo "blocks and stale blocks per minute of the run:"
+    q "SELECT (first_seen_ms - (SELECT MIN(first_seen_ms) FROM blocks WHERE height > 0)) / 60000 AS minute,
+              COUNT(*), SUM(stale), printf('%.1f %%', 100.0 * SUM(stale) / COUNT(*))
+       FROM blocks WHERE height > 0 GROUP BY minute ORDER BY minute" | tr '|' ' ' |
+        awk 'BEGIN { printf "%6s %6s %6s %8s\n", "minute", "blocks", "stale", "rate" }
+             { printf "%6s %6s %6s %6s %%\n", $1, $2, $3, $4 }'
     echo "load average after: $(cpu_load)"
 }
 

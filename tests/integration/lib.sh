@@ -16,6 +16,7 @@ SG_BIN=${SG_BIN:-$SG_ROOT/bin}
 SGNODE=$SG_BIN/sgnode
 SGOPERATOR=$SG_BIN/sgoperator
 SG_TOOLS=${SG_TOOLS:-$SG_ROOT/build/tests/tools}
+. "$(dirname "${BASH_SOURCE[0]}")/lib_procs.sh"
 
 declare -A SG_PID=() SG_PORT=() SG_IP=() SG_ARGS=() SG_EXE=()
 SG_NAMES=()

@@ -10,21 +10,7 @@ adv_setup() {
     [[ -x "$SG_BIN/launcher" ]] || sg_skip "bin/launcher not built (run make)"
     cp "$SG_BIN/launcher" "$SG_T/bin/" || sg_fail "cannot copy the launcher"
     LAUNCHER=$SG_T/bin/launcher
-    trap 'rc=$?; adv_kill_ours; (exit $rc); sg_cleanup' EXIT
-}
-
-adv_our_daemons() {
-    local p a0
-    for p in /proc/[0-9]*; do
-        a0=
-        { read -r -d '' a0 <"$p/cmdline"; } 2>/dev/null
-        [[ "$a0" == "$SG_T/bin/sg"* ]] && echo "${p#/proc/}"
-    done
-}
-
-adv_kill_ours() {
-    local p
-    for p in $(adv_our_daemons); do kill -KILL "$p" 2>/dev/null; done
+    trap 'rc=$?; sg_kill_ours "$SG_T"; (exit $rc); sg_cleanup' EXIT
 }
 
 # adv_q SQL: one query on the run's store ($RUN/run.db).
@@ -35,16 +21,10 @@ adv_q() { sqlite3 -cmd ".timeout 5000" "$RUN/run.db" "$1"; }
 # A port taken between the probe and the launcher's own check makes it
 # exit 2 before it creates $RUN: then another range is tried.
 adv_start() {
-    local nodes=$1 b p ok rc; shift
+    local nodes=$1 rc; shift
     for _ in 1 2 3 4 5; do
-        for _ in $(seq 1 50); do
-            b=$(( 20000 + RANDOM % 12000 )) ok=1
-            for p in $(seq "$b" $((b + nodes - 1))); do
-                if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
-            done
-            [[ $ok -eq 1 ]] && break
-        done
-        "$LAUNCHER" --quiet --duration 0 --base-port "$b" --run-dir "$RUN" "$@" \
+        sg_pick_base "$nodes" || sg_fail "no free port range"
+        "$LAUNCHER" --quiet --duration 0 --base-port "$BASE" --run-dir "$RUN" "$@" \
             <&- >"$RUN.out" 2>&1 &
         LPID=$!
         SG_PID[launcher]=$LPID

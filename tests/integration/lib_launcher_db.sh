@@ -2,28 +2,19 @@
 # a private MariaDB server: failure reporting, the set-up they share, and a
 # cleanup that removes the server, the launcher, every daemon it started
 # and the temporary directory, on failure too.
+. "$(dirname "${BASH_SOURCE[0]}")/lib_procs.sh"
 T=""
 LPID=""
 LDB_TAIL=${LDB_TAIL:-10}   # launcher output lines shown on failure
 
 fail() { echo "FAIL: $*"; [[ -n "$T" && -f "$T/l.out" ]] && tail -n "$LDB_TAIL" "$T/l.out"; exit 1; }
 
-# Daemons of this test: the ones started from the binaries copied into $T.
-our_daemons() {
-    local p a0
-    [[ -n "$T" ]] || return 0
-    for p in /proc/[0-9]*; do
-        a0=
-        { read -r -d '' a0 <"$p/cmdline"; } 2>/dev/null
-        [[ "$a0" == "$T/bin/sg"* ]] && echo "${p#/proc/}"
-    done
-}
 
 cleanup() {
-    local rc=$? p
+    local rc=$?
     trap - EXIT
     [[ -n "$LPID" ]] && kill -KILL "$LPID" 2>/dev/null
-    for p in $(our_daemons); do kill -KILL "$p" 2>/dev/null; done
+    sg_kill_ours "$T"
     [[ -n "$T" ]] && rm -rf "$T"
     mdb_stop
     [[ -n "$MDB_DIR" ]] && rm -rf "$MDB_DIR"

@@ -17,31 +17,17 @@ mkdir -p "$T/bin" "$T/work"
 cp "$BIN/launcher" "$BIN/sgnode" "$BIN/sgoperator" "$T/bin/" || fail "cannot copy binaries"
 L=$T/bin/launcher
 
-pick_base() {
-    local b p ok
-    for _ in $(seq 1 50); do
-        # Below the kernel's ephemeral range (32768+), where outgoing
-        # connections of other tests could take a port after the probe.
-        b=$(( 20000 + RANDOM % 12000 ))
-        ok=1
-        for p in $(seq "$b" $((b + 3))); do
-            if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
-        done
-        [[ $ok -eq 1 ]] && { BASE=$b; return 0; }
-    done
-    return 1
-}
 
 # Wrong password: one line naming the server and the fix, exit 2.
 printf 'wrong-password\n' >"$T/badpw"
-pick_base || fail "no free ports"
+sg_pick_base 4 || fail "no free ports"
 (cd "$T/work" && exec "$L" --db-host 127.0.0.1 --db-port "$MDB_PORT" --db-password-file "$T/badpw" \
     --db-name sglaunch --base-port "$BASE" --duration 5 >"$T/out" 2>"$T/err"); rc=$?
 [[ $rc -eq 2 ]] || fail "wrong password: exit $rc, expected 2: $(cat "$T/err")"
 [[ $(wc -l <"$T/err") -eq 1 ]] || fail "wrong password: not one line: $(cat "$T/err")"
 grep -q -- "--db-password" "$T/err" || fail "wrong password message lacks the fix: $(cat "$T/err")"
 [[ -z "$(ls -A "$T/work")" ]] || fail "wrong password: created $(ls -A "$T/work")"
-[[ -z "$(our_daemons)" ]] || fail "wrong password: daemons started"
+[[ -z "$(sg_our_daemons "$T")" ]] || fail "wrong password: daemons started"
 
 # A database from before the latency columns: the launcher adds them.
 mdb_sql "CREATE DATABASE IF NOT EXISTS sglaunch; CREATE TABLE sglaunch.transactions (
@@ -71,7 +57,7 @@ printf 'at 2s hashrate p1 1M\n' >"$T/scen.txt"
 # between the probe and the launcher's check (tests side by side) gives
 # exit 2 at once: another range is tried.
 for _ in 1 2 3 4 5; do
-    pick_base || fail "no free ports"
+    sg_pick_base 4 || fail "no free ports"
     rm -rf "$T/run"
     MYSQL_PWD=$MDB_PASS "$L" --db-host 127.0.0.1 --db-port "$MDB_PORT" --db-name sglaunch --block-interval 0 \
         --prosumers 2 --consumers 1 --difficulty 5 --duration 10 --quiet --base-port "$BASE" \
@@ -85,7 +71,7 @@ for _ in 1 2 3 4 5; do
 done
 LPID=""
 [[ $rc -eq 0 ]] || fail "launcher exited $rc"
-[[ -z "$(our_daemons)" ]] || fail "daemons left after the run"
+[[ -z "$(sg_our_daemons "$T")" ]] || fail "daemons left after the run"
 [[ ! -e "$T/run/run.db" ]] || fail "an SQLite file was made despite --db-host"
 
 run=$(mdb_sql "SELECT run_id FROM sglaunch.runs WHERE ended_at_s > 0")

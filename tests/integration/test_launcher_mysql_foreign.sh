@@ -58,7 +58,7 @@ snapshot >"$T/before" || fail "cannot read the original's tables"
 grep -q "table \`[a-z_]*\`" "$T/err" || fail "message does not name the table: $(cat "$T/err")"
 grep -q -- "--db-name" "$T/err" || fail "message does not name the fix: $(cat "$T/err")"
 [[ -z "$(ls -A "$T/work")" ]] || fail "foreign tables: created $(ls -A "$T/work")"
-[[ -z "$(our_daemons)" ]] || fail "foreign tables: daemons started"
+[[ -z "$(sg_our_daemons "$T")" ]] || fail "foreign tables: daemons started"
 
 snapshot >"$T/after" || fail "cannot read the original's tables again"
 diff -u "$T/before" "$T/after" >"$T/diff" || fail "the original's tables changed: $(head -n 20 "$T/diff")"

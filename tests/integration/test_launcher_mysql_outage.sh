@@ -25,26 +25,12 @@ mkdir -p "$T/bin"
 cp "$BIN/launcher" "$BIN/sgnode" "$BIN/sgoperator" "$T/bin/" || fail "cannot copy binaries"
 L=$T/bin/launcher
 
-pick_base() {
-    local b p ok
-    for _ in $(seq 1 50); do
-        # Below the kernel's ephemeral range (32768+), where outgoing
-        # connections of other tests could take a port after the probe.
-        b=$(( 20000 + RANDOM % 12000 ))
-        ok=1
-        for p in $(seq "$b" $((b + NODES - 1))); do
-            if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
-        done
-        [[ $ok -eq 1 ]] && { BASE=$b; return 0; }
-    done
-    return 1
-}
 
 # A port taken between the probe and the launcher's own check (tests side
 # by side) makes it exit 2 at once: then another range is tried.
 started=0
 for _ in 1 2 3 4 5; do
-    pick_base || fail "no free ports"
+    sg_pick_base "$NODES" || fail "no free ports"
     rm -rf "$T/run"
     MYSQL_PWD=$MDB_PASS "$L" --db-host 127.0.0.1 --db-port "$MDB_PORT" --db-name sgout --block-interval 0 \
         --prosumers 2 --consumers 2 --difficulty 6 --duration 0 --quiet --base-port "$BASE" \
@@ -107,7 +93,7 @@ kill -0 "$LPID" 2>/dev/null && fail "launcher still running 180 s after SIGINT"
 wait "$LPID"; rc=$?
 LPID=""
 [[ $rc -eq 0 ]] || fail "launcher exited $rc"
-[[ -z "$(our_daemons)" ]] || fail "daemons left after the run"
+[[ -z "$(sg_our_daemons "$T")" ]] || fail "daemons left after the run"
 
 # The launcher noticed: one event when writes failed, one when they resumed.
 grep -q "launcher: database unreachable; [0-9]* rows wait" "$T/l.out" ||

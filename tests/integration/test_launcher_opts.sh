@@ -14,16 +14,6 @@ W=$SG_T/work
 mkdir -p "$W"
 printf 'secret\n' >"$SG_T/pw"
 
-# Processes running our copies of the daemons (argv[0] is the path; bash
-# builtins only: the machine may be loaded).
-our_daemons() {
-    local p a0
-    for p in /proc/[0-9]*; do
-        a0=
-        { read -r -d '' a0 <"$p/cmdline"; } 2>/dev/null
-        [[ "$a0" == "$SG_T/bin/sg"* ]] && echo "${p#/proc/}"
-    done
-}
 
 # expect_bad "PATTERN" ARGS...: exit 2, one stderr line matching PATTERN,
 # nothing on stdout, no runs/ directory, no daemon.
@@ -123,7 +113,7 @@ sg_free_port || sg_fail "no free port"
 expect_bad 'MySQL|mysql|refused|connect' --db-host 127.0.0.1 --db-port "$dbport" \
     --db-password-file "$SG_T/pw" --prosumers 0 --consumers 0 --base-port "$SG_FREE_PORT"
 
-[[ -z "$(our_daemons)" ]] || sg_fail "a bad command line started a daemon"
+[[ -z "$(sg_our_daemons "$SG_T")" ]] || sg_fail "a bad command line started a daemon"
 
 # --help and --version succeed and start nothing.
 (cd "$W" && "$LAUNCHER" --help >"$SG_T/out" 2>&1) || sg_fail "--help failed"

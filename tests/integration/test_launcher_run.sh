@@ -16,40 +16,12 @@ cp "$SG_BIN/launcher" "$SG_T/bin/" || sg_fail "cannot copy the launcher"
 LAUNCHER=$SG_T/bin/launcher
 NODES=5   # operator, 2 prosumers, 2 consumers
 
-our_daemons() {
-    local p a0
-    for p in /proc/[0-9]*; do
-        a0=
-        { read -r -d '' a0 <"$p/cmdline"; } 2>/dev/null
-        [[ "$a0" == "$SG_T/bin/sg"* ]] && echo "${p#/proc/}"
-    done
-}
 
-# Kills leftovers by pid (found above) so a failure cannot leak daemons.
-kill_ours() {
-    local p
-    for p in $(our_daemons); do kill -KILL "$p" 2>/dev/null; done
-}
-# sg_cleanup reads the exit status from $?: hand it on past kill_ours.
-trap 'rc=$?; kill_ours; (exit $rc); sg_cleanup' EXIT
+# sg_cleanup reads the exit status from $?: hand it on past sg_kill_ours.
+trap 'rc=$?; sg_kill_ours "$SG_T"; (exit $rc); sg_cleanup' EXIT
 
 q() { sqlite3 -cmd ".timeout 5000" "$DB" "$1"; }
 
-# Sets BASE to a base port with NODES free ports above it.
-pick_base() {
-    local b p ok
-    for _ in $(seq 1 50); do
-        # Below the kernel's ephemeral range (32768+), where outgoing
-        # connections of other tests could take a port after the probe.
-        b=$(( 20000 + RANDOM % 12000 ))
-        ok=1
-        for p in $(seq "$b" $((b + NODES - 1))); do
-            if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
-        done
-        [[ $ok -eq 1 ]] && { BASE=$b; return 0; }
-    done
-    return 1
-}
 
 # start_launcher DIR ARGS...: in the background, LPID set.  A port taken
 # between the probe and the launcher's own check (tests run side by side)
@@ -59,7 +31,7 @@ pick_base() {
 start_launcher() {
     local dir=$1 rc; shift
     for _ in 1 2 3 4 5; do
-        pick_base || sg_fail "no free port range"
+        sg_pick_base "$NODES" || sg_fail "no free port range"
         "$LAUNCHER" --prosumers 2 --consumers 2 --difficulty 5 --quiet --base-port "$BASE" \
             --run-dir "$dir" "$@" <&- >"$dir.out" 2>&1 &
         LPID=$!
@@ -93,7 +65,7 @@ wait_exit() {
 wait_no_daemons() {
     local secs=$1 left
     for _ in $(seq 1 $((secs * 5))); do
-        left=$(our_daemons)
+        left=$(sg_our_daemons "$SG_T")
         [[ -z "$left" ]] && return 0
         sleep 0.2
     done
@@ -271,20 +243,20 @@ grep -q ' INFO ' "$SG_T/attach" && sg_fail "attach --level error printed INFO li
 [[ $rc -eq 2 ]] || sg_fail "attach to an unknown node exited $rc, expected 2"
 # A daemon that dies is reported and restarted (counted).
 p1pid=""
-for p in $(our_daemons); do
+for p in $(sg_our_daemons "$SG_T"); do
     tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--name p1 " && p1pid=$p
 done
 [[ -n "$p1pid" ]] || sg_fail "cannot find p1's process"
 kill -KILL "$p1pid"
 for _ in $(seq 1 300); do
-    [[ $(our_daemons | wc -l) -ge $NODES ]] && ! kill -0 "$p1pid" 2>/dev/null && break
+    [[ $(sg_our_daemons "$SG_T" | wc -l) -ge $NODES ]] && ! kill -0 "$p1pid" 2>/dev/null && break
     sleep 0.2
 done
-[[ $(our_daemons | wc -l) -ge $NODES ]] || sg_fail "p1 was not restarted: $(cat "$RUN.out")"
+[[ $(sg_our_daemons "$SG_T" | wc -l) -ge $NODES ]] || sg_fail "p1 was not restarted: $(cat "$RUN.out")"
 grep -q "p1 died (signal 9); restart 1" "$RUN.out" || sg_fail "no restart report: $(cat "$RUN.out")"
 # Descriptors: every daemon, the restarted one too, holds only its own.
 nfd=0
-for p in $(our_daemons); do
+for p in $(sg_our_daemons "$SG_T"); do
     n=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | sed -n '/^--name$/{n;p;q}')
     [[ -n "$n" ]] || continue
     sg_check_fds "$p" "$n" "$RUN" /dev/null
@@ -318,10 +290,10 @@ RUN=$SG_T/run3
 DB=$RUN/run.db
 start_launcher "$RUN" --duration 0
 for _ in $(seq 1 600); do
-    [[ $(our_daemons | wc -l) -ge $NODES ]] && break
+    [[ $(sg_our_daemons "$SG_T" | wc -l) -ge $NODES ]] && break
     sleep 0.2
 done
-[[ $(our_daemons | wc -l) -ge $NODES ]] || sg_fail "daemons did not start"
+[[ $(sg_our_daemons "$SG_T" | wc -l) -ge $NODES ]] || sg_fail "daemons did not start"
 sleep 1
 kill -KILL "$LPID"
 wait "$LPID" 2>/dev/null

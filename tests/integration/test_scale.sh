@@ -18,43 +18,16 @@ LAUNCHER=$SG_T/bin/launcher
 PROSUMERS=15 CONSUMERS=14
 NODES=$((1 + PROSUMERS + CONSUMERS))
 
-our_daemons() {
-    local p a0
-    for p in /proc/[0-9]*; do
-        a0=
-        { read -r -d '' a0 <"$p/cmdline"; } 2>/dev/null
-        [[ "$a0" == "$SG_T/bin/sg"* ]] && echo "${p#/proc/}"
-    done
-}
-kill_ours() {
-    local p
-    for p in $(our_daemons); do kill -KILL "$p" 2>/dev/null; done
-}
-trap 'rc=$?; kill_ours; (exit $rc); sg_cleanup' EXIT
+trap 'rc=$?; sg_kill_ours "$SG_T"; (exit $rc); sg_cleanup' EXIT
 
 RUN=$SG_T/run
 DB=$RUN/run.db
 q() { sqlite3 -cmd ".timeout 5000" "$DB" "$1"; }
 
-# A base port with NODES free ports above it, below the ephemeral range;
-# a range taken between this probe and the launcher's own check makes it
-# exit 2 before it creates the run directory: then another is tried.
-pick_base() {
-    local b p ok
-    for _ in $(seq 1 50); do
-        b=$(( 20000 + RANDOM % (12000 - NODES) ))
-        ok=1
-        for p in $(seq "$b" $((b + NODES - 1))); do
-            if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
-        done
-        [[ $ok -eq 1 ]] && { BASE=$b; return 0; }
-    done
-    return 1
-}
 
 started=0
 for _ in 1 2 3 4 5; do
-    pick_base || sg_fail "no free port range"
+    sg_pick_base "$NODES" || sg_fail "no free port range"
     "$LAUNCHER" --prosumers "$PROSUMERS" --consumers "$CONSUMERS" --duration 60 --quiet \
         --base-port "$BASE" --run-dir "$RUN" <&- >"$RUN.out" 2>&1 &
     LPID=$!
@@ -77,7 +50,7 @@ unset "SG_PID[launcher]"
 [[ $LRC -eq 0 ]] || { tail -n 20 "$RUN.out"; sg_fail "launcher exited $LRC"; }
 
 # Nothing left running: the launcher reaps every daemon before it exits.
-left=$(our_daemons)
+left=$(sg_our_daemons "$SG_T")
 [[ -z "$left" ]] || sg_fail "daemons still running after the launcher exited: $left"
 
 summary=$(grep '^run .* restarts' "$RUN.out") || sg_fail "no summary: $(tail -n 5 "$RUN.out")"

@@ -31,38 +31,14 @@ cp "$SG_BIN/launcher" "$SG_T/bin/" || sg_fail "cannot copy the launcher"
 LAUNCHER=$SG_T/bin/launcher
 NODES=5
 
-our_daemons() {
-    local p a0
-    for p in /proc/[0-9]*; do
-        a0=
-        { read -r -d '' a0 <"$p/cmdline"; } 2>/dev/null
-        [[ "$a0" == "$SG_T/bin/sg"* ]] && echo "${p#/proc/}"
-    done
-}
-kill_ours() {
-    local p
-    for p in $(our_daemons); do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-}
-trap 'rc=$?; kill_ours; (exit $rc); sg_cleanup' EXIT
+trap 'rc=$?; sg_kill_ours "$SG_T"; (exit $rc); sg_cleanup' EXIT
 
 q() { sqlite3 -cmd ".timeout 5000" "$DB" "$1"; }
 
-pick_base() {
-    local b p ok
-    for _ in $(seq 1 50); do
-        b=$(( 20000 + RANDOM % 12000 ))
-        ok=1
-        for p in $(seq "$b" $((b + NODES - 1))); do
-            if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
-        done
-        [[ $ok -eq 1 ]] && { BASE=$b; return 0; }
-    done
-    return 1
-}
 
 # ---- a bad line is refused before anything starts -------------------------------
 printf 'at 5s kill c1\nat 10s partition op,p1\n' >"$SG_T/bad.txt"
-pick_base || sg_fail "no free port range"
+sg_pick_base "$NODES" || sg_fail "no free port range"
 "$LAUNCHER" --prosumers 2 --consumers 2 --quiet --base-port "$BASE" --duration 60 \
     --run-dir "$SG_T/badrun" --scenario "$SG_T/bad.txt" <&- >"$SG_T/bad.out" 2>&1
 rc=$?
@@ -84,7 +60,7 @@ SCEN
 RUN=$SG_T/run
 DB=$RUN/run.db
 for _ in 1 2 3 4 5; do
-    pick_base || sg_fail "no free port range"
+    sg_pick_base "$NODES" || sg_fail "no free port range"
     "$LAUNCHER" --prosumers 2 --consumers 2 --quiet --base-port "$BASE" --duration 60 \
         --seed 7 --run-dir "$RUN" --scenario "$SG_T/scen.txt" <&- >"$RUN.out" 2>&1 &
     LPID=$!
@@ -95,7 +71,7 @@ for _ in 1 2 3 4 5; do
     break
 done
 [[ $LRC -eq 0 ]] || { tail -n 30 "$RUN.out"; sg_fail "launcher exited $LRC"; }
-[[ -z "$(our_daemons)" ]] || sg_fail "daemons left running"
+[[ -z "$(sg_our_daemons "$SG_T")" ]] || sg_fail "daemons left running"
 cmp -s "$SG_T/scen.txt" "$RUN/scenario.txt" || sg_fail "the run directory lacks scenario.txt"
 grep -qF "\"scenario\": \"$SG_T/scen.txt\"" "$RUN/run.json" || sg_fail "run.json lacks the scenario"
 
