@@ -89,14 +89,18 @@ typedef struct {
  * starts.  On bad input returns SG_EINVAL with one line in err naming the
  * problem and the fix. */
 /* Orders one core may check each second before the market's own traffic
- * crowds out the chain (a quarter of the ~20k Ed25519 checks a core does). */
-#define LOPTS_CHECKS_PER_CORE 5000
+ * crowds out the chain.  A tenth of the ~20k Ed25519 checks a core does:
+ * each order also costs every daemon its relay (announcements, frames,
+ * the kernel's TCP), about twice the check again, and at 5000 the 200-daemon
+ * run on 2 cores left the miners and block relay no CPU (20 % stale blocks;
+ * docs/BENCHMARKS.md). */
+#define LOPTS_CHECKS_PER_CORE 2000
 /* The default tick when --tick is not given: every household posts an
  * order a tick and every daemon checks every order, so a host with
  * `daemons` of the run's daemons on `cores` cores checks households x
  * daemons orders a tick.  The tick is stretched (from 1 s, in whole
  * tenths) until that is at most LOPTS_CHECKS_PER_CORE a core a second:
- * 1 s up to about 100 daemons on 2 cores, 4 s for 200. */
+ * 1 s up to about 60 daemons on 2 cores, 10 s for 200. */
 uint32_t launcher_auto_tick_ms(uint64_t households, uint64_t daemons, uint64_t cores);
 
 int launcher_opts_parse(launcher_opts *o, int argc, char **argv,

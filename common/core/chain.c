@@ -2,9 +2,10 @@
  * chain.c - block index, most-work fork choice, reorganisation, orphans.
  *
  * Every indexed block is a heap entry that never moves (parents point at
- * it); the active chain is an array of entry pointers by height.  Each
- * connected block keeps the ledger journal that undoes it, so a reorg rolls
- * state back exactly.  A reorganisation is all or nothing as seen from
+ * it); the active chain is an array of entry pointers by height.  The
+ * connected blocks near the tip keep the ledger journal that undoes them,
+ * so a reorg rolls state back exactly; one reaching deeper (CHAIN_UNDO_KEEP)
+ * rebuilds the state at the fork from genesis.  A reorganisation is all or nothing as seen from
  * outside: if a block of the new branch fails, the old branch is restored
  * before anyone is told anything, so callbacks and the mempool only ever see
  * committed changes.
@@ -55,6 +56,8 @@ struct chain {
     mempool *mp;
     sigcache *sc;                /* signatures checked on mempool entry */
     store *store;
+    size_t undo_keep;            /* see CHAIN_UNDO_KEEP */
+    size_t undo_floor;           /* lowest active height that may keep one */
     chain_orphan orphans[CHAIN_ORPHAN_MAX];
     size_t n_orphans;
     uint64_t orphan_seq;
@@ -531,6 +534,21 @@ static void disconnect_one(chain *c, centry *ce)
     ledger_undo_apply(c->ledger, ce->undo);
 }
 
+/* Drops the journals of active blocks more than undo_keep below the tip;
+ * `changed` is the lowest height the last move connected (its journals
+ * are new). */
+static void prune_undo(chain *c, size_t changed)
+{
+    if (changed < c->undo_floor)
+        c->undo_floor = changed;
+    while (c->undo_floor + c->undo_keep < c->n_active - 1) {
+        centry *ce = c->active[c->undo_floor++];
+        if (ce->undo != NULL)
+            ledger_undo_free(ce->undo);
+        ce->undo = NULL;
+    }
+}
+
 /* The ledger already holds the new state; make it official: active flags
  * and array, mempool, then callbacks (so they see a consistent chain). */
 static void commit(chain *c, const reorg_plan *p, chain_result *res)
@@ -546,6 +564,7 @@ static void commit(chain *c, const reorg_plan *p, chain_result *res)
         p->new_[i]->e.active = 1;
         c->active[c->n_active++] = p->new_[i];
     }
+    prune_undo(c, p->fork_height + 1);
     /* Abandoned transactions come back if the new state still allows them;
      * failures (nonce used by the new branch, pool full) are expected. */
     for (size_t i = 0; i < p->n_old; i++)
@@ -583,6 +602,82 @@ static void restore_old(chain *c, reorg_plan *p, chain_result *res)
     }
 }
 
+/* The state after active[height], rebuilt from genesis by applying the
+ * active blocks again (their signatures were checked when they came). */
+static int rebuild_state(chain *c, size_t height, ledger **out)
+{
+    ledger *l = NULL;
+    uint8_t *sig_ok = NULL;
+    size_t cap = 0;
+    int rc = ledger_new(&l, c->params);
+
+    for (size_t h = 1; rc == SG_OK && h <= height; h++) {
+        loaded_block lb;
+        if ((rc = load_block(c, c->active[h], &lb)) < 0)
+            break;
+        if (lb.b.n_txs > cap) {
+            uint8_t *grown = realloc(sig_ok, lb.b.n_txs);
+            if (grown == NULL) {
+                loaded_free(&lb);
+                rc = SG_ENOMEM;
+                break;
+            }
+            sig_ok = grown;
+            cap = lb.b.n_txs;
+            memset(sig_ok, 1, cap);
+        }
+        rc = ledger_apply_block(l, &lb.b, (const uint8_t (*)[32])lb.txids, sig_ok, h, NULL);
+        loaded_free(&lb);
+    }
+    free(sig_ok);
+    if (rc < 0 && l != NULL) {
+        ledger_free(l);
+        l = NULL;
+    }
+    *out = l;
+    return rc;
+}
+
+static int below_undo(const reorg_plan *p)
+{
+    for (size_t i = 0; i < p->n_old; i++)
+        if (p->old[i]->undo == NULL)
+            return 1;
+    return 0;
+}
+
+/* reorg_to for a fork below the kept journals: the new branch goes onto a
+ * rebuilt state, and the old state, untouched, stays until it has. */
+static int reorg_rebuilt(chain *c, reorg_plan *p, chain_result *res, int *marked)
+{
+    ledger *old_state = c->ledger, *fresh;
+    size_t i = 0;
+    int rc = rebuild_state(c, p->fork_height, &fresh);
+
+    if (rc < 0)
+        return rc;
+    c->ledger = fresh;
+    for (; i < p->n_new; i++)
+        if ((rc = connect_one(c, p, p->new_[i], &p->nb[i])) < 0)
+            break;
+    if (rc == 0) {
+        ledger_free(old_state);
+        commit(c, p, res);
+        return 0;
+    }
+    for (size_t j = i; j-- > 0;) {
+        ledger_undo_free(p->new_[j]->undo);
+        p->new_[j]->undo = NULL;
+    }
+    c->ledger = old_state;
+    ledger_free(fresh);
+    if (rc != SG_ENOMEM) {
+        mark_invalid(c, p->new_[i]);
+        *marked = 1;
+    }
+    return rc;
+}
+
 /* Moves the active chain to target.  On a rule violation the failing
  * block and its descendants become invalid, the old chain is back, and
  * *marked is set.  Other errors (memory, I/O) change nothing. */
@@ -593,6 +688,10 @@ static int reorg_to(chain *c, centry *target, chain_result *res, int *marked)
     int rc = plan_build(c, target, &p);
     if (rc < 0)
         goto out;
+    if (below_undo(&p)) {
+        rc = reorg_rebuilt(c, &p, res, marked);
+        goto out;
+    }
     for (size_t i = 0; i < p.n_old; i++)
         disconnect_one(c, p.old[i]);
     size_t i = 0;
@@ -880,6 +979,8 @@ int chain_open(chain **out, const chain_config *cfg, chain_load_report *rep)
     if (c == NULL)
         return SG_ENOMEM;
     c->params = cfg->params;
+    c->undo_keep = cfg->undo_keep ? cfg->undo_keep : CHAIN_UNDO_KEEP;
+    c->undo_floor = 1;
     c->on_connect = cfg->on_connect;
     c->on_disconnect = cfg->on_disconnect;
     c->cb_ctx = cfg->cb_ctx;

@@ -41,6 +41,12 @@
 #define CHAIN_FUTURE_MIN_SECS 12       /* ... but at least this */
 #define CHAIN_MEDIAN_SPAN 11
 #define CHAIN_ORPHAN_MAX 256
+/* Connected blocks this far below the tip keep the journal that undoes
+ * them (each holds what its block changed: ~100 KB for 200 orders and their
+ * settlement, so memory grew with the chain); a reorg reaching below them
+ * rebuilds the state at the fork from genesis instead, reading the blocks
+ * back from the store: rare, slower, and the same result. */
+#define CHAIN_UNDO_KEEP 100
 #define CHAIN_MEMPOOL_TXS 50000
 #define CHAIN_MEMPOOL_BYTES (64u * 1024 * 1024)
 
@@ -73,6 +79,7 @@ typedef struct {
     chain_block_cb on_connect;    /* optional */
     chain_block_cb on_disconnect; /* optional */
     void *cb_ctx;
+    uint32_t undo_keep;           /* 0: CHAIN_UNDO_KEEP (tests go lower) */
 } chain_config;
 
 typedef struct {

@@ -52,14 +52,22 @@ static void fix_init(fix *f)
     params_chain_id(&f->p, f->id);
 }
 
-static chain *open_chain(const fix *f, const char *dir, chain_block_cb con,
-                         chain_block_cb dis, void *ctx, chain_load_report *rep)
+/* undo_keep 0: the default journal depth (CHAIN_UNDO_KEEP). */
+static chain *open_chain_keep(const fix *f, const char *dir, chain_block_cb con,
+                              chain_block_cb dis, void *ctx, chain_load_report *rep,
+                              uint32_t undo_keep)
 {
     chain_config cfg = { .params = &f->p, .data_dir = dir, .on_connect = con,
-                         .on_disconnect = dis, .cb_ctx = ctx };
+                         .on_disconnect = dis, .cb_ctx = ctx, .undo_keep = undo_keep };
     chain *c = NULL;
     ck_assert_int_eq(chain_open(&c, &cfg, rep), 0);
     return c;
+}
+
+static chain *open_chain(const fix *f, const char *dir, chain_block_cb con,
+                         chain_block_cb dis, void *ctx, chain_load_report *rep)
+{
+    return open_chain_keep(f, dir, con, dis, ctx, rep, 0);
 }
 
 static proto_tx transfer(const fix *f, int from, int to, uint64_t nonce, uint64_t amount)
@@ -272,13 +280,15 @@ START_TEST(test_linear)
 END_TEST
 
 /* Node A sees branch X (depth d) then branch Y (depth d + 1) from the same
- * fork; node B only ever sees Y. */
-static void reorg_case(uint32_t d)
+ * fork; node B only ever sees Y.  A keeps undo journals for undo_keep
+ * blocks below its tip (0: the default): below d, the reorg rebuilds the
+ * state at the fork instead, with the same outcome. */
+static void reorg_case(uint32_t d, uint32_t undo_keep)
 {
     fix f;
     fix_init(&f);
     evlog ev = { 0 };
-    chain *A = open_chain(&f, NULL, on_con, on_dis, &ev, NULL);
+    chain *A = open_chain_keep(&f, NULL, on_con, on_dis, &ev, NULL, undo_keep);
     chain *B = open_chain(&f, NULL, NULL, NULL, NULL, NULL);
 
     /* Common prefix of 3 blocks with a transfer 0 -> 1. */
@@ -391,13 +401,72 @@ static void reorg_case(uint32_t d)
 
 START_TEST(test_reorg_depth1)
 {
-    reorg_case(1);
+    reorg_case(1, 0);
 }
 END_TEST
 
 START_TEST(test_reorg_depth10)
 {
-    reorg_case(10);
+    reorg_case(10, 0);
+}
+END_TEST
+
+START_TEST(test_reorg_below_undo)
+{
+    reorg_case(10, 2);
+    reorg_case(3, 1);
+}
+END_TEST
+
+/* A branch with more work but a bad block, forking below the kept undo
+ * journals: the rebuilt state is thrown away, the old one was never
+ * touched, and nobody hears of the attempt. */
+START_TEST(test_invalid_branch_below_undo)
+{
+    fix f;
+    fix_init(&f);
+    evlog ev = { 0 };
+    chain *c = open_chain_keep(&f, NULL, on_con, on_dis, &ev, NULL, 1);
+    proto_tx t = transfer(&f, 0, 1, 0, 500);
+    blk a[4];
+    memcpy(a[0].hash, f.id, 32);
+    for (uint32_t h = 1; h <= 3; h++) {
+        a[h] = make(&f, a[h - 1].hash, h, 0, &t, h == 1);
+        expect(c, &a[h], CHAIN_NEW_TIP);
+    }
+    uint8_t before[32], after[32];
+    state_hash(c, before);
+
+    proto_tx over = transfer(&f, 2, 1, 0, BALANCE + 1);
+    blk b[5];
+    memcpy(b[0].hash, f.id, 32);
+    for (uint32_t h = 1; h <= 3; h++) {
+        b[h] = make(&f, b[h - 1].hash, h, 1, &over, h == 2);
+        expect(c, &b[h], CHAIN_SIDE);
+    }
+    b[4] = make(&f, b[3].hash, 4, 1, NULL, 0);
+    ev.n = 0;
+    chain_result res;
+    ck_assert_int_eq(submit(c, &b[4], &res), SG_EBALANCE);
+    ck_assert_int_eq(ev.n, 0);
+    ck_assert_mem_eq(chain_tip(c)->hash, a[3].hash, 32);
+    state_hash(c, after);
+    ck_assert_mem_eq(before, after, 32);
+    ck_assert_int_eq(chain_lookup(c, b[1].hash)->status, CHAIN_ENTRY_VALID);
+    ck_assert_int_eq(chain_lookup(c, b[2].hash)->status, CHAIN_ENTRY_INVALID);
+    ck_assert_int_eq(chain_lookup(c, b[4].hash)->status, CHAIN_ENTRY_INVALID);
+
+    /* The honest chain still grows, and a later ordinary reorg still works. */
+    blk a4 = make(&f, a[3].hash, 4, 0, NULL, 0);
+    expect(c, &a4, CHAIN_NEW_TIP);
+    ck_assert_int_eq(ev.n, 1);
+    free(a4.bytes);
+    for (uint32_t h = 1; h <= 3; h++)
+        free(a[h].bytes);
+    for (uint32_t h = 1; h <= 4; h++)
+        free(b[h].bytes);
+    chain_free(c);
+    params_free(&f.p);
 }
 END_TEST
 
@@ -1013,6 +1082,8 @@ Suite *chain_suite(void)
     tcase_add_test(tc, test_linear);
     tcase_add_test(tc, test_reorg_depth1);
     tcase_add_test(tc, test_reorg_depth10);
+    tcase_add_test(tc, test_reorg_below_undo);
+    tcase_add_test(tc, test_invalid_branch_below_undo);
     tcase_add_test(tc, test_tie_break);
     tcase_add_test(tc, test_orphans);
     tcase_add_test(tc, test_orphan_pool_bound);

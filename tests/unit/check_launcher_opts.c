@@ -396,15 +396,16 @@ static const struct {
 };
 
 /* The default tick: 1 s while a host's cores can check every order at a
- * quarter of their speed, stretched in tenths beyond. */
+ * tenth of their speed, stretched in tenths beyond. */
 START_TEST(test_auto_tick)
 {
     ck_assert_uint_eq(launcher_auto_tick_ms(8, 9, 2), 1000);
-    ck_assert_uint_eq(launcher_auto_tick_ms(99, 100, 2), 1000);
-    ck_assert_uint_eq(launcher_auto_tick_ms(199, 200, 2), 4000);   /* 3.98 s up */
-    ck_assert_uint_eq(launcher_auto_tick_ms(199, 200, 16), 1000);
-    ck_assert_uint_eq(launcher_auto_tick_ms(999, 100, 2), 10000);  /* 100 of 1000 on a host */
-    ck_assert_uint_eq(launcher_auto_tick_ms(199, 200, 0), 8000);   /* no core count: one */
+    ck_assert_uint_eq(launcher_auto_tick_ms(62, 63, 2), 1000);     /* 3906 checks a tick */
+    ck_assert_uint_eq(launcher_auto_tick_ms(99, 100, 2), 2500);    /* 2.475 s up */
+    ck_assert_uint_eq(launcher_auto_tick_ms(199, 200, 2), 10000);  /* 9.95 s up */
+    ck_assert_uint_eq(launcher_auto_tick_ms(199, 200, 16), 1300);
+    ck_assert_uint_eq(launcher_auto_tick_ms(999, 100, 2), 25000);  /* 100 of 1000 on a host */
+    ck_assert_uint_eq(launcher_auto_tick_ms(199, 200, 0), 19900);  /* no core count: one */
     ck_assert_uint_eq(launcher_auto_tick_ms(1000000, 1000000, 1), 3600000);
 }
 END_TEST
