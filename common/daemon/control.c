@@ -40,6 +40,10 @@ struct control {
     log_item *log_head, *log_tail;
     size_t log_n;
     uint64_t log_dropped;
+    /* The ledger's digest changes only with the tip: computed once per tip
+     * (it sorts the whole state, and every daemon is asked each second). */
+    uint8_t state_tip[32];
+    char state_hex[65];
 };
 
 /* ---- statistics ---------------------------------------------------------- */
@@ -79,10 +83,10 @@ static int64_t clamp64(uint64_t v)
 static void stats_wallet(control *c, stat_buf *sb)
 {
     ledger *l = chain_ledger(c->cfg.chain);
+    const chain_entry *tip = chain_tip(c->cfg.chain);
     const ledger_account *a = ledger_account_get(l, c->cfg.pk);
     ledger_account zero = { 0 };
     uint8_t sh[32];
-    char hex[65];
 
     if (!a)
         a = &zero;
@@ -93,10 +97,15 @@ static void stats_wallet(control *c, stat_buf *sb)
     stat_int(sb, "bought_wh", clamp64(a->bought_wh));
     stat_int(sb, "grid_import_wh", clamp64(a->grid_import_wh));
     stat_int(sb, "grid_export_wh", clamp64(a->grid_export_wh));
-    if (ledger_state_hash(l, sh) == 0) {
-        hash_hex(sh, 32, hex);
-        stat_str(sb, "state_hash", hex);
+    if (memcmp(c->state_tip, tip->hash, 32) != 0 || c->state_hex[0] == '\0') {
+        c->state_hex[0] = '\0';
+        if (ledger_state_hash(l, sh) == 0) {
+            hash_hex(sh, 32, c->state_hex);
+            memcpy(c->state_tip, tip->hash, 32);
+        }
     }
+    if (c->state_hex[0] != '\0')
+        stat_str(sb, "state_hash", c->state_hex);
 }
 
 static void stats_market(control *c, stat_buf *sb)
