@@ -5,10 +5,10 @@
  * it); the active chain is an array of entry pointers by height.  The
  * connected blocks near the tip keep the ledger journal that undoes them,
  * so a reorg rolls state back exactly; one reaching deeper (CHAIN_UNDO_KEEP)
- * rebuilds the state at the fork from genesis.  A reorganisation is all or nothing as seen from
- * outside: if a block of the new branch fails, the old branch is restored
- * before anyone is told anything, so callbacks and the mempool only ever see
- * committed changes.
+ * rebuilds the state at the fork from genesis.  A reorganisation is all or
+ * nothing as seen from outside: if a block of the new branch fails, the old
+ * branch is restored before anyone is told anything, so callbacks and the
+ * mempool only ever see committed changes.
  */
 #include "common/core/chain.h"
 
@@ -646,72 +646,64 @@ static int below_undo(const reorg_plan *p)
     return 0;
 }
 
-/* reorg_to for a fork below the kept journals: the new branch goes onto a
- * rebuilt state, and the old state, untouched, stays until it has. */
-static int reorg_rebuilt(chain *c, reorg_plan *p, chain_result *res, int *marked)
+/* Connects the new branch; on a failure unwinds what did connect and
+ * sets *failed to the block that broke a rule. */
+static int connect_branch(chain *c, reorg_plan *p, size_t *failed)
 {
-    ledger *old_state = c->ledger, *fresh;
+    int rc = 0;
     size_t i = 0;
-    int rc = rebuild_state(c, p->fork_height, &fresh);
-
-    if (rc < 0)
-        return rc;
-    c->ledger = fresh;
     for (; i < p->n_new; i++)
         if ((rc = connect_one(c, p, p->new_[i], &p->nb[i])) < 0)
             break;
-    if (rc == 0) {
-        ledger_free(old_state);
-        commit(c, p, res);
+    if (rc == 0)
         return 0;
-    }
     for (size_t j = i; j-- > 0;) {
+        disconnect_one(c, p->new_[j]);
         ledger_undo_free(p->new_[j]->undo);
         p->new_[j]->undo = NULL;
     }
-    c->ledger = old_state;
-    ledger_free(fresh);
-    if (rc != SG_ENOMEM) {
-        mark_invalid(c, p->new_[i]);
-        *marked = 1;
-    }
+    *failed = i;
     return rc;
 }
 
 /* Moves the active chain to target.  On a rule violation the failing
  * block and its descendants become invalid, the old chain is back, and
- * *marked is set.  Other errors (memory, I/O) change nothing. */
+ * *marked is set.  Other errors (memory, I/O) change nothing.  Below the
+ * kept journals the new branch goes onto a state rebuilt at the fork, and
+ * the old state, untouched meanwhile, is kept until the branch connects. */
 static int reorg_to(chain *c, centry *target, chain_result *res, int *marked)
 {
     reorg_plan p;
+    ledger *old_state = NULL, *rebuilt;
+    size_t failed = 0;
     *marked = 0;
     int rc = plan_build(c, target, &p);
     if (rc < 0)
         goto out;
     if (below_undo(&p)) {
-        rc = reorg_rebuilt(c, &p, res, marked);
-        goto out;
+        if ((rc = rebuild_state(c, p.fork_height, &rebuilt)) < 0)
+            goto out;
+        old_state = c->ledger;
+        c->ledger = rebuilt;
+    } else {
+        for (size_t i = 0; i < p.n_old; i++)
+            disconnect_one(c, p.old[i]);
     }
-    for (size_t i = 0; i < p.n_old; i++)
-        disconnect_one(c, p.old[i]);
-    size_t i = 0;
-    for (; i < p.n_new; i++) {
-        rc = connect_one(c, &p, p.new_[i], &p.nb[i]);
-        if (rc < 0)
-            break;
-    }
+    rc = connect_branch(c, &p, &failed);
     if (rc == 0) {
+        if (old_state)
+            ledger_free(old_state);
         commit(c, &p, res);
         goto out;
     }
-    for (size_t j = i; j-- > 0;) {
-        disconnect_one(c, p.new_[j]);
-        ledger_undo_free(p.new_[j]->undo);
-        p.new_[j]->undo = NULL;
+    if (old_state) {
+        ledger_free(c->ledger);
+        c->ledger = old_state;
+    } else {
+        restore_old(c, &p, res);
     }
-    restore_old(c, &p, res);
     if (rc != SG_ENOMEM) {
-        mark_invalid(c, p.new_[i]);
+        mark_invalid(c, p.new_[failed]);
         *marked = 1;
     }
 out:
