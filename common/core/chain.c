@@ -69,11 +69,20 @@ typedef struct {
     int check_future;
 } accept_ctx;
 
-/* A block decoded for connecting or disconnecting, with its txids. */
+/* A block decoded for connecting or disconnecting, with its txids.
+ * borrowed: both belong to the caller (accept_one's block, so a new tip
+ * is not read back from the store and decoded a second time). */
 typedef struct {
     proto_block b;
     uint8_t (*txids)[32];
+    int borrowed;
 } loaded_block;
+
+/* The block accept_one just indexed, decoded: plan_build takes it as is. */
+typedef struct {
+    const centry *ce;
+    loaded_block lb;
+} fresh_block;
 
 static centry *to_centry(const chain_entry *e)
 {
@@ -108,8 +117,10 @@ static int block_txids(const proto_block *b, uint8_t (**out)[32])
 
 static void loaded_free(loaded_block *lb)
 {
-    proto_block_free(&lb->b);
-    free(lb->txids);
+    if (!lb->borrowed) {
+        proto_block_free(&lb->b);
+        free(lb->txids);
+    }
     memset(lb, 0, sizeof *lb);
 }
 
@@ -469,7 +480,7 @@ static int ensure_active_cap(chain *c, size_t n)
 
 /* Loads every block the reorg touches before any state changes, so a read
  * failure leaves the chain as it was. */
-static int plan_build(chain *c, centry *target, reorg_plan *p)
+static int plan_build(chain *c, centry *target, const fresh_block *fresh, reorg_plan *p)
 {
     memset(p, 0, sizeof *p);
     centry *fork = target;
@@ -500,9 +511,12 @@ static int plan_build(chain *c, centry *target, reorg_plan *p)
     for (size_t i = n_new; i-- > 0; ce = to_centry(ce->e.parent))
         p->new_[i] = ce;
     for (; p->n_new < n_new; p->n_new++) {
-        rc = load_block(c, p->new_[p->n_new], &p->nb[p->n_new]);
-        if (rc < 0)
+        if (fresh != NULL && fresh->ce == p->new_[p->n_new]) {
+            p->nb[p->n_new] = fresh->lb;
+            p->nb[p->n_new].borrowed = 1;
+        } else if ((rc = load_block(c, p->new_[p->n_new], &p->nb[p->n_new])) < 0) {
             return rc;
+        }
         if (p->nb[p->n_new].b.n_txs > max_txs)
             max_txs = p->nb[p->n_new].b.n_txs;
     }
@@ -580,9 +594,11 @@ static void commit(chain *c, const reorg_plan *p, chain_result *res)
         res->connected += (uint32_t)p->n_new;
     }
     for (size_t i = 0; c->on_disconnect && i < p->n_old; i++)
-        c->on_disconnect(c->cb_ctx, &p->old[i]->e, &p->ob[i].b);
+        c->on_disconnect(c->cb_ctx, &p->old[i]->e, &p->ob[i].b,
+                         (const uint8_t (*)[32])p->ob[i].txids);
     for (size_t i = 0; c->on_connect && i < p->n_new; i++)
-        c->on_connect(c->cb_ctx, &p->new_[i]->e, &p->nb[i].b);
+        c->on_connect(c->cb_ctx, &p->new_[i]->e, &p->nb[i].b,
+                      (const uint8_t (*)[32])p->nb[i].txids);
 }
 
 /* Puts the old branch back after a failed attempt.  Reconnecting blocks
@@ -671,13 +687,14 @@ static int connect_branch(chain *c, reorg_plan *p, size_t *failed)
  * *marked is set.  Other errors (memory, I/O) change nothing.  Below the
  * kept journals the new branch goes onto a state rebuilt at the fork, and
  * the old state, untouched meanwhile, is kept until the branch connects. */
-static int reorg_to(chain *c, centry *target, chain_result *res, int *marked)
+static int reorg_to(chain *c, centry *target, const fresh_block *fresh,
+                    chain_result *res, int *marked)
 {
     reorg_plan p;
     ledger *old_state = NULL, *rebuilt;
     size_t failed = 0;
     *marked = 0;
-    int rc = plan_build(c, target, &p);
+    int rc = plan_build(c, target, fresh, &p);
     if (rc < 0)
         goto out;
     if (below_undo(&p)) {
@@ -713,19 +730,19 @@ out:
 
 /* Called after a block is indexed.  Returns the rule a block of the
  * candidate's branch broke, after settling on the best valid chain. */
-static int activate(chain *c, centry *cand, chain_result *res)
+static int activate(chain *c, centry *cand, const fresh_block *fresh, chain_result *res)
 {
     if (u256_cmp(&cand->e.chainwork, &tip_of(c)->e.chainwork) <= 0)
         return SG_OK;
     int marked;
-    int rc = reorg_to(c, cand, res, &marked);
+    int rc = reorg_to(c, cand, fresh, res, &marked);
     int first = rc;
     /* Each failed round marks at least one entry invalid, so this ends. */
     while (rc < 0 && marked) {
         centry *best = best_valid(c);
         if (u256_cmp(&best->e.chainwork, &tip_of(c)->e.chainwork) <= 0)
             break;
-        rc = reorg_to(c, best, res, &marked);
+        rc = reorg_to(c, best, fresh, res, &marked);
     }
     return first;
 }
@@ -785,7 +802,8 @@ static int accept_one(chain *c, const uint8_t *bytes, size_t len, uint64_t offse
     if (rc < 0)
         goto out;
     const centry *before = tip_of(c);
-    rc = activate(c, ce, res);
+    fresh_block fresh = { .ce = ce, .lb = { .b = b, .txids = ids } };
+    rc = activate(c, ce, &fresh, res);
     res->outcome = tip_of(c) != before ? CHAIN_NEW_TIP : CHAIN_SIDE;
 out:
     free(ids);

@@ -70,8 +70,9 @@ typedef struct chain_entry {
 
 typedef struct chain chain;
 
+/* b and its txids (b->n_txs of them) are lent for the call only. */
 typedef void (*chain_block_cb)(void *ctx, const chain_entry *e,
-                               const proto_block *b);
+                               const proto_block *b, const uint8_t (*txids)[32]);
 
 typedef struct {
     const chain_params *params;   /* must outlive the chain */

@@ -238,7 +238,8 @@ static void market_tick(daemon *d)
 
 /* ---- chain events -------------------------------------------------------- */
 
-static void on_connect(void *ctx, const chain_entry *e, const proto_block *b)
+static void on_connect(void *ctx, const chain_entry *e, const proto_block *b,
+                       const uint8_t (*txids)[32])
 {
     daemon *d = ctx;
     char hex[65];
@@ -247,18 +248,20 @@ static void on_connect(void *ctx, const chain_entry *e, const proto_block *b)
     if (d->agent)
         agent_block_connected(d->agent, b);
     if (d->txlat)
-        txlat_block(d->txlat, b, wall_ms());
+        txlat_block(d->txlat, txids, b->n_txs, wall_ms());
     if (d->adv_tx)
         adv_tx_block_connected(d->adv_tx, b, wall_ms());
     hash_to_hex_display(e->hash, hex);
     log_info(d->log, "block %s accepted at height %u (%u txs)", hex, e->height, e->n_txs);
 }
 
-static void on_disconnect(void *ctx, const chain_entry *e, const proto_block *b)
+static void on_disconnect(void *ctx, const chain_entry *e, const proto_block *b,
+                          const uint8_t (*txids)[32])
 {
     daemon *d = ctx;
     char hex[65];
     (void)b;
+    (void)txids;
     hash_to_hex_display(e->hash, hex);
     d->reorgs++;
     log_info(d->log, "reorg: block %s at height %u disconnected", hex, e->height);

@@ -54,6 +54,8 @@ struct relay {
     txv *tv;                          /* signature checks; NULL: at once */
     size_t n_paused;                  /* peers paused by the check queue */
     relay_cmpct *cmpct;               /* compact block relay (relay_cmpct.c) */
+    uint8_t inv_tip[32];              /* a tip the INVs of the next tick announce */
+    int inv_due;
 };
 
 /* ---- known set ----------------------------------------------------------- */
@@ -262,19 +264,36 @@ static void batch_check(relay *r, relay_peer *rp, const uint8_t h[32])
     }
 }
 
-/* Announces the tip to every peer not known to have it. */
+/* The tip goes to the high-bandwidth peers at once (a compact block) and
+ * to the rest by INV at the next tick: by then most of those have had it
+ * from their own high-bandwidth peers and said so, and the INVs that are
+ * still sent do not wake daemons while the compact blocks cross the host
+ * and want the CPU (measured: bench_net.sh prop 50, docs/BENCHMARKS.md). */
 static void announce_block(relay *r, const uint8_t h[32])
 {
-    proto_inv_item it = { .kind = PROTO_INV_BLOCK };
     if (is_hidden(r, h))
         return;
-    memcpy(it.hash, h, 32);
     relay_cmpct_announce(r->cmpct, h);
+    memcpy(r->inv_tip, h, 32);
+    r->inv_due = 1;
+}
+
+/* The INVs announce_block left for the tick; only for the tip still (a
+ * peer that lacks the blocks under a newer tip asks for them). */
+static void announce_due_tip(relay *r)
+{
+    proto_inv_item it = { .kind = PROTO_INV_BLOCK };
+    if (!r->inv_due)
+        return;
+    r->inv_due = 0;
+    if (memcmp(r->inv_tip, chain_tip(r->cfg.chain)->hash, 32) != 0)
+        return;
+    memcpy(it.hash, r->inv_tip, 32);
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
-        if (!rp || known_has(&rp->known, h))
+        if (!rp || known_has(&rp->known, it.hash))
             continue;
-        known_add(&rp->known, h);
+        known_add(&rp->known, it.hash);
         send_inv_items(p, PROTO_MSG_INV, &it, 1);
     }
 }
@@ -965,6 +984,7 @@ void relay_tick(relay *r, uint64_t now_ms)
 {
     uint64_t now = now_ms;
     end_turn(r);
+    announce_due_tip(r);
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         if (!rp)

@@ -16,7 +16,10 @@
  * those to it, so an item never goes back to the peer it came from.
  * Transactions accepted during one loop turn are announced to each peer in
  * one INV at the end of the turn (the net's turn hook, which relay_new
- * installs), not one INV each; blocks are announced at once.
+ * installs), not one INV each.  A new tip goes at once to the
+ * high-bandwidth peers (a compact block) and to the others by INV at the
+ * next relay_tick: most of those have had it from their own high-bandwidth
+ * peers by then (and said so), and the rest are only a tick late.
  *
  * Sync.  When a peer link becomes READY both sides send GETBLOCKS with their
  * locator; the answer is an INV of up to RELAY_SYNC_BATCH block hashes after
@@ -142,7 +145,8 @@ void relay_free(relay *r);
 void relay_peer_event(relay *r, net_peer *p, enum net_event ev);
 void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
                     const uint8_t *payload, size_t len);
-/* Stall detection and deferred GETBLOCKS; call every few hundred ms with
+/* Stall detection, deferred GETBLOCKS and the tip's INVs; call every few
+ * hundred ms (the daemon: every 200) with
  * uv_hrtime() / 1000000 (the clock request times are taken from). */
 void relay_tick(relay *r, uint64_t now_ms);
 

@@ -151,17 +151,12 @@ int txlat_included(txlat *t, const uint8_t txid[32], uint64_t now_ms)
     return 1;
 }
 
-size_t txlat_block(txlat *t, const proto_block *b, uint64_t now_ms)
+size_t txlat_block(txlat *t, const uint8_t (*txids)[32], uint32_t n, uint64_t now_ms)
 {
-    size_t n = 0;
-    uint8_t id[32];
-
-    if (t->st.pending == 0)
-        return 0;                    /* the common case: skip hashing */
-    for (uint32_t i = 0; i < b->n_txs; i++)
-        if (tx_id(&b->txs[i], id) == 0)
-            n += (size_t)txlat_included(t, id, now_ms);
-    return n;
+    size_t measured = 0;
+    for (uint32_t i = 0; i < n && t->st.pending > 0; i++)
+        measured += (size_t)txlat_included(t, txids[i], now_ms);
+    return measured;
 }
 
 size_t txlat_drain(txlat *t, txlat_record *out, size_t max)

@@ -65,9 +65,9 @@ void txlat_free(txlat *t);           /* NULL is a no-op */
 /* A transaction this node created was broadcast at now_ms.  A txid
  * already pending keeps its first time.  0 or SG_ENOMEM. */
 int txlat_broadcast(txlat *t, const uint8_t txid[32], uint64_t now_ms);
-/* A block connected at now_ms: measures each of its pending
- * transactions.  Returns how many were measured. */
-size_t txlat_block(txlat *t, const proto_block *b, uint64_t now_ms);
+/* A block of n transactions (their txids) connected at now_ms: measures
+ * each of them that is pending.  Returns how many were measured. */
+size_t txlat_block(txlat *t, const uint8_t (*txids)[32], uint32_t n, uint64_t now_ms);
 /* One transaction seen included at now_ms; 1 if it was pending. */
 int txlat_included(txlat *t, const uint8_t txid[32], uint64_t now_ms);
 

@@ -37,10 +37,12 @@ static uint64_t at(uint64_t k, uint64_t ms)
     return (uint64_t)T0 * 1000 + k * TICK + ms;
 }
 
-static void on_connect(void *ctx, const chain_entry *e, const proto_block *b)
+static void on_connect(void *ctx, const chain_entry *e, const proto_block *b,
+                       const uint8_t (*txids)[32])
 {
     fix *f = ctx;
     (void)e;
+    (void)txids;
     for (int i = 0; i <= NHOUSE; i++)
         if (f->a[i])
             agent_block_connected(f->a[i], b);

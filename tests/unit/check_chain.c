@@ -183,14 +183,22 @@ static void ev_add(evlog *l, char k, const chain_entry *e, const proto_block *b)
     l->n++;
 }
 
-static void on_con(void *ctx, const chain_entry *e, const proto_block *b)
+static void on_con(void *ctx, const chain_entry *e, const proto_block *b,
+                   const uint8_t (*txids)[32])
 {
+    for (uint32_t i = 0; i < b->n_txs; i++) {   /* the txids match the block */
+        uint8_t id[32];
+        ck_assert_int_eq(tx_id(&b->txs[i], id), 0);
+        ck_assert_mem_eq(id, txids[i], 32);
+    }
     ck_assert_int_eq(e->active, 1);
     ev_add(ctx, 'c', e, b);
 }
 
-static void on_dis(void *ctx, const chain_entry *e, const proto_block *b)
+static void on_dis(void *ctx, const chain_entry *e, const proto_block *b,
+                   const uint8_t (*txids)[32])
 {
+    (void)txids;
     ck_assert_int_eq(e->active, 0);
     ev_add(ctx, 'd', e, b);
 }

@@ -122,8 +122,7 @@ START_TEST(test_block_measures_its_transactions)
     txlat *t;
     txlat_record r[4];
     proto_tx txs[3];
-    proto_block b;
-    uint8_t id[32];
+    uint8_t ids[3][32], id[32];
 
     memset(txs, 0, sizeof txs);
     for (int i = 0; i < 3; i++) {
@@ -132,14 +131,13 @@ START_TEST(test_block_measures_its_transactions)
         txs[i].nonce = (uint64_t)i;
         txs[i].u.pay.amount = 10;
     }
-    memset(&b, 0, sizeof b);
-    b.n_txs = 3;
-    b.txs = txs;
     ck_assert_int_eq(txlat_new(&t, 8, 8), 0);
-    ck_assert_uint_eq(txlat_block(t, &b, 50), 0);       /* nothing pending */
-    ck_assert_int_eq(tx_id(&txs[2], id), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(tx_id(&txs[i], ids[i]), 0);
+    ck_assert_uint_eq(txlat_block(t, (const uint8_t (*)[32])ids, 3, 50), 0); /* none pending */
+    memcpy(id, ids[2], 32);
     txlat_broadcast(t, id, 10);
-    ck_assert_uint_eq(txlat_block(t, &b, 60), 1);
+    ck_assert_uint_eq(txlat_block(t, (const uint8_t (*)[32])ids, 3, 60), 1);
     ck_assert_uint_eq(txlat_drain(t, r, 4), 1);
     ck_assert_mem_eq(r[0].txid, id, 32);
     ck_assert_uint_eq(r[0].included_ms, 60);
