@@ -1012,6 +1012,8 @@ int chain_open(chain **out, const chain_config *cfg, chain_load_report *rep)
         rc = load_store(c, cfg->data_dir, rep);
         if (rc < 0)
             goto fail;
+        if (cfg->sync_later)
+            store_sync_later(c->store);
     }
     *out = c;
     return SG_OK;
@@ -1093,6 +1095,16 @@ ledger *chain_ledger(chain *c)
 mempool *chain_mempool(chain *c)
 {
     return c->mp;
+}
+
+int chain_sync_due(chain *c)
+{
+    return c->store != NULL && store_sync_due(c->store);
+}
+
+int chain_sync(chain *c)
+{
+    return c->store != NULL ? store_sync(c->store) : SG_OK;
 }
 
 void chain_sigcache_stats(const chain *c, sigcache_stats *out)

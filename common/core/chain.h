@@ -15,7 +15,7 @@
  * (SG_ETIME) and not more than chain_max_future_secs ahead of `now`
  * (SG_EFUTURE: not invalid, only early; nothing about it is remembered, so
  * the same block is taken once the clock has caught up, as Bitcoin does);
- * then it is written to the store (fsync) and indexed.  Each block's work
+ * then it is written to the store (fsync, or later: sync_later) and indexed.  Each block's work
  * comes from its own bits.  If its branch has more cumulative work than the
  * active tip (ties: the first seen stays), the chain reorganises: blocks
  * back to the fork are disconnected with their undo journals and their
@@ -81,6 +81,9 @@ typedef struct {
     chain_block_cb on_disconnect; /* optional */
     void *cb_ctx;
     uint32_t undo_keep;           /* 0: CHAIN_UNDO_KEEP (tests go lower) */
+    /* Blocks are stored without fsync; the owner calls chain_sync when
+     * chain_sync_due says so (store.h: store_sync_later). */
+    int sync_later;
 } chain_config;
 
 typedef struct {
@@ -167,6 +170,14 @@ size_t chain_locator(const chain *c, uint8_t (*out)[32], size_t max);
  * genesis), up to max, stopping after `stop` if non-zero. */
 size_t chain_after_locator(const chain *c, const uint8_t (*loc)[32], size_t n,
                            const uint8_t stop[32], uint8_t (*out)[32], size_t max);
+
+/* With sync_later: 1 once blocks were stored since the last call (a
+ * chain_sync is due).  The chain's thread. */
+int chain_sync_due(chain *c);
+/* fsync of the block store (SG_OK without one, or SG_EIO).  Safe on
+ * another thread while the chain is used (it touches only the store's
+ * descriptor); the chain must outlive the call. */
+int chain_sync(chain *c);
 
 ledger *chain_ledger(chain *c);
 mempool *chain_mempool(chain *c);

@@ -23,6 +23,8 @@
 struct store {
     int fd;
     uint64_t size;
+    int sync_later;           /* see store_sync_later */
+    int unsynced;             /* appended since the last store_sync_due */
 };
 
 static void store_checksum(const uint8_t *p, size_t len, uint8_t out[4])
@@ -222,7 +224,7 @@ int store_append(store *s, const uint8_t *bytes, size_t len, uint64_t *offset)
     rc = write_all(s->fd, hdr, sizeof hdr);
     if (rc == SG_OK)
         rc = write_all(s->fd, bytes, len);
-    if (rc == SG_OK && fsync(s->fd) != 0)
+    if (rc == SG_OK && !s->sync_later && fsync(s->fd) != 0)
         rc = SG_EIO;
     if (rc != SG_OK) {
         /* Undo a partial record now, or the next append would land after
@@ -234,7 +236,25 @@ int store_append(store *s, const uint8_t *bytes, size_t len, uint64_t *offset)
     if (offset != NULL)
         *offset = s->size;
     s->size += STORE_HDR + len;
+    s->unsynced = 1;
     return SG_OK;
+}
+
+void store_sync_later(store *s)
+{
+    s->sync_later = 1;
+}
+
+int store_sync_due(store *s)
+{
+    int due = s->unsynced;
+    s->unsynced = 0;
+    return due;
+}
+
+int store_sync(store *s)
+{
+    return fsync(s->fd) == 0 ? SG_OK : SG_EIO;
 }
 
 /* An offset that is not the start of a record reads as SG_ECORRUPT (its
@@ -253,6 +273,8 @@ void store_close(store *s)
 {
     if (s == NULL)
         return;
+    if (s->sync_later && s->unsynced)
+        (void)fsync(s->fd);       /* nothing to tell a failure to, now */
     close(s->fd);
     free(s);
 }

@@ -12,7 +12,8 @@
  *   exit 1   a runtime failure (cannot bind, data directory locked, ...)
  *   exit 2   bad usage: one line naming the option and what was expected
  * Signals: SIGTERM/SIGINT shut down (miners joined, peers closed, chain
- * closed; every stored block was already fsynced); SIGHUP reopens the log
+ * closed; a block store fsync in flight is waited for, and the store's
+ * close syncs the rest); SIGHUP reopens the log
  * file; SIGUSR1 stops mining and SIGUSR2 starts it again (tests use this to
  * let a cluster settle; both are idempotent, unlike a toggle).  A control
  * MINING request (`ctl mining on|off`) does the same and is answered with

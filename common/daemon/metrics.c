@@ -79,7 +79,7 @@ static const metric_def defs[] = {
     { "cmpct_fallback", "sg_cmpct_fallback_total", M_COUNTER, 0,
       "Compact blocks given up for a request of the whole block." },
     { "cmpct_early", "sg_cmpct_early_relayed_total", M_COUNTER, 0,
-      "Blocks forwarded before their validation and fsync." },
+      "Blocks forwarded before their validation." },
     { "cmpct_sent", "sg_cmpct_sent_total", M_COUNTER, 0, "Compact blocks sent." },
     { "interval", "sg_market_interval", M_GAUGE, 0, "Current market interval." },
     { "last_settled_interval", "sg_market_last_settled_interval", M_GAUGE, 0,

@@ -204,7 +204,7 @@ int net_add_peer(net *n, const char *hostport);
 int net_send(net_peer *p, uint8_t type, const void *payload, size_t len);
 /* Writes what p was sent so far now instead of at the end of the loop
  * turn (libuv tries the write at once): for a block forwarded before this
- * turn goes on to validate and fsync it.  0 or SG_EIO (p is then closed). */
+ * turn goes on to validate and store it.  0 or SG_EIO (p is then closed). */
 int net_flush(net_peer *p);
 /* Sends to every READY peer link except `except` (may be NULL); returns
  * how many it was queued for. */

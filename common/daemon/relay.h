@@ -131,7 +131,7 @@ typedef struct {
     uint64_t cmpct_rebuilt;           /* blocks rebuilt from the mempool alone */
     uint64_t cmpct_blocktxn;          /* ... after one GETBLOCKTXN round trip */
     uint64_t cmpct_fallback;          /* given up: the whole block asked for */
-    uint64_t cmpct_early;             /* forwarded before validation and fsync */
+    uint64_t cmpct_early;             /* forwarded before validation */
     uint64_t cmpct_sent;              /* CMPCTBLOCK messages sent */
 } relay_stats;
 

@@ -36,7 +36,7 @@
  * CMPCTBLOCK bytes exactly as received (the short ids depend only on its
  * header and nonce), to every high-bandwidth peer not known to have it,
  * and written to the socket at once (net_flush), before the chain checks
- * its transactions and fsyncs it.  A block that then fails is not its
+ * its transactions and stores it.  A block that then fails is not its
  * sender's fault (BIP152): we forwarded it too, so our peers must not ban
  * us for it, and they do not, since none punishes a failure after the
  * header checked out.  A block with a bad header or PoW is never forwarded.
@@ -44,8 +44,8 @@
  * answered for a block found invalid after we forwarded it too, so the
  * peers it went to can rebuild it and find it invalid themselves (the last
  * block answered from is kept decoded: peers ask about the same new
- * block at once).  Blocks mined here are announced once accepted (after
- * their fsync), like any new tip.
+ * block at once).  Blocks mined here are announced once accepted, like
+ * any new tip.
  */
 #ifndef SG_RELAY_INT_H
 #define SG_RELAY_INT_H

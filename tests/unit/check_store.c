@@ -216,6 +216,30 @@ START_TEST(test_read_after_append_same_handle)
 }
 END_TEST
 
+/* With the fsync left to the owner: store_sync_due says when one is
+ * owed, once per batch of appends, and the records are there on reopen. */
+START_TEST(test_sync_later)
+{
+    fixture f;
+    store_report rep;
+    fx_setup(&f, 2);
+    store *s = reopen_expect(&f, 2, &rep);
+    store_sync_later(s);
+    ck_assert_int_eq(store_sync_due(s), 0);
+    fx_append(&f, s, 100, 1);
+    fx_append(&f, s, 200, 2);
+    ck_assert_int_eq(store_sync_due(s), 1);
+    ck_assert_int_eq(store_sync_due(s), 0);
+    ck_assert_int_eq(store_sync(s), SG_OK);
+    fx_append(&f, s, 300, 3);                 /* left for store_close */
+    store_close(s);
+    s = reopen_expect(&f, 5, &rep);
+    ck_assert_uint_eq(rep.dropped_bytes, 0);
+    store_close(s);
+    fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(test_append_limits)
 {
     fixture f;
@@ -461,6 +485,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_append_reopen_replays_in_order);
     tcase_add_test(tc, test_store_read);
     tcase_add_test(tc, test_read_after_append_same_handle);
+    tcase_add_test(tc, test_sync_later);
     tcase_add_test(tc, test_append_limits);
     tcase_add_test(tc, test_callback_stops_replay);
     tcase_add_test(tc, test_open_errors);
