@@ -277,6 +277,12 @@ bench_prop() {
         awk -F= '/^cmpct_(in|rebuilt|blocktxn|fallback)=/ { s[$1] += $2 } END {
             printf "%d received, %d rebuilt from the mempool alone, %d after GETBLOCKTXN, %d fell back to the whole block",
                 s["cmpct_in"], s["cmpct_rebuilt"], s["cmpct_blocktxn"], s["cmpct_fallback"] }')"
+    # Copies: each announced transaction is asked of one peer at a time
+    # (relay_txreq.h), so a daemon should receive each about once.
+    echo "transactions received at n1..: $(for n in "${names[@]:1}"; do sg_stats "$n"; done |
+        awk -F= '/^txs_(in|dup)=/ { s[$1] += $2 } END {
+            printf "%d, of which %d copies of one already here (%.1f %%)", s["txs_in"], s["txs_dup"],
+                s["txs_in"] ? 100 * s["txs_dup"] / s["txs_in"] : 0 }')"
     echo "transactions per block at n0 (coinbase included): $(accepted_lines n0 | cut -d' ' -f2 |
         sort -n | awk '{ v[NR] = $1 } END { printf "min=%d median=%d max=%d", v[1], v[int((NR + 1) / 2)], v[NR] }')"
 }

@@ -277,6 +277,7 @@ uint32_t control_stats(control *c, proto_stat *items)
     sigcache_stats ss;
     chain_sigcache_stats(c->cfg.chain, &ss);
     stat_int(&sb, "txs_in", clamp64(rs.txs_in));
+    stat_int(&sb, "txs_dup", clamp64(rs.txs_dup));
     stat_int(&sb, "sig_checks", clamp64(rs.txs_checked + ss.misses));
     stat_int(&sb, "cmpct_in", clamp64(rs.cmpct_in));
     stat_int(&sb, "cmpct_redundant", clamp64(rs.cmpct_redundant));

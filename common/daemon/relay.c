@@ -3,6 +3,7 @@
  */
 #include "common/daemon/relay.h"
 #include "common/daemon/relay_known.h"
+#include "common/daemon/relay_txreq.h"
 #include "common/daemon/relay_int.h"
 #include "common/base/clock.h"
 
@@ -43,6 +44,7 @@ typedef struct relay_peer {
     int tx_inv_queued;                /* on the relay's list of such peers */
     int paused;                       /* input paused: check queue full */
     uint8_t id[32];                   /* its identity, for late verdicts */
+    uint64_t seq;                     /* never reused: relay_txreq's name for it */
 } relay_peer;
 
 struct relay {
@@ -56,6 +58,8 @@ struct relay {
     relay_cmpct *cmpct;               /* compact block relay (relay_cmpct.c) */
     uint8_t inv_tip[32];              /* a tip the INVs of the next tick announce */
     int inv_due;
+    relay_txreq *txreq;               /* one GETDATA per announced transaction */
+    uint64_t peer_seq;
 };
 
 /* ---- known set ----------------------------------------------------------- */
@@ -423,6 +427,7 @@ static void on_ready(relay *r, net_peer *p)
         return;
     }
     rp->np = p;
+    rp->seq = ++r->peer_seq;
     memcpy(rp->id, net_peer_identity(p), 32);
     net_peer_set_data(p, rp);
     log_debug(r->cfg.log, "relay: peer %s (%s) ready, %s", net_peer_name(p), net_peer_addr(p),
@@ -458,6 +463,7 @@ static void on_closed(relay *r, net_peer *p)
         r->n_paused--;
     if (r->tv)
         txv_forget(r->tv, rp);
+    relay_txreq_peer_gone(r->txreq, rp->seq);
     while (rp->n_flights > 0) {
         uint8_t h[32];
         memcpy(h, rp->flights[0].hash, 32);
@@ -485,6 +491,7 @@ static void on_inv(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
     proto_inv_item *want = NULL;
     uint32_t n_want = 0, n_blocks = 0;
     const uint8_t *last_block = NULL;
+    uint64_t now = (uint64_t)clock_mono_ms();
     int rc = proto_inv_decode(pl, len, &inv);
 
     if (rc != 0) {
@@ -499,7 +506,8 @@ static void on_inv(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         mark_theirs(rp, it->hash);
         if (it->kind == PROTO_INV_TX) {
             if (!mempool_has(chain_mempool(r->cfg.chain), it->hash) &&
-                !(r->tv && txv_has(r->tv, it->hash)))
+                !(r->tv && txv_has(r->tv, it->hash)) &&
+                relay_txreq_announced(r->txreq, rp->seq, it->hash, now))
                 want[n_want++] = *it;
         } else if (it->kind == PROTO_INV_BLOCK) {
             n_blocks++;
@@ -657,6 +665,8 @@ static void on_notfound(relay *r, relay_peer *rp, const uint8_t *pl, size_t len)
         return;
     }
     for (uint32_t i = 0; i < inv.n; i++) {
+        if (inv.items[i].kind == PROTO_INV_TX)
+            relay_txreq_notfound(r->txreq, rp->seq, inv.items[i].hash);
         int k = flight_find(rp, inv.items[i].hash);
         if (k >= 0) {
             uint8_t h[32];
@@ -895,6 +905,7 @@ static void take_tx(relay *r, relay_peer *rp, proto_tx *tx)
         return;
     }
     mark_theirs(rp, txid);
+    relay_txreq_done(r->txreq, txid);
     if (mempool_has(chain_mempool(r->cfg.chain), txid) ||
         (r->tv && txv_has(r->tv, txid))) {
         r->st.txs_dup++;
@@ -980,11 +991,30 @@ void relay_peer_msg(relay *r, net_peer *p, uint8_t type,
 
 /* ---- timers and local submissions --------------------------------------- */
 
+/* relay_txreq_expire's way to ask another announcer. */
+static int ask_again(void *ctx, uint64_t peer, const uint8_t txid[32])
+{
+    relay *r = ctx;
+    proto_inv_item it = { .kind = PROTO_INV_TX };
+    if (mempool_has(chain_mempool(r->cfg.chain), txid) || (r->tv && txv_has(r->tv, txid)))
+        return -1;
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        if (rp && rp->seq == peer) {
+            memcpy(it.hash, txid, 32);
+            send_inv_items(p, PROTO_MSG_GETDATA, &it, 1);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 void relay_tick(relay *r, uint64_t now_ms)
 {
     uint64_t now = now_ms;
     end_turn(r);
     announce_due_tip(r);
+    relay_txreq_expire(r->txreq, now, ask_again, r);
     for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
         relay_peer *rp = peer_of(p);
         if (!rp)
@@ -1165,17 +1195,23 @@ int relay_new(relay **out, const relay_config *cfg)
     if (r->cfg.stall_ms == 0)
         r->cfg.stall_ms = RELAY_STALL_MS;
     hmap_init(&r->in_flight);
+    if (relay_txreq_new(&r->txreq, CHAIN_MEMPOOL_TXS, RELAY_TX_ASK_MS) != 0) {
+        free(r);
+        return SG_ENOMEM;
+    }
     if (cfg->loop) {
         txv_config vc = { .loop = cfg->loop, .on_done = on_tx_checked, .ctx = r };
         chain_sig_keyer(cfg->chain, &vc.keyer);
         memcpy(vc.chain_id, chain_id(cfg->chain), 32);
         if (txv_new(&r->tv, &vc) != 0) {
+            relay_txreq_free(r->txreq);
             free(r);
             return SG_ENOMEM;
         }
     }
     if (relay_cmpct_new(&r->cmpct, r, &r->cfg) != 0) {
         txv_free(r->tv);
+        relay_txreq_free(r->txreq);
         free(r);
         return SG_ENOMEM;
     }
@@ -1191,5 +1227,6 @@ void relay_free(relay *r)
     txv_free(r->tv);
     hmap_free(&r->in_flight);
     relay_cmpct_free(r->cmpct);
+    relay_txreq_free(r->txreq);
     free(r);
 }

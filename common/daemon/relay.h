@@ -74,6 +74,9 @@
 
 #define RELAY_BLOCKS_IN_FLIGHT 16     /* block requests outstanding per peer */
 #define RELAY_STALL_MS 5000           /* a block request older is re-issued */
+/* A transaction asked of one peer is asked of another that announced it
+ * once this long passed without it (relay_txreq.h). */
+#define RELAY_TX_ASK_MS 2000
 #define RELAY_SYNC_BATCH 500          /* block hashes per GETBLOCKS answer */
 #define RELAY_KNOWN_MAX 2048          /* inventory remembered per peer (~10 s at 200 tx/s) */
 #define RELAY_FETCH_MAX 4096          /* block hashes queued per peer */
