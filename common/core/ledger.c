@@ -79,16 +79,22 @@ size_t ledger_undo_size(const ledger_undo *u)
     return u->n;
 }
 
+static int undo_reserve(ledger_undo *u, size_t want)
+{
+    if (want <= u->cap)
+        return SG_OK;
+    undo_entry *ne = realloc(u->e, want * sizeof *ne);
+    if (ne == NULL)
+        return SG_ENOMEM;
+    u->e = ne;
+    u->cap = want;
+    return SG_OK;
+}
+
 static undo_entry *undo_push(ledger_undo *u, int kind, const uint8_t key[32])
 {
-    if (u->n == u->cap) {
-        size_t cap = u->cap ? u->cap * 2 : 32;
-        undo_entry *ne = realloc(u->e, cap * sizeof *ne);
-        if (ne == NULL)
-            return NULL;
-        u->e = ne;
-        u->cap = cap;
-    }
+    if (u->n == u->cap && undo_reserve(u, u->cap ? u->cap * 2 : 32) < 0)
+        return NULL;
     undo_entry *e = &u->e[u->n++];
     e->kind = (uint8_t)kind;
     if (key != NULL)
@@ -785,6 +791,12 @@ int ledger_apply_block(ledger *l, const proto_block *b, const uint8_t (*txids)[3
 
     if (!coinbase_placement_ok(b))
         return SG_ECOINBASE;
+    /* A transfer journals three account values.  Grown by doubling, the
+     * journal of a 1000-transfer block was copied into fresh pages again
+     * and again: about a sixth of a daemon's work on such a block (perf,
+     * bench_net.sh prop 50 10 6 1000).  Settlements may still grow it. */
+    if (undo_reserve(j, j->n + (size_t)b->n_txs * 3 + 1) < 0)
+        return SG_ENOMEM;
     for (uint32_t i = 0; i < b->n_txs && rc == SG_OK; i++)
         rc = apply_one(l, j, &b->txs[i], txids ? txids[i] : NULL, height,
                        sig_checked ? !sig_checked[i] : 1);
