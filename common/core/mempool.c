@@ -337,6 +337,19 @@ void mempool_prune(mempool *mp, const ledger *tip)
     }
 }
 
+void mempool_prune_account(mempool *mp, const ledger *tip, const uint8_t from[32])
+{
+    uint64_t used = ledger_nonce(tip, from);
+    const mp_account *a;
+    /* Sorted by nonce: the used ones come first.  Removing the last entry
+     * frees the account, so it is looked up again each time. */
+    while ((a = hmap_get(&mp->by_acct, from)) != NULL && a->v[0]->tx.nonce < used) {
+        uint8_t txid[32];
+        memcpy(txid, a->v[0]->txid, 32);
+        mempool_remove(mp, txid);
+    }
+}
+
 size_t mempool_count(const mempool *mp)
 {
     return mp->count;

@@ -53,6 +53,9 @@ void mempool_remove(mempool *mp, const uint8_t txid[32]);
 /* Drops what the new tip state makes impossible: nonce already used, or an
  * offer, bid or settlement for a market interval already settled. */
 void mempool_prune(mempool *mp, const ledger *tip);
+/* The same for one account's nonces only: what a block that settled no
+ * interval can have made impossible (the whole pool is not walked). */
+void mempool_prune_account(mempool *mp, const ledger *tip, const uint8_t from[32]);
 size_t mempool_count(const mempool *mp);
 size_t mempool_bytes(const mempool *mp);
 /* Picks up to max_txs transactions (max_bytes of encodings) that apply in

@@ -231,6 +231,43 @@ START_TEST(test_bounds)
 }
 END_TEST
 
+/* One account's used nonces only: the other account's entries stay,
+ * whatever their nonces, and the account emptied is gone (pruning it
+ * again is harmless). */
+START_TEST(test_prune_one_account)
+{
+    mp_fix f;
+    fix_init(&f);
+    mempool *mp;
+    ck_assert_int_eq(mempool_new(&mp, 100, 1 << 20), 0);
+    uint8_t id[5][32];
+    proto_tx t[5];
+    for (int i = 0; i < 3; i++) {
+        t[i] = transfer(&f, 0, 1, (uint64_t)i, 100);
+        ck_assert_int_eq(add(mp, &f, &t[i], id[i]), 0);
+    }
+    for (int i = 3; i < 5; i++) {
+        t[i] = transfer(&f, 1, 0, (uint64_t)(i - 3), 100);
+        ck_assert_int_eq(add(mp, &f, &t[i], id[i]), 0);
+    }
+    ck_assert_int_eq(ledger_apply_tx(f.l, &t[0], id[0], 1, 1, NULL), 0);
+    ck_assert_int_eq(ledger_apply_tx(f.l, &t[1], id[1], 1, 1, NULL), 0);
+    ck_assert_int_eq(ledger_apply_tx(f.l, &t[3], id[3], 1, 1, NULL), 0);
+    mempool_prune_account(mp, f.l, f.pk[0]);
+    ck_assert_uint_eq(mempool_count(mp), 3);
+    ck_assert_int_eq(mempool_has(mp, id[2]), 1);
+    ck_assert_int_eq(mempool_has(mp, id[3]), 1);      /* account 1: not asked */
+    ck_assert_int_eq(ledger_apply_tx(f.l, &t[2], id[2], 1, 1, NULL), 0);
+    mempool_prune_account(mp, f.l, f.pk[0]);
+    mempool_prune_account(mp, f.l, f.pk[0]);
+    mempool_prune_account(mp, f.l, f.pk[1]);
+    ck_assert_uint_eq(mempool_count(mp), 1);
+    ck_assert_int_eq(mempool_has(mp, id[4]), 1);
+    mempool_free(mp);
+    fix_free(&f);
+}
+END_TEST
+
 START_TEST(test_prune_after_block)
 {
     mp_fix f;
@@ -441,6 +478,7 @@ Suite *mempool_suite(void)
     tcase_add_test(tc, test_duplicates_and_refusals);
     tcase_add_test(tc, test_bounds);
     tcase_add_test(tc, test_prune_after_block);
+    tcase_add_test(tc, test_prune_one_account);
     tcase_add_test(tc, test_select_cross_account);
     tcase_add_test(tc, test_precheck_verified_next_nonce);
     tcase_add_test(tc, test_forgeries);
