@@ -268,16 +268,36 @@ static void batch_check(relay *r, relay_peer *rp, const uint8_t h[32])
     }
 }
 
+/* INV of h to every peer not known to have it. */
+static void inv_to_peers(relay *r, const uint8_t h[32])
+{
+    proto_inv_item it = { .kind = PROTO_INV_BLOCK };
+    memcpy(it.hash, h, 32);
+    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
+        relay_peer *rp = peer_of(p);
+        if (!rp || known_has(&rp->known, h))
+            continue;
+        known_add(&rp->known, h);
+        send_inv_items(p, PROTO_MSG_INV, &it, 1);
+    }
+}
+
 /* The tip goes to the high-bandwidth peers at once (a compact block) and
- * to the rest by INV at the next tick: by then most of those have had it
- * from their own high-bandwidth peers and said so, and the INVs that are
- * still sent do not wake daemons while the compact blocks cross the host
- * and want the CPU (measured: bench_net.sh prop 50, docs/BENCHMARKS.md). */
-static void announce_block(relay *r, const uint8_t h[32])
+ * to the rest by INV: at once when it is ours (mined here: nobody else
+ * has it, and only the few peers that chose us as high-bandwidth got the
+ * compact block), else at the next tick, when most of them have had it
+ * from their own high-bandwidth peers and said so, and the INVs still sent
+ * do not wake daemons while the compact blocks cross the host and want
+ * the CPU (measured: bench_net.sh prop 50, docs/BENCHMARKS.md). */
+static void announce_block(relay *r, const uint8_t h[32], int ours)
 {
     if (is_hidden(r, h))
         return;
     relay_cmpct_announce(r->cmpct, h);
+    if (ours) {
+        inv_to_peers(r, h);
+        return;
+    }
     memcpy(r->inv_tip, h, 32);
     r->inv_due = 1;
 }
@@ -286,20 +306,11 @@ static void announce_block(relay *r, const uint8_t h[32])
  * peer that lacks the blocks under a newer tip asks for them). */
 static void announce_due_tip(relay *r)
 {
-    proto_inv_item it = { .kind = PROTO_INV_BLOCK };
     if (!r->inv_due)
         return;
     r->inv_due = 0;
-    if (memcmp(r->inv_tip, chain_tip(r->cfg.chain)->hash, 32) != 0)
-        return;
-    memcpy(it.hash, r->inv_tip, 32);
-    for (net_peer *p = net_peer_first(r->cfg.net); p; p = net_peer_next(p)) {
-        relay_peer *rp = peer_of(p);
-        if (!rp || known_has(&rp->known, it.hash))
-            continue;
-        known_add(&rp->known, it.hash);
-        send_inv_items(p, PROTO_MSG_INV, &it, 1);
-    }
+    if (memcmp(r->inv_tip, chain_tip(r->cfg.chain)->hash, 32) == 0)
+        inv_to_peers(r, r->inv_tip);
 }
 
 static void flush_tx_inv(relay *r, relay_peer *rp)
@@ -750,7 +761,7 @@ static void after_block(relay *r, const chain_result *res, relay_peer *from)
         const chain_entry *tip = chain_tip(r->cfg.chain);
         if (from)
             relay_cmpct_delivered(r->cmpct, from->np);
-        announce_block(r, tip->hash);     /* unless hidden */
+        announce_block(r, tip->hash, from == NULL);    /* unless hidden */
         if (r->cfg.on_tip)
             r->cfg.on_tip(r->cfg.ctx);
     } else if (res->outcome == CHAIN_ORPHANED && from) {

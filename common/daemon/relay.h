@@ -17,9 +17,10 @@
  * Transactions accepted during one loop turn are announced to each peer in
  * one INV at the end of the turn (the net's turn hook, which relay_new
  * installs), not one INV each.  A new tip goes at once to the
- * high-bandwidth peers (a compact block) and to the others by INV at the
- * next relay_tick: most of those have had it from their own high-bandwidth
- * peers by then (and said so), and the rest are only a tick late.
+ * high-bandwidth peers (a compact block) and to the others by INV: at once
+ * for a block mined here, at the next relay_tick for one from a peer (most
+ * of them have had it from their own high-bandwidth peers by then, and said
+ * so; the rest are only a tick late).
  *
  * Sync.  When a peer link becomes READY both sides send GETBLOCKS with their
  * locator; the answer is an INV of up to RELAY_SYNC_BATCH block hashes after
